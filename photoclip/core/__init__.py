@@ -1,0 +1,1 @@
+"""The headless library: catalog, index, models, indexing, search. Never imports Qt."""

@@ -1,0 +1,140 @@
+"""Model profiles: which open_clip architecture and weights PhotoClip embeds with.
+
+A profile is named by a short alias ("fast", "quality", ...) or in open_clip terms as
+`ARCH:PRETRAINED`, where PRETRAINED is a pretrained tag or a local checkpoint file. A bare
+`ARCH` means random weights, which are for tests and benchmarks only and must be asked for
+with PHOTOCLIP_ALLOW_RANDOM_WEIGHTS=1. This module imports neither torch nor open_clip.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from photoclip.core.errors import ModelError
+
+MODEL_ENV = "PHOTOCLIP_MODEL"
+RANDOM_WEIGHTS_ENV = "PHOTOCLIP_ALLOW_RANDOM_WEIGHTS"
+DEFAULT_PROFILE = "fast"
+
+#: Architectures PhotoClip ships configs for (registered with open_clip on first load).
+MODEL_CONFIG_DIR = Path(__file__).with_name("model_configs")
+#: The project's own tiny CLIP trained on synthetic scenes (see photoclip/synthetic).
+TEST_SHAPES_WEIGHTS = Path(__file__).resolve().parents[2] / "tests" / "models" / "test-shapes.safetensors"
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    """One way to embed photos: an open_clip architecture plus its weights."""
+
+    name: str
+    arch: str
+    #: An open_clip pretrained tag, or None for a local file or random weights.
+    pretrained: str | None = None
+    #: A local checkpoint (the user's file, or the project's test-shapes weights).
+    weights_file: Path | None = None
+    note: str = ""
+
+    @property
+    def random_weights(self) -> bool:
+        return self.pretrained is None and self.weights_file is None
+
+    @property
+    def key(self) -> str:
+        """Identity of the vectors this profile produces; stored with every embedding."""
+        if self.pretrained:
+            return f"{self.arch}:{self.pretrained}"
+        if self.weights_file:
+            return f"{self.arch}:file:{_file_fingerprint(self.weights_file)}"
+        return f"{self.arch}:random"
+
+
+# Throughput measured on this project's 2-core CPU with random weights of the same shape
+# (tests/benchmarks/bench_models.py); accuracy is open_clip's published ImageNet zero-shot.
+BUILTIN_PROFILES: dict[str, ModelProfile] = {
+    p.name: p
+    for p in (
+        ModelProfile(
+            "fast",
+            "MobileCLIP2-S0",
+            "dfndr2b",
+            note="Default. Distilled MobileCLIP2: 71.5% ImageNet zero-shot at CPU-friendly cost.",
+        ),
+        ModelProfile(
+            "balanced",
+            "ViT-B-32",
+            "laion2b_s34b_b79k",
+            note="The classic ViT-B/32 (66.6% ImageNet zero-shot); well understood, fast.",
+        ),
+        ModelProfile(
+            "quality",
+            "ViT-L-14",
+            "datacomp_xl_s13b_b90k",
+            note="Best results (79.2% ImageNet zero-shot); about 20x slower on a CPU. Use a GPU.",
+        ),
+        ModelProfile(
+            "multilingual",
+            "xlm-roberta-base-ViT-B-32",
+            "laion5b_s13b_b90k",
+            note="Searches in Chinese, German, Spanish and 100 other languages (62.3% ImageNet).",
+        ),
+        ModelProfile(
+            "test-shapes",
+            "PhotoClip-TestShapes",
+            weights_file=TEST_SHAPES_WEIGHTS,
+            note="A tiny CLIP trained on generated shapes; for tests and demos only.",
+        ),
+    )
+}
+
+
+def default_profile_name() -> str:
+    return os.environ.get(MODEL_ENV) or DEFAULT_PROFILE
+
+
+def resolve_profile(name: str | None = None) -> ModelProfile:
+    """Turn a profile name from the user into a profile, or say clearly why not."""
+    name = (name or default_profile_name()).strip()
+    if name in BUILTIN_PROFILES:
+        return BUILTIN_PROFILES[name]
+    arch, sep, pretrained = name.partition(":")
+    if not arch:
+        raise ModelError(f"'{name}' is not a model profile. Known: {', '.join(BUILTIN_PROFILES)}")
+    if not sep:
+        return _random_profile(name)
+    candidate = Path(pretrained).expanduser()
+    if _looks_like_path(pretrained):
+        if not candidate.is_file():
+            raise ModelError(f"The checkpoint file {candidate} does not exist.")
+        return ModelProfile(name, arch, weights_file=candidate.resolve())
+    return ModelProfile(name, arch, pretrained)
+
+
+def _random_profile(arch: str) -> ModelProfile:
+    if os.environ.get(RANDOM_WEIGHTS_ENV) != "1":
+        raise ModelError(
+            f"'{arch}' names an architecture without weights. Use a profile "
+            f"({', '.join(BUILTIN_PROFILES)}) or ARCH:PRETRAINED such as "
+            "ViT-B-32:laion2b_s34b_b79k. Random weights are for tests and benchmarks only "
+            f"(set {RANDOM_WEIGHTS_ENV}=1)."
+        )
+    return ModelProfile(arch, arch, note="Random weights: for tests and benchmarks only.")
+
+
+def _looks_like_path(text: str) -> bool:
+    return os.sep in text or "/" in text or text.endswith((".pt", ".pth", ".bin", ".safetensors"))
+
+
+def _file_fingerprint(path: Path) -> str:
+    """Size plus a hash of the first and last MiB: cheap for 1 GB checkpoints, and a
+    different checkpoint of the same size still differs in its header or tail."""
+    import hashlib
+
+    size = path.stat().st_size
+    digest = hashlib.blake2b(str(size).encode(), digest_size=8)
+    with path.open("rb") as handle:
+        digest.update(handle.read(1 << 20))
+        handle.seek(max(0, size - (1 << 20)))
+        digest.update(handle.read(1 << 20))
+    return digest.hexdigest()
