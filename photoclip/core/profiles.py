@@ -107,7 +107,8 @@ def resolve_profile(name: str | None = None) -> ModelProfile:
     if _looks_like_path(pretrained):
         if not candidate.is_file():
             raise ModelError(f"The checkpoint file {candidate} does not exist.")
-        return ModelProfile(name, arch, weights_file=candidate.resolve())
+        # The name is what the catalog stores to load this model again: make it absolute.
+        return ModelProfile(f"{arch}:{candidate.resolve()}", arch, weights_file=candidate.resolve())
     return ModelProfile(name, arch, pretrained)
 
 

@@ -33,6 +33,25 @@ def pretrained_config(profile: ModelProfile) -> dict[str, Any]:
     return dict(config)
 
 
+def weights_present(profile: ModelProfile, cache: Path) -> bool:
+    """Whether loading the profile would need no download."""
+    if profile.random_weights:
+        return True
+    if profile.weights_file is not None:
+        return profile.weights_file.is_file()
+    config = pretrained_config(profile)
+    if not config.get("hf_hub"):
+        return False
+    from huggingface_hub import try_to_load_from_cache
+
+    repo_id, subfolder = _split_hub(config["hf_hub"])
+    for filename in HUB_FILENAMES:
+        name = f"{subfolder}/{filename}" if subfolder else filename
+        if isinstance(try_to_load_from_cache(repo_id, name, cache_dir=cache), str):
+            return True
+    return False
+
+
 def ensure_weights(profile: ModelProfile, cache: Path, progress: Progress | None = None) -> Path:
     """Return a local checkpoint for the profile, downloading it once if needed."""
     if profile.weights_file is not None:
@@ -49,7 +68,7 @@ def ensure_weights(profile: ModelProfile, cache: Path, progress: Progress | None
 
 def _download_from_hub(hub_id: str, cache: Path, progress: Progress | None) -> Path:
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
     repo_id, subfolder = _split_hub(hub_id)
     last_error: Exception | None = None
@@ -63,6 +82,8 @@ def _download_from_hub(hub_id: str, cache: Path, progress: Progress | None) -> P
                 tqdm_class=_progress_class(progress),
             )
             return Path(path)
+        except LocalEntryNotFoundError as error:  # offline, and not in the cache
+            raise _unavailable(repo_id, error) from error
         except EntryNotFoundError as error:  # this repository publishes the other format
             last_error = error
         except Exception as error:
@@ -101,6 +122,9 @@ def _progress_class(progress: Progress | None) -> Any:
         return tqdm
 
     class CallbackTqdm(tqdm):  # type: ignore[misc,valid-type]
+        def display(self, *args: Any, **kwargs: Any) -> None:
+            """The front end draws its own bar from the callback."""
+
         def update(self, n: float | None = 1) -> bool | None:
             shown = super().update(n)
             progress(int(self.n), int(self.total or 0))

@@ -1,0 +1,159 @@
+"""A library: the catalog plus the vector index of each model, kept in step.
+
+SQLite is the source of truth; each model's HNSW file is derived from it. The file records
+the catalog generation it was saved at, so opening it replays only what changed since (a
+crash between a commit and the next save costs a short catch-up, not a rebuild). A file
+that is missing, damaged or for other vectors is rebuilt from the catalog.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from photoclip.core.catalog import Catalog, ModelRecord
+from photoclip.core.embedding import Encoder
+from photoclip.core.errors import KnownError
+from photoclip.core.paths import Locations
+from photoclip.core.vectorindex import IndexFileError, VectorIndex
+
+log = logging.getLogger(__name__)
+
+
+class Library:
+    """Opens the catalog in `locations` and serves a caught-up index per model."""
+
+    def __init__(self, locations: Locations, catalog: Catalog) -> None:
+        self.locations = locations
+        self.catalog = catalog
+        self._indexes: dict[str, VectorIndex] = {}
+        self._lock = threading.Lock()
+        self._writing_model: str | None = None
+
+    @classmethod
+    def open(cls, locations: Locations, *, readonly: bool = False) -> Library:
+        locations.ensure()
+        return cls(locations, Catalog.open(locations.catalog, readonly=readonly))
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- models --------------------------------------------------------------------------
+
+    @property
+    def active_model(self) -> ModelRecord | None:
+        key = self.catalog.active_model
+        return self.catalog.model(key) if key else None
+
+    def use_model(self, encoder: Encoder) -> None:
+        """Start writing vectors of `encoder`'s model (registered, its index ready)."""
+        import open_clip
+
+        record = ModelRecord(
+            encoder.model_key,
+            encoder.profile.name,
+            encoder.profile.arch,
+            encoder.dim,
+            open_clip.__version__,
+            encoder.profile.random_weights,
+        )
+        known = self.catalog.model(record.key)
+        if known is not None and known.dim != record.dim:
+            raise KnownError(f"Stored vectors of {record.key} have {known.dim} dimensions, "
+                             f"the model gives {record.dim}. Re-index from scratch.")
+        with self.catalog.transaction():
+            self.catalog.register_model(record)
+        self._writing_model = record.key
+        self.index(record.key)
+
+    def activate(self, model_key: str) -> None:
+        """Make `model_key` the model searches use; other models' vectors are dropped, so
+        vectors of two models are never mixed or kept stale."""
+        if self.catalog.active_model == model_key:
+            return
+        with self.catalog.transaction():
+            self.catalog.set_meta("active_model", model_key)
+            self.catalog.drop_other_models(keep=model_key)
+        for key in [k for k in self._indexes if k != model_key]:
+            self._indexes.pop(key)
+            self._index_path(key).unlink(missing_ok=True)
+
+    # -- the index ---------------------------------------------------------------------------
+
+    def index(self, model_key: str | None = None) -> VectorIndex:
+        """The index of `model_key` (default: the active model), caught up with the catalog."""
+        key = model_key or self.catalog.active_model
+        if key is None:
+            raise KnownError("Nothing is indexed yet. Add a folder first: photoclip index FOLDER")
+        with self._lock:
+            if key not in self._indexes:
+                self._indexes[key] = self._load_or_rebuild(key)
+            return self._indexes[key]
+
+    def refresh_vectors(self, photo_ids: Sequence[int]) -> None:
+        """Copy the committed vectors of these photos into the index being written."""
+        key = self._writing_model or self.catalog.active_model
+        if not photo_ids or key is None:
+            return
+        ids, vectors = self.catalog.photo_vectors(key, photo_ids)
+        if len(ids):
+            self.index(key).add(ids, vectors)
+
+    def forget(self, photo_ids: Sequence[int]) -> None:
+        """Remove photos from every loaded index (they were deleted or failed)."""
+        for index in self._indexes.values():
+            index.remove(list(photo_ids))
+
+    def save_index(self) -> None:
+        """Persist every loaded index at the catalog's current generation."""
+        generation = self.catalog.generation
+        for key, index in self._indexes.items():
+            index.save(self._index_path(key), model_key=key, generation=generation)
+
+    def _index_path(self, model_key: str) -> Path:
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", model_key)
+        return self.locations.indexes / f"{slug}.hnsw"
+
+    def _load_or_rebuild(self, model_key: str) -> VectorIndex:
+        record = self.catalog.model(model_key)
+        if record is None:
+            raise KnownError(f"No vectors of {model_key} are stored.")
+        path = self._index_path(model_key)
+        try:
+            loaded = VectorIndex.load(path, model_key=model_key, dim=record.dim)
+        except IndexFileError as error:
+            log.warning("rebuilding the index: %s", error)
+            loaded = None
+        if loaded is None:
+            return self._rebuild(model_key, record.dim)
+        self._catch_up(loaded, model_key)
+        return loaded
+
+    def _rebuild(self, model_key: str, dim: int) -> VectorIndex:
+        ids, vectors = self.catalog.photo_vectors(model_key)
+        index = VectorIndex.build(ids, vectors.reshape(len(ids), dim), dim=dim)
+        log.info("rebuilt the index of %s from the catalog: %d photos", model_key, len(ids))
+        return index
+
+    def _catch_up(self, index: VectorIndex, model_key: str) -> None:
+        """Replay what the catalog committed after the file was saved."""
+        ids, vectors = self.catalog.photo_vectors(model_key, newer_than=index.generation)
+        if len(ids):
+            index.add(ids, vectors)
+        live = self.catalog.photo_ids_with_vectors(model_key)
+        stale = [int(i) for i in index.ids() if int(i) not in live]
+        if stale:
+            index.remove(stale)
+        missing = sorted(live.difference(int(i) for i in index.ids()))
+        if missing:
+            extra_ids, extra_vectors = self.catalog.photo_vectors(model_key, missing)
+            index.add(extra_ids, extra_vectors)

@@ -1,0 +1,141 @@
+"""Search: text, image and combined queries over the active model's vectors.
+
+A query becomes one unit vector (the weighted sum of its terms' embeddings), and results are
+photos with their cosine score, cut off by an absolute minimum and relative to the best hit,
+filtered by folder and date, sorted by relevance or date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from photoclip.core.catalog import Photo
+from photoclip.core.embedding import Encoder
+from photoclip.core.errors import KnownError, QueryError
+from photoclip.core.imageio import read_photo
+from photoclip.core.library import Library
+from photoclip.core.query import Term, parse_query
+
+RELEVANCE = "relevance"
+DATE = "date"
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    limit: int = 50
+    #: drop results whose cosine score is below this
+    min_score: float | None = None
+    #: drop results scoring below this fraction of the best hit (0..1)
+    relative: float | None = None
+    folder: Path | None = None
+    since: float | None = None
+    until: float | None = None
+    sort: str = RELEVANCE
+
+    @property
+    def filtered(self) -> bool:
+        return self.folder is not None or self.since is not None or self.until is not None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    photo: Photo
+    score: float
+
+
+class Searcher:
+    """Answers queries from a `Library`; the encoder is asked for only when a term needs it."""
+
+    def __init__(self, library: Library, encoder: Callable[[], Encoder]) -> None:
+        self.library = library
+        self._encoder = encoder
+
+    def search(self, query: str, options: SearchOptions | None = None) -> list[SearchResult]:
+        return self.search_vector(self.query_vector(query), options or SearchOptions())
+
+    def similar(self, target: Path | int, options: SearchOptions | None = None) -> list[SearchResult]:
+        """Photos like an indexed photo (by id or path) or like any image file."""
+        options = options or SearchOptions()
+        photo = self._indexed_photo(target)
+        if photo is None:
+            if isinstance(target, int):
+                raise QueryError(f"No photo has the id {target}.")
+            vector = self._image_vector(target)
+        else:
+            vector = self._stored_vector(photo.id)
+        wider = SearchOptions(**{**options.__dict__, "limit": options.limit + 1})
+        found = self.search_vector(vector, wider)
+        skip = photo.id if photo is not None else None
+        return [r for r in found if r.photo.id != skip][: options.limit]
+
+    def query_vector(self, query: str) -> np.ndarray:
+        total = sum(term.weight * self._term_vector(term) for term in parse_query(query))
+        return _unit(np.asarray(total, dtype=np.float32))
+
+    def search_vector(self, vector: np.ndarray, options: SearchOptions) -> list[SearchResult]:
+        allowed = self._allowed(options)
+        if allowed is not None and not allowed:
+            return []
+        hits = self.library.index().search(vector, options.limit, allowed=allowed)
+        hits = _cut(hits, options)
+        photos = self.library.catalog.photos([photo_id for photo_id, _ in hits])
+        results = [SearchResult(photos[i], s) for i, s in hits if i in photos]
+        if options.sort == DATE:
+            results.sort(key=lambda r: r.photo.date, reverse=True)
+        return results
+
+    # -- terms ---------------------------------------------------------------------------
+
+    def _term_vector(self, term: Term) -> np.ndarray:
+        if term.image is not None:
+            photo = self.library.catalog.photo_by_path(term.image.resolve())
+            if photo is not None and photo.status == "indexed":
+                return self._stored_vector(photo.id)
+            return self._image_vector(term.image)
+        return self._encoder().encode_texts([str(term.text)])[0]
+
+    def _image_vector(self, path: Path) -> np.ndarray:
+        encoder = self._encoder()
+        decoded = read_photo(path, target=encoder.input_size, preprocess=encoder.preprocess)
+        return encoder.encode_images(decoded.tensor.unsqueeze(0))[0]
+
+    def _stored_vector(self, photo_id: int) -> np.ndarray:
+        model = self.library.catalog.active_model
+        ids, vectors = self.library.catalog.photo_vectors(str(model), [photo_id])
+        if not len(ids):
+            raise KnownError(f"Photo {photo_id} has no vector yet; index its folder first.")
+        return vectors[0]
+
+    def _indexed_photo(self, target: Path | int) -> Photo | None:
+        catalog = self.library.catalog
+        if isinstance(target, int):
+            return catalog.photo(target)
+        return catalog.photo_by_path(Path(target).expanduser().resolve())
+
+    def _allowed(self, options: SearchOptions) -> set[int] | None:
+        if not options.filtered:
+            return None
+        folder = options.folder.expanduser().resolve() if options.folder else None
+        return self.library.catalog.filter_ids(
+            folder=folder, since=options.since, until=options.until
+        )
+
+
+def _cut(hits: list[tuple[int, float]], options: SearchOptions) -> list[tuple[int, float]]:
+    if not hits:
+        return hits
+    floor = options.min_score if options.min_score is not None else -1.0
+    if options.relative is not None:
+        floor = max(floor, hits[0][1] * options.relative)
+    return [(i, s) for i, s in hits if s >= floor]
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    if norm < 1e-8:
+        raise QueryError("The query's terms cancel each other out; change a weight.")
+    return vector / norm

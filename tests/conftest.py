@@ -1,0 +1,53 @@
+"""Shared fixtures: isolated PhotoClip folders, generated photos, a tiny random CLIP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TINY_ARCH = "PhotoClip-Tiny-Test"
+TINY_CONFIG = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 64, "layers": 1, "width": 64, "patch_size": 16},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+
+
+@pytest.fixture(autouse=True)
+def isolated_locations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test ever reads or writes the real user's PhotoClip folders."""
+    home = tmp_path / "photoclip-home"
+    monkeypatch.setenv("PHOTOCLIP_DATA_DIR", str(home / "data"))
+    monkeypatch.setenv("PHOTOCLIP_CACHE_DIR", str(home / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("PHOTOCLIP_MODEL", raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_arch(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real open_clip architecture, tiny, registered the way open_clip's own tests do."""
+    import open_clip
+
+    folder = tmp_path_factory.mktemp("model_configs")
+    (folder / f"{TINY_ARCH}.json").write_text(json.dumps(TINY_CONFIG))
+    open_clip.add_model_config(folder)
+    return TINY_ARCH
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tiny_arch: str) -> Iterator[object]:
+    """Random weights: real mechanics (shapes, batching, preprocessing), no semantics."""
+    import os
+
+    from photoclip.core.embedding import load_encoder
+    from photoclip.core.profiles import RANDOM_WEIGHTS_ENV, resolve_profile
+
+    os.environ[RANDOM_WEIGHTS_ENV] = "1"
+    try:
+        yield load_encoder(resolve_profile(tiny_arch), device="cpu")
+    finally:
+        os.environ.pop(RANDOM_WEIGHTS_ENV, None)

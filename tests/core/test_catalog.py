@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from photoclip.core.catalog import FAILED, INDEXED, SCHEMA_VERSION, Catalog, ModelRecord
+from photoclip.core.errors import CatalogError
+
+MODEL = ModelRecord("Tiny:random", "Tiny", "Tiny", 4, "3.3.0", True)
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Catalog:
+    opened = Catalog.open(tmp_path / "catalog.sqlite3")
+    with opened.transaction():
+        opened.register_model(MODEL)
+    return opened
+
+
+def add_photo(catalog: Catalog, path: str, content_hash: str, **kwargs: object) -> int:
+    with catalog.transaction():
+        root = catalog.add_root(Path("/photos"))
+        return catalog.upsert_photo(
+            Path(path), root.id, size=10, mtime_ns=1, content_hash=content_hash, **kwargs
+        )
+
+
+def test_a_new_catalog_is_at_the_current_schema_in_wal_mode(catalog: Catalog) -> None:
+    connection = sqlite3.connect(catalog.path)
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_catalog_from_a_newer_photoclip_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    Catalog.open(path).close()
+    connection = sqlite3.connect(path)
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    connection.close()
+    with pytest.raises(CatalogError, match="newer PhotoClip"):
+        Catalog.open(path)
+
+
+def test_reopening_keeps_the_data_and_runs_no_migration_twice(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    with Catalog.open(path) as first, first.transaction():
+        first.add_root(Path("/photos"))
+    with Catalog.open(path) as second:
+        assert [r.path for r in second.roots()] == [Path("/photos")]
+
+
+def test_a_file_that_is_not_a_database_is_a_known_error(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(CatalogError, match="damaged"):
+        Catalog.open(path)
+
+
+def test_a_locked_catalog_is_a_known_error(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    writer = Catalog.open(path)
+    other = Catalog.open(path)
+    other._db.execute("PRAGMA busy_timeout = 50")
+    with writer.transaction(), pytest.raises(CatalogError, match="busy"), other.transaction():
+        pass
+
+
+def test_a_failed_transaction_leaves_nothing_behind(catalog: Catalog) -> None:
+    with pytest.raises(RuntimeError), catalog.transaction():
+        catalog.add_root(Path("/half"))
+        raise RuntimeError("crash mid-batch")
+    assert catalog.roots() == []
+
+
+def test_vectors_are_shared_by_photos_with_the_same_bytes(catalog: Catalog) -> None:
+    first = add_photo(catalog, "/photos/a.jpg", "h1")
+    copy = add_photo(catalog, "/photos/b.jpg", "h1")
+    with catalog.transaction():
+        catalog.put_embedding(MODEL.key, "h1", np.array([1, 0, 0, 0], dtype=np.float32))
+    ids, vectors = catalog.photo_vectors(MODEL.key)
+    assert sorted(ids.tolist()) == sorted([first, copy])
+    assert np.array_equal(vectors[0], vectors[1])
+
+
+def test_photo_vectors_by_id_and_by_generation(catalog: Catalog) -> None:
+    old = add_photo(catalog, "/photos/a.jpg", "h1", vec_gen=1)
+    new = add_photo(catalog, "/photos/b.jpg", "h2", vec_gen=5)
+    with catalog.transaction():
+        catalog.put_embedding(MODEL.key, "h1", np.ones(4, dtype=np.float32))
+        catalog.put_embedding(MODEL.key, "h2", np.zeros(4, dtype=np.float32))
+    assert catalog.photo_vectors(MODEL.key, [old])[0].tolist() == [old]
+    assert catalog.photo_vectors(MODEL.key, newer_than=3)[0].tolist() == [new]
+
+
+def test_failed_photos_have_no_vector_and_keep_their_reason(catalog: Catalog) -> None:
+    photo_id = add_photo(catalog, "/photos/bad.jpg", "h9", failure="truncated file")
+    with catalog.transaction():
+        catalog.put_embedding(MODEL.key, "h9", np.ones(4, dtype=np.float32))
+    assert catalog.photo(photo_id).status == FAILED  # type: ignore[union-attr]
+    assert catalog.photo_vectors(MODEL.key)[0].tolist() == []
+    assert catalog.failures() == [(Path("/photos/bad.jpg"), "truncated file")]
+    assert catalog.counts().failed == 1
+
+
+def test_a_moved_photo_keeps_its_id(catalog: Catalog) -> None:
+    photo_id = add_photo(catalog, "/photos/a.jpg", "h1")
+    root = catalog.roots()[0]
+    with catalog.transaction():
+        catalog.move_photo(photo_id, Path("/photos/sub/renamed.jpg"), root.id, 99)
+    moved = catalog.photo_by_path(Path("/photos/sub/renamed.jpg"))
+    assert moved is not None and moved.id == photo_id and moved.status == INDEXED
+    assert catalog.photo_by_path(Path("/photos/a.jpg")) is None
+
+
+def test_folder_filter_matches_whole_folder_names_only(catalog: Catalog) -> None:
+    inside = add_photo(catalog, "/photos/2024/a.jpg", "h1")
+    add_photo(catalog, "/photos/2024-old/b.jpg", "h2")
+    assert catalog.filter_ids(folder=Path("/photos/2024")) == {inside}
+
+
+def test_date_filter_uses_taken_at_else_mtime(catalog: Catalog) -> None:
+    taken = add_photo(catalog, "/photos/a.jpg", "h1", taken_at=1_000.0)
+    add_photo(catalog, "/photos/b.jpg", "h2")  # mtime 1 ns: the epoch
+    assert catalog.filter_ids(since=500.0) == {taken}
+    assert taken not in catalog.filter_ids(until=500.0)
+
+
+def test_dropping_other_models_removes_their_vectors(catalog: Catalog) -> None:
+    other = ModelRecord("Other:random", "Other", "Other", 4, "3.3.0", True)
+    add_photo(catalog, "/photos/a.jpg", "h1")
+    with catalog.transaction():
+        catalog.register_model(other)
+        catalog.put_embedding(MODEL.key, "h1", np.ones(4, dtype=np.float32))
+        catalog.put_embedding(other.key, "h1", np.ones(4, dtype=np.float32))
+        catalog.drop_other_models(keep=MODEL.key)
+    assert catalog.embedded_hashes(other.key) == set()
+    assert catalog.embedded_hashes(MODEL.key) == {"h1"}
+
+
+def test_orphan_vectors_are_pruned(catalog: Catalog) -> None:
+    photo_id = add_photo(catalog, "/photos/a.jpg", "h1")
+    with catalog.transaction():
+        catalog.put_embedding(MODEL.key, "h1", np.ones(4, dtype=np.float32))
+        catalog.delete_photos([photo_id])
+        assert catalog.prune_orphan_embeddings() == 1
+
+
+def test_readers_see_committed_batches_while_the_writer_works(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    writer = Catalog.open(path)
+    with writer.transaction():
+        root = writer.add_root(Path("/photos"))
+    seen: list[int] = []
+
+    def read() -> None:
+        with Catalog.open(path, readonly=True) as reader:
+            seen.append(reader.counts().photos)
+
+    with writer.transaction():
+        writer.upsert_photo(Path("/photos/a.jpg"), root.id, size=1, mtime_ns=1, content_hash="h")
+        thread = threading.Thread(target=read)
+        thread.start()
+        thread.join()
+    assert seen == [0]  # a reader never sees half a batch, and is not blocked by it

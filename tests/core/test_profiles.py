@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from photoclip.core.errors import ModelError
+from photoclip.core.profiles import (
+    BUILTIN_PROFILES,
+    DEFAULT_PROFILE,
+    RANDOM_WEIGHTS_ENV,
+    resolve_profile,
+)
+
+
+def test_the_default_profile_is_builtin_and_has_real_weights() -> None:
+    profile = resolve_profile(None)
+    assert profile.name == DEFAULT_PROFILE
+    assert profile.pretrained and not profile.random_weights
+
+
+def test_the_environment_picks_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHOTOCLIP_MODEL", "quality")
+    assert resolve_profile(None) is BUILTIN_PROFILES["quality"]
+
+
+def test_arch_and_tag_name_any_open_clip_weights() -> None:
+    profile = resolve_profile("ViT-B-32:laion2b_s34b_b79k")
+    assert (profile.arch, profile.pretrained) == ("ViT-B-32", "laion2b_s34b_b79k")
+    assert profile.key == "ViT-B-32:laion2b_s34b_b79k"
+
+
+def test_a_bare_architecture_needs_the_random_weights_switch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(ModelError, match=RANDOM_WEIGHTS_ENV):
+        resolve_profile("ViT-B-32")
+    monkeypatch.setenv(RANDOM_WEIGHTS_ENV, "1")
+    profile = resolve_profile("ViT-B-32")
+    assert profile.random_weights and profile.key == "ViT-B-32:random"
+
+
+def test_a_local_checkpoint_is_keyed_by_its_content(tmp_path: Path) -> None:
+    first = tmp_path / "a.safetensors"
+    first.write_bytes(b"1" * 5000)
+    second = tmp_path / "b.safetensors"
+    second.write_bytes(b"1" * 4999 + b"2")
+    one, other = resolve_profile(f"ViT-B-32:{first}"), resolve_profile(f"ViT-B-32:{second}")
+    assert one.weights_file == first and one.name == f"ViT-B-32:{first}"
+    assert one.key != other.key
+
+
+def test_a_missing_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="does not exist"):
+        resolve_profile(f"ViT-B-32:{tmp_path / 'nope.pt'}")
+
+
+def test_profiles_cover_fast_quality_small_and_multilingual() -> None:
+    archs = {p.arch for p in BUILTIN_PROFILES.values()}
+    assert any(a.startswith("MobileCLIP") for a in archs)
+    assert any("xlm-roberta" in a or "nllb" in a for a in archs)
+    assert "test-shapes" in BUILTIN_PROFILES
+
+
+def test_builtin_tags_exist_in_open_clip() -> None:
+    import open_clip
+
+    for profile in BUILTIN_PROFILES.values():
+        if profile.pretrained:
+            assert open_clip.get_pretrained_cfg(profile.arch, profile.pretrained), profile.name
