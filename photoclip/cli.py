@@ -27,8 +27,10 @@ log = logging.getLogger("photoclip")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s: %(message)s",
+    )
     if args.command is None:
         parser.print_help()
         return 0
@@ -193,12 +195,12 @@ def _load_encoder(profile_name: str | None, device: str | None, settings: Settin
 
     profile = resolve_profile(profile_name)
     locations, _ = _environment()
-    with _DownloadBar() as bar:
+    with _ProgressBar(unit="B", title="Downloading the model's weights (once)...") as bar:
         return load_encoder(
             profile,
             device=device,
             cache=locations.ensure().weights,
-            progress=bar.update,
+            progress=bar.advance,
             threads=settings.threads or None,
         )
 
@@ -235,8 +237,10 @@ def _add_result_options(command: argparse.ArgumentParser) -> None:
 
 def _print_results(results: list[Any], as_json: bool) -> None:
     if as_json:
-        rows = [{"path": str(r.photo.path), "score": round(r.score, 6), "id": r.photo.id}
-                for r in results]
+        rows = [
+            {"path": str(r.photo.path), "score": round(r.score, 6), "id": r.photo.id}
+            for r in results
+        ]
         _print_json({"results": rows})
         return
     if not results:
@@ -255,8 +259,17 @@ def _print_index_report(report: Any) -> None:
 
 
 def _empty_status() -> dict[str, Any]:
-    return {"photos": 0, "indexed": 0, "failed": 0, "failures": [], "model": None,
-            "device": None, "index_size": 0, "index_health": "empty", "roots": []}
+    return {
+        "photos": 0,
+        "indexed": 0,
+        "failed": 0,
+        "failures": [],
+        "model": None,
+        "device": None,
+        "index_size": 0,
+        "index_health": "empty",
+        "roots": [],
+    }
 
 
 def _library_status(library: Any) -> dict[str, Any]:
@@ -305,41 +318,32 @@ def _date(text: str) -> float:
 
 
 class _ProgressBar:
-    """A tqdm bar on stderr fed by the indexer's progress events."""
+    """A tqdm bar on stderr, made on the first event (so nothing shows when nothing runs)."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool = True, unit: str = "photo", title: str = "") -> None:
         self.enabled = enabled and sys.stderr.isatty()
+        self.unit, self.title = unit, title
         self.bar: Any = None
 
     def __enter__(self) -> _ProgressBar:
         return self
 
     def update(self, progress: Any) -> None:
+        """An indexer progress event."""
+        self.advance(progress.done, progress.total)
+
+    def advance(self, done: int, total: int) -> None:
         if not self.enabled:
             return
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=progress.total, unit="photo", file=sys.stderr)
-        self.bar.update(progress.done - self.bar.n)
+            if self.title:
+                print(self.title, file=sys.stderr)
+            scale = self.unit == "B"
+            self.bar = tqdm(total=total or None, unit=self.unit, unit_scale=scale, file=sys.stderr)
+        self.bar.update(done - self.bar.n)
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.close()
-
-
-class _DownloadBar(_ProgressBar):
-    """Weights download progress: bytes, shown only when a download really happens."""
-
-    def __init__(self) -> None:
-        super().__init__(enabled=True)
-
-    def update(self, done: int, total: int) -> None:  # type: ignore[override]
-        if not self.enabled:
-            return
-        if self.bar is None:
-            from tqdm import tqdm
-
-            print("Downloading the model's weights (once)...", file=sys.stderr)
-            self.bar = tqdm(total=total or None, unit="B", unit_scale=True, file=sys.stderr)
-        self.bar.update(done - self.bar.n)

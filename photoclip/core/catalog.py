@@ -250,7 +250,10 @@ class Catalog:
             "WHERE key = ?",
             (key,),
         )
-        return ModelRecord(*rows[0][:5], bool(rows[0][5])) if rows else None
+        if not rows:
+            return None
+        key, profile, arch, dim, version, random_weights = rows[0]
+        return ModelRecord(key, profile, arch, dim, version, bool(random_weights))
 
     def drop_other_models(self, keep: str) -> None:
         """Delete every other model's vectors: they must never be mixed with `keep`'s."""
@@ -274,7 +277,9 @@ class Catalog:
 
     def remove_root(self, root_id: int) -> list[int]:
         """Forget a root and its photos (never touches the files). Returns the photo ids."""
-        ids = [r[0] for r in self._db.execute("SELECT id FROM photos WHERE root_id = ?", (root_id,))]
+        ids = [
+            r[0] for r in self._db.execute("SELECT id FROM photos WHERE root_id = ?", (root_id,))
+        ]
         self._db.execute("DELETE FROM photos WHERE root_id = ?", (root_id,))
         self._db.execute("DELETE FROM roots WHERE id = ?", (root_id,))
         return ids
@@ -330,7 +335,9 @@ class Catalog:
                 vec_gen,
             ),
         )
-        return int(self._db.execute("SELECT id FROM photos WHERE path = ?", (str(path),)).fetchone()[0])
+        return int(
+            self._db.execute("SELECT id FROM photos WHERE path = ?", (str(path),)).fetchone()[0]
+        )
 
     def move_photo(self, photo_id: int, path: Path, root_id: int, mtime_ns: int) -> None:
         """A file moved or was renamed: same id, same vector, new place."""

@@ -20,7 +20,10 @@ def diagnose(
     yield from _versions()
     yield from _devices(device)
     yield "data folder", str(locations.data)
-    yield "catalog", f"{locations.catalog} ({'present' if locations.catalog.exists() else 'none yet'})"
+    yield (
+        "catalog",
+        f"{locations.catalog} ({'present' if locations.catalog.exists() else 'none yet'})",
+    )
     yield "weights cache", str(locations.weights)
     yield from _weights(locations, profile_name)
 

@@ -18,7 +18,7 @@ from photoclip.core.catalog import Catalog, ModelRecord
 from photoclip.core.embedding import Encoder
 from photoclip.core.errors import KnownError
 from photoclip.core.paths import Locations
-from photoclip.core.vectorindex import IndexFileError, VectorIndex
+from photoclip.core.vectorindex import IndexUnusableError, VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,10 @@ class Library:
         )
         known = self.catalog.model(record.key)
         if known is not None and known.dim != record.dim:
-            raise KnownError(f"Stored vectors of {record.key} have {known.dim} dimensions, "
-                             f"the model gives {record.dim}. Re-index from scratch.")
+            raise KnownError(
+                f"Stored vectors of {record.key} have {known.dim} dimensions, "
+                f"the model gives {record.dim}. Re-index from scratch."
+            )
         with self.catalog.transaction():
             self.catalog.register_model(record)
         self._writing_model = record.key
@@ -117,7 +119,7 @@ class Library:
         """Persist every loaded index at the catalog's current generation."""
         generation = self.catalog.generation
         for key, index in self._indexes.items():
-            index.save(self._index_path(key), model_key=key, generation=generation)
+            index.save(self._index_path(key), generation=generation)
 
     def _index_path(self, model_key: str) -> Path:
         slug = re.sub(r"[^A-Za-z0-9._-]+", "_", model_key)
@@ -130,23 +132,24 @@ class Library:
         path = self._index_path(model_key)
         try:
             loaded = VectorIndex.load(path, model_key=model_key, dim=record.dim)
-        except IndexFileError as error:
-            log.warning("rebuilding the index: %s", error)
-            loaded = None
-        if loaded is None:
+        except IndexUnusableError as error:
+            log.info("rebuilding the index from the catalog: %s", error)
             return self._rebuild(model_key, record.dim)
         self._catch_up(loaded, model_key)
         return loaded
 
     def _rebuild(self, model_key: str, dim: int) -> VectorIndex:
         ids, vectors = self.catalog.photo_vectors(model_key)
-        index = VectorIndex.build(ids, vectors.reshape(len(ids), dim), dim=dim)
+        if not len(ids):
+            return VectorIndex(dim, model_key)
+        index = VectorIndex.build(ids, vectors, model_key=model_key)
         log.info("rebuilt the index of %s from the catalog: %d photos", model_key, len(ids))
         return index
 
     def _catch_up(self, index: VectorIndex, model_key: str) -> None:
         """Replay what the catalog committed after the file was saved."""
-        ids, vectors = self.catalog.photo_vectors(model_key, newer_than=index.generation)
+        newer_than = index.generation if index.generation is not None else -1
+        ids, vectors = self.catalog.photo_vectors(model_key, newer_than=newer_than)
         if len(ids):
             index.add(ids, vectors)
         live = self.catalog.photo_ids_with_vectors(model_key)

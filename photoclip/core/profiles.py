@@ -21,7 +21,9 @@ DEFAULT_PROFILE = "fast"
 #: Architectures PhotoClip ships configs for (registered with open_clip on first load).
 MODEL_CONFIG_DIR = Path(__file__).with_name("model_configs")
 #: The project's own tiny CLIP trained on synthetic scenes (see photoclip/synthetic).
-TEST_SHAPES_WEIGHTS = Path(__file__).resolve().parents[2] / "tests" / "models" / "test-shapes.safetensors"
+TEST_SHAPES_WEIGHTS = (
+    Path(__file__).resolve().parents[2] / "tests" / "models" / "test-shapes.safetensors"
+)
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,9 @@ class Searcher:
     def search(self, query: str, options: SearchOptions | None = None) -> list[SearchResult]:
         return self.search_vector(self.query_vector(query), options or SearchOptions())
 
-    def similar(self, target: Path | int, options: SearchOptions | None = None) -> list[SearchResult]:
+    def similar(
+        self, target: Path | int, options: SearchOptions | None = None
+    ) -> list[SearchResult]:
         """Photos like an indexed photo (by id or path) or like any image file."""
         options = options or SearchOptions()
         photo = self._indexed_photo(target)
@@ -101,6 +103,7 @@ class Searcher:
     def _image_vector(self, path: Path) -> np.ndarray:
         encoder = self._encoder()
         decoded = read_photo(path, target=encoder.input_size, preprocess=encoder.preprocess)
+        assert decoded.tensor is not None  # a preprocess was given
         return encoder.encode_images(decoded.tensor.unsqueeze(0))[0]
 
     def _stored_vector(self, photo_id: int) -> np.ndarray:

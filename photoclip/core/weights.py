@@ -120,14 +120,15 @@ def _progress_class(progress: Progress | None) -> Any:
 
     if progress is None:
         return tqdm
+    report = progress
 
-    class CallbackTqdm(tqdm):  # type: ignore[misc,valid-type]
+    class CallbackTqdm(tqdm):
         def display(self, *args: Any, **kwargs: Any) -> None:
             """The front end draws its own bar from the callback."""
 
         def update(self, n: float | None = 1) -> bool | None:
             shown = super().update(n)
-            progress(int(self.n), int(self.total or 0))
+            report(int(self.n), int(self.total or 0))
             return shown
 
     return CallbackTqdm
