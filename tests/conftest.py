@@ -48,6 +48,7 @@ def tiny_encoder(tiny_arch: str) -> Iterator[object]:
 
     os.environ[RANDOM_WEIGHTS_ENV] = "1"
     try:
-        yield load_encoder(resolve_profile(tiny_arch), device="cpu")
-    finally:
+        profile = resolve_profile(tiny_arch)
+    finally:  # only this fixture may build random weights; other tests check the refusal
         os.environ.pop(RANDOM_WEIGHTS_ENV, None)
+    yield load_encoder(profile, device="cpu")

@@ -12,11 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from photoclip.core.imageio import SUPPORTED_EXTENSIONS
 
-PHOTO_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff", ".bmp", ".gif"}
-)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,7 +28,7 @@ def is_photo_name(name: str) -> bool:
     """Hidden files and macOS AppleDouble companions (`._IMG_1.jpg`) are not photos."""
     if name.startswith("."):
         return False
-    return os.path.splitext(name)[1].lower() in PHOTO_EXTENSIONS
+    return os.path.splitext(name)[1].lower() in SUPPORTED_EXTENSIONS
 
 
 def scan(root: Path) -> Iterator[FileEntry]:
