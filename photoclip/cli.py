@@ -20,6 +20,7 @@ from photoclip import __version__
 from photoclip.core.errors import KnownError
 from photoclip.core.paths import Locations
 from photoclip.core.settings import Settings
+from photoclip.core.workerstatus import read_status
 
 log = logging.getLogger("photoclip")
 
@@ -55,7 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index(commands)
     _add_search(commands)
     _add_similar(commands)
+    _add_tags(commands)
+    _add_tag(commands)
+    _add_sort(commands)
     _add_status(commands)
+    _add_watch(commands)
     _add_doctor(commands)
     return parser
 
@@ -83,6 +88,7 @@ def run_index(args: argparse.Namespace) -> int:
             encoder,
             batch_size=settings.batch_size,
             max_pixels=settings.max_megapixels * 1_000_000,
+            after_commit=_auto_tagging(library, encoder),
         )
         with _ProgressBar(enabled=not args.json) as bar:
             report = indexer.index(list(args.paths), progress=bar.update)
@@ -103,6 +109,9 @@ def _add_search(commands: Any) -> None:
     command.add_argument("--folder", type=Path, help="only photos inside this folder")
     command.add_argument("--since", type=_date, help="taken on or after (YYYY-MM-DD)")
     command.add_argument("--until", type=_date, help="taken before (YYYY-MM-DD)")
+    command.add_argument(
+        "--tag", type=_tag_option, metavar="CATEGORY:LABEL", help="only photos with this tag"
+    )
     command.add_argument("--sort", choices=("relevance", "date"), default="relevance")
     command.set_defaults(run=run_search)
 
@@ -116,6 +125,7 @@ def run_search(args: argparse.Namespace) -> int:
         folder=args.folder,
         since=args.since,
         until=args.until,
+        tag=args.tag,
         sort=args.sort,
     )
     with _searcher() as searcher:
@@ -153,10 +163,38 @@ def run_status(args: argparse.Namespace) -> int:
     else:
         with _open_library(locations) as library:
             status = _library_status(library)
+    status.update(read_status(locations))
     if args.json:
         _print_json(status)
     else:
         _print_status(status)
+    return 0
+
+
+def _add_watch(commands: Any) -> None:
+    command = commands.add_parser("watch", help="keep folders indexed as they change (Ctrl-C)")
+    command.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="folders to add")
+    command.add_argument("--model", help="model profile; a new one re-embeds in the background")
+    command.add_argument("--device", help="cuda, mps, cpu or auto (default: settings)")
+    command.set_defaults(run=run_watch)
+
+
+def run_watch(args: argparse.Namespace) -> int:
+    from photoclip.core.profiles import resolve_profile
+    from photoclip.core.worker import Worker, WorkerSettings, serve
+
+    locations, settings = _environment()
+    device = args.device or settings.device
+    worker = Worker(
+        locations,
+        lambda name: _load_encoder(name, device, settings),
+        resolve_profile(args.model or settings.model).name,
+        WorkerSettings(
+            batch_size=settings.batch_size, max_pixels=settings.max_megapixels * 1_000_000
+        ),
+    )
+    worker.subscribe(_WatchLine())
+    serve(worker, list(args.paths))
     return 0
 
 
@@ -172,6 +210,300 @@ def run_doctor(args: argparse.Namespace) -> int:
     locations, settings = _environment()
     for name, value in diagnose(locations, args.model or settings.model, settings.device):
         print(f"{name:>18}: {value}")
+    return 0
+
+
+def _add_tags(commands: Any) -> None:
+    command = commands.add_parser("tags", help="tag categories: list, add, edit, remove, ...")
+    actions = command.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="the categories, labels and thresholds")
+    add = actions.add_parser("add", help="create a category or add labels to one")
+    add.add_argument("category")
+    add.add_argument("labels", nargs="+", metavar="LABEL")
+    add.add_argument("--multi", action="store_true", help="each label on its own threshold")
+    add.add_argument("--counter", action="store_true", help="labels that never tag a photo")
+    edit = actions.add_parser("edit", help="change a category, or one of its labels")
+    edit.add_argument("category")
+    edit.add_argument("label", nargs="?")
+    edit.add_argument("--context", help='category: prompt context, e.g. "a type of pet"')
+    edit.add_argument("--margin", type=float, help="single-choice lead over the runner-up")
+    edit.add_argument("--kind", choices=("single", "multi"))
+    edit.add_argument("--phrasing", action="append", help="label: an alternative phrasing")
+    edit.add_argument("--threshold", type=float, help="label: your own threshold")
+    edit.add_argument("--auto-threshold", action="store_true", help="label: calibrated again")
+    edit.add_argument("--counter", action=argparse.BooleanOptionalAction, default=None)
+    remove = actions.add_parser("remove", help="remove a category, or some of its labels")
+    remove.add_argument("category")
+    remove.add_argument("labels", nargs="*", metavar="LABEL")
+    for name in ("import", "export"):
+        io = actions.add_parser(name, help=f"{name} categories as TOML or JSON (by suffix)")
+        io.add_argument("file", type=Path)
+    calibration = actions.add_parser("calibration", help="each label's calibrated threshold")
+    for sub in (listing, add, edit, remove, actions.choices["import"], calibration):
+        sub.add_argument("--json", action="store_true", help="print the result as JSON")
+    for sub in (add, edit, remove, actions.choices["import"]):
+        sub.add_argument("--no-retag", action="store_true", help="do not re-tag the library")
+    command.set_defaults(run=run_tags)
+
+
+def run_tags(args: argparse.Namespace) -> int:
+    from photoclip.core import categories as cats
+    from photoclip.core.tagging import install_default_categories
+    from photoclip.core.tagstore import TagStore
+
+    locations, _ = _environment()
+    with _open_library(locations) as library:
+        store = TagStore(library.catalog)
+        install_default_categories(store)
+        if args.action == "export":
+            cats.dump_categories(store.categories(), args.file)
+            return 0
+        changed = _edit_categories(store, args)
+        if changed and not args.no_retag and library.active_model is not None:
+            _retag(library, changed)
+        _print_categories(store, library, args.json)
+    return 0
+
+
+def _edit_categories(store: Any, args: argparse.Namespace) -> list[str]:
+    """Apply `tags add/edit/remove/import`; returns the categories that changed."""
+    from photoclip.core import categories as cats
+
+    if args.action == "import":
+        found = cats.load_categories(args.file)
+        for category in found:
+            store.save_category(category)
+        return [c.name for c in found]
+    if args.action not in ("add", "edit", "remove"):
+        return []
+    category = store.category(args.category)
+    if args.action == "add":
+        new = cats.with_added_labels(
+            category, args.category, args.labels, multi=args.multi, counter=args.counter
+        )
+        return [store.save_category(new).name]
+    if category is None:
+        raise KnownError(f"There is no tag category '{args.category}'. See: photoclip tags list")
+    if args.action == "remove" and not args.labels:
+        store.remove_category(category.name)
+        return []
+    store.save_category(_changed_category(category, args))
+    return [category.name]
+
+
+def _changed_category(category: Any, args: argparse.Namespace) -> Any:
+    from dataclasses import replace
+
+    from photoclip.core import categories as cats
+
+    if args.action == "remove":
+        return cats.without_labels(category, args.labels)
+    if args.label:
+        category = cats.with_edited_label(
+            category,
+            args.label,
+            phrasings=args.phrasing,
+            threshold=args.threshold,
+            auto_threshold=args.auto_threshold,
+            counter=args.counter,
+        )
+    changes = {"context": args.context, "margin": args.margin, "kind": args.kind}
+    return replace(category, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _print_categories(store: Any, library: Any, as_json: bool) -> None:
+    from photoclip.core.tagging import calibration_warnings
+
+    record = library.active_model
+    calibrated = store.calibration(record.key) if record else {}
+    rows = [_category_json(c, calibrated) for c in store.categories()]
+    for row, category in zip(rows, store.categories(), strict=True):
+        row["warnings"] = calibration_warnings(category, calibrated)
+    if as_json:
+        _print_json({"categories": rows})
+        return
+    for row in rows:
+        print(f"{row['name']} ({row['kind']}){': ' + row['context'] if row['context'] else ''}")
+        for label in row["labels"]:
+            threshold = label["threshold"]
+            shown = "-" if threshold is None else f"{threshold:.3f} ({label['threshold_source']})"
+            counter = "  [counter]" if label["counter"] else ""
+            print(f"  {label['name']:<24} threshold {shown}{counter}")
+        for warning in row["warnings"]:
+            print(f"  warning: {warning}")
+
+
+def _category_json(category: Any, calibrated: dict[int, Any]) -> dict[str, Any]:
+    labels = []
+    for label in category.labels:
+        found = calibrated.get(label.id)
+        threshold = label.threshold if label.threshold is not None else found and found.threshold
+        labels.append(
+            {
+                "name": label.name,
+                "phrasings": list(label.phrasings),
+                "counter": label.counter,
+                "threshold": threshold,
+                "threshold_source": "user" if label.threshold is not None else "calibrated",
+                "tag_rate": found.tag_rate if found else None,
+                "calibrated_on": found.photos if found else None,
+            }
+        )
+    keys = ("name", "kind", "context", "margin")
+    return {**{k: getattr(category, k) for k in keys}, "labels": labels}
+
+
+def _add_tag(commands: Any) -> None:
+    command = commands.add_parser("tag", help="tag the library with the tag categories")
+    command.add_argument("--category", action="append", help="only this category (repeatable)")
+    command.add_argument("--explain", type=Path, metavar="PATH", help="why a photo got its tags")
+    command.add_argument("--confirm", nargs=2, metavar=("PATH", "CATEGORY:LABEL"))
+    command.add_argument("--reject", nargs=2, metavar=("PATH", "CATEGORY:LABEL"))
+    command.add_argument("--json", action="store_true", help="print the result as JSON")
+    command.set_defaults(run=run_tag)
+
+
+def run_tag(args: argparse.Namespace) -> int:
+    locations, _ = _environment()
+    with _open_library(locations) as library:
+        if library.active_model is None:
+            raise KnownError("Nothing is indexed yet. Add a folder first: photoclip index FOLDER")
+        tagger = _tagger(library)
+        if args.explain:
+            _print_explanation(tagger.explain(_photo_id(library, args.explain)), args.json)
+            return 0
+        for verdict in ("confirm", "reject"):
+            if getattr(args, verdict):
+                path, tag = getattr(args, verdict)
+                category, label = _tag_spec(tag)
+                tagger.correct(_photo_id(library, Path(path)), category, label, verdict + "ed")
+        results = tagger.retag(args.category)
+        _print_tags(tagger.store.tags(), results, args.json)
+    return 0
+
+
+def _tagger(library: Any) -> Any:
+    from photoclip.core.tagging import ClipTexts, Tagger, install_default_categories
+
+    _, settings = _environment()
+    record = library.active_model
+    encoder = _load_encoder(record.profile, settings.device, settings)
+    tagger = Tagger(library.catalog, ClipTexts(encoder))
+    install_default_categories(tagger.store)
+    return tagger
+
+
+def _auto_tagging(library: Any, encoder: Any) -> Callable[[list[int]], None]:
+    """New photos are tagged as each batch commits."""
+    from photoclip.core.tagging import ClipTexts, tag_photos
+
+    texts = ClipTexts(encoder)
+    return lambda ids: tag_photos(library.catalog, texts, ids)
+
+
+def _retag(library: Any, categories: list[str]) -> None:
+    _tagger(library).retag(categories)
+
+
+def _photo_id(library: Any, path: Path) -> int:
+    photo = library.catalog.photo_by_path(path.expanduser().resolve())
+    if photo is None:
+        raise KnownError(f"{path} is not in the library; index its folder first.")
+    return int(photo.id)
+
+
+def _tag_spec(text: str) -> tuple[str, str]:
+    category, sep, label = text.partition(":")
+    if not sep or not category or not label:
+        raise KnownError(f"'{text}' is not CATEGORY:LABEL, e.g. Pets:dog")
+    return category, label
+
+
+def _tag_option(text: str) -> tuple[str, str]:
+    try:
+        return _tag_spec(text)
+    except KnownError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def _print_tags(tags: list[Any], results: list[Any], as_json: bool) -> None:
+    if as_json:
+        rows = [
+            {
+                "path": str(t.path),
+                "category": t.category,
+                "label": t.label,
+                "score": round(t.score, 6),
+                "source": t.source,
+            }
+            for t in tags
+        ]
+        summary = [
+            {"category": r.category, "photos": r.photos, "tagged": r.tagged, "counts": r.counts,
+             "warnings": r.warnings}
+            for r in results
+        ]  # fmt: skip
+        _print_json({"tags": rows, "categories": summary})
+        return
+    for r in results:
+        counts = ", ".join(f"{k} {v}" for k, v in r.counts.items() if v)
+        print(f"{r.category}: {r.tagged} of {r.photos} photos tagged ({counts or 'none'})")
+        for warning in r.warnings:
+            print(f"  warning: {warning}")
+
+
+def _print_explanation(explanations: list[Any], as_json: bool) -> None:
+    if as_json:
+        from dataclasses import asdict
+
+        _print_json({"categories": [asdict(e) for e in explanations]})
+        return
+    for e in explanations:
+        print(f"{e.category} ({e.kind}, margin {e.margin:g}):")
+        for s in e.scores:
+            mark = f"tagged ({s.source})" if s.tagged else ""
+            counter = " [counter]" if s.counter else ""
+            threshold = "-" if s.threshold is None else f"{s.threshold:.3f}"
+            print(f"  {s.label:<24} {s.score:.3f}  threshold {threshold}{counter}  {mark}")
+
+
+def _add_sort(commands: Any) -> None:
+    command = commands.add_parser("sort", help="sort photos by their tags: plan, apply, undo")
+    step = command.add_mutually_exclusive_group(required=True)
+    step.add_argument("--plan", action="store_true", help="show (and keep) what would go where")
+    step.add_argument("--apply", action="store_true", help="carry out (or resume) the plan")
+    step.add_argument("--undo", action="store_true", help="put everything back")
+    command.add_argument(
+        "--rule",
+        action="append",
+        default=[],
+        metavar="CATEGORY:LABEL=DEST",
+        help="DEST: album:NAME or a folder pattern with {category} {label} {year} {month}",
+    )
+    command.add_argument("--mode", default="copy", choices=("copy", "move", "hardlink", "symlink"))
+    command.add_argument("--json", action="store_true", help="print the plan as JSON")
+    command.set_defaults(run=run_sort)
+
+
+def run_sort(args: argparse.Namespace) -> int:
+    from photoclip.core.sorting import Rule, Sorter
+
+    locations, _ = _environment()
+    if args.plan and not args.rule:
+        raise KnownError("Say what goes where: --rule 'Pets:dog=~/Pictures/{label}/{year}'")
+    with _open_library(locations) as library:
+        sorter = Sorter(library.catalog, locations.data / "sort")
+        if args.plan:
+            plan = sorter.plan([Rule.parse(text, args.mode) for text in args.rule])
+        else:
+            plan = sorter.apply() if args.apply else sorter.undo()
+    if args.json:
+        _print_json(plan.as_json())
+        return 0
+    for s in plan.steps:
+        print(f"{s.status:>8} {s.action:<8} {s.source} -> {s.destination} {s.note}".rstrip())
+    for line in plan.conflicts + plan.problems:
+        print(f"  note: {line}")
     return 0
 
 
@@ -299,6 +631,7 @@ def _print_status(status: dict[str, Any]) -> None:
     print(f"{status['photos']} photos: {status['indexed']} indexed, {status['failed']} failed")
     print(f"model: {status['model'] or 'none yet'}   device: {status['device'] or '-'}")
     print(f"index: {status['index_size']} vectors ({status['index_health']})")
+    print(f"worker: {status['worker']}   queue: {status['queue']}")
     for root in status["roots"]:
         print(f"folder: {root}")
     for failure in status["failures"]:
@@ -315,6 +648,37 @@ def _date(text: str) -> float:
         return datetime.fromisoformat(text).timestamp()
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date like 2024-07-31") from error
+
+
+class _WatchLine:
+    """`photoclip watch`'s live line on stderr; lasting news (a root offline) on lines."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, event: Any) -> None:
+        from photoclip.core import worker as w
+
+        if isinstance(event, w.JobProgress):
+            done, total, rate = event.progress.done, event.progress.total, event.progress.rate
+            self._show(f"{event.job}: {done}/{total} photos, {rate:.1f}/s")
+        elif isinstance(event, w.StateChanged):
+            self._show(f"{event.state}, {event.queue} waiting")
+        elif isinstance(event, w.RootStatusChanged):
+            self._say(f"{event.path} is {'back' if event.online else 'offline; photos kept'}")
+        elif isinstance(event, w.WatchDegraded):
+            self._say(event.reason)
+        elif isinstance(event, w.JobFailed):
+            self._say(f"{event.job} failed: {event.message}")
+
+    def _show(self, text: str) -> None:
+        if self.tty:
+            sys.stderr.write(f"\r\033[K{text}")
+            sys.stderr.flush()
+
+    def _say(self, text: str) -> None:
+        sys.stderr.write(("\r\033[K" if self.tty else "") + f"photoclip: {text}\n")
+        sys.stderr.flush()
 
 
 class _ProgressBar:

@@ -71,6 +71,74 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (model_key, content_hash)
     ) WITHOUT ROWID;
     """,
+    # 2: tag categories and labels, their cached text vectors, calibration, tags, user
+    # corrections, and virtual albums (see photoclip/core/tagstore.py and sorting.py).
+    """
+    CREATE TABLE tag_categories (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        kind TEXT NOT NULL CHECK (kind IN ('single', 'multi')),
+        -- Appended to every prompt ("a type of pet"), as in the CLIP paper.
+        context TEXT NOT NULL DEFAULT '',
+        -- Single-choice: how far the best label must lead the runner-up.
+        margin REAL NOT NULL DEFAULT 0.0
+    );
+    CREATE TABLE tag_labels (
+        id INTEGER PRIMARY KEY,
+        category_id INTEGER NOT NULL REFERENCES tag_categories(id) ON DELETE CASCADE,
+        name TEXT NOT NULL COLLATE NOCASE,
+        -- JSON list of alternative phrasings; the name itself is always one.
+        phrasings TEXT NOT NULL DEFAULT '[]',
+        -- A counter-label competes for photos but never tags one ("a drawing").
+        counter INTEGER NOT NULL DEFAULT 0,
+        -- The user's threshold; NULL means the model's calibrated one.
+        threshold REAL,
+        UNIQUE (category_id, name)
+    );
+    CREATE TABLE label_vectors (
+        model_key TEXT NOT NULL,
+        -- A hash of the phrasings, templates and context the vector was built from.
+        fingerprint TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (model_key, fingerprint)
+    ) WITHOUT ROWID;
+    CREATE TABLE tag_calibration (
+        model_key TEXT NOT NULL,
+        label_id INTEGER NOT NULL REFERENCES tag_labels(id) ON DELETE CASCADE,
+        threshold REAL NOT NULL,
+        photos INTEGER NOT NULL,
+        tag_rate REAL NOT NULL,
+        calibrated_at REAL NOT NULL,
+        PRIMARY KEY (model_key, label_id)
+    );
+    CREATE TABLE photo_tags (
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        label_id INTEGER NOT NULL REFERENCES tag_labels(id) ON DELETE CASCADE,
+        source TEXT NOT NULL CHECK (source IN ('auto', 'confirmed')),
+        score REAL NOT NULL,
+        threshold REAL NOT NULL,
+        runner_up TEXT,
+        runner_up_score REAL,
+        PRIMARY KEY (photo_id, label_id)
+    );
+    CREATE INDEX photo_tags_by_label ON photo_tags(label_id);
+    CREATE TABLE tag_corrections (
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        label_id INTEGER NOT NULL REFERENCES tag_labels(id) ON DELETE CASCADE,
+        verdict TEXT NOT NULL CHECK (verdict IN ('confirmed', 'rejected')),
+        corrected_at REAL NOT NULL,
+        PRIMARY KEY (photo_id, label_id)
+    );
+    CREATE TABLE albums (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE
+    );
+    CREATE TABLE album_photos (
+        album_id INTEGER NOT NULL REFERENCES albums(id) ON DELETE CASCADE,
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        PRIMARY KEY (album_id, photo_id)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -197,6 +265,10 @@ class Catalog:
         except sqlite3.Error as error:
             raise translate(error, self.path) from error
 
+    def read(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        """Run one SELECT; for the stores that keep their own tables (tags, albums)."""
+        return self._query(sql, params)
+
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
         try:
             return self._db.execute(sql, params).fetchall()
@@ -275,6 +347,10 @@ class Catalog:
         rows = self._query("SELECT id, path, online FROM roots ORDER BY path")
         return [Root(r[0], Path(r[1]), bool(r[2])) for r in rows]
 
+    def set_root_online(self, root_id: int, online: bool) -> None:
+        """Call inside `transaction()`. An offline root (unplugged drive) keeps its photos."""
+        self._db.execute("UPDATE roots SET online = ? WHERE id = ?", (int(online), root_id))
+
     def remove_root(self, root_id: int) -> list[int]:
         """Forget a root and its photos (never touches the files). Returns the photo ids."""
         ids = [
@@ -345,6 +421,25 @@ class Catalog:
             "UPDATE photos SET path = ?, root_id = ?, mtime_ns = ? WHERE id = ?",
             (str(path), root_id, mtime_ns, photo_id),
         )
+
+    def move_folder(self, old: Path, new: Path, root_id: int) -> int:
+        """Call inside `transaction()`. A folder moved or was renamed: rewrite the path
+        prefix of every photo below it (ids, vectors and tags stay). Returns the count."""
+        old_prefix, new_prefix = _folder_prefix(old), _folder_prefix(new)
+        cursor = self._db.execute(
+            "UPDATE photos SET path = ? || substr(path, ?), root_id = ? "
+            "WHERE substr(path, 1, ?) = ?",
+            (new_prefix, len(old_prefix) + 1, root_id, len(old_prefix), old_prefix),
+        )
+        return cursor.rowcount
+
+    def photo_ids_under(self, folder: Path) -> list[int]:
+        """Ids of every photo (indexed or failed) below `folder`."""
+        prefix = _folder_prefix(folder)
+        rows = self._query(
+            "SELECT id FROM photos WHERE substr(path, 1, ?) = ?", (len(prefix), prefix)
+        )
+        return [r[0] for r in rows]
 
     def delete_photos(self, ids: Iterable[int]) -> None:
         self._db.executemany("DELETE FROM photos WHERE id = ?", ((i,) for i in ids))
@@ -440,9 +535,17 @@ class Catalog:
         folder: Path | None = None,
         since: float | None = None,
         until: float | None = None,
+        tag: tuple[str, str] | None = None,
     ) -> set[int]:
-        """Ids of indexed photos inside `folder` and taken (else modified) in [since, until)."""
-        clauses, params = ["status = 'indexed'"], []
+        """Ids of indexed photos inside `folder`, taken (else modified) in [since, until)
+        and carrying `tag` = (category, label)."""
+        clauses, params = ["status = 'indexed'"], list[object]()
+        if tag is not None:
+            clauses.append(
+                "id IN (SELECT t.photo_id FROM photo_tags t JOIN tag_labels l ON l.id = t.label_id"
+                " JOIN tag_categories c ON c.id = l.category_id WHERE c.name = ? AND l.name = ?)"
+            )
+            params += list(tag)
         if folder is not None:
             prefix = str(folder).rstrip("/\\")
             clauses.append("(path = ? OR substr(path, 1, ?) = ?)")
@@ -514,6 +617,12 @@ def _vectors(rows: list[sqlite3.Row]) -> tuple[np.ndarray, np.ndarray]:
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _folder_prefix(folder: Path) -> str:
+    """'/a/b' -> '/a/b/', so that it matches '/a/b/x.jpg' but never '/a/bc/x.jpg'."""
+    text = str(folder).rstrip("/\\")
+    return text + _separator(text)
 
 
 def _separator(prefix: str) -> str:

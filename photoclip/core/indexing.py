@@ -12,6 +12,7 @@ its id and vector, a copy reuses the vector, and neither is embedded again.
 from __future__ import annotations
 
 import logging
+import stat
 import threading
 import time
 from collections import deque
@@ -26,7 +27,7 @@ from photoclip.core.embedding import Encoder
 from photoclip.core.errors import ImageError, KnownError
 from photoclip.core.imageio import DEFAULT_MAX_PIXELS, ThumbnailStore, content_hash, read_photo
 from photoclip.core.library import Library
-from photoclip.core.scanning import FileEntry, scan
+from photoclip.core.scanning import FileEntry, is_photo_name, scan
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +130,11 @@ class Indexer:
         decode_threads: int = 2,
         lookahead_batches: int = 3,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        after_commit: Callable[[list[int]], None] | None = None,
     ) -> None:
         self.library = library
+        #: Called with the ids of photos whose vectors a batch committed (auto-tagging).
+        self.after_commit = after_commit
         self.encoder = encoder
         self.batch_size = batch_size
         self.decode_threads = decode_threads
@@ -147,16 +151,39 @@ class Indexer:
         roots: list[Path],
         progress: Callable[[IndexProgress], None] | None = None,
         control: IndexControl | None = None,
+        *,
+        activate: bool = True,
     ) -> IndexReport:
+        """Scan `roots` and index what changed. `activate=False` leaves the active model
+        alone (the caller switches when every root has the new model's vectors)."""
         control = control or IndexControl()
         self.library.use_model(self.encoder)
-        plan = self._plan(self._add_roots(roots))
+        added = self._add_roots(roots)
+        plan = self._plan(added)
         report = IndexReport(unchanged=plan.unchanged)
         self._process(plan, report, progress, control)
         if not report.cancelled:
-            self._forget_vanished(plan, report)
-            self.library.activate(self.encoder.model_key)
+            # A root that vanished mid-run (unplugged) must never read as "files deleted".
+            if all(root.path.is_dir() for root in added):
+                self._forget_vanished(plan, report)
+            if activate:
+                self.library.activate(self.encoder.model_key)
         self.library.save_index()
+        return report
+
+    def index_files(
+        self,
+        paths: list[Path],
+        progress: Callable[[IndexProgress], None] | None = None,
+        control: IndexControl | None = None,
+    ) -> IndexReport:
+        """Index just these files of known roots (a watcher saw them change); nothing is
+        removed, the active model stays and the index is not saved (the caller batches)."""
+        control = control or IndexControl()
+        self.library.use_model(self.encoder)
+        plan = self._plan_files(paths)
+        report = IndexReport(unchanged=plan.unchanged)
+        self._process(plan, report, progress, control)
         return report
 
     # -- planning ------------------------------------------------------------------------
@@ -176,13 +203,38 @@ class Indexer:
         embedded = self.catalog.embedded_hashes(self.encoder.model_key)
         for root in roots:
             known = self.catalog.known_files(root.id)
+            found = 0
             for entry in scan(root.path):
+                found += 1
                 before = known.pop(str(entry.path), None)
                 if before and _unchanged(before, entry, embedded):
                     plan.unchanged += 1
                 else:
                     plan.todo.append((entry, root))
+            if known and not found:
+                # A known root with no photos at all: an empty mount point, not a deletion.
+                log.warning("%s looks empty; keeping its %d photos", root.path, len(known))
+                continue
             plan.vanished.update(known)
+        return plan
+
+    def _plan_files(self, paths: list[Path]) -> _Plan:
+        plan = _Plan()
+        embedded = self.catalog.embedded_hashes(self.encoder.model_key)
+        roots = self.catalog.roots()
+        for path in paths:
+            root = _root_of(path, roots)
+            entry = _file_entry(path)
+            if root is None or entry is None:
+                continue
+            photo = self.catalog.photo_by_path(path)
+            before = photo and KnownFile(
+                photo.id, photo.size, photo.mtime_ns, photo.content_hash, photo.status
+            )
+            if before and _unchanged(before, entry, embedded):
+                plan.unchanged += 1
+            else:
+                plan.todo.append((entry, root))
         return plan
 
     # -- processing ------------------------------------------------------------------------
@@ -269,6 +321,8 @@ class Indexer:
             for outcome, vector in zip(to_embed, vectors, strict=True):
                 self.catalog.put_embedding(model_key, str(outcome.content_hash), vector)
         self.library.refresh_vectors(changed)
+        if self.after_commit is not None and changed:
+            self.after_commit(changed)
 
     def _embed(self, outcomes: list[_Outcome]) -> Any:
         if not outcomes:
@@ -358,6 +412,23 @@ def _unchanged(before: KnownFile, entry: FileEntry, embedded: set[str]) -> bool:
     # A failed photo is not retried until the file changes; an indexed one must have a
     # vector for the model in use (it has none yet after a model switch).
     return before.status == FAILED or before.content_hash in embedded
+
+
+def _root_of(path: Path, roots: list[Root]) -> Root | None:
+    """The innermost online root that holds `path`."""
+    holding = [r for r in roots if r.online and path.is_relative_to(r.path)]
+    return max(holding, key=lambda r: len(r.path.parts), default=None)
+
+
+def _file_entry(path: Path) -> FileEntry | None:
+    """The photo at `path` as the scanner would see it, or None (gone, not a photo)."""
+    if not is_photo_name(path.name):
+        return None
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return FileEntry(path, info.st_size, info.st_mtime_ns) if stat.S_ISREG(info.st_mode) else None
 
 
 def _needs_decoding(content_hash: str, plan: _Plan, known_hashes: set[str]) -> bool:

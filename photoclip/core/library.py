@@ -47,6 +47,13 @@ class Library:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def reader(self) -> Library:
+        """A library for searching from another thread: its own read-only catalog
+        connection, this library's in-memory indexes (one writer, many readers is safe)."""
+        shared = Library(self.locations, Catalog.open(self.locations.catalog, readonly=True))
+        shared._indexes, shared._lock = self._indexes, self._lock
+        return shared
+
     # -- models --------------------------------------------------------------------------
 
     @property
@@ -114,6 +121,17 @@ class Library:
         """Remove photos from every loaded index (they were deleted or failed)."""
         for index in self._indexes.values():
             index.remove(list(photo_ids))
+
+    def rebuild_index(self) -> None:
+        """Rebuild the active model's index from the catalog and save it (readers holding
+        the old index finish on it; the next `index()` gets the new one)."""
+        record = self.active_model
+        if record is None:
+            return
+        rebuilt = self._rebuild(record.key, record.dim)
+        with self._lock:
+            self._indexes[record.key] = rebuilt
+        self.save_index()
 
     def save_index(self) -> None:
         """Persist every loaded index at the catalog's current generation."""

@@ -1,0 +1,421 @@
+"""The background worker with real watchdog observers, SQLite, hnswlib and a tiny CLIP."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from photoclip.core.catalog import Catalog
+from photoclip.core.indexing import IndexReport
+from photoclip.core.paths import Locations
+from photoclip.core.profiles import ModelProfile
+from photoclip.core.search import SearchOptions
+from photoclip.core.worker import (
+    BULK,
+    USER,
+    Event,
+    Job,
+    JobFinished,
+    JobProgress,
+    ModelActivated,
+    RootStatusChanged,
+    Work,
+    Worker,
+    WorkerSettings,
+)
+from photoclip.core.workerstatus import read_status
+from tests.conftest import TINY_ARCH
+from tests.photos import make_photo
+
+FAST = WorkerSettings(batch_size=4, settle_seconds=0.15, offline_recheck=0.2, min_slice=0.0)
+
+
+def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll `check` until it returns something truthy; fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true after {timeout} s: {check}")
+        time.sleep(0.03)
+
+
+def catalog() -> Catalog:
+    return Catalog.open(Locations.from_environment().catalog, readonly=True)
+
+
+def ids_by_name() -> dict[str, int]:
+    with catalog() as opened:
+        photos = opened.photos(sorted(opened.filter_ids()))
+    return {p.path.name: p.id for p in photos.values()}
+
+
+def paths() -> set[Path]:
+    with catalog() as opened:
+        return {p.path for p in opened.photos(sorted(opened.filter_ids())).values()}
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+
+    def of(self, kind: type) -> list[Any]:
+        return [e for e in list(self.events) if isinstance(e, kind)]
+
+    @property
+    def embedded(self) -> int:
+        return sum(e.report.embedded for e in self.of(JobFinished) if e.report)
+
+    @property
+    def files_read(self) -> int:
+        return sum(e.progress.total for e in self.of(JobProgress))
+
+
+@pytest.fixture
+def encoders(tiny_encoder: Any) -> dict[str, Any]:
+    other = dataclasses.replace(
+        tiny_encoder, profile=ModelProfile("tiny-b", TINY_ARCH, pretrained="b")
+    )
+    return {tiny_encoder.profile.name: tiny_encoder, "tiny-b": other}
+
+
+@pytest.fixture
+def album(tmp_path: Path) -> Path:
+    folder = tmp_path / "album"
+    for i in range(8):
+        make_photo(folder / f"sub{i % 2}" / f"photo{i}.jpg", (40 * i, 90, 200 - 20 * i), pattern=i)
+    return folder.resolve()
+
+
+@pytest.fixture
+def start(encoders: dict[str, Any]) -> Iterator[Callable[..., tuple[Worker, Recorder]]]:
+    workers: list[Worker] = []
+
+    def start(
+        *roots: Path, profile: str = TINY_ARCH, settings: WorkerSettings = FAST, idle: bool = True
+    ) -> tuple[Worker, Recorder]:
+        worker = Worker(Locations.from_environment(), encoders.__getitem__, profile, settings)
+        recorder = Recorder()
+        worker.subscribe(recorder)
+        workers.append(worker)
+        worker.start(list(roots))
+        if idle:
+            assert worker.wait_idle(30)
+        return worker, recorder
+
+    yield start
+    for worker in workers:
+        worker.stop(timeout=30)
+
+
+def test_start_indexes_and_a_new_file_becomes_searchable(start: Any, album: Path) -> None:
+    worker, _ = start(album)
+    assert len(ids_by_name()) == 8
+    new = make_photo(album / "sub0" / "new.jpg", (10, 250, 10))
+    eventually(lambda: new in paths())
+    with worker.searcher() as searcher:
+        photo = searcher.library.catalog.photo_by_path(new)
+        eventually(lambda: photo.id in searcher.library.index())
+        assert any(r.photo.path == new for r in searcher.search("green", None))
+
+
+def test_hidden_folders_are_ignored_like_the_scanner_does(start: Any, album: Path) -> None:
+    worker, _ = start(album)
+    make_photo(album / ".cache" / "thumb.jpg")
+    visible = make_photo(album / "visible.jpg")
+    eventually(lambda: visible in paths())
+    assert worker.wait_idle(10)
+    assert album / ".cache" / "thumb.jpg" not in paths()
+
+
+def test_a_modified_file_is_embedded_again_under_its_id(start: Any, album: Path) -> None:
+    start(album)
+    before = ids_by_name()
+    target = album / "sub1" / "photo3.jpg"
+
+    def content_hash() -> str | None:
+        with catalog() as opened:
+            photo = opened.photo_by_path(target)
+            return photo.content_hash if photo else None
+
+    old_hash = content_hash()
+    make_photo(target, (255, 255, 0), pattern=77)
+
+    def rehashed() -> bool:
+        return content_hash() not in (old_hash, None)
+
+    eventually(rehashed)
+    assert ids_by_name() == before
+
+
+def test_rename_and_move_between_folders_keep_ids(start: Any, album: Path) -> None:
+    _, recorder = start(album)
+    before, embedded = ids_by_name(), recorder.embedded
+    (album / "sub0" / "photo0.jpg").rename(album / "sub0" / "renamed.jpg")
+    (album / "sub1" / "photo1.jpg").rename(album / "sub0" / "photo1.jpg")
+    eventually(lambda: album / "sub0" / "renamed.jpg" in paths())
+    eventually(lambda: album / "sub0" / "photo1.jpg" in paths())
+    after = ids_by_name()
+    assert after["renamed.jpg"] == before["photo0.jpg"]
+    assert after["photo1.jpg"] == before["photo1.jpg"]
+    assert len(after) == 8
+    assert recorder.embedded == embedded
+
+
+def test_a_renamed_folder_costs_no_embedding_and_no_hashing(start: Any, album: Path) -> None:
+    (album / "sub0b").mkdir()  # a sibling whose name starts like the moved folder's
+    make_photo(album / "sub0b" / "keep.jpg", (1, 2, 3))
+    worker, recorder = start(album)
+    before, embedded, read = ids_by_name(), recorder.embedded, recorder.files_read
+    (album / "sub0").rename(album / "renamed")
+    eventually(lambda: album / "renamed" / "photo0.jpg" in paths())
+    assert worker.wait_idle(10)
+    assert ids_by_name() == before
+    assert album / "sub0b" / "keep.jpg" in paths()
+    assert (recorder.embedded, recorder.files_read) == (embedded, read)
+
+
+def test_deleted_file_and_folder_leave_the_catalog_and_the_index(start: Any, album: Path) -> None:
+    worker, _ = start(album)
+    (album / "sub0" / "photo0.jpg").unlink()
+    shutil.rmtree(album / "sub1")
+    eventually(lambda: len(paths()) == 3)
+    assert worker.wait_idle(10)
+    with worker.searcher() as searcher:
+        assert len(searcher.library.index()) == 3
+
+
+def test_files_added_while_a_batch_is_indexing(start: Any, tmp_path: Path) -> None:
+    big = tmp_path / "big"
+    for i in range(40):
+        make_photo(big / f"p{i}.jpg", (i * 6, 80, 120), pattern=i)
+    landed = threading.Event()
+
+    def land_during_the_first_batch(event: Event) -> None:
+        if isinstance(event, JobProgress) and not landed.is_set():
+            landed.set()
+            for i in range(5):
+                make_photo(big / "late" / f"late{i}.jpg", (250, i * 40, 0), pattern=i)
+
+    worker, _ = start()
+    worker.subscribe(land_during_the_first_batch)
+    worker.add_roots([big])
+    eventually(lambda: len(paths()) == 45, timeout=30)
+    assert worker.wait_idle(30)
+    with worker.searcher() as searcher:
+        assert len(searcher.library.index()) == 45
+
+
+def test_search_during_indexing_returns_consistent_results(
+    start: Any, album: Path, tmp_path: Path
+) -> None:
+    big = tmp_path / "big"
+    for i in range(40):
+        make_photo(big / f"p{i}.jpg", (i * 6, 80, 120), pattern=i)
+    worker, recorder = start(album)
+    scans = len(recorder.of(JobFinished))
+    worker.add_roots([big])
+    problems, sizes = [], []
+    with worker.searcher() as searcher:
+        while len(recorder.of(JobFinished)) == scans:
+            results = searcher.search("red", SearchOptions(limit=100))
+            ids = [r.photo.id for r in results]
+            sizes.append(len(ids))
+            if len(ids) != len(set(ids)):
+                problems.append(f"duplicates: {ids}")
+            problems += [str(r.photo.path) for r in results if not r.photo.path.exists()]
+    assert worker.wait_idle(30)
+    assert sizes and not problems
+    assert sizes == sorted(sizes) and sizes[0] >= 8  # only ever grows, never loses photos
+    with worker.searcher() as searcher:
+        assert len(searcher.search("red", SearchOptions(limit=100))) == 48
+
+
+def test_an_unplugged_root_goes_offline_and_comes_back_unchanged(
+    start: Any, album: Path, tmp_path: Path
+) -> None:
+    worker, recorder = start(album)
+    before, embedded = ids_by_name(), recorder.embedded
+    away = tmp_path / "unplugged"
+    album.rename(away)
+    eventually(lambda: [e for e in recorder.of(RootStatusChanged) if not e.online])
+    assert ids_by_name() == before  # nothing deleted
+    with catalog() as opened:
+        assert [r.online for r in opened.roots()] == [False]
+    away.rename(album)
+    eventually(lambda: [e for e in recorder.of(RootStatusChanged) if e.online])
+    assert worker.wait_idle(10)
+    assert ids_by_name() == before
+    assert recorder.embedded == embedded
+
+
+def test_a_deleted_root_goes_offline_and_stays_known(start: Any, album: Path) -> None:
+    _, recorder = start(album)
+    shutil.rmtree(album)  # files deleted one by one may go; the root itself stays known
+    eventually(lambda: [e for e in recorder.of(RootStatusChanged) if not e.online])
+    with catalog() as opened:
+        assert [(r.path, r.online) for r in opened.roots()] == [(album, False)]
+
+
+def test_cancel_stops_the_running_scan_and_a_rescan_finishes_it(
+    start: Any, tmp_path: Path, tiny_encoder: Any
+) -> None:
+    big = tmp_path / "big"
+    for i in range(40):
+        make_photo(big / f"p{i}.jpg", (i * 6, 80, 120), pattern=i)
+    worker = Worker(Locations.from_environment(), lambda name: tiny_encoder, TINY_ARCH, FAST)
+    recorder = Recorder()
+    worker.subscribe(recorder)
+
+    def cancel_on_progress(event: Event) -> None:
+        if isinstance(event, JobProgress):
+            worker.cancel()
+
+    worker.subscribe(cancel_on_progress)
+    worker.start([big])
+    try:
+        assert worker.wait_idle(30)
+    finally:
+        worker.stop()
+    finished = recorder.of(JobFinished)
+    assert finished[0].report.cancelled and not finished[0].yielded
+    assert len(paths()) < 40
+    start(big)
+    assert len(paths()) == 40
+
+
+def test_a_root_missing_at_start_is_offline_not_deleted(
+    start: Any, album: Path, tmp_path: Path
+) -> None:
+    worker, _ = start(album)
+    before = ids_by_name()
+    worker.stop()
+    album.rename(tmp_path / "away")
+    album.mkdir()  # an empty mount point
+    start()
+    with catalog() as opened:
+        assert [r.online for r in opened.roots()] == [False]
+    assert ids_by_name() == before
+
+
+def test_switching_models_searches_the_old_vectors_until_done(
+    start: Any, album: Path, encoders: dict[str, Any]
+) -> None:
+    worker, recorder = start(album)
+    old_key, new_key = encoders[TINY_ARCH].model_key, encoders["tiny-b"].model_key
+    before = ids_by_name()
+    seen_active: list[str | None] = []
+
+    def during(event: Event) -> None:
+        if isinstance(event, JobProgress):
+            with catalog() as opened:
+                seen_active.append(opened.active_model)
+
+    worker.subscribe(during)
+    worker.switch_model("tiny-b")
+    eventually(lambda: recorder.of(ModelActivated)[-1].model_key == new_key)
+    assert seen_active and set(seen_active) == {old_key}
+    with catalog() as opened:
+        assert opened.active_model == new_key
+        assert opened.embedded_hashes(old_key) == set()
+        assert len(opened.photo_ids_with_vectors(new_key)) == 8
+    assert ids_by_name() == before
+
+
+def test_an_interrupted_switch_resumes_at_the_next_start(
+    start: Any, album: Path, encoders: dict[str, Any]
+) -> None:
+    worker, _ = start(album)
+    old_key, new_key = encoders[TINY_ARCH].model_key, encoders["tiny-b"].model_key
+    stopped = threading.Event()
+
+    def stop_after_first_batch(event: Event) -> None:
+        if isinstance(event, JobProgress) and event.progress.done and not stopped.is_set():
+            stopped.set()
+            threading.Thread(target=worker.stop).start()
+
+    worker.subscribe(stop_after_first_batch)
+    worker.switch_model("tiny-b")
+    eventually(lambda: worker.state == "stopped")
+    with catalog() as opened:
+        assert opened.active_model == old_key
+        assert 0 < len(opened.photo_ids_with_vectors(new_key)) < 8
+    _, recorder = start(profile="tiny-b")
+    eventually(lambda: recorder.of(ModelActivated))
+    with catalog() as opened:
+        assert opened.active_model == new_key
+        assert len(opened.photo_ids_with_vectors(new_key)) == 8
+
+
+class Note(Job):
+    """A custom job (the extension point a re-tag job will use)."""
+
+    log: ClassVar[list[str]] = []
+
+    def __init__(self, label: str, priority: int) -> None:
+        self.label, self.priority = label, priority  # type: ignore[misc]
+
+    def run(self, work: Work) -> IndexReport | None:
+        Note.log.append(self.label)
+        return None
+
+
+def test_user_jobs_run_before_bulk_work_and_pause_holds_the_queue(start: Any, album: Path) -> None:
+    worker, _ = start(album)
+    Note.log.clear()
+    worker.pause()
+    worker.submit(Note("bulk", BULK))
+    worker.submit(Note("user", USER))
+    time.sleep(0.2)  # paused: nothing may run (a negative check needs a wait)
+    assert Note.log == []
+    worker.resume()
+    eventually(lambda: len(Note.log) == 2)
+    assert Note.log == ["user", "bulk"]
+
+
+def test_the_idle_model_is_unloaded_and_loaded_again_on_demand(start: Any, album: Path) -> None:
+    settings = dataclasses.replace(FAST, unload_after=0.2)
+    worker, _ = start(album, settings=settings)
+    eventually(lambda: worker._models.loaded == [])
+    new = make_photo(album / "again.jpg", (0, 0, 0))
+    eventually(lambda: new in paths())  # indexing it needed the model: loaded again
+    eventually(lambda: worker._models.loaded == [])
+
+
+def test_the_status_file_tells_another_process_the_state(start: Any, album: Path) -> None:
+    locations = Locations.from_environment()
+    worker, _ = start(album)
+    status = read_status(locations)
+    assert (status["worker"], status["queue"]) == ("idle", 0)
+    worker.stop()
+    assert read_status(locations)["worker"] == "stopped"
+
+
+def test_the_after_commit_hook_sees_every_committed_photo(album: Path, tiny_encoder: Any) -> None:
+    committed: list[int] = []
+
+    def hook(library: Any, encoder: Any) -> Callable[[list[int]], None]:
+        assert encoder is tiny_encoder
+        return committed.extend
+
+    worker = Worker(
+        Locations.from_environment(), lambda name: tiny_encoder, TINY_ARCH, FAST, after_commit=hook
+    )
+    worker.start([album])
+    try:
+        assert worker.wait_idle(30)
+    finally:
+        worker.stop()
+    assert sorted(committed) == sorted(ids_by_name().values())
