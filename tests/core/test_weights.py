@@ -19,10 +19,10 @@ def test_offline_without_weights_says_what_to_do(
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(WeightsUnavailableError) as caught:
-        weights.ensure_weights(resolve_profile("balanced"), tmp_path)
+        weights.ensure_weights(resolve_profile("ViT-B-32:laion2b_s34b_b79k"), tmp_path)
     message = str(caught.value)
     assert "Connect to the internet once" in message and "local weights file" in message
-    assert not weights.weights_present(resolve_profile("balanced"), tmp_path)
+    assert not weights.weights_present(resolve_profile("ViT-B-32:laion2b_s34b_b79k"), tmp_path)
 
 
 def test_hub_download_goes_to_the_cache_and_reports_progress(
@@ -43,7 +43,7 @@ def test_hub_download_goes_to_the_cache_and_reports_progress(
     monkeypatch.setattr("huggingface_hub.hf_hub_download", fake_hub_download)
     seen: list[tuple[int, int]] = []
     path = weights.ensure_weights(
-        resolve_profile("balanced"), tmp_path, progress=lambda d, t: seen.append((d, t))
+        resolve_profile("ViT-B-32:laion2b_s34b_b79k"), tmp_path, progress=lambda d, t: seen.append((d, t))
     )
     assert path == tmp_path / "open_clip_model.safetensors"
     assert calls[0]["repo_id"] == "laion/CLIP-ViT-B-32-laion2B-s34B-b79K"
@@ -62,7 +62,7 @@ def test_a_repository_with_only_the_bin_format_is_still_found(
         return str(tmp_path / filename)
 
     monkeypatch.setattr("huggingface_hub.hf_hub_download", fake_hub_download)
-    path = weights.ensure_weights(resolve_profile("fast"), tmp_path)
+    path = weights.ensure_weights(resolve_profile("small"), tmp_path)
     assert path.name == "open_clip_pytorch_model.bin"
 
 
