@@ -43,7 +43,9 @@ def test_hub_download_goes_to_the_cache_and_reports_progress(
     monkeypatch.setattr("huggingface_hub.hf_hub_download", fake_hub_download)
     seen: list[tuple[int, int]] = []
     path = weights.ensure_weights(
-        resolve_profile("ViT-B-32:laion2b_s34b_b79k"), tmp_path, progress=lambda d, t: seen.append((d, t))
+        resolve_profile("ViT-B-32:laion2b_s34b_b79k"),
+        tmp_path,
+        progress=lambda d, t: seen.append((d, t)),
     )
     assert path == tmp_path / "open_clip_model.safetensors"
     assert calls[0]["repo_id"] == "laion/CLIP-ViT-B-32-laion2B-s34B-b79K"
