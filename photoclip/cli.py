@@ -192,6 +192,7 @@ def run_watch(args: argparse.Namespace) -> int:
         WorkerSettings(
             batch_size=settings.batch_size, max_pixels=settings.max_megapixels * 1_000_000
         ),
+        after_commit=_auto_tagging,
     )
     worker.subscribe(_WatchLine())
     serve(worker, list(args.paths))

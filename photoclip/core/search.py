@@ -34,11 +34,13 @@ class SearchOptions:
     folder: Path | None = None
     since: float | None = None
     until: float | None = None
+    #: only photos carrying this (category, label) tag
+    tag: tuple[str, str] | None = None
     sort: str = RELEVANCE
 
     @property
     def filtered(self) -> bool:
-        return self.folder is not None or self.since is not None or self.until is not None
+        return any(v is not None for v in (self.folder, self.since, self.until, self.tag))
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ class Searcher:
             return None
         folder = options.folder.expanduser().resolve() if options.folder else None
         return self.library.catalog.filter_ids(
-            folder=folder, since=options.since, until=options.until
+            folder=folder, since=options.since, until=options.until, tag=options.tag
         )
 
 

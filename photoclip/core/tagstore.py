@@ -1,0 +1,241 @@
+"""The catalog's tag tables (schema migration 2): categories and labels, cached label
+vectors, calibration, photo tags and the user's corrections.
+
+Writes happen inside one `Catalog.transaction()` each; reads go through `Catalog.read`.
+Photo tags are of two sources: "auto" rows belong to the tagger and are replaced wholesale
+on every re-tag; "confirmed" rows belong to the user and re-tagging never touches them. A
+rejected (photo, label) pair is kept in `tag_corrections` and the tagger skips it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from photoclip.core.catalog import Catalog
+from photoclip.core.categories import Category, Label
+
+AUTO = "auto"
+CONFIRMED = "confirmed"
+REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A label's threshold for one model, from the library's score distribution."""
+
+    label_id: int
+    threshold: float
+    #: how many photos it was computed from, and the share of them above it
+    photos: int
+    tag_rate: float
+
+
+@dataclass(frozen=True)
+class TagRow:
+    """One decision of the tagger, with the evidence shown by `tag --explain`."""
+
+    photo_id: int
+    label_id: int
+    score: float
+    threshold: float
+    runner_up: str | None = None
+    runner_up_score: float | None = None
+
+
+@dataclass(frozen=True)
+class PhotoTag:
+    photo_id: int
+    path: Path
+    category: str
+    label: str
+    source: str
+    score: float
+    threshold: float
+    runner_up: str | None
+    runner_up_score: float | None
+
+
+_TAG_SELECT = """
+    SELECT t.photo_id, p.path, c.name, l.name, t.source, t.score, t.threshold, t.runner_up,
+           t.runner_up_score
+    FROM photo_tags t JOIN tag_labels l ON l.id = t.label_id
+    JOIN tag_categories c ON c.id = l.category_id JOIN photos p ON p.id = t.photo_id
+"""
+
+
+class TagStore:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    # -- categories ----------------------------------------------------------------------
+
+    def categories(self) -> list[Category]:
+        rows = self.catalog.read(
+            "SELECT id, name, kind, context, margin FROM tag_categories ORDER BY id"
+        )
+        labels = self._labels()
+        return [
+            Category(r[1], tuple(labels.get(r[0], [])), r[2], r[3], r[4], id=r[0]) for r in rows
+        ]
+
+    def category(self, name: str) -> Category | None:
+        return next((c for c in self.categories() if c.name.lower() == name.lower()), None)
+
+    def _labels(self) -> dict[int, list[Label]]:
+        rows = self.catalog.read(
+            "SELECT category_id, id, name, phrasings, counter, threshold FROM tag_labels "
+            "ORDER BY id"
+        )
+        found: dict[int, list[Label]] = {}
+        for cat, lid, name, phrasings, counter, threshold in rows:
+            label = Label(name, tuple(json.loads(phrasings)), bool(counter), threshold, id=lid)
+            found.setdefault(cat, []).append(label)
+        return found
+
+    def save_category(self, category: Category) -> Category:
+        """Create or update a category; its labels become exactly `category.labels` (a label
+        kept by name keeps its id, so its corrections and calibration survive)."""
+        with self.catalog.transaction() as db:
+            db.execute(
+                "INSERT INTO tag_categories(name, kind, context, margin) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, "
+                "context = excluded.context, margin = excluded.margin",
+                (category.name, category.kind, category.context, category.margin),
+            )
+            cat_id = db.execute(
+                "SELECT id FROM tag_categories WHERE name = ?", (category.name,)
+            ).fetchone()[0]
+            names = [label.name for label in category.labels]
+            marks = ",".join("?" * len(names))
+            db.execute(
+                f"DELETE FROM tag_labels WHERE category_id = ? AND name NOT IN ({marks})",
+                (cat_id, *names),
+            )
+            for label in category.labels:
+                db.execute(
+                    "INSERT INTO tag_labels(category_id, name, phrasings, counter, threshold) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(category_id, name) DO UPDATE SET "
+                    "phrasings = excluded.phrasings, counter = excluded.counter, "
+                    "threshold = excluded.threshold",
+                    (cat_id, label.name, json.dumps(list(label.phrasings)), int(label.counter),
+                     label.threshold),
+                )  # fmt: skip
+        saved = self.category(category.name)
+        assert saved is not None
+        return saved
+
+    def remove_category(self, name: str) -> bool:
+        with self.catalog.transaction() as db:
+            return db.execute("DELETE FROM tag_categories WHERE name = ?", (name,)).rowcount > 0
+
+    # -- label vectors -------------------------------------------------------------------
+
+    def label_vectors(self, model_key: str, fingerprints: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for fingerprint in fingerprints:
+            rows = self.catalog.read(
+                "SELECT vector FROM label_vectors WHERE model_key = ? AND fingerprint = ?",
+                (model_key, fingerprint),
+            )
+            if rows:
+                found[fingerprint] = np.frombuffer(rows[0][0], dtype=np.float32).copy()
+        return found
+
+    def put_label_vectors(self, model_key: str, vectors: dict[str, np.ndarray]) -> None:
+        with self.catalog.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO label_vectors VALUES (?, ?, ?)",
+                [
+                    (model_key, fp, np.asarray(v, dtype=np.float32).tobytes())
+                    for fp, v in vectors.items()
+                ],
+            )
+
+    # -- calibration -----------------------------------------------------------------------
+
+    def calibration(self, model_key: str) -> dict[int, Calibration]:
+        rows = self.catalog.read(
+            "SELECT label_id, threshold, photos, tag_rate FROM tag_calibration WHERE model_key = ?",
+            (model_key,),
+        )
+        return {r[0]: Calibration(r[0], r[1], r[2], r[3]) for r in rows}
+
+    def put_calibration(self, model_key: str, calibrations: Iterable[Calibration]) -> None:
+        now = time.time()
+        with self.catalog.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO tag_calibration VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (model_key, c.label_id, c.threshold, c.photos, c.tag_rate, now)
+                    for c in calibrations
+                ],
+            )
+
+    # -- photo tags ------------------------------------------------------------------------
+
+    def replace_auto_tags(
+        self, label_ids: Sequence[int], rows: Iterable[TagRow], photo_ids: Sequence[int] | None
+    ) -> None:
+        """Drop the tagger's rows of these labels (for these photos, or all) and write
+        `rows`; a confirmed row for the same (photo, label) is kept as it is."""
+        labels = ",".join(str(int(i)) for i in label_ids)
+        with self.catalog.transaction() as db:
+            sql = f"DELETE FROM photo_tags WHERE source = 'auto' AND label_id IN ({labels})"
+            if photo_ids is None:
+                db.execute(sql)
+            else:
+                db.executemany(sql + " AND photo_id = ?", ((int(i),) for i in photo_ids))
+            db.executemany(
+                "INSERT OR IGNORE INTO photo_tags VALUES (?, ?, 'auto', ?, ?, ?, ?)",
+                (
+                    (r.photo_id, r.label_id, r.score, r.threshold, r.runner_up, r.runner_up_score)
+                    for r in rows
+                ),
+            )
+
+    def tags(self, photo_ids: Sequence[int] | None = None) -> list[PhotoTag]:
+        order = " ORDER BY p.path, c.id, l.id"
+        if photo_ids is None:
+            rows = self.catalog.read(_TAG_SELECT + order)
+        else:
+            marks = ",".join(str(int(i)) for i in photo_ids)
+            rows = self.catalog.read(_TAG_SELECT + f" WHERE t.photo_id IN ({marks})" + order)
+        return [PhotoTag(r[0], Path(r[1]), *r[2:]) for r in rows]
+
+    # -- corrections -----------------------------------------------------------------------
+
+    def correct(self, photo_id: int, label_id: int, verdict: str, tag: TagRow) -> None:
+        """The user confirms or rejects a label on a photo; `tag` is the evidence to keep
+        with a confirmation."""
+        with self.catalog.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO tag_corrections VALUES (?, ?, ?, ?)",
+                (photo_id, label_id, verdict, time.time()),
+            )
+            db.execute(
+                "DELETE FROM photo_tags WHERE photo_id = ? AND label_id = ?", (photo_id, label_id)
+            )
+            if verdict == CONFIRMED:
+                db.execute(
+                    "INSERT INTO photo_tags VALUES (?, ?, 'confirmed', ?, ?, ?, ?)",
+                    (photo_id, label_id, tag.score, tag.threshold, tag.runner_up,
+                     tag.runner_up_score),
+                )  # fmt: skip
+
+    def corrections(self, label_ids: Sequence[int]) -> dict[int, dict[str, list[int]]]:
+        """label id -> {"confirmed": [photo ids], "rejected": [photo ids]}."""
+        marks = ",".join(str(int(i)) for i in label_ids)
+        rows = self.catalog.read(
+            f"SELECT label_id, verdict, photo_id FROM tag_corrections WHERE label_id IN ({marks})"
+            " ORDER BY corrected_at"
+        )
+        found: dict[int, dict[str, list[int]]] = {}
+        for label_id, verdict, photo_id in rows:
+            found.setdefault(label_id, {CONFIRMED: [], REJECTED: []})[verdict].append(photo_id)
+        return found

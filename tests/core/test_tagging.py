@@ -1,0 +1,366 @@
+"""Auto-tagging: decisions, calibration, caching and corrections on known vectors; then the
+project's test-shapes model on generated scenes (accuracy, abstention, ensembling)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from photoclip.core.categories import (
+    MULTI,
+    Category,
+    Label,
+    default_categories,
+    dump_categories,
+    load_categories,
+)
+from photoclip.core.tagging import (
+    DEFAULT_TEMPLATES,
+    ClipTexts,
+    Tagger,
+    calibrated_threshold,
+    decide,
+    install_default_categories,
+    otsu_threshold,
+    single_choice_threshold,
+    tag_photos,
+    templates_for,
+)
+from photoclip.core.tagstore import CONFIRMED, REJECTED, TagStore
+from photoclip.synthetic.scenes import COLOURS as SCENE_COLOURS
+from photoclip.synthetic.scenes import HELD_OUT_SEED, SHAPES, random_object_scene
+from tests.core.tagvectors import FakeTexts, catalog_with_vectors
+from tests.photos import make_photo
+
+DIM = 8
+BASIS = {name: np.eye(DIM, dtype=np.float32)[i] for i, name in enumerate(
+    ("red", "green", "blue", "yellow", "purple", "crimson", "other", "spare")
+)}  # fmt: skip
+COLOURS = Category("Colour", (Label("red"), Label("green"), Label("blue")))
+
+
+def _photos(counts: dict[str, int], seed: int = 0, noise: float = 0.15) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    rows = [BASIS[name] for name, n in counts.items() for _ in range(n)]
+    return np.stack(rows) + rng.normal(0, noise, (len(rows), DIM)).astype(np.float32)
+
+
+def _tagger(tmp_path: Path, vectors: np.ndarray) -> tuple[Tagger, list[int], FakeTexts]:
+    catalog, ids = catalog_with_vectors(tmp_path, vectors)
+    texts = FakeTexts(BASIS)
+    return Tagger(catalog, texts), ids, texts
+
+
+def _labels_of(tagger: Tagger, ids: list[int], category: str = "Colour") -> list[str | None]:
+    found = {t.photo_id: t.label for t in tagger.store.tags() if t.category == category}
+    return [found.get(i) for i in ids]
+
+
+# -- decisions --------------------------------------------------------------------------------
+
+
+def test_single_choice_takes_the_best_label_above_threshold_and_margin() -> None:
+    scores = np.array([[0.9, 0.2, 0.1], [0.3, 0.29, 0.0], [0.1, 0.2, 0.15]])
+    category = Category("C", (Label("a"), Label("b"), Label("c")), margin=0.05)
+    decision = decide(category, scores, np.array([0.25, 0.25, 0.25]))
+    # row 1 leads by 0.01 < margin; row 2's best (0.2) is below its threshold
+    assert decision.rows.tolist() == [0] and decision.labels.tolist() == [0]
+    assert decision.runner_up.tolist() == [1] and decision.runner_up_scores[0] == pytest.approx(0.2)
+
+
+def test_a_winning_counter_label_abstains_and_rejected_pairs_are_out_of_the_running() -> None:
+    category = Category("C", (Label("a"), Label("b"), Label("not a or b", counter=True)))
+    scores = np.array([[0.2, 0.1, 0.9], [0.9, 0.5, 0.1]])
+    blocked = np.array([[False, False, False], [True, False, False]])
+    decision = decide(category, scores, np.zeros(3), blocked)
+    assert decision.rows.tolist() == [1] and decision.labels.tolist() == [1]
+
+
+def test_multi_label_decides_each_label_on_its_own_threshold_and_against_counters() -> None:
+    category = Category(
+        "C", (Label("a"), Label("b"), Label("neither", counter=True)), kind=MULTI, margin=0.0
+    )
+    scores = np.array([[0.6, 0.5, 0.1], [0.6, 0.1, 0.7], [0.2, 0.5, 0.1]])
+    decision = decide(category, scores, np.array([0.4, 0.4, 0.4]))
+    pairs = zip(decision.rows.tolist(), decision.labels.tolist(), strict=True)
+    assert sorted(pairs) == [(0, 0), (0, 1), (2, 1)]
+
+
+def test_calibration_splits_two_groups_and_keeps_one_bell_to_its_tail() -> None:
+    rng = np.random.default_rng(0)
+    two = np.concatenate([rng.normal(0.1, 0.02, 900), rng.normal(0.5, 0.02, 100)])
+    assert 0.2 < calibrated_threshold(two) < 0.4
+    assert otsu_threshold(two)[1] > 0.9
+    bell = rng.normal(0.2, 0.05, 10_000)
+    assert otsu_threshold(bell)[1] == pytest.approx(2 / np.pi, abs=0.02)
+    assert 0.01 < (bell >= calibrated_threshold(bell)).mean() < 0.05
+    assert calibrated_threshold(np.full(5, 0.3)) > 0.3  # all alike: nothing above it
+
+
+def test_single_choice_calibration_drops_the_winners_from_outside_the_category() -> None:
+    rng = np.random.default_rng(0)
+    own, outsiders = rng.normal(0.6, 0.02, 12), rng.normal(0.3, 0.05, 10)
+    scores = np.concatenate([own, outsiders, rng.normal(0.1, 0.1, 60)])
+    won = np.arange(len(scores)) < 22  # it wins its own photos and the outsiders
+    assert outsiders.max() < single_choice_threshold(scores, won) <= own.min()
+    only_own = np.arange(len(scores)) < 12  # its winners are all its own: all count
+    assert single_choice_threshold(scores, only_own) <= own.min()
+
+
+# -- the tagger over a catalog ----------------------------------------------------------------
+
+
+def test_tags_colours_and_abstains_on_colours_not_in_the_category(tmp_path: Path) -> None:
+    vectors = _photos({"red": 10, "green": 10, "blue": 10, "yellow": 10, "purple": 10})
+    tagger, ids, _ = _tagger(tmp_path, vectors)
+    tagger.store.save_category(COLOURS)
+    [result] = tagger.retag()
+    labels = _labels_of(tagger, ids)
+    assert labels[:30] == ["red"] * 10 + ["green"] * 10 + ["blue"] * 10
+    assert labels[30:] == [None] * 20
+    assert (result.photos, result.tagged, result.abstained) == (50, 30, 20)
+    assert result.counts == {"red": 10, "green": 10, "blue": 10} and not result.warnings
+
+
+def test_filter_ids_finds_photos_by_tag(tmp_path: Path) -> None:
+    tagger, ids, _ = _tagger(tmp_path, _photos({"red": 3, "blue": 2}))
+    tagger.store.save_category(COLOURS)
+    tagger.retag()
+    assert tagger.catalog.filter_ids(tag=("colour", "BLUE")) == set(ids[3:])
+    assert tagger.catalog.filter_ids(tag=("Colour", "green")) == set()
+
+
+def test_label_vectors_are_cached_per_phrasing_and_templates(tmp_path: Path) -> None:
+    tagger, _, texts = _tagger(tmp_path, _photos({"red": 4, "blue": 4}))
+    tagger.store.save_category(COLOURS)
+    tagger.retag()
+    assert texts.embedded == 3
+    tagger.retag()
+    assert texts.embedded == 3
+    edited = COLOURS.with_labels((Label("red", ("crimson",)), Label("green"), Label("blue")))
+    tagger.store.save_category(edited)
+    tagger.retag()
+    assert texts.embedded == 3 + 2  # only the edited label, with both its phrasings
+
+
+def test_calibration_is_stored_visible_and_a_user_threshold_wins(tmp_path: Path) -> None:
+    tagger, ids, _ = _tagger(tmp_path, _photos({"red": 10, "blue": 10, "yellow": 10}))
+    tagger.store.save_category(COLOURS)
+    tagger.retag()
+    calibrated = tagger.store.calibration(tagger.model_key)
+    red = COLOURS.label("red")
+    red_id = tagger.store.category("Colour").label("red").id  # type: ignore[union-attr]
+    assert red is not None and red_id in calibrated
+    assert calibrated[red_id].photos == 30 and calibrated[red_id].tag_rate == pytest.approx(1 / 3)
+    strict = COLOURS.with_labels((Label("red", threshold=1.5), Label("green"), Label("blue")))
+    tagger.store.save_category(strict)
+    tagger.retag()
+    assert _labels_of(tagger, ids)[:10] == [None] * 10
+    assert tagger.thresholds(tagger.store.category("Colour"))[0] == 1.5  # type: ignore[arg-type]
+
+
+def test_new_photos_are_tagged_by_the_indexer_hook_with_stored_thresholds(tmp_path: Path) -> None:
+    tagger, ids, texts = _tagger(tmp_path, _photos({"red": 6, "green": 6, "blue": 6}))
+    tagger.store.save_category(COLOURS)
+    tag_photos(tagger.catalog, texts, ids[:1])  # never calibrated: calibrates on the library
+    assert _labels_of(tagger, ids)[:2] == ["red", None]
+    tag_photos(tagger.catalog, texts, ids[1:])
+    assert _labels_of(tagger, ids) == ["red"] * 6 + ["green"] * 6 + ["blue"] * 6
+
+
+def test_explain_shows_every_score_threshold_and_the_decision(tmp_path: Path) -> None:
+    tagger, ids, _ = _tagger(tmp_path, _photos({"red": 5, "blue": 5}))
+    tagger.store.save_category(COLOURS)
+    tagger.retag()
+    [colour] = tagger.explain(ids[0])
+    assert colour.scores[0].label == "red" and colour.scores[0].tagged
+    assert colour.scores[0].score > colour.scores[0].threshold
+    assert not any(s.tagged for s in colour.scores[1:])
+    [row] = [t for t in tagger.store.tags([ids[0]])]
+    assert row.runner_up in {"green", "blue"} and row.runner_up_score is not None
+    assert row.score == pytest.approx(colour.scores[0].score, abs=1e-6)
+
+
+def test_confirmed_tags_stay_rejected_never_return_and_similar_photos_follow(
+    tmp_path: Path,
+) -> None:
+    # Crimson photos sit between red and "other": zero-shot calls them red.
+    crimson = BASIS["red"] * 0.8 + BASIS["crimson"] * 0.6
+    base = _photos({"red": 10, "green": 10, "blue": 10}, noise=0.1)
+    rng = np.random.default_rng(1)
+    vectors = np.concatenate([base, crimson + rng.normal(0, 0.1, (10, DIM))])
+    tagger, ids, _ = _tagger(tmp_path, vectors)
+    tagger.store.save_category(COLOURS)
+    tagger.retag()
+    crimson_ids = ids[30:]
+    assert _labels_of(tagger, crimson_ids).count("red") >= 8
+
+    for photo_id in crimson_ids[:3]:
+        tagger.correct(photo_id, "Colour", "red", REJECTED)
+    tagger.correct(ids[0], "colour", "red", CONFIRMED)
+    labels = _labels_of(tagger, ids)
+    assert labels[30:33] == [None] * 3  # rejected: never back
+    assert labels[33:].count("red") <= 2  # similar photos followed
+    assert labels[:10] == ["red"] * 10  # red photos still red
+
+    strict = COLOURS.with_labels((Label("red", threshold=1.5), Label("green"), Label("blue")))
+    tagger.store.save_category(strict)
+    tagger.retag()
+    sources = {t.photo_id: t.source for t in tagger.store.tags() if t.label == "red"}
+    assert sources == {ids[0]: CONFIRMED}  # the confirmed tag survives any re-tag
+
+
+def test_install_default_categories_once(tmp_path: Path) -> None:
+    tagger, _, _ = _tagger(tmp_path, _photos({"red": 1}))
+    assert install_default_categories(tagger.store)
+    names = [c.name for c in tagger.store.categories()]
+    assert names == [c.name for c in default_categories()] and "Pets" in names
+    for name in names:
+        tagger.store.remove_category(name)
+    assert not install_default_categories(tagger.store)
+    assert tagger.store.categories() == []
+
+
+@pytest.mark.parametrize("suffix", [".toml", ".json"])
+def test_categories_round_trip_through_files_and_the_catalog(tmp_path: Path, suffix: str) -> None:
+    categories = default_categories()
+    assert any(lab.counter for c in categories for lab in c.labels)
+    path = tmp_path / f"categories{suffix}"
+    dump_categories(categories, path)
+    assert load_categories(path) == categories
+    store = TagStore(catalog_with_vectors(tmp_path, _photos({"red": 1}))[0])
+    for category in categories:
+        store.save_category(category)
+    assert store.categories() == categories
+
+
+# -- the test-shapes model on generated scenes -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shapes_encoder() -> Any:
+    from photoclip.core.embedding import load_encoder
+    from photoclip.core.profiles import resolve_profile
+
+    return load_encoder(resolve_profile("test-shapes"), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def scene_library(shapes_encoder: Any) -> tuple[np.ndarray, list[str], list[str]]:
+    """Held-out scenes, 3 of every colour and shape, varied in size, place and background:
+    their vectors, colours and shapes."""
+    rng = random.Random(HELD_OUT_SEED)
+    scenes = [
+        random_object_scene(rng, 1, colour=colour, shape=shape)
+        for colour in SCENE_COLOURS
+        for shape in SHAPES
+        for _ in range(3)
+    ]
+    vectors = shapes_encoder.encode_pil([scene.render() for scene in scenes])
+    return vectors, [s.objects[0].colour for s in scenes], [s.objects[0].shape for s in scenes]
+
+
+def _shapes_tagger(
+    tmp_path: Path, encoder: Any, vectors: np.ndarray, templates: Sequence[str] = DEFAULT_TEMPLATES
+) -> tuple[Tagger, list[int]]:
+    catalog, ids = catalog_with_vectors(tmp_path, vectors, model_key=encoder.model_key)
+    return Tagger(catalog, ClipTexts(encoder), templates), ids
+
+
+def _accuracy(tagger: Tagger, ids: list[int], truth: list[str], category: str) -> float:
+    got = _labels_of(tagger, ids, category)
+    return float(np.mean([g == t for g, t in zip(got, truth, strict=True)]))
+
+
+@pytest.mark.slow
+def test_colour_and_shape_categories_tag_generated_scenes(
+    tmp_path: Path, shapes_encoder: Any, scene_library: tuple[np.ndarray, list[str], list[str]]
+) -> None:
+    vectors, colours, shapes = scene_library
+    tagger, ids = _shapes_tagger(tmp_path, shapes_encoder, vectors)
+    tagger.store.save_category(Category("Colour", tuple(Label(c) for c in SCENE_COLOURS)))
+    tagger.store.save_category(Category("Shape", tuple(Label(s) for s in SHAPES)))
+    tagger.retag()
+    assert _accuracy(tagger, ids, colours, "Colour") >= 0.9
+    assert _accuracy(tagger, ids, shapes, "Shape") >= 0.9
+
+
+@pytest.mark.slow
+def test_abstains_on_scenes_whose_colour_is_not_in_the_category(
+    tmp_path: Path, shapes_encoder: Any, scene_library: tuple[np.ndarray, list[str], list[str]]
+) -> None:
+    vectors, colours, _ = scene_library
+    tagger, ids = _shapes_tagger(tmp_path, shapes_encoder, vectors)
+    tagger.store.save_category(COLOURS)  # red, green, blue of eight colours
+    tagger.retag()
+    got = _labels_of(tagger, ids)
+    inside = [(g, c) for g, c in zip(got, colours, strict=True) if c in ("red", "green", "blue")]
+    outside = [g for g, c in zip(got, colours, strict=True) if c not in ("red", "green", "blue")]
+    assert np.mean([g == c for g, c in inside]) >= 0.9
+    assert np.mean([g is None for g in outside]) >= 0.9
+
+
+@pytest.mark.slow
+def test_a_few_corrections_change_the_result_for_similar_photos(
+    tmp_path: Path, shapes_encoder: Any, scene_library: tuple[np.ndarray, list[str], list[str]]
+) -> None:
+    vectors, colours, _ = scene_library
+    tagger, ids = _shapes_tagger(tmp_path, shapes_encoder, vectors)
+    # A user who set a low threshold: orange photos pass for red too.
+    tagger.store.save_category(Category("Red", (Label("red", threshold=0.1),), kind=MULTI))
+    tagger.retag()
+
+    def tagged(colour: str) -> int:
+        got = _labels_of(tagger, ids, "Red")
+        return sum(g == "red" for g, c in zip(got, colours, strict=True) if c == colour)
+
+    orange = [i for i, c in zip(ids, colours, strict=True) if c == "orange"]
+    assert tagged("orange") >= len(orange) * 2 // 3 and tagged("red") == colours.count("red")
+    wrong = [i for i, g in zip(orange, _labels_of(tagger, orange, "Red"), strict=True) if g]
+    for photo_id in wrong[:3]:
+        tagger.correct(photo_id, "Red", "red", REJECTED)
+    assert tagged("orange") <= 2  # the other orange photos followed the three
+    assert tagged("red") == colours.count("red")  # and red ones stayed
+
+
+@pytest.mark.slow
+def test_prompt_ensembling_is_not_worse_than_one_template(
+    tmp_path: Path, shapes_encoder: Any, scene_library: tuple[np.ndarray, list[str], list[str]]
+) -> None:
+    vectors, colours, shapes = scene_library
+    accuracy = {}
+    for name, templates in (("one", ("a photo of a {}.",)), ("ensemble", DEFAULT_TEMPLATES)):
+        texts = ClipTexts(shapes_encoder)
+        correct = 0
+        for labels, truth in ((list(SCENE_COLOURS), colours), (list(SHAPES), shapes)):
+            category = Category("C", tuple(Label(label) for label in labels))
+            matrix = texts.embed_labels(
+                [[label] for label in labels], templates_for(category, templates)
+            )
+            predicted = np.array(labels)[(vectors @ matrix.T).argmax(axis=1)]
+            correct += int((predicted == np.array(truth)).sum())
+        accuracy[name] = correct / (2 * len(vectors))
+    assert accuracy["ensemble"] >= accuracy["one"] - 0.01
+
+
+def test_the_indexer_hook_receives_the_committed_photos(tmp_path: Path, tiny_encoder: Any) -> None:
+    from photoclip.core.indexing import Indexer
+    from photoclip.core.library import Library
+    from photoclip.core.paths import Locations
+
+    for i in range(5):
+        make_photo(tmp_path / "photos" / f"p{i}.jpg", pattern=i)
+    seen: list[int] = []
+    with Library.open(Locations.from_environment()) as library:
+        Indexer(library, tiny_encoder, batch_size=2, after_commit=seen.extend).index(
+            [tmp_path / "photos"]
+        )
+        assert sorted(seen) == sorted(
+            library.catalog.photo_ids_with_vectors(tiny_encoder.model_key)
+        )
+        assert len(seen) == 5

@@ -1,0 +1,119 @@
+"""`photoclip tags`, `tag`, `search --tag` and `sort` end to end, in a subprocess, with the
+project's test-shapes model (a tag really has to name the colour drawn)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from photoclip.synthetic.scenes import single_object_scene
+from tests.test_cli import photoclip
+
+pytestmark = pytest.mark.slow
+
+SCENES = [
+    ("red", "circle"),
+    ("red", "square"),
+    ("blue", "square"),
+    ("blue", "triangle"),
+    ("green", "triangle"),
+    ("green", "star"),
+    ("yellow", "star"),
+    ("purple", "circle"),
+]
+
+
+def as_json(*args: str) -> Any:
+    return json.loads(photoclip(*args, "--json").stdout)
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def scenes(tmp_path: Path) -> Path:
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    for colour, shape in SCENES:
+        single_object_scene(colour, shape).render().save(folder / f"{colour}-{shape}.png")
+    return folder
+
+
+def _colour_tags(result: dict[str, Any]) -> dict[str, str]:
+    return {Path(t["path"]).stem: t["label"] for t in result["tags"] if t["category"] == "Colour"}
+
+
+def test_categories_tag_search_correct_and_sort(scenes: Path, tmp_path: Path) -> None:
+    photoclip("index", str(scenes), "--model", "test-shapes")
+    listed = as_json("tags", "add", "Colour", "red", "green", "blue", "--no-retag")
+    names = [c["name"] for c in listed["categories"]]
+    assert "Pets" in names and names[-1] == "Colour"  # the defaults, then ours
+    assert [lab["name"] for lab in listed["categories"][-1]["labels"]] == ["red", "green", "blue"]
+
+    tagged = as_json("tag", "--category", "Colour")
+    colours = _colour_tags(tagged)
+    expected = {f"{c}-{s}": c for c, s in SCENES if c in ("red", "green", "blue")}
+    assert colours == expected  # yellow and purple: none of these
+    assert {"path", "category", "label", "score"} <= set(tagged["tags"][0])
+
+    found = as_json("search", "a shape", "--tag", "Colour:red", "-n", "10")["results"]
+    assert sorted(Path(r["path"]).stem for r in found) == ["red-circle", "red-square"]
+
+    why = as_json("tag", "--explain", str(scenes / "red-circle.png"))["categories"]
+    colour = next(c for c in why if c["category"] == "Colour")
+    assert colour["scores"][0]["label"] == "red" and colour["scores"][0]["tagged"]
+    assert colour["scores"][0]["score"] >= colour["scores"][0]["threshold"]
+
+    rejected = _colour_tags(
+        as_json("tag", "--reject", str(scenes / "red-circle.png"), "Colour:red")
+    )
+    assert "red-circle" not in rejected and rejected["red-square"] == "red"
+    confirmed = as_json("tag", "--confirm", str(scenes / "purple-circle.png"), "Colour:blue")
+    assert _colour_tags(confirmed)["purple-circle"] == "blue"
+    now = _colour_tags(as_json("tag"))
+    assert "red-circle" not in now and now["purple-circle"] == "blue"  # re-tagging keeps both
+
+    sources = _hashes(scenes)
+    dest = tmp_path / "sorted"
+    rule = f"Colour:*={dest}/{{category}}/{{label}}"
+    plan = as_json("sort", "--plan", "--rule", rule, "--mode", "copy")
+    assert plan["state"] == "planned" and not dest.exists()
+    photoclip("sort", "--apply")
+    copied = _hashes(dest)
+    assert copied == {
+        f"Colour/{label}/{name}.png": sources[f"{name}.png"] for name, label in now.items()
+    }
+    photoclip("sort", "--undo")
+    assert _hashes(scenes) == sources and not dest.exists()
+
+
+def test_tags_export_remove_import_round_trip(tmp_path: Path) -> None:
+    photoclip("tags", "add", "Colour", "red", "blue", "--multi", "--no-retag")
+    photoclip("tags", "edit", "Colour", "red", "--phrasing", "crimson", "--threshold", "0.3")
+    exported = tmp_path / "mine.toml"
+    photoclip("tags", "export", str(exported))
+    photoclip("tags", "remove", "Colour")
+    assert "Colour" not in [c["name"] for c in as_json("tags", "list")["categories"]]
+    imported = as_json("tags", "import", str(exported))["categories"]
+    colour = next(c for c in imported if c["name"] == "Colour")
+    assert colour["kind"] == "multi"
+    assert colour["labels"][0] == {
+        "name": "red",
+        "phrasings": ["crimson"],
+        "counter": False,
+        "threshold": 0.3,
+        "threshold_source": "user",
+        "tag_rate": None,
+        "calibrated_on": None,
+    }
+    bad = photoclip("tags", "edit", "Nope", "x", check=False)
+    assert bad.returncode == 1 and "no tag category" in bad.stderr
