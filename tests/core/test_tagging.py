@@ -278,6 +278,10 @@ def _accuracy(tagger: Tagger, ids: list[int], truth: list[str], category: str) -
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 3 open: the test-shapes weights do not know shapes yet",
+)
 def test_colour_and_shape_categories_tag_generated_scenes(
     tmp_path: Path, shapes_encoder: Any, scene_library: tuple[np.ndarray, list[str], list[str]]
 ) -> None:
@@ -329,6 +333,10 @@ def test_a_few_corrections_change_the_result_for_similar_photos(
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 3 open: the test-shapes weights do not know shapes yet",
+)
 def test_prompt_ensembling_is_not_worse_than_one_template(
     tmp_path: Path, shapes_encoder: Any, scene_library: tuple[np.ndarray, list[str], list[str]]
 ) -> None:

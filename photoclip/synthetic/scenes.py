@@ -1,0 +1,469 @@
+"""Synthetic scenes: one or two coloured shapes, or a rendered word, on a plain, gradient or
+noisy background, each with a structured description and several English captions.
+
+A scene is a pure function of its seed, so tests regenerate exactly the images a folder
+holds, and training and held-out evaluation draw from disjoint seeds (`HELD_OUT_SEED`).
+Pure Python, Pillow and numpy: importing this module never imports torch.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+IMAGE_SIZE = 64
+
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "red": (220, 30, 30),
+    "green": (30, 170, 50),
+    "blue": (30, 60, 220),
+    "yellow": (240, 220, 30),
+    "purple": (140, 40, 180),
+    "orange": (250, 140, 20),
+    "black": (15, 15, 15),
+    "white": (245, 245, 245),
+}
+SHAPES = ("circle", "square", "triangle", "star")
+SIZES = ("small", "large")
+POSITIONS = ("left", "right", "top", "bottom", "center")
+BACKGROUND_KINDS = ("plain", "gradient", "noise")
+#: Words that name nothing drawn here, so text in an image is not always a colour or shape.
+OTHER_WORDS = ("cat", "dog", "sun", "car", "tree", "house", "stop", "hello")
+WORDS = (*COLOURS, *SHAPES, *OTHER_WORDS)
+
+#: Training draws scene seeds below this; held-out evaluation draws from here up.
+HELD_OUT_SEED = 1_000_000_000
+#: Shares of `generate_scene`'s output; the rest are single-object scenes.
+WORD_SHARE = 0.2
+TWO_OBJECT_SHARE = 0.3
+#: How often `counterpart` changes each attribute of an object. Shapes most: colour alone
+#: tells most scenes apart, so without such pairs a small model never learns shapes.
+_COUNTERPART_WEIGHTS = {"shape": 4, "colour": 2, "size": 1, "position": 1}
+
+# Geometry in pixels of a 64-px image. The radius ranges of "small" and "large" never meet,
+# so the size word is always true of the pixels.
+_RADIUS = {"small": (5.0, 8.0), "large": (12.0, 15.0)}
+_CENTRE = {
+    "left": (18, 32),
+    "right": (46, 32),
+    "top": (32, 18),
+    "bottom": (32, 46),
+    "center": (32, 32),
+}
+_POSITION_PHRASE = {
+    "left": "on the left",
+    "right": "on the right",
+    "top": "at the top",
+    "bottom": "at the bottom",
+    "center": "in the center",
+}
+#: Two objects sit on opposite sides so that neither hides the other.
+_OPPOSITE_PAIRS = (("left", "right"), ("top", "bottom"))
+_POSITION_JITTER = 2
+_SHADE_JITTER = 12
+_NOISE_STD = 28.0
+#: Shapes are drawn this many times larger and downsampled, for smooth edges.
+_SUPERSAMPLE = 4
+#: Colours closer than this (RGB distance) make a shape or word hard to see: yellow/orange,
+#: red/orange, blue/purple.
+_MIN_CONTRAST = 125.0
+_FONT_SIZES = range(13, 19)
+_MAX_TEXT_WIDTH = 58
+_TEXT_JITTER_Y = 10
+
+
+@dataclass(frozen=True)
+class SceneObject:
+    colour: str
+    shape: str
+    size: str
+    position: str
+
+    @property
+    def noun_phrase(self) -> str:
+        return f"{self.size} {self.colour} {self.shape}"
+
+
+@dataclass(frozen=True)
+class Background:
+    kind: str
+    colour: str
+
+    @property
+    def noun_phrase(self) -> str:
+        if self.kind == "gradient":
+            return f"a {self.colour} gradient background"
+        if self.kind == "noise":
+            return f"a noisy {self.colour} background"
+        return f"a {self.colour} background"
+
+
+@dataclass(frozen=True)
+class RenderedWord:
+    text: str
+    colour: str
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What a generated image shows; `render_seed` fixes the pixel-level variation
+    (shades, jitter, noise, font size) so that `render()` is repeatable."""
+
+    objects: tuple[SceneObject, ...]
+    background: Background
+    word: RenderedWord | None = None
+    render_seed: int = 0
+
+    def render(self) -> Image.Image:
+        rng = np.random.default_rng(self.render_seed)
+        pixels = _background_pixels(self.background, rng)
+        for obj in self.objects:
+            _paint(pixels, _shape_mask(obj, rng), _shade(obj.colour, rng))
+        if self.word is not None:
+            _paint(pixels, _word_mask(self.word.text, rng), _shade(self.word.colour, rng))
+        return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
+
+    def captions(self) -> list[str]:
+        """English phrasings, most complete first: captions()[0] names everything drawn."""
+        return [_with_articles(caption) for caption in self._raw_captions()]
+
+    def _raw_captions(self) -> list[str]:
+        shape_captions = _object_captions(self.objects, self.background)
+        if self.word is None:
+            return shape_captions
+        word_captions = _word_captions(self.word, self.background)
+        if not self.objects:
+            return word_captions
+        written = f"with the word '{self.word.text}' written in {self.word.colour}"
+        return [f"{caption} {written}" for caption in shape_captions[:3]] + word_captions[1:]
+
+    @property
+    def description(self) -> str:
+        return self.captions()[0]
+
+
+# --- Making scenes --------------------------------------------------------------------------
+
+
+def generate_scene(seed_or_rng: int | random.Random) -> Scene:
+    """A random scene: a word (WORD_SHARE), two objects (TWO_OBJECT_SHARE) or one object."""
+    rng = _as_rng(seed_or_rng)
+    roll = rng.random()
+    if roll < WORD_SHARE:
+        return random_word_scene(rng)
+    return random_object_scene(rng, n_objects=2 if roll < WORD_SHARE + TWO_OBJECT_SHARE else 1)
+
+
+def scene_series(n: int, seed: int) -> list[Scene]:
+    """The n scenes that `seed` stands for; two different seeds give independent series."""
+    rng = random.Random(seed)
+    return [generate_scene(rng) for _ in range(n)]
+
+
+def random_object_scene(
+    seed_or_rng: int | random.Random,
+    n_objects: int = 1,
+    colour: str | None = None,
+    shape: str | None = None,
+) -> Scene:
+    """One or two random objects; `colour`/`shape` fix the first object's (for classifiers)."""
+    rng = _as_rng(seed_or_rng)
+    positions = _random_positions(rng, n_objects)
+    first = _random_object(rng, positions[0], colour, shape)
+    objects = [first]
+    while len(objects) < n_objects:
+        other = _random_object(rng, positions[len(objects)])
+        if (other.colour, other.shape) != (first.colour, first.shape):
+            objects.append(other)
+    background = _random_background(rng, [obj.colour for obj in objects], BACKGROUND_KINDS)
+    return Scene(tuple(objects), background, render_seed=rng.getrandbits(32))
+
+
+def random_word_scene(seed_or_rng: int | random.Random, word: str | None = None) -> Scene:
+    rng = _as_rng(seed_or_rng)
+    rendered = RenderedWord(word or rng.choice(WORDS), rng.choice(list(COLOURS)))
+    # No noisy backgrounds: 13-px letters on noise are barely legible at 64 px.
+    background = _random_background(rng, [rendered.colour], ("plain", "gradient"))
+    return Scene((), background, rendered, render_seed=rng.getrandbits(32))
+
+
+def single_object_scene(
+    colour: str,
+    shape: str,
+    size: str = "large",
+    position: str = "center",
+    background: Background | None = None,
+    render_seed: int = 0,
+) -> Scene:
+    """Exactly this object, on a plain white background (black for a white object)."""
+    background = background or _plain_contrasting(colour)
+    _check_visible(colour, background)
+    return Scene((SceneObject(colour, shape, size, position),), background, None, render_seed)
+
+
+def word_scene(
+    word: str,
+    colour: str = "black",
+    background: Background | None = None,
+    render_seed: int = 0,
+) -> Scene:
+    """Only the word, written in `colour`: an image whose sole content is text."""
+    background = background or _plain_contrasting(colour)
+    _check_visible(colour, background)
+    return Scene((), background, RenderedWord(word, colour), render_seed)
+
+
+def write_scene_folder(folder: Path, n: int, seed: int = 0, suffix: str = ".jpg") -> list[Path]:
+    """Write `scene_series(n, seed)` as scene-0000.jpg, ... (or .png) and return the paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index, scene in enumerate(scene_series(n, seed)):
+        path = folder / f"scene-{index:04d}{suffix}"
+        scene.render().save(path, quality=95)  # PNG ignores the JPEG quality
+        paths.append(path)
+    return paths
+
+
+def counterpart(scene: Scene, seed_or_rng: int | random.Random) -> Scene:
+    """The same scene, down to its pixel jitter, with exactly one thing changed: one object's
+    shape, colour, size or position, or the written word. Side by side in a training batch,
+    the two can be told apart only by that one thing, so every attribute has to be learned."""
+    rng = _as_rng(seed_or_rng)
+    if scene.word is not None:
+        other_words = [word for word in WORDS if word != scene.word.text]
+        return replace(scene, word=replace(scene.word, text=rng.choice(other_words)))
+    index = rng.randrange(len(scene.objects))
+    attribute = rng.choices(list(_COUNTERPART_WEIGHTS), list(_COUNTERPART_WEIGHTS.values()))[0]
+    if attribute == "position" and len(scene.objects) == 2:
+        first, second = scene.objects
+        swapped = (
+            replace(first, position=second.position),
+            replace(second, position=first.position),
+        )
+        return replace(scene, objects=swapped)
+    objects = list(scene.objects)
+    value = rng.choice(_alternatives(scene, index, attribute))
+    objects[index] = replace(objects[index], **{attribute: value})
+    return replace(scene, objects=tuple(objects))
+
+
+def _alternatives(scene: Scene, index: int, attribute: str) -> list[str]:
+    """Values that change the object yet keep it visible and distinct from its neighbour."""
+    current = scene.objects[index]
+    neighbours = {(o.colour, o.shape) for i, o in enumerate(scene.objects) if i != index}
+    choices = {"shape": SHAPES, "colour": tuple(COLOURS), "size": SIZES, "position": POSITIONS}
+    alternatives = []
+    for value in choices[attribute]:
+        changed = replace(current, **{attribute: value})
+        if (
+            value != getattr(current, attribute)
+            and _contrasts(changed.colour, scene.background.colour)
+            and (changed.colour, changed.shape) not in neighbours
+        ):
+            alternatives.append(value)
+    return alternatives
+
+
+def _as_rng(seed_or_rng: int | random.Random) -> random.Random:
+    return seed_or_rng if isinstance(seed_or_rng, random.Random) else random.Random(seed_or_rng)
+
+
+def _random_positions(rng: random.Random, n_objects: int) -> list[str]:
+    if n_objects == 1:
+        return [rng.choice(POSITIONS)]
+    if n_objects == 2:
+        return rng.sample(rng.choice(_OPPOSITE_PAIRS), 2)
+    raise ValueError(f"A scene holds one or two objects, not {n_objects}.")
+
+
+def _random_object(
+    rng: random.Random, position: str, colour: str | None = None, shape: str | None = None
+) -> SceneObject:
+    return SceneObject(
+        colour or rng.choice(list(COLOURS)),
+        shape or rng.choice(SHAPES),
+        rng.choice(SIZES),
+        position,
+    )
+
+
+def _random_background(
+    rng: random.Random, foreground: Iterable[str], kinds: tuple[str, ...]
+) -> Background:
+    colours = [name for name in COLOURS if all(_contrasts(name, other) for other in foreground)]
+    return Background(rng.choice(kinds), rng.choice(colours))
+
+
+def _plain_contrasting(colour: str) -> Background:
+    return Background("plain", "black" if colour == "white" else "white")
+
+
+def _check_visible(colour: str, background: Background) -> None:
+    if not _contrasts(colour, background.colour):
+        raise ValueError(f"{colour} on a {background.colour} background would be invisible.")
+
+
+def _contrasts(first: str, second: str) -> bool:
+    distance = math.dist(COLOURS[first], COLOURS[second])
+    return distance >= _MIN_CONTRAST
+
+
+# --- Captions -------------------------------------------------------------------------------
+
+
+def _object_captions(objects: tuple[SceneObject, ...], background: Background) -> list[str]:
+    if len(objects) == 1:
+        return _one_object_captions(objects[0], background.noun_phrase)
+    if len(objects) == 2:
+        return _two_object_captions(objects[0], objects[1], background.noun_phrase)
+    return [background.noun_phrase]
+
+
+def _one_object_captions(obj: SceneObject, background: str) -> list[str]:
+    where = _POSITION_PHRASE[obj.position]
+    return [
+        f"a {obj.noun_phrase} {where} of {background}",
+        f"a {obj.noun_phrase} on {background}",
+        f"a {obj.noun_phrase} {where}",
+        f"{background} with a {obj.colour} {obj.shape} {where}",
+        f"a {obj.colour} {obj.shape}",
+        f"a photo of a {obj.colour} {obj.shape}",
+        f"a {obj.size} {obj.shape}",
+        f"a {obj.shape}",
+        f"a {obj.colour} shape",
+        f"something {obj.colour}",
+    ]
+
+
+def _two_object_captions(first: SceneObject, second: SceneObject, background: str) -> list[str]:
+    where_first, where_second = _POSITION_PHRASE[first.position], _POSITION_PHRASE[second.position]
+    one, other = f"{first.colour} {first.shape}", f"{second.colour} {second.shape}"
+    same_shape = first.shape == second.shape
+    shapes = f"two {first.shape}s" if same_shape else f"a {first.shape} and a {second.shape}"
+    return [
+        f"{background} with a {first.noun_phrase} {where_first} "
+        f"and a {second.noun_phrase} {where_second}",
+        f"a {first.noun_phrase} and a {second.noun_phrase} on {background}",
+        f"a {one} {where_first} and a {other} {where_second}",
+        f"a {one} and a {other}",
+        f"a {other} and a {one}",
+        f"a photo of a {one} and a {other}",
+        f"{shapes} on {background}",
+        shapes,
+    ]
+
+
+def _with_articles(caption: str) -> str:
+    """'a orange circle' -> 'an orange circle'."""
+    return re.sub(r"\ba (?=[aeiou])", "an ", caption)
+
+
+def _word_captions(word: RenderedWord, background: Background) -> list[str]:
+    text, colour = word.text, word.colour
+    return [
+        f"the word '{text}' written in {colour} on {background.noun_phrase}",
+        f"the word '{text}'",
+        f"the word {text}",
+        f"the text '{text}'",
+        f"a sign that says {text}",
+        f"{text} written in {colour} letters",
+        f"{colour} text reading '{text}'",
+        f"a picture of the word {text}",
+        text,
+    ]
+
+
+# --- Pixels ---------------------------------------------------------------------------------
+
+
+def _shade(colour: str, rng: np.random.Generator) -> np.ndarray:
+    """The named colour, varied a little so the model learns names, not exact RGB values."""
+    jitter = rng.integers(-_SHADE_JITTER, _SHADE_JITTER + 1, size=3)
+    return np.clip(np.array(COLOURS[colour], dtype=np.float32) + jitter, 0, 255)
+
+
+def _background_pixels(background: Background, rng: np.random.Generator) -> np.ndarray:
+    base = np.broadcast_to(_shade(background.colour, rng), (IMAGE_SIZE, IMAGE_SIZE, 3))
+    if background.kind == "gradient":
+        return _gradient(base, rng)
+    if background.kind == "noise":
+        return base + rng.normal(0.0, _NOISE_STD, size=base.shape).astype(np.float32)
+    return base.copy()
+
+
+def _gradient(base: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Fade from the colour 40% of the way to black or white (whichever is farther), along a
+    random axis and direction, so that the colour word still names the background."""
+    target = 0.0 if base.mean() > 127 else 255.0
+    ramp = np.linspace(0.0, 0.4, IMAGE_SIZE, dtype=np.float32)
+    ramp = ramp[::-1] if rng.random() < 0.5 else ramp
+    weights = ramp[:, None, None] if rng.random() < 0.5 else ramp[None, :, None]
+    return base * (1.0 - weights) + target * weights
+
+
+def _paint(pixels: np.ndarray, mask: np.ndarray, colour: np.ndarray) -> None:
+    pixels *= 1.0 - mask[..., None]
+    pixels += mask[..., None] * colour
+
+
+def _shape_mask(obj: SceneObject, rng: np.random.Generator) -> np.ndarray:
+    """Coverage in [0, 1] per pixel, drawn large and downsampled for anti-aliased edges."""
+    centre = np.array(_CENTRE[obj.position], dtype=np.float64)
+    centre += rng.integers(-_POSITION_JITTER, _POSITION_JITTER + 1, size=2)
+    radius = rng.uniform(*_RADIUS[obj.size])
+    points = (_UNIT_OUTLINES[obj.shape] * radius + centre) * _SUPERSAMPLE
+    large = Image.new("L", (IMAGE_SIZE * _SUPERSAMPLE, IMAGE_SIZE * _SUPERSAMPLE), 0)
+    ImageDraw.Draw(large).polygon([(float(x), float(y)) for x, y in points], fill=255)
+    return _coverage(large.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BOX))
+
+
+def _unit_outline(shape: str) -> np.ndarray:
+    """The shape's polygon around (0, 0), pointing up, with radius about 1. Squares and
+    triangles are scaled so that all shapes of one size look about equally big."""
+    if shape == "square":
+        return np.array([(-0.85, -0.85), (0.85, -0.85), (0.85, 0.85), (-0.85, 0.85)])
+    corners = {"circle": 64, "triangle": 3, "star": 10}[shape]
+    angles = np.linspace(0.0, 2.0 * math.pi, corners, endpoint=False) - math.pi / 2
+    radii = {"circle": 1.0, "triangle": 1.15, "star": 1.15}[shape] * np.ones(corners)
+    if shape == "star":
+        radii[1::2] = 0.48  # the inner corners between the five points
+    return np.stack([np.cos(angles) * radii, np.sin(angles) * radii], axis=1)
+
+
+_UNIT_OUTLINES = {shape: _unit_outline(shape) for shape in SHAPES}
+
+
+def _word_mask(text: str, rng: np.random.Generator) -> np.ndarray:
+    """The word centred with some jitter, at a random font size that still fits the width."""
+    font = _fitting_font(text, int(rng.choice(_FONT_SIZES)))
+    left, top, right, bottom = font.getbbox(text)
+    slack_x = max(0.0, (_MAX_TEXT_WIDTH - (right - left)) / 2)
+    x = (IMAGE_SIZE - (right - left)) / 2 - left + rng.uniform(-slack_x, slack_x)
+    y = (IMAGE_SIZE - (bottom - top)) / 2 - top + rng.uniform(-_TEXT_JITTER_Y, _TEXT_JITTER_Y)
+    mask = Image.new("L", (IMAGE_SIZE, IMAGE_SIZE), 0)
+    ImageDraw.Draw(mask).text((x, y), text, fill=255, font=font)
+    return _coverage(mask)
+
+
+def _fitting_font(text: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    while size > _FONT_SIZES.start and _font(size).getlength(text) > _MAX_TEXT_WIDTH:
+        size -= 1
+    return _font(size)
+
+
+@cache
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    # Pillow >= 10.1 ships a scalable default font: no dependence on system fonts.
+    return ImageFont.load_default(size=size)
+
+
+def _coverage(mask: Image.Image) -> np.ndarray:
+    return np.asarray(mask, dtype=np.float32) / 255.0

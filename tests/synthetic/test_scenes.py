@@ -1,0 +1,270 @@
+"""The scene generator: deterministic, covers its vocabulary, and draws what it says."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from photoclip.synthetic.scenes import (
+    BACKGROUND_KINDS,
+    COLOURS,
+    IMAGE_SIZE,
+    POSITIONS,
+    SHAPES,
+    SIZES,
+    WORD_SHARE,
+    WORDS,
+    Background,
+    Scene,
+    generate_scene,
+    random_object_scene,
+    random_word_scene,
+    scene_series,
+    single_object_scene,
+    word_scene,
+    write_scene_folder,
+)
+
+POSITION_PHRASES = {
+    "left": "on the left",
+    "right": "on the right",
+    "top": "at the top",
+    "bottom": "at the bottom",
+    "center": "in the center",
+}
+
+
+@pytest.fixture(scope="module")
+def many_scenes() -> list[Scene]:
+    return scene_series(1500, seed=11)
+
+
+def pixels(scene: Scene) -> np.ndarray:
+    return np.asarray(scene.render(), dtype=np.float32)
+
+
+def foreground(scene: Scene) -> np.ndarray:
+    """Pixels that differ from the plain background: where the object or word was drawn."""
+    image = pixels(scene)
+    background = np.array(COLOURS[scene.background.colour], dtype=np.float32)
+    return np.abs(image - background).max(axis=2) > 60
+
+
+# --- Determinism ----------------------------------------------------------------------------
+
+
+def test_same_seed_gives_the_same_scene_and_pixels() -> None:
+    first, again = generate_scene(1234), generate_scene(1234)
+    assert first == again
+    assert np.array_equal(pixels(first), pixels(again))
+
+
+def test_different_seeds_give_different_series() -> None:
+    assert scene_series(20, seed=1) != scene_series(20, seed=2)
+    assert scene_series(20, seed=1) == scene_series(20, seed=1)
+
+
+def test_render_seed_varies_pixels_but_not_the_description() -> None:
+    one = single_object_scene("red", "star", render_seed=1)
+    other = single_object_scene("red", "star", render_seed=2)
+    assert one.captions() == other.captions()
+    assert not np.array_equal(pixels(one), pixels(other))
+
+
+def test_images_are_small_rgb() -> None:
+    image = generate_scene(5).render()
+    assert image.mode == "RGB"
+    assert image.size == (IMAGE_SIZE, IMAGE_SIZE)
+
+
+# --- Vocabulary -----------------------------------------------------------------------------
+
+
+def test_series_covers_the_whole_vocabulary(many_scenes: list[Scene]) -> None:
+    objects = [obj for scene in many_scenes for obj in scene.objects]
+    assert {obj.colour for obj in objects} == set(COLOURS)
+    assert {obj.shape for obj in objects} == set(SHAPES)
+    assert {obj.size for obj in objects} == set(SIZES)
+    assert {obj.position for obj in objects} == set(POSITIONS)
+    assert {scene.background.kind for scene in many_scenes} == set(BACKGROUND_KINDS)
+    assert {scene.background.colour for scene in many_scenes} == set(COLOURS)
+    assert {scene.word.text for scene in many_scenes if scene.word} == set(WORDS)
+
+
+def test_series_mixes_words_one_and_two_objects(many_scenes: list[Scene]) -> None:
+    kinds = Counter("word" if s.word else f"{len(s.objects)} objects" for s in many_scenes)
+    assert set(kinds) == {"word", "1 objects", "2 objects"}
+    assert kinds["word"] / len(many_scenes) == pytest.approx(WORD_SHARE, abs=0.04)
+
+
+def test_generated_colours_always_contrast(many_scenes: list[Scene]) -> None:
+    for scene in many_scenes:
+        drawn = [obj.colour for obj in scene.objects] + ([scene.word.colour] if scene.word else [])
+        assert scene.background.colour not in drawn
+        assert {scene.background.colour, *drawn} not in ({"yellow", "orange"}, {"blue", "purple"})
+
+
+def test_two_objects_sit_on_opposite_sides(many_scenes: list[Scene]) -> None:
+    pairs = {frozenset(o.position for o in s.objects) for s in many_scenes if len(s.objects) == 2}
+    assert pairs == {frozenset({"left", "right"}), frozenset({"top", "bottom"})}
+
+
+# --- Captions -------------------------------------------------------------------------------
+
+
+def test_description_names_everything_drawn(many_scenes: list[Scene]) -> None:
+    for scene in many_scenes:
+        description = scene.description
+        for obj in scene.objects:
+            assert f"{obj.size} {obj.colour} {obj.shape}" in description
+            assert POSITION_PHRASES[obj.position] in description
+        assert scene.background.colour in description
+        if scene.word:
+            assert f"'{scene.word.text}'" in description
+            assert scene.word.colour in description
+
+
+def test_every_caption_names_something_drawn(many_scenes: list[Scene]) -> None:
+    for scene in many_scenes:
+        drawn = {o.colour for o in scene.objects} | {o.shape for o in scene.objects}
+        drawn |= {scene.word.text} if scene.word else set()
+        for caption in scene.captions():
+            assert any(name in caption for name in drawn), caption
+
+
+def test_captions_are_varied_and_grammatical(many_scenes: list[Scene]) -> None:
+    for scene in many_scenes:
+        captions = scene.captions()
+        assert len(captions) >= 5
+        assert len(set(captions)) == len(captions)
+        assert not any(f" a {vowel}" in f" {c}" for c in captions for vowel in "aeiou")
+
+
+def test_background_kind_is_named() -> None:
+    noisy = single_object_scene("red", "circle", background=Background("noise", "blue"))
+    fading = single_object_scene("red", "circle", background=Background("gradient", "blue"))
+    assert "a noisy blue background" in noisy.description
+    assert "a blue gradient background" in fading.description
+
+
+def test_example_phrasings() -> None:
+    scene = single_object_scene("red", "circle", "large", "left", Background("plain", "blue"))
+    assert "a large red circle on a blue background" in scene.captions()
+    assert "a large red circle on the left" in scene.captions()
+    assert "an orange circle" in single_object_scene("orange", "circle").captions()
+
+
+# --- Pixels match the description -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+def test_object_is_drawn_where_the_caption_says(position: str) -> None:
+    mask = foreground(single_object_scene("blue", "square", "small", position))
+    rows, cols = np.nonzero(mask)
+    expected = {"left": (32, 18), "right": (32, 46), "top": (18, 32), "bottom": (46, 32)}
+    centre_row, centre_col = expected.get(position, (32, 32))
+    assert abs(rows.mean() - centre_row) <= 3
+    assert abs(cols.mean() - centre_col) <= 3
+
+
+@pytest.mark.parametrize("colour", list(COLOURS))
+def test_object_is_drawn_in_its_colour(colour: str) -> None:
+    scene = single_object_scene(colour, "circle")
+    drawn = pixels(scene)[foreground(scene)]
+    assert np.abs(drawn.mean(axis=0) - COLOURS[colour]).max() < 20
+
+
+def test_large_objects_cover_more_than_small_ones() -> None:
+    for shape in SHAPES:
+        small = foreground(single_object_scene("red", shape, "small")).sum()
+        large = foreground(single_object_scene("red", shape, "large")).sum()
+        assert large > 2 * small
+
+
+def test_shapes_fill_their_bounding_boxes_differently() -> None:
+    """Star < triangle < circle < square: the four shapes really are different shapes."""
+    fill = {}
+    for shape in SHAPES:
+        rows, cols = np.nonzero(foreground(single_object_scene("black", shape)))
+        box = (np.ptp(rows) + 1) * (np.ptp(cols) + 1)
+        fill[shape] = len(rows) / box
+    assert fill["star"] < fill["triangle"] < fill["circle"] < fill["square"]
+
+
+def test_backgrounds_differ_in_texture() -> None:
+    spread = {
+        kind: pixels(Scene((), Background(kind, "blue"), render_seed=3)).std(axis=(0, 1)).max()
+        for kind in BACKGROUND_KINDS
+    }
+    assert spread["plain"] < 10 < spread["gradient"]
+    assert spread["plain"] < 10 < spread["noise"]
+
+
+# --- Words ----------------------------------------------------------------------------------
+
+
+def test_word_scene_holds_only_the_word() -> None:
+    scene = word_scene("circle")
+    assert scene.objects == ()
+    assert scene.description == "the word 'circle' written in black on a white background"
+    assert all("circle" in caption for caption in scene.captions())
+    mask = foreground(scene)
+    assert 50 < mask.sum() < 600  # letters: thin strokes, far less than a large shape
+
+
+def test_different_words_render_differently() -> None:
+    assert not np.array_equal(pixels(word_scene("circle")), pixels(word_scene("square")))
+
+
+def test_long_words_fit_the_image() -> None:
+    for seed in range(30):
+        mask = foreground(word_scene("triangle", render_seed=seed))
+        cols = np.nonzero(mask.any(axis=0))[0]
+        assert cols.min() > 0 and cols.max() < IMAGE_SIZE - 1
+
+
+def test_invisible_combinations_are_refused() -> None:
+    with pytest.raises(ValueError, match="invisible"):
+        single_object_scene("white", "circle", background=Background("plain", "white"))
+    with pytest.raises(ValueError, match="invisible"):
+        word_scene("sun", "yellow", Background("plain", "orange"))
+
+
+def test_random_word_scene_can_fix_the_word() -> None:
+    scenes = [random_word_scene(seed, word="circle") for seed in range(10)]
+    assert all(s.word is not None and s.word.text == "circle" for s in scenes)
+    assert len({s.background for s in scenes}) > 1
+
+
+def test_fixed_colour_and_shape_for_classifier_sets() -> None:
+    scenes = [random_object_scene(seed, colour="green", shape="star") for seed in range(20)]
+    assert all(s.objects[0].colour == "green" and s.objects[0].shape == "star" for s in scenes)
+    assert len({s.objects[0].position for s in scenes}) > 1
+
+
+# --- Files and imports ----------------------------------------------------------------------
+
+
+def test_write_scene_folder_writes_the_series(tmp_path: Path) -> None:
+    paths = write_scene_folder(tmp_path / "photos", 6, seed=3, suffix=".png")
+    assert [p.name for p in paths] == [f"scene-{i:04d}.png" for i in range(6)]
+    for path, scene in zip(paths, scene_series(6, seed=3), strict=True):
+        assert np.array_equal(np.asarray(Image.open(path)), np.asarray(scene.render()))
+
+
+def test_write_scene_folder_writes_jpegs(tmp_path: Path) -> None:
+    paths = write_scene_folder(tmp_path, 3, seed=4)
+    for path in paths:
+        with Image.open(path) as image:
+            assert (image.format, image.size) == ("JPEG", (IMAGE_SIZE, IMAGE_SIZE))
+
+
+def test_scenes_module_does_not_import_torch() -> None:
+    code = "import sys, photoclip.synthetic.scenes; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
