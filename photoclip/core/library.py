@@ -18,7 +18,7 @@ from photoclip.core.catalog import Catalog, ModelRecord
 from photoclip.core.embedding import Encoder
 from photoclip.core.errors import KnownError
 from photoclip.core.paths import Locations
-from photoclip.core.vectorindex import IndexUnusableError, VectorIndex
+from photoclip.core.vectorindex import IndexUnusableError, VectorIndex, delete_saved
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,10 @@ class Library:
             self.catalog.drop_other_models(keep=model_key)
         for key in [k for k in self._indexes if k != model_key]:
             self._indexes.pop(key)
-            self._index_path(key).unlink(missing_ok=True)
+        keep = self._index_path(model_key)
+        for saved in self.locations.indexes.glob("*.hnsw"):
+            if saved != keep:  # also files of models this process never loaded
+                delete_saved(saved)
 
     # -- the index ---------------------------------------------------------------------------
 

@@ -194,3 +194,5 @@ def test_switching_models_replaces_the_vectors(
     assert report.embedded == 10
     assert library.catalog.active_model == other.model_key
     assert library.catalog.embedded_hashes(tiny_encoder.model_key) == set()
+    saved = sorted(p.name for p in library.locations.indexes.iterdir())
+    assert saved and all(name.startswith("Other") for name in saved)  # no stale index files
