@@ -81,8 +81,9 @@ def run_index(args: argparse.Namespace) -> int:
     from photoclip.core.indexing import Indexer
 
     locations, settings = _environment()
-    encoder = _load_encoder(args.model or settings.model, args.device or settings.device, settings)
     with _open_library(locations) as library:
+        profile = args.model or _library_profile(library) or settings.model
+        encoder = _load_encoder(profile, args.device or settings.device, settings)
         indexer = Indexer(
             library,
             encoder,
@@ -99,6 +100,12 @@ def run_index(args: argparse.Namespace) -> int:
     else:
         _print_index_report(report)
     return 0
+
+
+def _library_profile(library: Any) -> str | None:
+    """Re-indexing keeps the library's model; only --model switches it."""
+    record = library.active_model
+    return record.profile if record else None
 
 
 def _add_search(commands: Any) -> None:

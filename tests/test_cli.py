@@ -28,12 +28,14 @@ SCENES = [
 ]
 
 
-def photoclip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def photoclip(
+    *args: str, check: bool = True, model: str = "test-shapes"
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [sys.executable, "-m", "photoclip", *args],
         capture_output=True,
         text=True,
-        env={**os.environ, "PHOTOCLIP_MODEL": "test-shapes"},
+        env={**os.environ, "PHOTOCLIP_MODEL": model},
         timeout=300,
     )
     if check:
@@ -84,7 +86,9 @@ def test_index_search_similar_status_round_trip(scenes: Path) -> None:
     assert status["index_size"] == 6 and status["model"] == "test-shapes"
     assert status["failures"][0]["reason"]
 
-    again = as_json("index", str(scenes))
+    # No --model, and PHOTOCLIP_MODEL names another profile: the library keeps its own.
+    result = photoclip("index", str(scenes), "--json", model="fast")
+    again = json.loads(result.stdout)
     assert (again["embedded"], again["unchanged"]) == (0, 7)
 
 
