@@ -170,10 +170,21 @@ def read_photo(
     With neither a transform nor a thumbnail to make, a JPEG decodes at 1/8 scale: its data
     is still checked to the end.
     """
+    return decode_photo(read_file(path), target, preprocess, thumbnails, max_pixels)
+
+
+def decode_photo(
+    data: bytes,
+    target: tuple[int, int] | int | None,
+    preprocess: Callable[[Image.Image], torch.Tensor] | None = None,
+    thumbnails: ThumbnailStore | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    digest: str | None = None,
+) -> DecodedPhoto:
+    """`read_photo` for bytes already in memory (and perhaps already hashed as `digest`)."""
     if preprocess is not None and target is None:
         raise ValueError("a preprocess transform needs its target size")
-    data = read_file(path)
-    digest = hash_bytes(data)
+    digest = digest or hash_bytes(data)
     new_thumbnail = thumbnails is not None and not thumbnails.has(digest)
     min_short = model_min_short(target) if preprocess is not None and target is not None else 0
     min_long = thumbnails.size if thumbnails is not None and new_thumbnail else 0

@@ -25,7 +25,13 @@ from typing import Any
 from photoclip.core.catalog import FAILED, Catalog, KnownFile, Root
 from photoclip.core.embedding import Encoder
 from photoclip.core.errors import ImageError, KnownError
-from photoclip.core.imageio import DEFAULT_MAX_PIXELS, ThumbnailStore, content_hash, read_photo
+from photoclip.core.imageio import (
+    DEFAULT_MAX_PIXELS,
+    ThumbnailStore,
+    decode_photo,
+    hash_bytes,
+    read_file,
+)
 from photoclip.core.library import Library
 from photoclip.core.scanning import FileEntry, is_photo_name, scan
 
@@ -281,24 +287,26 @@ class Indexer:
     def _read(self, entry: FileEntry, root: Root, plan: _Plan, known_hashes: set[str]) -> _Outcome:
         outcome = _Outcome(entry, root)
         try:
-            outcome.content_hash = content_hash(entry.path)
+            # One read: the bytes are hashed, and decoded only if no vector has them yet.
+            data = read_file(entry.path)
+            outcome.content_hash = hash_bytes(data)
             if _needs_decoding(outcome.content_hash, plan, known_hashes):
-                self._decode(outcome)
+                self._decode(outcome, data)
         except ImageError as error:
             outcome.failure = str(error)
         except OSError as error:
             outcome.failure = f"cannot read the file: {error.strerror or error}"
         return outcome
 
-    def _decode(self, outcome: _Outcome) -> None:
-        decoded = read_photo(
-            outcome.entry.path,
+    def _decode(self, outcome: _Outcome, data: bytes) -> None:
+        decoded = decode_photo(
+            data,
             target=self.encoder.input_size,
             preprocess=self.encoder.preprocess,
             thumbnails=self.thumbnails,
             max_pixels=self.max_pixels,
+            digest=outcome.content_hash,
         )
-        outcome.content_hash = decoded.content_hash
         outcome.tensor = decoded.tensor
         outcome.width, outcome.height = decoded.width, decoded.height
         outcome.taken_at = decoded.taken_at
