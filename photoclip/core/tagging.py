@@ -13,7 +13,8 @@ qualifying, is an abstention ("none of these"). Multi-label: each label on its o
 threshold, and ahead of the best counter-label by the margin.
 
 Thresholds are calibrated per model on the library's scores (Otsu's split of each label's
-score distribution: tagged vs. not), stored with the share of photos they tag, shown by
+score distribution: tagged vs. not, or Kittler and Illingworth's minimum-error split when a
+tight group stands above a wide bulk), stored with the share of photos they tag, shown by
 `photoclip tags calibration` and overridden per label by the user.
 
 Corrections refine a label: its vector becomes label + ALPHA * (mean(confirmed photos) -
@@ -60,6 +61,11 @@ BETA = 1.0
 #: mean + TAIL_STDS standard deviations (~2% of a bell).
 MIN_SEPARATION = 0.8
 TAIL_STDS = 2.0
+#: A minimum-error split (a small tight group above a wide bulk) is trusted when two bells
+#: describe the scores better than one by this many nats per photo. Measured: one normal
+#: bell 0.000-0.005 (100 to 100k photos), a skewed (gamma) bell 0.06, a uniform spread
+#: 0.04, test-shapes colour labels over generated scenes 0.11-0.52.
+MIN_GAIN = 0.1
 #: A single-choice label's winners all count when they score this many standard deviations
 #: (of the photos it loses) above those.
 SEPARATION_STDS = 2.0
@@ -196,10 +202,15 @@ def _decide_multi(
 
 def calibrated_threshold(scores: np.ndarray) -> float:
     """Otsu's split of a label's scores (photos that show it vs. the rest) when the scores
-    do fall in two groups; else (one bell, as for a label no photo shows) a threshold in
-    the upper tail, so that a label with no clear group tags few photos, not half."""
+    fall in two groups of similar spread; else the minimum-error split when a tight group
+    stands above a wide bulk (the photos that do not show a label score in a wide spread:
+    orange photos are half-red); else (one bell, as for a label no photo shows) a threshold
+    in the upper tail, so that a label with no clear group tags few photos, not half."""
     threshold, separation = otsu_threshold(scores)
     if separation >= MIN_SEPARATION:
+        return threshold
+    threshold, gain = minimum_error_threshold(scores)
+    if gain >= MIN_GAIN:
         return threshold
     return float(scores.mean() + TAIL_STDS * scores.std()) + 1e-6
 
@@ -242,6 +253,30 @@ def otsu_threshold(scores: np.ndarray) -> tuple[float, float]:
     split = int(np.argmax(variance)) + 1
     separation = float(variance[split - 1] / max(ordered.var(), 1e-12))
     return float((ordered[split - 1] + ordered[split]) / 2), separation
+
+
+def minimum_error_threshold(scores: np.ndarray) -> tuple[float, float]:
+    """Kittler and Illingworth's minimum-error split: the scores as two bells, each with its
+    own share and spread, the upper one (the photos that show the label) at most half of
+    them. Returns the threshold and how much better two bells describe the scores than one
+    (average log-likelihood gain, nats per photo; 0 when there is nothing to split)."""
+    ordered = np.sort(scores.astype(np.float64))
+    n = len(ordered)
+    if n < 4 or ordered[-1] - ordered[0] < 1e-9:
+        return (float(ordered[-1]) + 1e-6 if n else 1.0), 0.0
+    k = np.arange(n // 2, n - 1)  # the lower bell's size: at least half, leaving two above
+    total, squares = np.cumsum(ordered), np.cumsum(ordered**2)
+    floor = ordered.var() * 1e-4  # a group of equal scores has no spread, not -inf nats
+    low_mean, high_mean = total[k - 1] / k, (total[-1] - total[k - 1]) / (n - k)
+    low_var = np.maximum(squares[k - 1] / k - low_mean**2, floor)
+    high_var = np.maximum((squares[-1] - squares[k - 1]) / (n - k) - high_mean**2, floor)
+    p = k / n
+    cost = p * np.log(low_var) + (1 - p) * np.log(high_var)
+    cost -= 2 * (p * np.log(p) + (1 - p) * np.log(1 - p))
+    best = int(np.argmin(cost))
+    gain = (np.log(max(ordered.var(), floor)) - cost[best]) / 2
+    split = int(k[best])
+    return float((ordered[split - 1] + ordered[split]) / 2), float(gain)
 
 
 # -- the tagger --------------------------------------------------------------------------------
