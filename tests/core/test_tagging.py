@@ -202,7 +202,8 @@ def test_explain_shows_every_score_threshold_and_the_decision(tmp_path: Path) ->
     tagger.retag()
     [colour] = tagger.explain(ids[0])
     assert colour.scores[0].label == "red" and colour.scores[0].tagged
-    assert colour.scores[0].score > colour.scores[0].threshold
+    threshold = colour.scores[0].threshold
+    assert threshold is not None and colour.scores[0].score > threshold
     assert not any(s.tagged for s in colour.scores[1:])
     [row] = [t for t in tagger.store.tags([ids[0]])]
     assert row.runner_up in {"green", "blue"} and row.runner_up_score is not None
