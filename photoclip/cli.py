@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_status(commands)
     _add_watch(commands)
     _add_doctor(commands)
+    _add_albums(commands)
     return parser
 
 
@@ -473,6 +474,51 @@ def _print_explanation(explanations: list[Any], as_json: bool) -> None:
             counter = " [counter]" if s.counter else ""
             threshold = "-" if s.threshold is None else f"{s.threshold:.3f}"
             print(f"  {s.label:<24} {s.score:.3f}  threshold {threshold}{counter}  {mark}")
+
+
+def _add_albums(commands: Any) -> None:
+    command = commands.add_parser("albums", help="virtual albums (sort rules album:NAME fill them)")
+    command.add_argument("--json", action="store_true", help="print the albums as JSON")
+    actions = command.add_subparsers(dest="action", metavar="ACTION")
+    show = actions.add_parser("show", help="the photos in an album, one path a line")
+    show.add_argument("name", metavar="NAME")
+    show.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    command.set_defaults(run=run_albums, action=None)
+
+
+def run_albums(args: argparse.Namespace) -> int:
+    """Read-only: albums are listed and shown here, and made by `sort` rules."""
+    from photoclip.core.albums import album_photos, albums
+    from photoclip.core.library import Library
+
+    locations, _ = _environment()
+    if not locations.catalog.exists():  # nothing indexed yet: no albums (and no catalog made)
+        if args.action == "show":
+            raise KnownError(f"There is no album '{args.name}'. See: photoclip albums")
+        return _print_albums([], args.json)
+    with Library.open(locations, readonly=True) as library:
+        if args.action == "show":
+            return _print_album(args.name, album_photos(library.catalog, args.name), args.json)
+        return _print_albums(albums(library.catalog), args.json)
+
+
+def _print_albums(found: list[Any], as_json: bool) -> int:
+    if as_json:
+        _print_json({"albums": [{"name": a.name, "photos": a.photos} for a in found]})
+        return 0
+    for a in found:
+        print(f"{a.name}: {a.photos} photo{'' if a.photos == 1 else 's'}")
+    return 0
+
+
+def _print_album(name: str, photos: list[Any], as_json: bool) -> int:
+    if as_json:
+        rows = [{"id": p.photo_id, "path": str(p.path)} for p in photos]
+        _print_json({"album": name, "photos": rows})
+        return 0
+    for p in photos:
+        print(p.path)
+    return 0
 
 
 def _add_sort(commands: Any) -> None:

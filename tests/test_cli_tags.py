@@ -117,3 +117,29 @@ def test_tags_export_remove_import_round_trip(tmp_path: Path) -> None:
     }
     bad = photoclip("tags", "edit", "Nope", "x", check=False)
     assert bad.returncode == 1 and "no tag category" in bad.stderr
+
+
+def test_albums_list_and_show_what_sort_put_in_them(scenes: Path) -> None:
+    assert as_json("albums") == {"albums": []}  # no catalog yet, and none made
+    photoclip("index", str(scenes), "--model", "test-shapes")
+    photoclip("tags", "add", "Colour", "red", "green", "blue", "--no-retag")
+    photoclip("tag", "--category", "Colour")
+    rules = ["--rule", "Colour:red=album:Warm", "--rule", "Colour:*=album:Colourful"]
+    photoclip("sort", "--plan", *rules)
+    photoclip("sort", "--apply")
+
+    listed = as_json("albums")["albums"]
+    assert listed == [{"name": "Colourful", "photos": 6}, {"name": "Warm", "photos": 2}]
+    assert photoclip("albums").stdout.splitlines() == ["Colourful: 6 photos", "Warm: 2 photos"]
+    warm = as_json("albums", "show", "warm")
+    assert [Path(p["path"]).name for p in warm["photos"]] == ["red-circle.png", "red-square.png"]
+    shown = photoclip("albums", "show", "Warm").stdout.splitlines()
+    assert shown == [str(scenes.resolve() / n) for n in ("red-circle.png", "red-square.png")]
+    missing = photoclip("albums", "show", "Cold", check=False)
+    assert missing.returncode == 1 and "no album 'Cold'" in missing.stderr
+
+    photoclip("sort", "--undo")
+    assert as_json("albums")["albums"] == [
+        {"name": "Colourful", "photos": 0},
+        {"name": "Warm", "photos": 0},
+    ]
