@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -387,17 +387,19 @@ def run_tag(args: argparse.Namespace) -> int:
                 category, label = _tag_spec(tag)
                 tagger.correct(_photo_id(library, Path(path)), category, label, verdict + "ed")
         results = tagger.retag(args.category)
-        _print_tags(tagger.store.tags(), results, args.json)
+        # Every photo's tags are read only for --json, which lists them.
+        _print_tags(tagger.store.tags() if args.json else [], results, args.json)
     return 0
 
 
 def _tagger(library: Any) -> Any:
-    from photoclip.core.tagging import ClipTexts, Tagger, install_default_categories
+    """The model is loaded only if a label's vector is not cached yet."""
+    from photoclip.core.tagging import LazyClipTexts, Tagger, install_default_categories
 
     _, settings = _environment()
     record = library.active_model
-    encoder = _load_encoder(record.profile, settings.device, settings)
-    tagger = Tagger(library.catalog, ClipTexts(encoder))
+    load = partial(_load_encoder, record.profile, settings.device, settings)
+    tagger = Tagger(library.catalog, LazyClipTexts(record.key, load))
     install_default_categories(tagger.store)
     return tagger
 

@@ -29,7 +29,8 @@ import hashlib
 import itertools
 import json
 import logging
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -114,6 +115,32 @@ class ClipTexts:
         bounds = np.cumsum([0, *(len(p) for p in texts)])
         means = [per_phrasing[a:b].mean(axis=0) for a, b in itertools.pairwise(bounds)]
         return _normalise(np.stack(means).astype(np.float32))
+
+
+class LazyClipTexts:
+    """`ClipTexts` of a model loaded by `load` only when a label's vector is not cached yet:
+    re-tagging after an edit of thresholds, or with labels embedded before, needs no model
+    (a CLI run then skips importing torch and loading the weights)."""
+
+    def __init__(self, model_key: str, load: Callable[[], Any]) -> None:
+        self._model_key = model_key
+        self._load = load
+        self._texts: ClipTexts | None = None
+
+    @property
+    def model_key(self) -> str:
+        return self._model_key
+
+    def embed_labels(self, texts: Sequence[Sequence[str]], templates: Sequence[str]) -> np.ndarray:
+        if self._texts is None:
+            texts_of = ClipTexts(self._load())
+            if texts_of.model_key != self._model_key:
+                raise KnownError(
+                    f"The model loaded ({texts_of.model_key}) is not the one the library's "
+                    f"vectors come from ({self._model_key}); index again with it."
+                )
+            self._texts = texts_of
+        return self._texts.embed_labels(texts, templates)
 
 
 # -- prompts -------------------------------------------------------------------------------
@@ -206,13 +233,14 @@ def calibrated_threshold(scores: np.ndarray) -> float:
     stands above a wide bulk (the photos that do not show a label score in a wide spread:
     orange photos are half-red); else (one bell, as for a label no photo shows) a threshold
     in the upper tail, so that a label with no clear group tags few photos, not half."""
-    threshold, separation = otsu_threshold(scores)
+    ordered = np.sort(scores.astype(np.float64))
+    threshold, separation = _otsu(ordered)
     if separation >= MIN_SEPARATION:
         return threshold
-    threshold, gain = minimum_error_threshold(scores)
+    threshold, gain = _minimum_error(ordered)
     if gain >= MIN_GAIN:
         return threshold
-    return float(scores.mean() + TAIL_STDS * scores.std()) + 1e-6
+    return float(ordered.mean() + TAIL_STDS * ordered.std()) + 1e-6
 
 
 def single_choice_threshold(scores: np.ndarray, won: np.ndarray) -> float:
@@ -242,7 +270,10 @@ def single_choice_threshold(scores: np.ndarray, won: np.ndarray) -> float:
 def otsu_threshold(scores: np.ndarray) -> tuple[float, float]:
     """The split of `scores` into two groups with the largest between-group variance, and
     that variance's share of the total (0.64 for one normal bell, near 1 for two groups)."""
-    ordered = np.sort(scores.astype(np.float64))
+    return _otsu(np.sort(scores.astype(np.float64)))
+
+
+def _otsu(ordered: np.ndarray) -> tuple[float, float]:
     n = len(ordered)
     if n < 2 or ordered[-1] - ordered[0] < 1e-9:
         return (float(ordered[-1]) + 1e-6 if n else 1.0), 0.0
@@ -260,7 +291,10 @@ def minimum_error_threshold(scores: np.ndarray) -> tuple[float, float]:
     own share and spread, the upper one (the photos that show the label) at most half of
     them. Returns the threshold and how much better two bells describe the scores than one
     (average log-likelihood gain, nats per photo; 0 when there is nothing to split)."""
-    ordered = np.sort(scores.astype(np.float64))
+    return _minimum_error(np.sort(scores.astype(np.float64)))
+
+
+def _minimum_error(ordered: np.ndarray) -> tuple[float, float]:
     n = len(ordered)
     if n < 4 or ordered[-1] - ordered[0] < 1e-9:
         return (float(ordered[-1]) + 1e-6 if n else 1.0), 0.0
@@ -353,15 +387,17 @@ class Tagger:
         results = []
         for category in chosen:
             matrix = self.label_matrix(category)
+            scores = vectors @ matrix.T if len(ids) else np.zeros((0, len(category.labels)))
             if recalibrate or self._stale(category, size):
-                self._calibrate(category, matrix, self._library()[1])
-            results.append(self._tag(category, matrix, ids, vectors, photo_ids is None))
+                everyone = scores if photo_ids is None else self._library()[1] @ matrix.T
+                self._calibrate(category, everyone)
+            results.append(self._tag(category, scores, ids, photo_ids is None))
         return results
 
     def calibrate(self, categories: Sequence[str] | None = None) -> None:
         _, vectors = self._library()
         for category in self._categories(categories):
-            self._calibrate(category, self.label_matrix(category), vectors)
+            self._calibrate(category, vectors @ self.label_matrix(category).T)
 
     def _library(self) -> tuple[np.ndarray, np.ndarray]:
         """Every photo's vector, kept while the catalog's generation stands: a long-lived
@@ -492,10 +528,10 @@ class Tagger:
             return True
         return size > RECALIBRATE_GROWTH * max(1, min(counts))
 
-    def _calibrate(self, category: Category, matrix: np.ndarray, vectors: np.ndarray) -> None:
-        if not len(vectors):
+    def _calibrate(self, category: Category, scores: np.ndarray) -> None:
+        """Thresholds from `scores`: every photo of the library (rows) by label (columns)."""
+        if not len(scores):
             return
-        scores = vectors @ matrix.T
         winners = scores.argmax(axis=1) if category.kind == SINGLE else None
         found = []
         for j, label in enumerate(category.labels):
@@ -504,41 +540,25 @@ class Tagger:
             else:
                 threshold = single_choice_threshold(scores[:, j], winners == j)
             rate = float((scores[:, j] >= threshold).mean())
-            found.append(Calibration(int(label.id or -1), threshold, len(vectors), rate))
+            found.append(Calibration(int(label.id or -1), threshold, len(scores), rate))
         self.store.put_calibration(self.model_key, found)
 
     def _tag(
-        self,
-        category: Category,
-        matrix: np.ndarray,
-        ids: np.ndarray,
-        vectors: np.ndarray,
-        everything: bool,
+        self, category: Category, scores: np.ndarray, ids: np.ndarray, everything: bool
     ) -> CategoryResult:
         label_ids = [int(label.id or -1) for label in category.labels]
-        scores = vectors @ matrix.T if len(ids) else np.zeros((0, len(label_ids)))
         blocked = self._blocked(category, ids, label_ids)
         thresholds = self.thresholds(category)
         decision = decide(category, scores, thresholds, blocked)
-        names = [label.name for label in category.labels]
-        rows = [
-            TagRow(
-                int(ids[i]),
-                label_ids[j],
-                float(s),
-                float(thresholds[j]),
-                names[r] if r >= 0 else None,
-                float(rs) if np.isfinite(rs) else None,
-            )
-            for i, j, s, r, rs in zip(
-                decision.rows.tolist(),
-                decision.labels.tolist(),
-                decision.scores.tolist(),
-                decision.runner_up.tolist(),
-                decision.runner_up_scores.tolist(),
-                strict=True,
-            )
-        ]
+        rows = map(
+            TagRow,
+            ids[decision.rows].tolist(),
+            np.array(label_ids)[decision.labels].tolist(),
+            decision.scores.tolist(),
+            thresholds[decision.labels].tolist(),
+            _names(category, decision.runner_up),
+            _finite(decision.runner_up_scores),
+        )
         self.store.replace_auto_tags(label_ids, rows, None if everything else ids.tolist())
         return _summary(category, len(ids), decision, thresholds)
 
@@ -546,8 +566,11 @@ class Tagger:
         """Rejected pairs; in a single-choice category, every label of a photo whose label
         the user confirmed (the confirmation is its answer)."""
         blocked = np.zeros((len(ids), len(label_ids)), dtype=bool)
+        corrections = self.store.corrections(label_ids)
+        if not corrections:
+            return blocked
         row_of = {int(photo_id): i for i, photo_id in enumerate(ids.tolist())}
-        for j, votes in _by_column(self.store.corrections(label_ids), label_ids):
+        for j, votes in _by_column(corrections, label_ids):
             for photo_id in votes[REJECTED]:
                 if photo_id in row_of:
                     blocked[row_of[photo_id], j] = True
@@ -595,7 +618,7 @@ def _summary(
     category: Category, photos: int, decision: Decision, thresholds: np.ndarray
 ) -> CategoryResult:
     counts = np.bincount(decision.labels, minlength=len(category.labels))
-    tagged = len(np.unique(decision.rows))
+    tagged = int(np.count_nonzero(np.bincount(decision.rows, minlength=1)))
     result = CategoryResult(category.name, photos, tagged)
     result.counts = {lab.name: int(c) for lab, c in zip(category.labels, counts, strict=True)}
     if photos and not tagged:
@@ -606,6 +629,16 @@ def _summary(
         if not np.isfinite(threshold):
             result.warnings.append(f"'{label.name}' is not calibrated yet (no photos)")
     return result
+
+
+def _names(category: Category, columns: np.ndarray) -> list[str | None]:
+    """Label names of these columns (-1: none)."""
+    names = [label.name for label in category.labels]
+    return [names[j] if j >= 0 else None for j in columns.tolist()]
+
+
+def _finite(values: np.ndarray) -> list[float | None]:
+    return [v if math.isfinite(v) else None for v in values.tolist()]
 
 
 def _by_column(

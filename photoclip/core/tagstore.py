@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -36,9 +37,9 @@ class Calibration:
     tag_rate: float
 
 
-@dataclass(frozen=True)
-class TagRow:
-    """One decision of the tagger, with the evidence shown by `tag --explain`."""
+class TagRow(NamedTuple):
+    """One decision of the tagger, with the evidence shown by `tag --explain`. (A named
+    tuple, in the photo_tags columns' order: a re-tag writes 100k of them as they are.)"""
 
     photo_id: int
     label_id: int
@@ -192,11 +193,7 @@ class TagStore:
             else:
                 db.executemany(sql + " AND photo_id = ?", ((int(i),) for i in photo_ids))
             db.executemany(
-                "INSERT OR IGNORE INTO photo_tags VALUES (?, ?, 'auto', ?, ?, ?, ?)",
-                (
-                    (r.photo_id, r.label_id, r.score, r.threshold, r.runner_up, r.runner_up_score)
-                    for r in rows
-                ),
+                "INSERT OR IGNORE INTO photo_tags VALUES (?, ?, 'auto', ?, ?, ?, ?)", rows
             )
 
     def tags(self, photo_ids: Sequence[int] | None = None) -> list[PhotoTag]:

@@ -19,9 +19,11 @@ from photoclip.core.categories import (
     dump_categories,
     load_categories,
 )
+from photoclip.core.errors import KnownError
 from photoclip.core.tagging import (
     DEFAULT_TEMPLATES,
     ClipTexts,
+    LazyClipTexts,
     Tagger,
     calibrated_threshold,
     decide,
@@ -237,6 +239,27 @@ def test_confirmed_tags_stay_rejected_never_return_and_similar_photos_follow(
     tagger.retag()
     sources = {t.photo_id: t.source for t in tagger.store.tags() if t.label == "red"}
     assert sources == {ids[0]: CONFIRMED}  # the confirmed tag survives any re-tag
+
+
+def test_lazy_texts_load_the_model_only_for_labels_not_cached(
+    tmp_path: Path, tiny_encoder: Any
+) -> None:
+    loads: list[str] = []
+
+    def load() -> Any:
+        loads.append("model")
+        return tiny_encoder
+
+    key = tiny_encoder.model_key
+    vectors = np.random.default_rng(0).normal(size=(6, 32)).astype(np.float32)
+    catalog, _ = catalog_with_vectors(tmp_path, vectors, model_key=key)
+    Tagger(catalog, LazyClipTexts(key, load)).store.save_category(COLOURS)
+    Tagger(catalog, LazyClipTexts(key, load)).retag()
+    assert loads == ["model"]  # the labels were new
+    Tagger(catalog, LazyClipTexts(key, load)).retag()
+    assert loads == ["model"]  # cached: no model needed
+    with pytest.raises(KnownError, match="not the one the library"):
+        Tagger(catalog, LazyClipTexts("other:model", load)).retag()
 
 
 def test_install_default_categories_once(tmp_path: Path) -> None:
