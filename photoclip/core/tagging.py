@@ -387,9 +387,9 @@ class Tagger:
         results = []
         for category in chosen:
             matrix = self.label_matrix(category)
-            scores = vectors @ matrix.T if len(ids) else np.zeros((0, len(category.labels)))
+            scores = _scores(vectors, matrix)
             if recalibrate or self._stale(category, size):
-                everyone = scores if photo_ids is None else self._library()[1] @ matrix.T
+                everyone = scores if photo_ids is None else _scores(self._library()[1], matrix)
                 self._calibrate(category, everyone)
             results.append(self._tag(category, scores, ids, photo_ids is None))
         return results
@@ -397,7 +397,7 @@ class Tagger:
     def calibrate(self, categories: Sequence[str] | None = None) -> None:
         _, vectors = self._library()
         for category in self._categories(categories):
-            self._calibrate(category, vectors @ self.label_matrix(category).T)
+            self._calibrate(category, _scores(vectors, self.label_matrix(category)))
 
     def _library(self) -> tuple[np.ndarray, np.ndarray]:
         """Every photo's vector, kept while the catalog's generation stands: a long-lived
@@ -629,6 +629,11 @@ def _summary(
         if not np.isfinite(threshold):
             result.warnings.append(f"'{label.name}' is not calibrated yet (no photos)")
     return result
+
+
+def _scores(vectors: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Photos (rows) by labels (columns); an empty library has no vector width to match."""
+    return vectors @ matrix.T if len(vectors) else np.zeros((0, len(matrix)), np.float32)
 
 
 def _names(category: Category, columns: np.ndarray) -> list[str | None]:

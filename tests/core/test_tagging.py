@@ -189,6 +189,17 @@ def test_calibration_is_stored_visible_and_a_user_threshold_wins(tmp_path: Path)
     assert tagger.thresholds(tagger.store.category("Colour"))[0] == 1.5  # type: ignore[arg-type]
 
 
+def test_an_empty_library_calibrates_and_tags_nothing(tmp_path: Path) -> None:
+    tagger, _, _ = _tagger(tmp_path, _photos({"red": 1}))
+    tagger.store.save_category(COLOURS)
+    with tagger.catalog.transaction():
+        tagger.catalog.delete_photos(tagger.catalog.photo_ids_with_vectors(tagger.model_key))
+    tagger.calibrate()
+    [result] = tagger.retag()
+    assert (result.photos, result.tagged) == (0, 0)
+    assert tagger.retag(photo_ids=[1], recalibrate=False)[0].photos == 0
+
+
 def test_new_photos_are_tagged_by_the_indexer_hook_with_stored_thresholds(tmp_path: Path) -> None:
     tagger, ids, texts = _tagger(tmp_path, _photos({"red": 6, "green": 6, "blue": 6}))
     tagger.store.save_category(COLOURS)
