@@ -587,8 +587,8 @@ class Worker:
         assert self._library is not None
         key, catalog = self._target_key, self._library.catalog
         active = catalog.active_model
-        if key is None or active == key:
-            return
+        if key is None or active == key or catalog.model(key) is None:
+            return  # (no record: the model was loaded, e.g. at start-up, but wrote nothing)
         if active is not None and not self._complete(key):
             return
         self._library.activate(key)

@@ -105,6 +105,23 @@ def test_load_model_replies_with_the_profile(worker: Answers) -> None:
     assert worker.ask(LoadModel) == "test-shapes"
 
 
+def test_a_model_loaded_before_any_photo_leaves_the_worker_working(
+    shapes_encoder: Encoder, scenes: Path
+) -> None:
+    models = {"test-shapes": shapes_encoder}
+    started = Worker(Locations.from_environment(), models.__getitem__, "test-shapes", SETTINGS)
+    answers = Answers(started)
+    started.start()
+    try:
+        assert answers.ask(LoadModel) == "test-shapes"
+        started.add_roots([scenes])
+        assert started.wait_idle(60)
+        with started.searcher() as searcher:
+            assert searcher.search("something red")[0].photo.path.name == "red.png"
+    finally:
+        started.stop(timeout=30)
+
+
 def test_remove_folder_forgets_its_photos_and_keeps_the_files(
     worker: Answers, scenes: Path
 ) -> None:
