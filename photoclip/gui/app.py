@@ -38,12 +38,17 @@ log = logging.getLogger(__name__)
 class PhotoClipApp:
     """The objects of one running app, wired together; `start()` then `stop()`."""
 
-    def __init__(self, locations: Locations, settings: Settings) -> None:
+    def __init__(
+        self,
+        locations: Locations,
+        settings: Settings,
+        load: Callable[[str], Encoder] | None = None,
+    ) -> None:
         self.locations, self.settings = locations, settings
         self.bridge = WorkerBridge()
         self.worker = Worker(
             locations,
-            encoder_loader(locations, settings, self.bridge.report_download),
+            load or encoder_loader(locations, settings, self.bridge.report_download),
             default_profile_name(),  # the start-up thread decides (choose_profile)
             WorkerSettings(
                 batch_size=settings.batch_size, max_pixels=settings.max_megapixels * 1_000_000

@@ -41,10 +41,14 @@ class FolderState:
             state = "indexing"
         else:
             state = "polled" if self.polled else "watching"
-        parts = [f"{self.photos} photos", state]
+        parts = [_count(self.photos, "photo"), state]
         if self.failed:
-            parts.append(f"{self.failed} errors")
+            parts.append(_count(self.failed, "error"))
         return " · ".join(parts)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def read_folders(catalog: Catalog) -> list[FolderState]:
