@@ -60,6 +60,8 @@ ICON = 160
 #: how many ranked results a query shows (browsing without a query shows every photo)
 SEARCH_LIMIT = 1000
 WELCOME, GRID, PHOTO = 0, 1, 2
+#: while indexing, the grid and the sidebar show new photos at most this often
+GRID_REFRESH_MS = 3000
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,7 @@ class MainWindow(QMainWindow):
         sidebar = QSplitter(Qt.Orientation.Vertical)
         sidebar.addWidget(self.folder_list)
         sidebar.addWidget(self.tag_panel)
+        sidebar.setContentsMargins(6, 6, 0, 0)
         main = QWidget()
         layout = QVBoxLayout(main)
         layout.setContentsMargins(6, 6, 6, 0)
@@ -212,7 +215,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         bridge = self.tasks.bridge
         bridge.state_changed.connect(self._on_state)
-        bridge.job_progress.connect(lambda e: self.status.show_progress(e.progress))
+        bridge.job_progress.connect(self._on_progress)
         bridge.job_finished.connect(self._on_job_finished)
         bridge.job_failed.connect(self._on_job_failed)
         bridge.root_status_changed.connect(self._on_root_status)
@@ -246,6 +249,8 @@ class MainWindow(QMainWindow):
         self.status.failures_requested.connect(self.open_failures)
         self._refresh_timer = QTimer(self, singleShot=True, interval=400)
         self._refresh_timer.timeout.connect(self.refresh_library)
+        self._grid_timer = QTimer(self, singleShot=True, interval=GRID_REFRESH_MS)
+        self._grid_timer.timeout.connect(self._grid_refresh)
 
     # -- the library: folders, tags, counts ----------------------------------------------------
 
@@ -325,7 +330,8 @@ class MainWindow(QMainWindow):
 
     def _show_found(self, found: list[SearchResult]) -> None:
         self.status.show_message("")
-        self._show(Shown([r.photo for r in found], [r.score for r in found]))
+        title = "" if found else "No photos match: try other words, or loosen the filters."
+        self._show(Shown([r.photo for r in found], [r.score for r in found], title))
 
     def _show_browsed(self, photos: list[Photo]) -> None:
         self._show(Shown(photos, [None] * len(photos)))
@@ -535,8 +541,21 @@ class MainWindow(QMainWindow):
 
     # -- worker events ---------------------------------------------------------------------
 
+    def _on_progress(self, event: w.JobProgress) -> None:
+        self.status.show_progress(event.progress)
+        if not self._grid_timer.isActive():
+            self._grid_timer.start()
+
+    def _grid_refresh(self) -> None:
+        """New photos appear while indexing goes on (without losing the scroll position)."""
+        self.refresh_library()
+        if self.pages.currentIndex() == GRID and not self._history:
+            self._rerun_keeping_scroll()
+
     def _on_state(self, event: w.StateChanged) -> None:
         self.status.show_state(event)
+        if event.job in ("LoadModel", "ChooseModel"):
+            self.status.show_message("Loading the model…")
         if event.state == w.IDLE:
             self.folders.mark_indexing(set())
             self._refresh_timer.start()

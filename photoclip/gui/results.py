@@ -17,8 +17,15 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QKeyEvent, QPalette, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
+from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPalette, QPen, QPixmap, QResizeEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QListView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QWidget,
+)
 
 from photoclip.core.catalog import Photo
 from photoclip.gui.thumbnails import ThumbnailCache
@@ -104,6 +111,36 @@ def _describe(photo: Photo, score: float | None) -> str:
     return text if score is None else f"{text}\nscore {score:.3f}"
 
 
+class ThumbnailDelegate(QStyledItemDelegate):
+    """A thumbnail centred in its square cell; the current photo framed in the palette's
+    highlight colour (no text: the tooltip has the name, date, folder and score)."""
+
+    def __init__(self, cell: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.cell = cell
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
+        return QSize(self.cell, self.cell)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        rect = option.rect.adjusted(4, 4, -4, -4)  # type: ignore[attr-defined]
+        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+        if isinstance(pixmap, QPixmap) and not pixmap.isNull():
+            size = (
+                pixmap.deviceIndependentSize()
+                .toSize()
+                .scaled(rect.size(), Qt.AspectRatioMode.KeepAspectRatio)
+            )
+            x = rect.x() + (rect.width() - size.width()) // 2
+            y = rect.y() + (rect.height() - size.height()) // 2
+            painter.drawPixmap(x, y, size.width(), size.height(), pixmap)
+        state = option.state  # type: ignore[attr-defined]
+        if state & QStyle.StateFlag.State_Selected:
+            colour = option.palette.color(QPalette.ColorRole.Highlight)  # type: ignore[attr-defined]
+            painter.setPen(QPen(colour, 3))
+            painter.drawRect(option.rect.adjusted(2, 2, -2, -2))  # type: ignore[attr-defined]
+
+
 class ResultsView(QListView):
     """A grid of thumbnails. Signals: opened(int photo_id) on Enter or double-click,
     escaped() on Escape, leave_up() on Up from the first row (back to the search bar)."""
@@ -120,8 +157,11 @@ class ResultsView(QListView):
         self.setUniformItemSizes(True)
         self.setLayoutMode(QListView.LayoutMode.Batched)
         self.setBatchSize(500)
+        self.icon = icon
         self.setIconSize(QSize(icon, icon))
-        self.setGridSize(QSize(icon + 12, icon + 12))
+        self.delegate = ThumbnailDelegate(icon + 8, self)
+        self.setItemDelegate(self.delegate)
+        self.setGridSize(QSize(icon + 8, icon + 8))
         self.setSpacing(0)
         self.setWrapping(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -143,6 +183,15 @@ class ResultsView(QListView):
             self.leave_up.emit()
             return
         super().keyPressEvent(event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Cells share the width evenly, so the grid fills the view without a ragged edge."""
+        super().resizeEvent(event)
+        width = self.viewport().width()
+        columns = max(1, width // (self.icon + 8))
+        cell = QSize(width // columns, self.icon + 8)
+        if cell != self.gridSize():
+            self.setGridSize(cell)
 
     def select_first(self) -> None:
         model = self.model()
