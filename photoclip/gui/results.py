@@ -123,7 +123,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         return QSize(self.cell, self.cell)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
-        rect = option.rect.adjusted(4, 4, -4, -4)  # type: ignore[attr-defined]
+        rect = option.rect.adjusted(4, 4, -4, -4)
         pixmap = index.data(Qt.ItemDataRole.DecorationRole)
         if isinstance(pixmap, QPixmap) and not pixmap.isNull():
             size = (
@@ -134,11 +134,11 @@ class ThumbnailDelegate(QStyledItemDelegate):
             x = rect.x() + (rect.width() - size.width()) // 2
             y = rect.y() + (rect.height() - size.height()) // 2
             painter.drawPixmap(x, y, size.width(), size.height(), pixmap)
-        state = option.state  # type: ignore[attr-defined]
+        state = option.state
         if state & QStyle.StateFlag.State_Selected:
-            colour = option.palette.color(QPalette.ColorRole.Highlight)  # type: ignore[attr-defined]
+            colour = option.palette.color(QPalette.ColorRole.Highlight)
             painter.setPen(QPen(colour, 3))
-            painter.drawRect(option.rect.adjusted(2, 2, -2, -2))  # type: ignore[attr-defined]
+            painter.drawRect(option.rect.adjusted(2, 2, -2, -2))
 
 
 class ResultsView(QListView):
