@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+import photoclip.gui  # noqa: F401 (guards None against PySide6 6.12 on Python 3.11)
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 #: (file name, colour, shape): one photo per colour, so the colour decides a search
