@@ -156,7 +156,6 @@ def gui_gaps(folder: Path | None, scenes: int = 300) -> dict[str, object]:
 
 
 def _type_queries(window: object, queries: list[str]) -> None:
-    from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
     field = window.search.field  # type: ignore[attr-defined]
@@ -165,10 +164,15 @@ def _type_queries(window: object, queries: list[str]) -> None:
         for char in query:
             QTest.keyClick(field, char)
             pump(0.06)  # a brisk typist
-        shown: list[int] = []
-        window.results_shown.connect(shown.append)  # type: ignore[attr-defined]
-        spin(lambda: bool(shown) and _ranked(window), 60)  # the debounced search of it all
-        window.results_shown.disconnect(shown.append)  # type: ignore[attr-defined]
+        _wait_for_results(window)
+
+
+def _wait_for_results(window: object) -> None:
+    """Until the debounced search of the whole query has answered."""
+    shown: list[int] = []
+    window.results_shown.connect(shown.append)  # type: ignore[attr-defined]
+    spin(lambda: bool(shown) and _ranked(window), 60)
+    window.results_shown.disconnect(shown.append)  # type: ignore[attr-defined]
 
 
 def _ranked(window: object) -> bool:
