@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QEvent, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QRect, QSize, Qt, Signal, SignalInstance
 from PySide6.QtGui import QImage, QKeyEvent, QPainter, QPaintEvent, QPixmap
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -146,7 +146,7 @@ class PhotoView(QWidget):
         layout.addWidget(splitter, 1)
 
     def _toolbar(self) -> QHBoxLayout:
-        self.back_button = QToolButton(text="← Back")
+        self.back_button = _tool_button("← Back")
         self.back_button.setToolTip("Back to the results (Escape)")
         self.back_button.clicked.connect(self.back_requested.emit)
         self.similar_button = QPushButton("Find similar")
@@ -250,12 +250,12 @@ class PhotoView(QWidget):
     def _tag_buttons(self, tag: PhotoTag) -> QHBoxLayout:
         buttons = QHBoxLayout()
         if tag.source != CONFIRMED:
-            confirm = QToolButton(text="✓ Confirm")
+            confirm = _tool_button("✓ Confirm")
             confirm.setToolTip(f"Yes, this is {tag.label}")
             confirm.setObjectName(f"confirm:{tag.category}:{tag.label}")
             confirm.clicked.connect(lambda: self._on_tag(self.tag_confirmed, tag))
             buttons.addWidget(confirm)
-        reject = QToolButton(text="✗ Reject")
+        reject = _tool_button("✗ Reject")
         reject.setToolTip(f"No, this is not {tag.label}")
         reject.setObjectName(f"reject:{tag.category}:{tag.label}")
         reject.clicked.connect(lambda: self._on_tag(self.tag_rejected, tag))
@@ -271,8 +271,8 @@ class PhotoView(QWidget):
             return
         super().keyPressEvent(event)
 
-    def _on_tag(self, signal: Signal, tag: PhotoTag) -> None:
-        signal.emit(tag.photo_id, tag.category, tag.label)  # type: ignore[attr-defined]
+    def _on_tag(self, signal: SignalInstance, tag: PhotoTag) -> None:
+        signal.emit(tag.photo_id, tag.category, tag.label)
 
     def _on_similar(self) -> None:
         if self.details is not None:
@@ -292,6 +292,12 @@ def _facts(details: PhotoDetails) -> dict[str, str]:
         "File size": human_size(details.size),
         "Path": str(details.path),
     }
+
+
+def _tool_button(text: str) -> QToolButton:
+    button = QToolButton()
+    button.setText(text)
+    return button
 
 
 def _heading(text: str) -> QLabel:
