@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from html import escape
 
 from PySide6.QtCore import QEvent, QRect, QSize, Qt, Signal, SignalInstance
 from PySide6.QtGui import QImage, QKeyEvent, QPainter, QPaintEvent, QPixmap
@@ -196,7 +197,7 @@ class PhotoView(QWidget):
         if self.details is None or self.details.id != details.id:
             self.image_view.set_image(QImage())
         self.details = details
-        self.title.setText(f"<b>{_escape(details.path.name)}</b>")
+        self.title.setText(f"<b>{escape(details.path.name)}</b>")
         for name, text in _facts(details).items():
             self._facts[name].setText(text)
         self._show_tags(details.tags)
@@ -214,14 +215,14 @@ class PhotoView(QWidget):
         lines = []
         for e in explanations:
             rows = "".join(
-                f"<tr><td>{_escape(s.label)}{' (counter)' if s.counter else ''}</td>"
+                f"<tr><td>{escape(s.label)}{' (counter)' if s.counter else ''}</td>"
                 f"<td align='right'>&nbsp;{s.score:.3f}</td>"
                 f"<td align='right'>&nbsp;{'–' if s.threshold is None else f'{s.threshold:.3f}'}"
                 f"</td><td>&nbsp;{'✓' if s.tagged else ''}</td></tr>"
                 for s in e.scores
             )
             lines.append(
-                f"<p><b>{_escape(e.category)}</b> ({e.kind})<br><table>"
+                f"<p><b>{escape(e.category)}</b> ({e.kind})<br><table>"
                 "<tr><th align='left'>label</th><th>&nbsp;score</th><th>&nbsp;threshold</th>"
                 f"<th></th></tr>{rows}</table></p>"
             )
@@ -240,8 +241,8 @@ class PhotoView(QWidget):
     def _tag_text(self, tag: PhotoTag) -> QLabel:
         state = "confirmed by you" if tag.source == CONFIRMED else "suggested"
         label = QLabel(
-            f"<b>{_escape(tag.category)}: {_escape(tag.label)}</b> <i>({state})</i><br>"
-            f"<small>{_escape(score_text(tag))}</small>"
+            f"<b>{escape(tag.category)}: {escape(tag.label)}</b> <i>({state})</i><br>"
+            f"<small>{escape(score_text(tag))}</small>"
         )
         label.setWordWrap(True)
         label.setObjectName(f"tag:{tag.category}:{tag.label}")
@@ -312,7 +313,3 @@ def _clear(layout: QGridLayout | QHBoxLayout) -> None:
             widget.deleteLater()
         elif (child := item.layout()) is not None:
             _clear(child)  # type: ignore[arg-type]
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
