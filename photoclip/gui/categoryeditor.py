@@ -134,7 +134,7 @@ class CategoryEditor(QDialog):
         self._refresh_categories(0)
         self.resize(820, 560)
 
-    # -- widgets ---------------------------------------------------------------------------
+    # -- widgets -------------------------------------------------------------------------------
 
     def _make_widgets(self) -> None:
         self.category_list = QListWidget()
@@ -227,7 +227,7 @@ class CategoryEditor(QDialog):
         self.buttons.accepted.connect(self._on_save)
         self.buttons.rejected.connect(self.reject)
 
-    # -- the current selection --------------------------------------------------------------
+    # -- the current selection -----------------------------------------------------------------
 
     def current_category(self) -> CategoryDraft | None:
         row = self.category_list.currentRow()
@@ -244,7 +244,7 @@ class CategoryEditor(QDialog):
         self.category_list.setCurrentRow(category)
         self.label_list.setCurrentRow(label)
 
-    # -- showing -----------------------------------------------------------------------------
+    # -- showing -------------------------------------------------------------------------------
 
     def _refresh_categories(self, row: int) -> None:
         self.category_list.clear()
@@ -350,7 +350,7 @@ class CategoryEditor(QDialog):
             self._refresh_labels(row)
             self._validate()
 
-    # -- saving ----------------------------------------------------------------------------------
+    # -- saving --------------------------------------------------------------------------------
 
     def problems(self) -> list[str]:
         return problems(self.drafts)

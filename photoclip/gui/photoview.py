@@ -133,7 +133,7 @@ class PhotoView(QWidget):
         self._build()
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
-    # -- layout ----------------------------------------------------------------------------
+    # -- layout --------------------------------------------------------------------------------
 
     def _build(self) -> None:
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -189,7 +189,7 @@ class PhotoView(QWidget):
             form.addRow(name + ":", value)
         return form
 
-    # -- showing ---------------------------------------------------------------------------
+    # -- showing -------------------------------------------------------------------------------
 
     def show_photo(self, details: PhotoDetails) -> None:
         """Show this photo's facts and tags; its image is cleared until `set_image`, unless
@@ -263,7 +263,7 @@ class PhotoView(QWidget):
         buttons.addWidget(reject)
         return buttons
 
-    # -- requests --------------------------------------------------------------------------
+    # -- requests ------------------------------------------------------------------------------
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         """Escape goes back from anywhere inside the view (children pass it up)."""

@@ -65,7 +65,7 @@ class TagModel(QAbstractItemModel):
         self._categories = group(counts)
         self.endResetModel()
 
-    # -- structure -------------------------------------------------------------------------
+    # -- structure -----------------------------------------------------------------------------
 
     def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008
         if not self.hasIndex(row, column, parent):
@@ -89,7 +89,7 @@ class TagModel(QAbstractItemModel):
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return len(self.HEADERS)
 
-    # -- data ------------------------------------------------------------------------------
+    # -- data ----------------------------------------------------------------------------------
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid():
