@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from photoclip.core.profiles import BUILTIN_PROFILES, ModelProfile
-from photoclip.gui.photoview import human_size
+from photoclip.gui.formatting import human_size
 
 Index = QModelIndex | QPersistentModelIndex
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")

@@ -25,16 +25,7 @@ from PySide6.QtWidgets import (
 from photoclip.core.browsing import PhotoDetails
 from photoclip.core.tagging import Explanation
 from photoclip.core.tagstore import CONFIRMED, PhotoTag
-
-
-def human_size(size: int) -> str:
-    """1234567 -> '1.2 MB' (decimal units, as file managers show them)."""
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
+from photoclip.gui.formatting import human_size
 
 
 def score_text(tag: PhotoTag) -> str:

@@ -57,7 +57,7 @@ from photoclip.core.sorting import (
     SortError,
     Step,
 )
-from photoclip.gui.photoview import human_size
+from photoclip.gui.formatting import human_size
 
 Index = QModelIndex | QPersistentModelIndex
 DEFAULT_DESTINATION = "~/Pictures/Sorted/{category}/{label}/{year}"

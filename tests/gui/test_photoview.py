@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 from photoclip.core.browsing import PhotoDetails
 from photoclip.core.catalog import Photo
 from photoclip.core.tagging import Explanation, LabelScore
-from photoclip.gui.photoview import PhotoView, human_size
+from photoclip.gui.photoview import PhotoView
 
 TAKEN = datetime(2022, 8, 14, 9, 5).timestamp()
 
@@ -122,9 +122,3 @@ def test_the_explanation_lists_every_labels_score(qtbot: QtBot) -> None:
     view.show_explanation([Explanation("Scene", "single", 0.0, scores)])
     texts = _texts(view)
     assert "0.312" in texts and "0.271" in texts and "not a beach (counter)" in texts
-
-
-def test_human_sizes() -> None:
-    assert [human_size(n) for n in (0, 999, 1000, 2_345_678, 5 * 10**12)] == [
-        "0 bytes", "999 bytes", "1.0 KB", "2.3 MB", "5.0 TB",
-    ]  # fmt: skip
