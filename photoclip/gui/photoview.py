@@ -10,7 +10,6 @@ from PySide6.QtGui import QImage, QKeyEvent, QPainter, QPaintEvent, QPixmap
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -119,7 +118,7 @@ class PhotoView(QWidget):
         self.title = QLabel()
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._facts: dict[str, QLabel] = {}
-        self._tags = QGridLayout()
+        self._tags = QVBoxLayout()
         self._scores = QLabel()
         self._build()
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -222,12 +221,11 @@ class PhotoView(QWidget):
     def _show_tags(self, tags: Sequence[PhotoTag]) -> None:
         _clear(self._tags)
         if not tags:
-            self._tags.addWidget(QLabel("No tags yet."), 0, 0)
+            self._tags.addWidget(QLabel("No tags yet."))
             return
-        for row, tag in enumerate(tags):
-            self._tags.addWidget(self._tag_text(tag), row, 0)
-            self._tags.addLayout(self._tag_buttons(tag), row, 1, Qt.AlignmentFlag.AlignTop)
-        self._tags.setColumnStretch(0, 1)
+        for tag in tags:
+            self._tags.addWidget(self._tag_text(tag))
+            self._tags.addLayout(self._tag_buttons(tag))
 
     def _tag_text(self, tag: PhotoTag) -> QLabel:
         state = "confirmed by you" if tag.source == CONFIRMED else "suggested"
@@ -252,6 +250,8 @@ class PhotoView(QWidget):
         reject.setObjectName(f"reject:{tag.category}:{tag.label}")
         reject.clicked.connect(lambda: self._on_tag(self.tag_rejected, tag))
         buttons.addWidget(reject)
+        buttons.addStretch(1)
+        buttons.setContentsMargins(0, 0, 0, 6)
         return buttons
 
     # -- requests ------------------------------------------------------------------------------
@@ -298,7 +298,7 @@ def _heading(text: str) -> QLabel:
     return label
 
 
-def _clear(layout: QGridLayout | QHBoxLayout) -> None:
+def _clear(layout: QVBoxLayout | QHBoxLayout) -> None:
     while (item := layout.takeAt(0)) is not None:
         if (widget := item.widget()) is not None:
             widget.deleteLater()
