@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QLabel, QToolButton
@@ -122,3 +123,16 @@ def test_the_explanation_lists_every_labels_score(qtbot: QtBot) -> None:
     view.show_explanation([Explanation("Scene", "single", 0.0, scores)])
     texts = _texts(view)
     assert "0.312" in texts and "0.271" in texts and "not a beach (counter)" in texts
+
+
+def test_the_image_is_scaled_to_device_pixels_for_high_dpi_screens(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    view = _view(qtbot)
+    view.resize(1000, 700)
+    view.show()
+    view.set_image(QImage(4000, 1000, QImage.Format.Format_RGB32))
+    monkeypatch.setattr(view.image_view, "devicePixelRatioF", lambda: 2.0)
+    target = view.image_view.target_rect()
+    pixmap = view.image_view._pixmap_for(target.size())
+    assert pixmap.width() == 2 * target.width() and pixmap.devicePixelRatio() == 2.0
