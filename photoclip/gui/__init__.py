@@ -1,1 +1,1 @@
-"""The desktop GUI: PySide6 widgets over photoclip.core (which never imports Qt)."""
+"""The desktop app: PySide6 widgets over photoclip.core (which never imports this)."""

@@ -144,6 +144,11 @@ class ModelChooser(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Room for every profile's two-line description without scrolling, also where a
+        # layout gives the chooser only its size hint (the welcome page centres it).
+        lines = 2 * len(self.model.profiles) + 2
+        self.table.setMinimumHeight(self.fontMetrics().lineSpacing() * lines)
+        self.setMinimumWidth(self.fontMetrics().averageCharWidth() * 90)
         self.use_button = QPushButton("Use this model")
         self.use_button.setVisible(self.confirm)
         self.file_button = QPushButton("Use a local weights file…")
