@@ -264,6 +264,8 @@ class SortDialog(QDialog):
                 continue  # an empty row is no rule
             if mode == ALBUM:
                 destination = f"album:{destination}"
+            else:
+                check_pattern(destination)
             found.append(Rule.parse(f"{tag}={destination}", "copy" if mode == ALBUM else mode))
         if not found:
             raise SortError("Add a rule: which tag, and where its photos go.")
@@ -374,7 +376,7 @@ class SortDialog(QDialog):
         """Planning, apply or undo failed; an apply or undo cut short can go on or back."""
         self._settle(APPLYING if self._running == "apply" else UNDOING)
         self.progress.setVisible(False)
-        self.message.setText(f"<b>Could not do it:</b> {escape(message)}")
+        self.message.setText(f"<b>Could not do it:</b> {escape(message, quote=False)}")
         self._update_buttons()
 
     def _settle(self, state: str) -> None:
@@ -396,6 +398,19 @@ class SortDialog(QDialog):
         for widget in (self.preview_button, self.rule_table, self.add_rule_button,
                        self.remove_rule_button):  # fmt: skip
             widget.setEnabled(not self._busy)
+
+
+def check_pattern(pattern: str) -> None:
+    """Refuse a folder pattern the plan could not expand, or one relative to nowhere."""
+    fields = {"category": "c", "label": "l", "year": "2000", "month": "01"}
+    try:
+        expanded = pattern.format(**fields)
+    except (KeyError, IndexError, ValueError) as error:
+        raise SortError(
+            f"'{pattern}': unknown field {error}; use {{category}} {{label}} {{year}} {{month}}"
+        ) from error
+    if pattern and not Path(expanded).expanduser().is_absolute():
+        raise SortError(f"'{pattern}' is not a full folder path: start it with / or ~")
 
 
 def plan_summary(plan: Plan) -> str:

@@ -80,6 +80,24 @@ def test_a_malformed_rule_is_explained_and_not_sent(qtbot: QtBot) -> None:
     assert "CATEGORY:LABEL=DESTINATION" in dialog.message.text()
 
 
+@pytest.mark.parametrize(
+    ("destination", "reason"),
+    [
+        ("~/Sorted/{place}", "unknown field 'place'"),
+        ("~/Sorted/{label", "unknown field"),
+        ("Sorted/{label}", "not a full folder path"),
+    ],
+)
+def test_a_destination_the_plan_could_not_use_is_explained(
+    qtbot: QtBot, destination: str, reason: str
+) -> None:
+    dialog = _dialog(qtbot)
+    dialog.add_rule("Colour:red", destination)
+    with qtbot.assert_not_emitted(dialog.plan_requested):
+        qtbot.mouseClick(dialog.preview_button, Qt.MouseButton.LeftButton)
+    assert reason in dialog.message.text()
+
+
 def test_apply_is_refused_before_a_plan(qtbot: QtBot) -> None:
     dialog = _dialog(qtbot)
     dialog.add_rule("Colour:red", "/tmp/x")
