@@ -6,7 +6,7 @@ valid; the main window has the worker save them and re-tag.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import Qt, Signal
@@ -30,6 +30,9 @@ from PySide6.QtWidgets import (
 )
 
 from photoclip.core.categories import MULTI, SINGLE, Category, Label
+
+#: where the threshold box starts when nothing better is known (a typical CLIP cosine)
+DEFAULT_THRESHOLD = 0.25
 
 
 @dataclass
@@ -115,6 +118,9 @@ def changes(
 class CategoryEditor(QDialog):
     """Edit categories and labels; Save is possible only when every category is valid.
 
+    Methods: `set_calibrated(thresholds)` shows the thresholds PhotoClip calibrated
+    ((category, label) -> threshold; optional), `select(category, label)`, `problems()`.
+
     Signals:
         saved(list changed, list removed): the `Category` objects added or changed, and
             the names of the categories removed. Emitted once, by Save, when valid.
@@ -127,6 +133,7 @@ class CategoryEditor(QDialog):
         self.setWindowTitle("Edit categories")
         self.originals = list(categories)
         self.drafts = [CategoryDraft.of(c) for c in categories]
+        self.calibrated: dict[tuple[str, str], float] = {}
         self._loading = False
         self._make_widgets()
         self._layout()
@@ -157,6 +164,7 @@ class CategoryEditor(QDialog):
         self.counter_check = QCheckBox("Counter-label: competes for photos, never tags one")
         self.threshold_check = QCheckBox("Own threshold")
         self.threshold_spin = _spin(-1.0, 1.0, "Photos scoring at least this get the label")
+        self.threshold_hint = QLabel()
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setTextFormat(Qt.TextFormat.PlainText)
@@ -203,9 +211,8 @@ class CategoryEditor(QDialog):
         form.addRow("Phrasings:", self.phrasings_edit)
         form.addRow("", self.counter_check)
         form.addRow("Threshold:", threshold)
-        hint = QLabel("Without its own threshold, a label uses one PhotoClip calibrates.")
-        hint.setWordWrap(True)
-        form.addRow("", hint)
+        self.threshold_hint.setWordWrap(True)
+        form.addRow("", self.threshold_hint)
         return box
 
     def _connect(self) -> None:
@@ -283,14 +290,29 @@ class CategoryEditor(QDialog):
         self.label_name_edit.setText(label.name if label else "")
         self.phrasings_edit.setPlainText("\n".join(label.phrasings) if label else "")
         self.counter_check.setChecked(bool(label and label.counter))
-        own = label is not None and label.threshold is not None
+        threshold = label.threshold if label is not None else None
+        own = threshold is not None
         self.threshold_check.setChecked(own)
-        self.threshold_spin.setValue(label.threshold if label and own else 0.25)  # type: ignore[arg-type]
+        calibrated = self._calibrated(label)
+        start = calibrated if calibrated is not None else DEFAULT_THRESHOLD
+        self.threshold_spin.setValue(threshold if threshold is not None else start)
+        self.threshold_hint.setText(_threshold_hint(calibrated))
         self._loading = False
         for widget in (self.label_name_edit, self.phrasings_edit, self.counter_check,
                        self.threshold_check, self.remove_label_button):  # fmt: skip
             widget.setEnabled(label is not None)
         self.threshold_spin.setEnabled(own)
+
+    def set_calibrated(self, thresholds: Mapping[tuple[str, str], float]) -> None:
+        """The thresholds PhotoClip calibrated, shown beside each label's own."""
+        self.calibrated = {(c.lower(), lab.lower()): t for (c, lab), t in thresholds.items()}
+        self._on_label_selected(self.label_list.currentRow())
+
+    def _calibrated(self, label: LabelDraft | None) -> float | None:
+        category = self.current_category()
+        if label is None or category is None:
+            return None
+        return self.calibrated.get((category.name.strip().lower(), label.name.strip().lower()))
 
     def _enable_margin(self) -> None:
         draft = self.current_category()
@@ -367,6 +389,12 @@ class CategoryEditor(QDialog):
         changed, removed = changes(self.originals, self.drafts)
         self.saved.emit(changed, removed)
         self.accept()
+
+
+def _threshold_hint(calibrated: float | None) -> str:
+    if calibrated is None:
+        return "Without its own threshold, a label uses one PhotoClip calibrates."
+    return f"Without its own threshold, this label uses {calibrated:.3f} (calibrated)."
 
 
 def _spin(low: float, high: float, tip: str) -> QDoubleSpinBox:

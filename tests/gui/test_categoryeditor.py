@@ -127,3 +127,13 @@ def test_a_category_needs_a_label_that_can_tag(qtbot: QtBot) -> None:
     assert "'Scene' has no labels" in editor.message.text()
     assert not editor.save_button.isEnabled()
     assert not editor.label_name_edit.isEnabled()
+
+
+def test_the_calibrated_threshold_is_shown_and_where_an_own_one_starts(qtbot: QtBot) -> None:
+    editor = _editor(qtbot)
+    editor.select(0, 1)
+    editor.set_calibrated({("Pets", "cat"): 0.2712})
+    assert "0.271 (calibrated)" in editor.threshold_hint.text()
+    editor.threshold_check.setChecked(True)
+    changed, _ = _save(qtbot, editor)
+    assert changed[0].label("cat") == Label("cat", threshold=0.271)
