@@ -14,5 +14,5 @@ HERE = Path(__file__).parent
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if HERE in Path(str(item.fspath)).parents:
+        if HERE in item.path.parents:
             item.add_marker(pytest.mark.gui)
