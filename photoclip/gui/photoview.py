@@ -94,8 +94,10 @@ class ImageView(QWidget):
 class PhotoView(QWidget):
     """A large view of one photo with its date, size, path and tags.
 
-    Methods: `show_photo(details)` (the image follows by `set_image`), `show_explanation`
-    (every label's score, from Tagger.explain; optional).
+    Methods: `show_photo(details)` (the image follows by `set_image`, or
+    `show_image_error(message)`), `show_explanation` (every label's score, from
+    Tagger.explain; optional). Escape anywhere inside asks to go back: give the view focus
+    when it is shown.
 
     Signals:
         similar_requested(int photo_id): "Find similar" was pressed.
@@ -185,6 +187,7 @@ class PhotoView(QWidget):
         """Show this photo's facts and tags; its image is cleared until `set_image`, unless
         it is the photo already shown (a refresh after a tag was confirmed)."""
         if self.details is None or self.details.id != details.id:
+            self.image_view.placeholder = "Loading…"
             self.image_view.set_image(QImage())
         self.details = details
         self.title.setText(f"<b>{escape(details.path.name)}</b>")
@@ -195,6 +198,11 @@ class PhotoView(QWidget):
 
     def set_image(self, image: QImage) -> None:
         self.image_view.set_image(image)
+
+    def show_image_error(self, message: str) -> None:
+        """The image could not be loaded: say why where it would be."""
+        self.image_view.placeholder = message
+        self.image_view.set_image(QImage())
 
     def fact(self, name: str) -> str:
         """The text shown for "Date taken", "Dimensions", "File size" or "Path"."""

@@ -136,3 +136,11 @@ def test_the_image_is_scaled_to_device_pixels_for_high_dpi_screens(
     target = view.image_view.target_rect()
     pixmap = view.image_view._pixmap_for(target.size())
     assert pixmap.width() == 2 * target.width() and pixmap.devicePixelRatio() == 2.0
+
+
+def test_an_image_that_cannot_load_says_why_until_the_next_photo(qtbot: QtBot) -> None:
+    view = _view(qtbot)
+    view.show_image_error("beach.jpg cannot be read: truncated file")
+    assert view.image_view.placeholder == "beach.jpg cannot be read: truncated file"
+    view.show_photo(_details(photo_id=9))
+    assert view.image_view.placeholder == "Loading…"
