@@ -70,7 +70,8 @@ class ImageView(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         if self._image.isNull():
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
+            flags = int(Qt.AlignmentFlag.AlignCenter) | int(Qt.TextFlag.TextWordWrap)
+            painter.drawText(self.rect().adjusted(12, 12, -12, -12), flags, self.placeholder)
             return
         target = self.target_rect()
         painter.drawPixmap(target.topLeft(), self._pixmap_for(target.size()))
