@@ -24,10 +24,12 @@ SCENES = (
 )
 
 
+HERE = Path(__file__).parent
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
     for item in items:
-        if Path(str(item.fspath)).is_relative_to(here):
+        if HERE in item.path.parents:
             item.add_marker(pytest.mark.gui)
 
 
