@@ -81,8 +81,9 @@ class PhotoClipApp:
         has closed: the only wait on the GUI thread, once nothing is left to paint)."""
         if self._starter is not None:
             self._starter.join()
+        self.bridge.close()
+        self.tasks.close(10_000)
         self.worker.stop(timeout=60)
-        self.tasks.wait(10_000)
         self.window.thumbnails.wait(10_000)
 
 
