@@ -120,13 +120,22 @@ def _add_search(commands: Any) -> None:
         "--tag", type=_tag_option, metavar="CATEGORY:LABEL", help="only photos with this tag"
     )
     command.add_argument("--sort", choices=("relevance", "date"), default="relevance")
+    command.add_argument(
+        "--textness",
+        type=_textness,
+        metavar="S",
+        help="-2 ignores text written in photos, +2 favours it (default: settings, 0)",
+    )
     command.set_defaults(run=run_search)
 
 
 def run_search(args: argparse.Namespace) -> int:
     from photoclip.core.search import SearchOptions
 
+    _, settings = _environment()
+    textness = args.textness if args.textness is not None else settings.textness
     options = SearchOptions(
+        textness=textness,
         limit=args.n,
         min_score=args.min_score,
         folder=args.folder,
@@ -136,8 +145,29 @@ def run_search(args: argparse.Namespace) -> int:
         sort=args.sort,
     )
     with _searcher() as searcher:
-        _print_results(searcher.search(args.query, options), args.json)
+        results = searcher.search(args.query, options)
+        if options.textness:
+            _remember_textness(searcher)
+        _print_results(results, args.json)
     return 0
+
+
+def _remember_textness(searcher: Any) -> None:
+    """Store a direction the search had to learn, so the next search finds it."""
+    from photoclip.core.textness import load_direction, save_direction
+
+    direction = searcher.textness_direction()
+    if load_direction(searcher.library.catalog, direction.model_key) is None:
+        save_direction(searcher.library.catalog, direction)
+
+
+def _textness(text: str) -> float:
+    from photoclip.core.textness import check_scale
+
+    try:
+        return check_scale(float(text))
+    except (ValueError, KnownError) as error:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number from -2 to 2") from error
 
 
 def _add_similar(commands: Any) -> None:

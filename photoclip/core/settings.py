@@ -22,6 +22,8 @@ class Settings:
     #: photos larger than this are skipped (decompression-bomb guard)
     max_megapixels: int = 200
     batch_size: int = 16
+    #: searches' default textness, -2 (ignore text in photos) .. +2 (favour it)
+    textness: float = 0.0
 
     @classmethod
     def load(cls, path: Path) -> Settings:

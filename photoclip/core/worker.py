@@ -226,6 +226,23 @@ class SwitchModel(Job):
         return None
 
 
+@dataclass(frozen=True)
+class ComputeTextness(Job):
+    """Learn and store the active model's textness direction when the catalog lacks it
+    (seconds; searches with a textness other than 0 then find it there)."""
+
+    priority: ClassVar[int] = USER
+
+    def run(self, work: Work) -> IndexReport | None:
+        from photoclip.core.textness import ensure_direction
+
+        record = work.library.active_model
+        if record is None:
+            raise KnownError("Nothing is indexed yet; add a folder first.")
+        ensure_direction(work.library.catalog, work.worker.model(record.profile))
+        return None
+
+
 # -- the model, loaded on demand ---------------------------------------------------------------
 
 
@@ -406,6 +423,10 @@ class Worker:
         encoder = self._models.get(self.profile)
         self._target_key = encoder.model_key
         return encoder
+
+    def model(self, profile: str) -> Encoder:
+        """The encoder of a profile (loaded on demand, unloaded when idle)."""
+        return self._models.get(profile)
 
     @contextmanager
     def searcher(self) -> Iterator[Searcher]:
