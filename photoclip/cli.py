@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tags(commands)
     _add_tag(commands)
     _add_sort(commands)
+    _add_duplicates(commands)
     _add_status(commands)
     _add_watch(commands)
     _add_doctor(commands)
@@ -542,6 +543,38 @@ def run_sort(args: argparse.Namespace) -> int:
         print(f"{s.status:>8} {s.action:<8} {s.source} -> {s.destination} {s.note}".rstrip())
     for line in plan.conflicts + plan.problems:
         print(f"  note: {line}")
+    return 0
+
+
+def _add_duplicates(commands: Any) -> None:
+    command = commands.add_parser("duplicates", help="find near-duplicate photos")
+    command.add_argument(
+        "--threshold",
+        type=float,
+        help="cosine from which photos are compared (default 0.85; lower finds more)",
+    )
+    command.add_argument("--json", action="store_true", help="print the groups as JSON")
+    command.set_defaults(run=run_duplicates)
+
+
+def run_duplicates(args: argparse.Namespace) -> int:
+    from photoclip.core.duplicates import DuplicateFinder
+
+    locations, _ = _environment()
+    if not locations.catalog.exists():
+        raise KnownError("Nothing is indexed yet. Add a folder first: photoclip index FOLDER")
+    with _open_library(locations) as library:
+        chosen = {"threshold": args.threshold} if args.threshold is not None else {}
+        groups = DuplicateFinder(library, **chosen).find()
+    if args.json:
+        _print_json({"groups": [g.as_json() for g in groups]})
+        return 0
+    if not groups:
+        print("No near-duplicate photos.")
+    for group in groups:
+        print(f"keep {group.keep.path}")
+        for photo in group.others:
+            print(f"     {photo.path}")
     return 0
 
 

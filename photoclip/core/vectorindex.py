@@ -248,6 +248,20 @@ class VectorIndex:
             found = self._candidates(q, k, allowed)
             return _ranked(found, self._store.vectors(found), q)
 
+    def neighbours(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Many queries at once (one unit vector per row): (ids, cosines), each of shape
+        (n, k), best first; rows are padded with id -1 and cosine -inf when fewer than k
+        photos are stored. The graph answers the batch on all cores, without the
+        per-query exact re-scoring of `search` (its stored vectors are exact already)."""
+        matrix = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
+        with self._lock.reading():
+            ids, scores = self._store.neighbours(matrix, min(k, len(self._store)))
+        pad = k - ids.shape[1]
+        if pad > 0:
+            ids = np.pad(ids, ((0, 0), (0, pad)), constant_values=-1)
+            scores = np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf)
+        return ids, scores
+
     def save(self, path: Path | str, generation: int) -> None:
         """Write the index atomically, recording the catalog generation it reflects."""
         path = Path(path)
@@ -332,6 +346,7 @@ class _Store(Protocol):
     def candidates(self, q: np.ndarray, k: int) -> np.ndarray: ...
     def candidates_among(self, allowed: np.ndarray, q: np.ndarray, k: int) -> np.ndarray: ...
     def candidates_filtered(self, allowed: IdSet, q: np.ndarray, k: int) -> np.ndarray: ...
+    def neighbours(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
     def write_data(self, path: Path) -> list[int]:
         """Write the data file; return the tombstones the manifest must list."""
 
@@ -398,6 +413,22 @@ class _ExactStore:
 
     def candidates_filtered(self, allowed: IdSet, q: np.ndarray, k: int) -> np.ndarray:
         return self.candidates_among(_as_ids(allowed), q, k)
+
+    def neighbours(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Blocks of queries against the whole matrix: O(n * stored), which is what the
+        exact store is for (at most EXACT_MAX_ITEMS-odd photos)."""
+        live = self._matrix[: len(self)]
+        ids, scores = [], []
+        for start in range(0, len(queries), 1024):
+            block = queries[start : start + 1024] @ live.T
+            rows = np.argpartition(-block, max(k - 1, 0), axis=1)[:, :k]
+            top = np.take_along_axis(block, rows, axis=1)
+            order = np.argsort(-top, axis=1, kind="stable")
+            ids.append(self._ids[np.take_along_axis(rows, order, axis=1)])
+            scores.append(np.take_along_axis(top, order, axis=1))
+        if not ids:
+            return np.empty((0, k), np.int64), np.empty((0, k), np.float32)
+        return np.concatenate(ids), np.concatenate(scores)
 
     def write_data(self, path: Path) -> list[int]:
         with path.open("wb") as handle:
@@ -504,6 +535,22 @@ class _HnswStore:
         except RuntimeError:  # fewer than k allowed photos in the graph
             return self.candidates_among(_as_ids(allowed), q, k)
         return labels[0].astype(np.int64)
+
+    def neighbours(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if k == 0 or not len(queries):
+            return np.empty((len(queries), 0), np.int64), np.empty((len(queries), 0), np.float32)
+        try:
+            labels, distances = self.index.knn_query(queries, k=k, num_threads=-1)
+        except RuntimeError:  # fewer than k reachable for some query: scan exactly (rare)
+            log.warning("HNSW found fewer than %d neighbours; scanning exactly", k)
+            found = np.array([self._scan(self.ids(), q, k) for q in queries])
+            scores = np.einsum(
+                "nkd,nd->nk", self.vectors(found.ravel()).reshape(*found.shape, -1), queries
+            )
+            order = np.argsort(-scores, axis=1, kind="stable")
+            return np.take_along_axis(found, order, 1), np.take_along_axis(scores, order, 1)
+        # Inner-product space: distance = 1 - dot.
+        return labels.astype(np.int64), (1.0 - distances).astype(np.float32)
 
     def write_data(self, path: Path) -> list[int]:
         self.index.save_index(str(path))
