@@ -564,8 +564,7 @@ def run_duplicates(args: argparse.Namespace) -> int:
     if not locations.catalog.exists():
         raise KnownError("Nothing is indexed yet. Add a folder first: photoclip index FOLDER")
     with _open_library(locations) as library:
-        chosen = {"threshold": args.threshold} if args.threshold is not None else {}
-        groups = DuplicateFinder(library, **chosen).find()
+        groups = DuplicateFinder(library, args.threshold).find()
     if args.json:
         _print_json({"groups": [g.as_json() for g in groups]})
         return 0

@@ -17,8 +17,9 @@ Two signals:
    (rotating the thumbnail is rotating the photo), it is cheap (a 1/8-scale JPEG decode
    and a few 32 x 32 DCTs, computed only for photos in candidate pairs), and it vetoes the
    pairs CLIP finds alike but are different pictures (two beach photos), which lets the
-   embedding threshold stay low enough to reach rotations. A pair with cosine at or above
-   SAME_PICTURE_COSINE needs no confirmation (flat images make the hash unstable).
+   embedding threshold stay low enough to reach rotations. The fingerprint also holds the
+   mean colour, which must agree (MAX_COLOUR_DIFFERENCE), and the contrast: the hash of a
+   nearly flat image is noise, so for one the embedding decides, at SAME_PICTURE_COSINE.
 
 Confirmed pairs are joined into groups with union-find; groups are ordered by size, and
 each keeps the photo with the largest resolution, then the oldest.
@@ -53,8 +54,13 @@ DEFAULT_THRESHOLD = 0.85
 #: Nearest photos asked for per photo: a burst longer than this is still one group, as
 #: its frames chain to each other.
 NEIGHBOURS = 10
-#: Embeddings this close are the same picture whatever the fingerprint says.
+#: For a nearly flat photo (grey standard deviation below FLAT_CONTRAST, of 255) the hash
+#: means nothing; embeddings this close then decide.
 SAME_PICTURE_COSINE = 0.99
+FLAT_CONTRAST = 8.0
+#: Mean colours of copies differ by at most this much in any channel (of 255): a crop or a
+#: low JPEG quality shifts it a little, a different photo usually a lot.
+MAX_COLOUR_DIFFERENCE = 30.0
 #: Bits (of 63) by which matching fingerprints may differ. Measured on generated images:
 #: copies (resized, JPEG 15, 10% crops anywhere, rotations) differed by at most 6 bits,
 #: different images by at least 10.
@@ -148,15 +154,33 @@ class Fingerprint:
     rotations: np.ndarray
     #: (19, 63) bools: the hashes of the whole photo and of 90% and 80% windows of it
     windows: np.ndarray
+    #: (3,) the mean RGB colour
+    colour: np.ndarray
+    #: the standard deviation of the grey thumbnail: below FLAT_CONTRAST the hash is noise
+    contrast: float
+
+    @property
+    def flat(self) -> bool:
+        return self.contrast < FLAT_CONTRAST
 
 
 def fingerprint(image: Image.Image) -> Fingerprint:
-    grey = image.convert("L").resize((_THUMB_SIDE, _THUMB_SIDE), Image.Resampling.BOX)
-    pixels = np.asarray(grey, dtype=np.float64)
+    small = image.convert("RGB").resize((_THUMB_SIDE, _THUMB_SIDE), Image.Resampling.BOX)
+    pixels = np.asarray(small.convert("L"), dtype=np.float64)
     whole = _shrink(pixels)
     rotations = np.array([_dct_hash(np.rot90(whole, turns)) for turns in range(4)])
     windows = np.array([_dct_hash(_shrink(w)) for w in _windows(pixels)])
-    return Fingerprint(rotations, windows)
+    colour = np.asarray(small, dtype=np.float64).reshape(-1, 3).mean(axis=0)
+    return Fingerprint(rotations, windows, colour, float(pixels.std()))
+
+
+def same_picture(a: Fingerprint, b: Fingerprint, cosine: float) -> bool:
+    """Whether two candidates are copies of one picture (see the module docstring)."""
+    if np.abs(a.colour - b.colour).max() > MAX_COLOUR_DIFFERENCE:
+        return False
+    if a.flat or b.flat:
+        return cosine >= SAME_PICTURE_COSINE
+    return fingerprint_distance(a, b) <= MAX_HASH_DISTANCE
 
 
 def fingerprint_distance(a: Fingerprint, b: Fingerprint) -> int:
@@ -213,10 +237,11 @@ class DuplicateFinder:
     def __init__(
         self,
         library: Library,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float | None = None,
         neighbours: int = NEIGHBOURS,
         fingerprints: Callable[[Photo], Fingerprint | None] = read_fingerprint,
     ) -> None:
+        threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         if not 0.0 < threshold <= 1.0:
             raise KnownError(f"The threshold is a cosine in (0, 1], not {threshold}.")
         self.library, self.threshold, self.neighbours = library, threshold, neighbours
@@ -238,12 +263,10 @@ class DuplicateFinder:
         return [self._group(g) for g in groups]
 
     def _confirm(self, a: int, b: int, score: float) -> bool:
-        if score >= SAME_PICTURE_COSINE:
-            return True
         first, second = self._fingerprint(a), self._fingerprint(b)
         if first is None or second is None:
             return False
-        return fingerprint_distance(first, second) <= MAX_HASH_DISTANCE
+        return same_picture(first, second, score)
 
     def _fingerprint(self, photo_id: int) -> Fingerprint | None:
         if photo_id not in self._prints:

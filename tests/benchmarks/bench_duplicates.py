@@ -133,7 +133,15 @@ def run_images(copies_per_kind: int = 12) -> dict[str, Any]:
         bits = [
             fingerprint_distance(p, fingerprint(i)) for p, i in zip(prints, images, strict=True)
         ]
-        kinds[kind] = {"cos_min": round(float(cos.min()), 4), "bits_max": max(bits)}
+        colours = [
+            float(np.abs(p.colour - fingerprint(i).colour).max())
+            for p, i in zip(prints, images, strict=True)
+        ]
+        kinds[kind] = {
+            "cos_min": round(float(cos.min()), 4),
+            "bits_max": max(bits),
+            "colour_difference_max": round(max(colours), 1),
+        }
     pairs = list(combinations(range(len(originals)), 2))
     cos = [float(embedded[a] @ embedded[b]) for a, b in pairs]
     bits = [fingerprint_distance(prints[a], prints[b]) for a, b in pairs]

@@ -23,6 +23,7 @@ from photoclip.core.duplicates import (
     fingerprint,
     fingerprint_distance,
     group_vectors,
+    same_picture,
 )
 from photoclip.core.vectorindex import IndexSettings, VectorIndex
 
@@ -107,10 +108,19 @@ def test_fingerprint_matches_copies_and_tells_different_photos_apart() -> None:
     for image, original in zip(originals, prints, strict=True):
         for name, copy in copies(image, rng).items():
             assert fingerprint_distance(original, fingerprint(copy)) <= MAX_HASH_DISTANCE, name
-    different = [
-        fingerprint_distance(a, b) for i, a in enumerate(prints) for b in prints[i + 1 :]
-    ]
+    different = [fingerprint_distance(a, b) for i, a in enumerate(prints) for b in prints[i + 1 :]]
     assert min(different) > MAX_HASH_DISTANCE
+
+
+def test_flat_photos_are_judged_by_colour_and_embedding_not_by_their_noisy_hash() -> None:
+    red, dark_red = (
+        Image.new("RGB", (80, 60), (200, 30, 30)),
+        Image.new("RGB", (80, 60), (120, 0, 0)),
+    )
+    assert fingerprint(red).flat
+    assert same_picture(fingerprint(red), fingerprint(red.resize((40, 30))), cosine=0.995)
+    assert not same_picture(fingerprint(red), fingerprint(red), cosine=0.95)
+    assert not same_picture(fingerprint(red), fingerprint(dark_red), cosine=1.0)
 
 
 # -- the finder, through indexing with the test-shapes model ---------------------------------------
