@@ -140,9 +140,13 @@ def group_vectors(
     return connected_groups((a, b) for a, b, _ in pairs)
 
 
+def keeper_order(photos: Sequence[Photo]) -> list[Photo]:
+    """Best to keep first: the largest resolution, then the oldest, then by path."""
+    return sorted(photos, key=lambda p: (-(p.width or 0) * (p.height or 0), p.date, str(p.path)))
+
+
 def choose_keeper(photos: Sequence[Photo]) -> Photo:
-    """The largest resolution, then the oldest, then the first path."""
-    return min(photos, key=lambda p: (-(p.width or 0) * (p.height or 0), p.date, str(p.path)))
+    return keeper_order(photos)[0]
 
 
 # -- the visual fingerprint ---------------------------------------------------------------------
@@ -275,6 +279,5 @@ class DuplicateFinder:
         return self._prints[photo_id]
 
     def _group(self, ids: list[int]) -> DuplicateGroup:
-        photos = [self._photos[i] for i in ids]
-        keep = choose_keeper(photos)
-        return DuplicateGroup(keep, tuple(p for p in photos if p is not keep))
+        keep, *others = keeper_order([self._photos[i] for i in ids])
+        return DuplicateGroup(keep, tuple(others))
