@@ -6,12 +6,15 @@ Following the PicCollage write-up on CLIP, we learn that direction per model and
 photos, +2 favours it); steering the query worked much better for them than steering every
 image vector, and it costs nothing at search time.
 
-The direction comes from images generated here: pairs of one background (plain, gradient,
-smooth noise, random shapes) with and without rendered words (Pillow's own scalable font and
-any of a few common system fonts, at various sizes, colours and places). Both images of a pair
-share every pixel but the text, so the only thing a linear classifier (logistic regression,
-no hidden layer) can learn to separate them is the text. Its weight vector, normalised, is
-the direction. A few hundred small images: seconds on a CPU for the small models.
+The direction comes from images generated here: pairs on one background (plain, gradient,
+smooth noise, random shapes), one with rendered words (Pillow's own scalable font and any of
+a few common system fonts, at various sizes, colours and places), the other with marks that
+are not text (an ellipse, a box, a polygon) in the words' places, sizes and colours. The two
+differ only in being text, so that is what a linear classifier (logistic regression, no
+hidden layer) learns to separate; its weight vector, normalised, is the direction. Bare
+backgrounds as the negatives taught "something is drawn here" instead, which pointed the
+test-shapes model's photos of circles further along the direction than its images of the
+word "circle". A few hundred small images: seconds on a CPU for the small models.
 
 The catalog caches one direction per model key (and recipe version), so a new model gets a
 new direction; `ensure_direction` learns and stores it when it is missing.
@@ -196,17 +199,23 @@ def _held_out_mask(pairs: int, seed: int) -> np.ndarray:
 
 
 def training_pairs(pairs: int, seed: int, side: int) -> tuple[list[Image.Image], list[Image.Image]]:
-    """`pairs` backgrounds, and the same backgrounds with text written on them. Half are
-    plain signs (one word in Pillow's font on a plain or gradient background), half vary
-    everything; small models learn text only from the first kind, large ones from both."""
+    """`pairs` images with marks that are not text, and the same images with words in the
+    marks' places, sizes and colours. Half are plain signs (one word in Pillow's font on a
+    plain or gradient background), half vary everything; small models learn text only from
+    the first kind, large ones from both."""
     rng = random.Random(seed)
-    plain, written = [], []
+    marked, written = [], []
     for number in range(pairs):
         varied = number % 2 == 1
         background = random_background(rng, side, varied)
-        plain.append(background)
-        written.append(with_text(background, rng, varied))
-    return plain, written
+        with_marks, with_words = background.copy(), background.copy()
+        for _ in range(rng.choice((1, 1, 2, 3)) if varied else 1):
+            placed = place_word(background, rng, varied)
+            draw_mark(with_marks, placed, rng)
+            draw_word(with_words, placed)
+        marked.append(with_marks)
+        written.append(with_words)
+    return marked, written
 
 
 def random_background(rng: random.Random, side: int, varied: bool = True) -> Image.Image:
@@ -221,41 +230,66 @@ def random_background(rng: random.Random, side: int, varied: bool = True) -> Ima
     return _shapes(rng, _gradient(rng, side))
 
 
-def with_text(background: Image.Image, rng: random.Random, varied: bool = True) -> Image.Image:
-    """A copy with one word (varied: one to three, in any font) written on it."""
-    image = background.copy()
-    draw = ImageDraw.Draw(image)
-    words = rng.choice((1, 1, 2, 3)) if varied else 1
-    for _ in range(words):
-        font = _random_font(rng, image.width, varied)
-        _write(image, draw, _word(rng), font, rng)
-    return image
+@dataclass(frozen=True)
+class PlacedWord:
+    text: str
+    font: Any
+    #: the text's box in the image: left, top, right, bottom
+    box: tuple[float, float, float, float]
+    #: where to draw it from (Pillow's text origin sits above and left of the ink)
+    origin: tuple[float, float]
+    colour: tuple[int, int, int]
+    stroke: int
+
+
+def place_word(image: Image.Image, rng: random.Random, varied: bool) -> PlacedWord:
+    """A word, shortened until it fits, at a random place fully inside the image, in a
+    colour that stands out from what lies under it."""
+    side, word = image.width, _word(rng)
+    font = _random_font(rng, side, varied)
+    measure = ImageDraw.Draw(image)
+    left, top, right, bottom = measure.textbbox((0, 0), word, font=font)
+    while right - left > side * 0.95 and len(word) > 2:
+        word = word[:-1]
+        left, top, right, bottom = measure.textbbox((0, 0), word, font=font)
+    x = rng.uniform(0, max(0.0, side - (right - left)))
+    y = rng.uniform(0, max(0.0, side - (bottom - top)))
+    box = (x, y, x + right - left, y + bottom - top)
+    under = ImageStat.Stat(
+        image.crop((int(box[0]), int(box[1]), int(box[2]) + 1, int(box[3]) + 1))
+    ).mean
+    stroke = rng.choice((0, 0, 1)) if varied else 0
+    return PlacedWord(word, font, box, (x - left, y - top), _contrasting(rng, under), stroke)
+
+
+def draw_word(image: Image.Image, placed: PlacedWord) -> None:
+    ImageDraw.Draw(image).text(
+        placed.origin, placed.text, fill=placed.colour, font=placed.font, stroke_width=placed.stroke
+    )
+
+
+def draw_mark(image: Image.Image, placed: PlacedWord, rng: random.Random) -> None:
+    """Something that is not text where the word would be: an ellipse, a box or a polygon
+    of its size and colour. Against empty backgrounds the classifier would learn "there is
+    something in the picture", which a photo of a circle has as much as a sign does."""
+    draw, box = ImageDraw.Draw(image), placed.box
+    kind = rng.choice(("ellipse", "rectangle", "polygon"))
+    if kind == "ellipse":
+        draw.ellipse(box, fill=placed.colour)
+    elif kind == "rectangle":
+        draw.rectangle(box, fill=placed.colour)
+    else:
+        centre_x, centre_y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        radius = max(box[2] - box[0], box[3] - box[1]) / 2
+        angles = np.linspace(0, 2 * np.pi, rng.randint(3, 6), endpoint=False)
+        points = [(centre_x + radius * np.cos(a), centre_y + radius * np.sin(a)) for a in angles]
+        draw.polygon(points, fill=placed.colour)
 
 
 def _random_font(rng: random.Random, side: int, varied: bool) -> Any:
     if not varied:
         return _font(None, round(side * rng.uniform(0.2, 0.3)))
     return _font(rng.choice(_font_files()), rng.randint(side // 8, side // 3))
-
-
-def _write(
-    image: Image.Image, draw: ImageDraw.ImageDraw, word: str, font: Any, rng: random.Random
-) -> None:
-    """The word, shortened until it fits, at a random place fully inside the image, in a
-    colour that stands out from what lies under it."""
-    side = image.width
-    left, top, right, bottom = draw.textbbox((0, 0), word, font=font)
-    while right - left > side * 0.95 and len(word) > 2:
-        word = word[:-1]
-        left, top, right, bottom = draw.textbbox((0, 0), word, font=font)
-    x = rng.uniform(0, max(0.0, side - (right - left)))
-    y = rng.uniform(0, max(0.0, side - (bottom - top)))
-    under = ImageStat.Stat(
-        image.crop((int(x), int(y), int(x + right - left) + 1, int(y + bottom - top) + 1))
-    ).mean
-    colour = _contrasting(rng, under)
-    stroke = rng.choice((0, 0, 1))
-    draw.text((x - left, y - top), word, fill=colour, font=font, stroke_width=stroke)
 
 
 def _word(rng: random.Random) -> str:

@@ -65,13 +65,13 @@ def test_logistic_regression_finds_the_separating_direction() -> None:
     assert np.mean(((features @ weights + bias) > 0) == labels.astype(bool)) > 0.93  # Bayes: 0.952
 
 
-def test_pairs_differ_only_by_the_text_and_repeat_with_their_seed() -> None:
-    plain, written = training_pairs(6, seed=3, side=64)
-    again, _ = training_pairs(6, seed=3, side=64)
-    for background, text, same in zip(plain, written, again, strict=True):
-        changed = np.any(np.asarray(background) != np.asarray(text), axis=2)
+def test_pairs_differ_only_where_words_or_marks_are_and_repeat_with_their_seed() -> None:
+    marked, written = training_pairs(8, seed=3, side=64)
+    again, _ = training_pairs(8, seed=3, side=64)
+    for mark, text, same in zip(marked, written, again, strict=True):
+        changed = np.any(np.asarray(mark) != np.asarray(text), axis=2)
         assert 0 < changed.mean() < 0.6  # some pixels, not the whole image
-        assert np.array_equal(np.asarray(background), np.asarray(same))
+        assert np.array_equal(np.asarray(mark), np.asarray(same))
 
 
 def test_steering_keeps_a_unit_vector_and_moves_along_the_direction() -> None:
@@ -151,15 +151,10 @@ def circles_library(tmp_path_factory: pytest.TempPathFactory, shapes_encoder: An
 
 @pytest.mark.slow
 def test_the_direction_of_test_shapes_separates_held_out_pairs(shapes_encoder: Any) -> None:
-    assert learn_direction(shapes_encoder).accuracy >= 0.6
+    assert learn_direction(shapes_encoder).accuracy >= 0.7  # measured: 0.775
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="the interim test-shapes weights (issue 3) embed the word 'circle' away from "
-    "the learned text direction; retrained weights are due on branch shapes",
-)
 def test_textness_moves_word_only_images_out_of_and_into_the_lead(circles_library: Any) -> None:
     assert min(word_ranks(circles_library, "a circle", -2)) > 10
     assert word_ranks(circles_library, "a circle", 2)[:10] == list(range(1, 11))
