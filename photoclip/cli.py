@@ -554,6 +554,12 @@ def _add_duplicates(commands: Any) -> None:
         help="cosine from which photos are compared (default 0.85; lower finds more)",
     )
     command.add_argument("--json", action="store_true", help="print the groups as JSON")
+    action = command.add_mutually_exclusive_group()
+    action.add_argument(
+        "--trash", action="store_true", help="move each group's others to the system trash"
+    )
+    action.add_argument("--undo", action="store_true", help="take the last trashed batch back")
+    command.add_argument("--yes", action="store_true", help="--trash without asking")
     command.set_defaults(run=run_duplicates)
 
 
@@ -564,17 +570,71 @@ def run_duplicates(args: argparse.Namespace) -> int:
     if not locations.catalog.exists():
         raise KnownError("Nothing is indexed yet. Add a folder first: photoclip index FOLDER")
     with _open_library(locations) as library:
+        if args.undo:
+            return _undo_trash(library, locations)
         groups = DuplicateFinder(library, args.threshold).find()
-    if args.json:
+        _print_groups(groups, args.json)
+        if args.trash and groups:
+            _trash_others(library, locations, groups, args.yes)
+    return 0
+
+
+def _print_groups(groups: list[Any], as_json: bool) -> None:
+    if as_json:
         _print_json({"groups": [g.as_json() for g in groups]})
-        return 0
+        return
     if not groups:
         print("No near-duplicate photos.")
     for group in groups:
         print(f"keep {group.keep.path}")
         for photo in group.others:
             print(f"     {photo.path}")
+
+
+def _trash_others(library: Any, locations: Locations, groups: list[Any], yes: bool) -> None:
+    """The list above was the preview; ask (or take --yes), then move and forget them."""
+    from photoclip.core.trash import Trash
+
+    others = [photo for group in groups for photo in group.others]
+    if not yes:
+        if not sys.stdin.isatty():
+            raise KnownError("Add --yes to move photos to the trash without a question.")
+        answer = input(f"Move {len(others)} photos to the trash? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Nothing moved.", file=sys.stderr)
+            return
+    report = Trash(locations.data).move([photo.path for photo in others])
+    gone = {str(path) for path in report.done}
+    ids = [photo.id for photo in others if str(photo.path) in gone]
+    with library.catalog.transaction():
+        library.catalog.delete_photos(ids)
+        library.catalog.next_generation()
+    library.forget(ids)
+    library.save_index()
+    _print_trash_report("moved to the trash", report)
+
+
+def _undo_trash(library: Any, locations: Locations) -> int:
+    """Restore the last batch, then index the files again (their vectors are found by
+    content, so the model rarely has to run)."""
+    from photoclip.core.indexing import Indexer
+    from photoclip.core.trash import Trash
+
+    report = Trash(locations.data).undo()
+    record = library.active_model
+    if report.done and record is not None:
+        _, settings = _environment()
+        encoder = _load_encoder(record.profile, settings.device, settings)
+        Indexer(library, encoder).index_files(list(report.done))
+        library.save_index()
+    _print_trash_report("restored", report)
     return 0
+
+
+def _print_trash_report(verb: str, report: Any) -> None:
+    print(f"{len(report.done)} photos {verb}.", file=sys.stderr)
+    for path, reason in report.skipped:
+        print(f"  skipped {path}: {reason}", file=sys.stderr)
 
 
 # -- wiring: the CLI's composition root --------------------------------------------------------

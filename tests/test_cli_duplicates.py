@@ -55,3 +55,30 @@ def test_search_with_textness_learns_the_direction_once_and_checks_its_range(
         assert db.execute("SELECT count(*) FROM textness_directions").fetchone()[0] == 1
     refused = photoclip("search", "a circle", "--textness", "3", check=False)
     assert refused.returncode == 2 and "from -2 to 2" in refused.stderr
+
+
+def test_trash_asks_moves_the_others_and_undo_brings_them_back(
+    library: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"  # send2trash's trash: never the user's own
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg"))
+    others = [library / "turned.jpg", library / "small.jpg"]
+    refused = photoclip("duplicates", "--trash", check=False)
+    assert refused.returncode == 1 and "--yes" in refused.stderr
+    assert all(p.exists() for p in others)
+
+    moved = photoclip("duplicates", "--trash", "--yes")
+    assert "2 photos moved to the trash" in moved.stderr
+    assert not any(p.exists() for p in others)
+    assert sorted(p.name for p in (home / "xdg" / "Trash" / "files").iterdir()) == [
+        "small.jpg",
+        "turned.jpg",
+    ]
+    assert as_json("duplicates") == {"groups": []}
+
+    restored = photoclip("duplicates", "--undo")
+    assert "2 photos restored" in restored.stderr
+    assert all(p.exists() for p in others)
+    assert len(as_json("duplicates")["groups"]) == 1

@@ -93,7 +93,7 @@ class Trash:
             try:
                 moved = self._move_one(Path(path))
             except OSError as error:
-                report.skipped.append((Path(path), error.strerror or str(error)))
+                report.skipped.append((Path(path), _reason(error, Path(path))))
                 continue
             batch = TrashBatch(batch.id, batch.when, (*batch.files, moved))
             self._save_batch(batch)
@@ -253,6 +253,14 @@ def _move_without_overwrite(source: Path, target: Path) -> None:
         shutil.move(source, target)
         return
     source.unlink()
+
+
+def _reason(error: OSError, path: Path) -> str:
+    """The OS's words, naming the other file when it was not this one (the trash)."""
+    reason = error.strerror or str(error)
+    if error.filename and Path(os.fsdecode(error.filename)) != path:
+        reason += f": {os.fsdecode(error.filename)}"
+    return reason
 
 
 def _mount_point(path: Path) -> Path:

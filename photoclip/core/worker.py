@@ -285,7 +285,8 @@ class TrashPhotos(Job):
 @dataclass(frozen=True)
 class UndoTrash(Job):
     """Take the last trashed batch back out of the trash and index it again (same bytes:
-    the stored vectors are reused, no model runs); `deliver` gets the TrashReport."""
+    their vectors are found by content, unless a full scan pruned them meanwhile);
+    `deliver` gets the TrashReport."""
 
     deliver: Callable[[Any], None] | None = None
     priority: ClassVar[int] = USER
