@@ -112,7 +112,7 @@ def run_vectors(n: int, thresholds: list[float], seed: int) -> dict[str, Any]:
     return row
 
 
-def run_images(copies_per_kind: int = 12) -> dict[str, Any]:
+def run_images(count: int = 40) -> dict[str, Any]:
     """Cosines (test-shapes) and fingerprint distances of copies and of different images."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
     from test_duplicates import copies, photo_like  # the tests' own generators
@@ -122,7 +122,7 @@ def run_images(copies_per_kind: int = 12) -> dict[str, Any]:
 
     encoder = load_encoder(resolve_profile("test-shapes"), device="cpu", threads=2)
     rng = random.Random(0)
-    originals = [photo_like(seed) for seed in range(copies_per_kind)]
+    originals = [photo_like(seed) for seed in range(count)]
     embedded = encoder.encode_pil(originals)
     prints = [fingerprint(image) for image in originals]
     kinds: dict[str, dict[str, float]] = {}
