@@ -36,7 +36,7 @@ from photoclip.core.duplicates import (
     fingerprint_distance,
     group_vectors,
 )
-from photoclip.core.vectorindex import VectorIndex
+from photoclip.core.vectorindex import IndexSettings, VectorIndex
 
 DIM = 512
 
@@ -79,7 +79,16 @@ def pair_set(groups: list[list[int]]) -> set[tuple[int, int]]:
     return {pair for g in groups for pair in combinations(sorted(g), 2)}
 
 
-def run_vectors(n: int, thresholds: list[float], seed: int) -> dict[str, Any]:
+def exact_seconds(vectors: np.ndarray) -> float:
+    """The quadratic way for comparison: every photo against every photo (k-NN by blocks)."""
+    everything = IndexSettings(exact_max_items=10**9, hnsw_min_items=10**9)
+    exact = VectorIndex.build(np.arange(len(vectors)), vectors, model_key="b", settings=everything)
+    started = time.perf_counter()
+    exact.neighbours(vectors, NEIGHBOURS + 1)
+    return time.perf_counter() - started
+
+
+def run_vectors(n: int, thresholds: list[float], seed: int, exact_up_to: int) -> dict[str, Any]:
     vectors, labels = photo_like(n, seed)
     ids = np.arange(n)
     started = time.perf_counter()
@@ -96,6 +105,8 @@ def run_vectors(n: int, thresholds: list[float], seed: int) -> dict[str, Any]:
         "planted_groups": len(truth_groups),
         "build_seconds": round(built, 2),
     }
+    if n <= exact_up_to:
+        row["exact_all_pairs_seconds"] = round(exact_seconds(vectors), 2)
     for threshold in thresholds:
         started = time.perf_counter()
         groups = group_vectors(ids, vectors, index, threshold)
@@ -156,13 +167,16 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[25_000, 100_000])
     parser.add_argument("--thresholds", type=float, nargs="*", default=[DEFAULT_THRESHOLD, 0.92])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--exact-up-to", type=int, default=25_000, help="also time all-pairs k-NN up to here"
+    )
     parser.add_argument("--images", action="store_true", help="the generated-images report")
     args = parser.parse_args()
     if args.images:
         with tempfile.TemporaryDirectory():
             print(json.dumps(run_images(), indent=2))
         return
-    rows = [run_vectors(n, args.thresholds, args.seed) for n in args.sizes]
+    rows = [run_vectors(n, args.thresholds, args.seed, args.exact_up_to) for n in args.sizes]
     report: dict[str, Any] = {"neighbours": NEIGHBOURS, "runs": rows}
     if len(rows) >= 2:
         first, last = rows[0], rows[-1]
