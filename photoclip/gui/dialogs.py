@@ -6,7 +6,11 @@ requests go to the worker as actions; the dialogs themselves (photoclip.gui.*) d
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QImage
 
 from photoclip.core import browsing
 from photoclip.core.actions import (
@@ -21,6 +25,8 @@ from photoclip.core.categories import Category
 from photoclip.core.settings import Settings
 from photoclip.core.sorting import APPLIED, Plan, Sorter
 from photoclip.core.tagstore import TagStore
+from photoclip.core.worker import TrashPhotos, UndoTrash
+from photoclip.gui.thumbnails import read_scaled
 
 if TYPE_CHECKING:
     from photoclip.gui.mainwindow import MainWindow
@@ -57,6 +63,7 @@ class Dialogs:
         self.window = window
         self.tasks = window.tasks
         self.sort_dialog: Any = None
+        self.duplicates_dialog: Any = None
 
     def category_editor(self) -> None:
         from photoclip.gui.categoryeditor import CategoryEditor
@@ -137,3 +144,62 @@ class Dialogs:
             dialog.open()
 
         self.tasks.read(lambda s: browsing.failures(s.library.catalog), show)
+
+    # -- near-duplicates (photoclip.gui.duplicatesview) ------------------------------------------
+
+    def duplicates(self) -> None:
+        """Groups are found on the read pool (it only reads); trash and undo are jobs."""
+        from photoclip.gui.duplicatesview import DuplicatesDialog
+
+        dialog = DuplicatesDialog(self.window)
+        self.duplicates_dialog = dialog
+        dialog.thumbnails_requested.connect(self._duplicate_thumbnails)
+        dialog.trash_requested.connect(self._trash)
+        dialog.undo_requested.connect(self._undo_trash)
+        dialog.show_message("Looking for near-duplicates…")
+        dialog.open()
+        self._find_duplicates()
+
+    def _find_duplicates(self) -> None:
+        from photoclip.core.duplicates import DuplicateFinder
+
+        def found(groups: list[Any]) -> None:
+            self.duplicates_dialog.set_groups(groups)
+            self.duplicates_dialog.show_message("")
+
+        failed = self.duplicates_dialog.show_message
+        find = lambda s: DuplicateFinder(s.library).find()  # noqa: E731
+        self.tasks.read(find, found, key="duplicates", failed=failed)
+
+    def _duplicate_thumbnails(self, paths: list[str]) -> None:
+        def read_all() -> list[tuple[str, QImage]]:
+            return [(path, read_scaled(Path(path), QSize(96, 96))) for path in paths]
+
+        def show(images: list[tuple[str, QImage]]) -> None:
+            for path, image in images:
+                if not image.isNull():
+                    self.duplicates_dialog.set_thumbnail(path, image)
+
+        self.tasks.run(read_all, show)
+
+    def _trash(self, paths: list[str]) -> None:
+        reply = self.tasks.bridge.reply_to(lambda report: self._trashed(report, "moved to"))
+        self.tasks.submit(TrashPhotos(tuple(Path(p) for p in paths), deliver=reply))
+
+    def _undo_trash(self) -> None:
+        reply = self.tasks.bridge.reply_to(lambda report: self._trashed(report, "restored from"))
+        self.tasks.submit(UndoTrash(deliver=reply))
+
+    def _trashed(self, report: Any, verb: str) -> None:
+        text = f"{len(report.done)} photos {verb} the trash."
+        if report.skipped:
+            text += f" {len(report.skipped)} skipped: {report.skipped[0][1]}"
+        self.duplicates_dialog.show_message(text)
+        self.duplicates_dialog.set_undo_enabled(verb == "moved to" and bool(report.done))
+        self.window.refresh_library()
+        self.window.run_search()
+        self._find_duplicates()
+
+    def trash_failed(self, message: str) -> None:
+        if self.duplicates_dialog is not None:
+            self.duplicates_dialog.show_message(message)

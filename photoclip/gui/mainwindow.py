@@ -61,6 +61,8 @@ ICON = 160
 #: how many ranked results a query shows (browsing without a query shows every photo)
 SEARCH_LIMIT = 1000
 WELCOME, GRID, PHOTO = 0, 1, 2
+#: the textness direction of the active model: not asked for, being learned, stored, failed
+TEXTNESS_UNKNOWN, TEXTNESS_LEARNING, TEXTNESS_READY, TEXTNESS_FAILED = range(4)
 #: while indexing, the grid and the sidebar show new photos at most this often
 GRID_REFRESH_MS = 3000
 
@@ -136,6 +138,7 @@ class MainWindow(QMainWindow):
         self._title = ""
         self._library = LibraryView()
         self._open_id: int | None = None
+        self._textness = TEXTNESS_UNKNOWN
         self._build(first_run)
         self.dialogs = Dialogs(self)
         self._build_menus()
@@ -154,7 +157,7 @@ class MainWindow(QMainWindow):
         self.folders = FolderModel(self)
         self.folder_list = FolderList(self.folders)
         self.tag_panel = TagPanel()
-        self.search = SearchBar()
+        self.search = SearchBar(self.settings.textness)
         self.photo_view = PhotoView()
         self.welcome = WelcomePage()
         self.welcome.chooser.setVisible(first_run)
@@ -200,6 +203,7 @@ class MainWindow(QMainWindow):
         self._action(tags, "&Edit Categories…", self.dialogs.category_editor)
         self._action(tags, "Auto-&Sort…", self.dialogs.sort)
         self.tools = bar.addMenu("&View")
+        self._action(self.tools, "&Near-Duplicates…", self.dialogs.duplicates)
         self._action(self.tools, "&Failed Photos…", self.dialogs.failures)
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&About PhotoClip", self._about)
@@ -312,11 +316,14 @@ class MainWindow(QMainWindow):
             until=request.until,
             tag=self._tag,
             sort=request.sort,
+            textness=request.textness if self._textness == TEXTNESS_READY else 0.0,
         )
 
     def run_search(self) -> None:
         """Search (or browse, without a query) with the bar's query and every filter."""
         request = self.search.request()
+        if request.textness and self._textness == TEXTNESS_UNKNOWN:
+            self._prepare_textness()
         options = self.options(request)
         self._history.clear()
         self._show_filters()
@@ -364,6 +371,13 @@ class MainWindow(QMainWindow):
         if self._tag:
             parts.append(f"tagged {self._tag[0]}: {self._tag[1]}")
         self.search.set_filters(" · ".join(parts))
+
+    def _prepare_textness(self) -> None:
+        """The worker learns (once per model) what writing in a photo looks like; searches
+        use the slider once it is stored, and until then search without it."""
+        self._textness = TEXTNESS_LEARNING
+        self.status.show_message("Learning what text in photos looks like (once)…")
+        self.tasks.submit(w.ComputeTextness())
 
     def _on_folder_chosen(self, path: str) -> None:
         self._folder = path
@@ -505,6 +519,10 @@ class MainWindow(QMainWindow):
 
     def _on_job_finished(self, event: w.JobFinished) -> None:
         self._refresh_timer.start()
+        if event.job == "ComputeTextness":
+            self._textness = TEXTNESS_READY
+            self.status.show_message("")
+            self.run_search()
         report = event.report
         changed = report is not None and (report.embedded or report.removed or report.reused)
         if changed and self.pages.currentIndex() == GRID and not self._history:
@@ -527,6 +545,10 @@ class MainWindow(QMainWindow):
             self.welcome.chooser.show()
         if event.job in ("PlanSort", "ApplySort", "UndoSort"):
             self.dialogs.sort_failed(event.message)
+        if event.job in ("TrashPhotos", "UndoTrash"):
+            self.dialogs.trash_failed(event.message)
+        if event.job == "ComputeTextness":
+            self._textness = TEXTNESS_FAILED
 
     def _on_root_status(self, event: w.RootStatusChanged) -> None:
         self.folders.set_online(event.path, event.online)
@@ -538,6 +560,7 @@ class MainWindow(QMainWindow):
         self.status.show_message(event.reason)
 
     def _on_model_activated(self, event: w.ModelActivated) -> None:
+        self._textness = TEXTNESS_UNKNOWN  # each model has its own direction
         self.refresh_library()
         if self.search.request().query:
             self.run_search()

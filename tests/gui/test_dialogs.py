@@ -94,3 +94,24 @@ def test_the_failures_dialog_lists_why(make_app: Any, qtbot: Any, scenes: Path) 
     app.window.status.failures.click()
     dialog = opened(app.window, FailuresDialog, qtbot)
     assert dialog.model.rowCount() == 1
+
+
+def test_near_duplicates_are_found_trashed_and_restored(
+    make_app: Any, qtbot: Any, scenes: Path, monkeypatch: Any
+) -> None:
+    from photoclip.gui.duplicatesview import DuplicatesDialog
+
+    trashed: list[Path] = []
+    monkeypatch.setattr("send2trash.send2trash", lambda path: trashed.append(Path(path)))
+    (scenes / "red-circle-copy.png").write_bytes((scenes / "red-circle.png").read_bytes())
+    window = indexed(make_app, qtbot, scenes).window
+    window.dialogs.duplicates()
+    dialog = opened(window, DuplicatesDialog, qtbot)
+    qtbot.wait_until(lambda: len(dialog.model.groups) == 1, timeout=WAIT)
+    assert sorted(dialog.model.all_paths()) == sorted(
+        str(scenes / n) for n in ("red-circle.png", "red-circle-copy.png")
+    )
+    with qtbot.wait_signal(window.results_shown, timeout=WAIT):
+        dialog.trash_button.click()
+    assert len(trashed) == 1 and len(names(window)) == 6
+    assert "1 photos moved to the trash" in dialog.message.text()
