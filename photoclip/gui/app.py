@@ -57,9 +57,8 @@ class PhotoClipApp:
         )
         self.worker.subscribe(self.bridge)
         self.tasks = TaskManager(self.worker, self.bridge)
-        self.window = MainWindow(
-            self.tasks, locations, settings, first_run=is_first_run(locations, settings)
-        )
+        self.first_run = is_first_run(locations, settings)
+        self.window = MainWindow(self.tasks, locations, settings, first_run=self.first_run)
         self._starter: threading.Thread | None = None
 
     def start(self) -> None:
@@ -74,7 +73,8 @@ class PhotoClipApp:
         except KnownError as error:
             log.warning("%s; using the default model", error)
         self.worker.start()
-        self.worker.submit(LoadModel())
+        if not self.first_run:  # on a first run the user chooses (and the download waits)
+            self.worker.submit(LoadModel())
 
     def stop(self) -> None:
         """Finish the batch in flight, save the index, end every thread (after the window

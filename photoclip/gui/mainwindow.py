@@ -176,6 +176,7 @@ class MainWindow(QMainWindow):
         sidebar.addWidget(self.folder_list)
         sidebar.addWidget(self.tag_panel)
         sidebar.setContentsMargins(6, 6, 0, 0)
+        sidebar.setSizes([200, 600])  # a few folders; many tags
         main = QWidget()
         layout = QVBoxLayout(main)
         layout.setContentsMargins(6, 6, 6, 0)

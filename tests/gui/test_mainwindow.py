@@ -199,3 +199,23 @@ def test_the_textness_slider_learns_the_direction_once_then_steers(
     with qtbot.wait_signal(window.results_shown, timeout=WAIT):
         window.run_search()
     assert names(window)[0] == "red-circle.png"
+
+
+def test_a_first_run_offers_the_models_and_remembers_the_choice(
+    make_app: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from photoclip.core.settings import Settings
+
+    monkeypatch.delenv("PHOTOCLIP_MODEL")
+    app = make_app()
+    app.window.show()
+    assert app.window.welcome.chooser.isVisible()
+    app.start()
+    with qtbot.wait_signal(app.bridge.job_finished, timeout=WAIT, check_params_cb=_chose):
+        app.window.welcome.chooser.profile_chosen.emit("test-shapes")
+    qtbot.wait_until(lambda: "test-shapes" in app.window.status.detail.text(), timeout=WAIT)
+    assert Settings.load(Locations.from_environment().settings).model == "test-shapes"
+
+
+def _chose(event: Any) -> bool:
+    return bool(event.job == "ChooseModel")
