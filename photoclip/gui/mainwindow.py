@@ -320,34 +320,53 @@ class MainWindow(QMainWindow):
             textness=request.textness if self._textness == TEXTNESS_READY else 0.0,
         )
 
-    def run_search(self) -> None:
-        """Search (or browse, without a query) with the bar's query and every filter."""
+    def run_search(self, background: bool = False) -> None:
+        """Search (or browse, without a query) with the bar's query and every filter.
+        A `background` refresh (new photos indexed) updates the grid without leaving the
+        page the user is on, and gives way to similar photos shown meanwhile."""
         request = self.search.request()
         if request.textness and self._textness == TEXTNESS_UNKNOWN:
             self._prepare_textness()
         options = self.options(request)
-        self._history.clear()
+        if not background:
+            self._history.clear()
         self._show_filters()
         if request.query:
-            self.status.show_message("Searching…")
+            self.status.show_message("" if background else "Searching…")
             self.tasks.read(
-                lambda s: s.search(request.query, options), self._show_found, key="search",
-                failed=self._search_failed,
+                lambda s: s.search(request.query, options),
+                lambda found: self._show_found(found, background),
+                key="search", failed=self._search_failed,
             )  # fmt: skip
         else:
             browsing_options = SearchOptions(**{**options.__dict__, "sort": DATE})
             self.tasks.read(
-                lambda s: browse(s.library.catalog, browsing_options), self._show_browsed,
+                lambda s: browse(s.library.catalog, browsing_options),
+                lambda photos: self._show_browsed(photos, background),
                 key="search", failed=self._search_failed,
             )  # fmt: skip
 
-    def _show_found(self, found: list[SearchResult]) -> None:
+    def _show_found(self, found: list[SearchResult], background: bool = False) -> None:
         self.status.show_message("")
         title = "" if found else "No photos match: try other words, or loosen the filters."
-        self._show(Shown([r.photo for r in found], [r.score for r in found], title))
+        self._show_either(
+            Shown([r.photo for r in found], [r.score for r in found], title), background
+        )
 
-    def _show_browsed(self, photos: list[Photo]) -> None:
-        self._show(Shown(photos, [None] * len(photos)))
+    def _show_browsed(self, photos: list[Photo], background: bool = False) -> None:
+        self._show_either(Shown(photos, [None] * len(photos)), background)
+
+    def _show_either(self, shown: Shown, background: bool) -> None:
+        if background:
+            self._show_refreshed(shown)
+        else:
+            self._show(shown)
+
+    def _show_refreshed(self, shown: Shown) -> None:
+        if self._history:
+            return  # similar photos are on screen: the refresh waits for the next one
+        self.results.set_results(shown.photos, shown.scores)
+        self.results_shown.emit(len(shown.photos))
 
     def _search_failed(self, message: str) -> None:
         self.status.show_message(message)
@@ -507,7 +526,7 @@ class MainWindow(QMainWindow):
     def _grid_refresh(self) -> None:
         """New photos appear while indexing goes on (without losing the scroll position)."""
         self.refresh_library()
-        if self.pages.currentIndex() == GRID and not self._history:
+        if not self._history:
             self._rerun_keeping_scroll()
 
     def _on_state(self, event: w.StateChanged) -> None:
@@ -526,7 +545,7 @@ class MainWindow(QMainWindow):
             self.run_search()
         report = event.report
         changed = report is not None and (report.embedded or report.removed or report.reused)
-        if changed and self.pages.currentIndex() == GRID and not self._history:
+        if changed and not self._history:
             self._rerun_keeping_scroll()
 
     def _rerun_keeping_scroll(self) -> None:
@@ -534,7 +553,7 @@ class MainWindow(QMainWindow):
         self.results_shown.connect(
             self._restore_scroll(scroll), Qt.ConnectionType.SingleShotConnection
         )
-        self.run_search()
+        self.run_search(background=True)
 
     def _restore_scroll(self, value: int) -> Any:
         return lambda _: self.grid.verticalScrollBar().setValue(value)

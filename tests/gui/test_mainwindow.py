@@ -219,3 +219,14 @@ def test_a_first_run_offers_the_models_and_remembers_the_choice(
 
 def _chose(event: Any) -> bool:
     return bool(event.job == "ChooseModel")
+
+
+def test_photos_indexed_meanwhile_do_not_close_the_open_photo(
+    make_app: Any, qtbot: Any, scenes: Path
+) -> None:
+    window = indexed(make_app, qtbot, scenes).window
+    with qtbot.wait_signal(window.photo_shown, timeout=WAIT):
+        window.open_photo(window.results.photo(0).id)
+    write_scenes(scenes / "more", (("white-star", "white", "star"),))
+    qtbot.wait_until(lambda: window.results.rowCount() == len(SCENES) + 1, timeout=WAIT)
+    assert window.pages.currentIndex() == PHOTO
