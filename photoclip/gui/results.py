@@ -185,11 +185,21 @@ class ResultsView(QListView):
         super().keyPressEvent(event)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
-        """Cells share the width evenly, so the grid fills the view without a ragged edge."""
         super().resizeEvent(event)
+        self._fit_cells()
+
+    def updateGeometries(self) -> None:
+        """Also when the scroll bar comes or goes (the viewport's width changes)."""
+        super().updateGeometries()
+        self._fit_cells()
+
+    def _fit_cells(self) -> None:
+        """Cells share the width evenly, so the grid fills the view without a ragged edge."""
         width = self.viewport().width()
+        if not self.verticalScrollBar().isVisible():  # the layout keeps room for it anyway
+            width -= self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
         columns = max(1, width // (self.icon + 8))
-        cell = QSize(width // columns, self.icon + 8)
+        cell = QSize((width - 2) // columns, self.icon + 8)  # a full row must not wrap
         if cell != self.gridSize():
             self.setGridSize(cell)
 
