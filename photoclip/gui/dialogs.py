@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from photoclip.gui.mainwindow import MainWindow
 
 Thresholds = dict[tuple[str, str], float]
+LOOKING = "Looking for near-duplicates…"
 
 
 def read_tag_setup(catalog: Catalog) -> tuple[list[Category], Thresholds]:
@@ -156,7 +157,7 @@ class Dialogs:
         dialog.thumbnails_requested.connect(self._duplicate_thumbnails)
         dialog.trash_requested.connect(self._trash)
         dialog.undo_requested.connect(self._undo_trash)
-        dialog.show_message("Looking for near-duplicates…")
+        dialog.show_message(LOOKING)
         dialog.open()
         self._find_duplicates()
 
@@ -165,7 +166,8 @@ class Dialogs:
 
         def found(groups: list[Any]) -> None:
             self.duplicates_dialog.set_groups(groups)
-            self.duplicates_dialog.show_message("")
+            if self.duplicates_dialog.message.text() == LOOKING:
+                self.duplicates_dialog.show_message("")
 
         failed = self.duplicates_dialog.show_message
         find = lambda s: DuplicateFinder(s.library).find()  # noqa: E731
