@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from photoclip.gui.mainwindow import MainWindow
 
 Thresholds = dict[tuple[str, str], float]
-LOOKING = "Looking for near-duplicates…"
 
 
 def read_tag_setup(catalog: Catalog) -> tuple[list[Category], Thresholds]:
@@ -157,17 +156,18 @@ class Dialogs:
         dialog.thumbnails_requested.connect(self._duplicate_thumbnails)
         dialog.trash_requested.connect(self._trash)
         dialog.undo_requested.connect(self._undo_trash)
-        dialog.show_message(LOOKING)
+        dialog.show_message("Looking for near-duplicates…")
         dialog.open()
         self._find_duplicates()
 
-    def _find_duplicates(self) -> None:
+    def _find_duplicates(self, message: str = "") -> None:
+        """Find the groups (again); `message` is shown with them (setting groups clears
+        the dialog's message)."""
         from photoclip.core.duplicates import DuplicateFinder
 
         def found(groups: list[Any]) -> None:
             self.duplicates_dialog.set_groups(groups)
-            if self.duplicates_dialog.message.text() == LOOKING:
-                self.duplicates_dialog.show_message("")
+            self.duplicates_dialog.show_message(message)
 
         failed = self.duplicates_dialog.show_message
         find = lambda s: DuplicateFinder(s.library).find()  # noqa: E731
@@ -200,7 +200,7 @@ class Dialogs:
         self.duplicates_dialog.set_undo_enabled(verb == "moved to" and bool(report.done))
         self.window.refresh_library()
         self.window.run_search()
-        self._find_duplicates()
+        self._find_duplicates(text)
 
     def trash_failed(self, message: str) -> None:
         if self.duplicates_dialog is not None:

@@ -112,6 +112,7 @@ def test_near_duplicates_are_found_trashed_and_restored(
         str(scenes / n) for n in ("red-circle.png", "red-circle-copy.png")
     )
     dialog.trash_button.click()
-    qtbot.wait_until(lambda: "1 photos moved to the trash" in dialog.message.text(), timeout=WAIT)
+    qtbot.wait_until(lambda: len(dialog.model.groups) == 0, timeout=WAIT)
+    assert "1 photos moved to the trash" in dialog.message.text()
     assert len(trashed) == 1
     qtbot.wait_until(lambda: len(names(window)) == 6, timeout=WAIT)
