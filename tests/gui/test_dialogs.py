@@ -96,7 +96,7 @@ def test_the_failures_dialog_lists_why(make_app: Any, qtbot: Any, scenes: Path) 
     assert dialog.model.rowCount() == 1
 
 
-def test_near_duplicates_are_found_trashed_and_restored(
+def test_near_duplicates_are_found_and_the_extra_copy_trashed(
     make_app: Any, qtbot: Any, scenes: Path, monkeypatch: Any
 ) -> None:
     from photoclip.gui.duplicatesview import DuplicatesDialog
