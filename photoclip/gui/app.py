@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -158,6 +159,16 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
+def _quit_on_signals(qt: QApplication) -> None:
+    """Ctrl-C or a TERM closes the app cleanly (the index is saved). Python runs signal
+    handlers only between bytecodes, so a timer gives it a moment now and then."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: qt.quit())
+    ticker = QTimer(qt)
+    ticker.timeout.connect(lambda: None)
+    ticker.start(250)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
@@ -171,6 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     photoclip = PhotoClipApp(locations, Settings.load(locations.settings))
     photoclip.window.show()
     QTimer.singleShot(0, photoclip.start)
+    _quit_on_signals(qt)
     if args.folders:
         QTimer.singleShot(0, lambda: photoclip.window.add_folders(list(args.folders)))
     try:
