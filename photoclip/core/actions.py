@@ -8,7 +8,7 @@ Removing a folder forgets its photos in PhotoClip only; the files are never touc
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -73,6 +73,20 @@ class ChooseModel(Action):
         settings.model = name
         settings.save(path)
         return name
+
+
+@dataclass(frozen=True)
+class UpdateSettings(Action):
+    """Change some settings (field name -> value) in the settings file, keeping the rest;
+    on the worker thread, so that it never races ChooseModel. Replies with the Settings."""
+
+    changes: tuple[tuple[str, Any], ...]
+
+    def perform(self, work: Work) -> Settings:
+        path = work.library.locations.settings
+        settings = replace(Settings.load(path), **dict(self.changes))
+        settings.save(path)
+        return settings
 
 
 def weights_file_profile(path: Path, current: str | None) -> str:

@@ -37,7 +37,13 @@ from PySide6.QtWidgets import (
 
 from photoclip.core import browsing
 from photoclip.core import worker as w
-from photoclip.core.actions import ChooseModel, CorrectTag, RemoveFolder, weights_file_profile
+from photoclip.core.actions import (
+    ChooseModel,
+    CorrectTag,
+    RemoveFolder,
+    UpdateSettings,
+    weights_file_profile,
+)
 from photoclip.core.catalog import Catalog, Photo
 from photoclip.core.imageio import ThumbnailStore
 from photoclip.core.paths import Locations
@@ -65,6 +71,8 @@ WELCOME, GRID, PHOTO = 0, 1, 2
 TEXTNESS_UNKNOWN, TEXTNESS_LEARNING, TEXTNESS_READY, TEXTNESS_FAILED = range(4)
 #: while indexing, the grid and the sidebar show new photos at most this often
 GRID_REFRESH_MS = 3000
+#: an indexing run of at least this many new photos measures the model's speed
+SPEED_SAMPLE = 50
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,7 @@ class MainWindow(QMainWindow):
         self._library = LibraryView()
         self._open_id: int | None = None
         self._textness = TEXTNESS_UNKNOWN
+        self._rate = 0.0
         self._build(first_run)
         self.dialogs = Dialogs(self)
         self._build_menus()
@@ -520,8 +529,16 @@ class MainWindow(QMainWindow):
 
     def _on_progress(self, event: w.JobProgress) -> None:
         self.status.show_progress(event.progress)
+        self._rate = event.progress.rate
         if not self._grid_timer.isActive():
             self._grid_timer.start()
+
+    def _remember_speed(self, profile: str, rate: float) -> None:
+        """Photos per second of the model on this machine: the model chooser shows it."""
+        speeds = {**self.settings.speeds, profile: round(rate, 1)}
+        self.settings.speeds = speeds
+        self.welcome.chooser.set_speeds(speeds)
+        self.tasks.act(UpdateSettings, (("speeds", speeds),))
 
     def _grid_refresh(self) -> None:
         """New photos appear while indexing goes on (without losing the scroll position)."""
@@ -544,6 +561,8 @@ class MainWindow(QMainWindow):
             self.status.show_message("")
             self.run_search()
         report = event.report
+        if report is not None and report.embedded >= SPEED_SAMPLE and self._rate > 0:
+            self._remember_speed(self.tasks.worker.profile, self._rate)
         changed = report is not None and (report.embedded or report.removed or report.reused)
         if changed and not self._history:
             self._rerun_keeping_scroll()

@@ -19,6 +19,7 @@ from photoclip.core.actions import (
     RemoveFolder,
     SaveCategories,
     UndoSort,
+    UpdateSettings,
     weights_file_profile,
 )
 from photoclip.core.catalog import Catalog
@@ -180,6 +181,18 @@ def test_choosing_a_model_saves_it_and_a_bad_name_changes_nothing(worker: Answer
     with pytest.raises(AssertionError, match="does not exist"):
         worker.ask(ChooseModel, "ViT-B-32:/no/such/weights.safetensors")
     assert worker.worker.profile == "test-shapes"
+
+
+def test_settings_change_only_what_is_asked(worker: Answers) -> None:
+    path = Locations.from_environment().settings
+    Settings(model="test-shapes", threads=2).save(path)
+    changed = worker.ask(UpdateSettings, (("speeds", {"test-shapes": 40.0}),))
+    assert changed == Settings.load(path)
+    assert (changed.model, changed.threads, changed.speeds) == (
+        "test-shapes",
+        2,
+        {"test-shapes": 40.0},
+    )
 
 
 def test_a_weights_file_keeps_the_current_architecture(tmp_path: Path) -> None:

@@ -116,3 +116,20 @@ def test_near_duplicates_are_found_and_the_extra_copy_trashed(
     assert "1 photos moved to the trash" in dialog.message.text()
     assert len(trashed) == 1
     qtbot.wait_until(lambda: len(names(window)) == 6, timeout=WAIT)
+
+
+def test_settings_are_saved_and_the_model_kept(make_app: Any, qtbot: Any, scenes: Path) -> None:
+    from photoclip.core.paths import Locations
+    from photoclip.core.settings import Settings
+    from photoclip.gui.settingsdialog import SettingsDialog
+
+    window = indexed(make_app, qtbot, scenes).window
+    window.dialogs.settings()
+    dialog = opened(window, SettingsDialog, qtbot)
+    dialog.threads_spin.setValue(1)
+    dialog.accept()
+    path = Locations.from_environment().settings
+    qtbot.wait_until(lambda: path.exists() and Settings.load(path).threads == 1, timeout=WAIT)
+    assert window.settings.threads == 1
+    qtbot.wait(300)
+    assert window.tasks.worker.profile == "test-shapes"  # OK alone never switches the model
