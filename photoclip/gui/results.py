@@ -43,7 +43,7 @@ class ResultsModel(QAbstractListModel):
         self.thumbnails = thumbnails
         self._photos: list[Photo] = []
         self._scores: list[float | None] = []
-        self._rows: dict[int, int] = {}
+        self._rows: dict[int, int] | None = {}
         self._placeholder: QPixmap | None = None
         thumbnails.loaded.connect(self._on_loaded)
 
@@ -51,7 +51,7 @@ class ResultsModel(QAbstractListModel):
         self.beginResetModel()
         self.thumbnails.clear_waiting()
         self._photos, self._scores = list(photos), list(scores)
-        self._rows = {photo.id: row for row, photo in enumerate(self._photos)}
+        self._rows = None  # made when the first thumbnail arrives, not while the grid resets
         self.endResetModel()
 
     def photo(self, row: int) -> Photo:
@@ -90,6 +90,8 @@ class ResultsModel(QAbstractListModel):
         )
 
     def _on_loaded(self, photo_id: int) -> None:
+        if self._rows is None:
+            self._rows = {photo.id: row for row, photo in enumerate(self._photos)}
         row = self._rows.get(photo_id)
         if row is not None:
             index = self.index(row)
