@@ -23,6 +23,7 @@ from PySide6.QtGui import (
     QImage,
     QKeySequence,
     QShortcut,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -625,6 +626,11 @@ class MainWindow(QMainWindow):
             self.add_folders(folders)
         elif photos:
             self.search.search_photo(str(photos[0]))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Thumbnails are decoded for the screen's pixels (sharp on high-DPI screens)."""
+        super().showEvent(event)
+        self.thumbnails.ratio = self.devicePixelRatioF()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.thumbnails.clear_waiting()

@@ -230,3 +230,33 @@ def test_photos_indexed_meanwhile_do_not_close_the_open_photo(
     write_scenes(scenes / "more", (("white-star", "white", "star"),))
     qtbot.wait_until(lambda: window.results.rowCount() == len(SCENES) + 1, timeout=WAIT)
     assert window.pages.currentIndex() == PHOTO
+
+
+def test_a_folder_dropped_on_the_window_is_added(make_app: Any, qtbot: Any, scenes: Path) -> None:
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    app = make_app()
+    app.window.show()
+    app.start()
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(scenes))])
+    drop = QDropEvent(
+        QPointF(50, 50),
+        Qt.DropAction.CopyAction,
+        data,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    app.window.dropEvent(drop)
+    qtbot.wait_until(lambda: app.window.results.rowCount() == len(SCENES), timeout=WAIT)
+    assert [f.path for f in app.window.folders.folders] == [scenes]
+
+
+def test_a_high_cutoff_keeps_only_the_best_matches(make_app: Any, qtbot: Any, scenes: Path) -> None:
+    window = indexed(make_app, qtbot, scenes).window
+    everything = search(window, qtbot, "a red circle")
+    with qtbot.wait_signal(window.results_shown, timeout=WAIT):
+        window.search.cutoff.setValue(95)
+    assert names(window)[0] == "red-circle.png"
+    assert len(names(window)) < len(everything)
