@@ -19,7 +19,7 @@ from photoclip.core.paths import Locations
 from photoclip.core.profiles import resolve_profile
 from photoclip.core.settings import Settings
 from photoclip.core.sorting import Plan, Rule, Sorter
-from photoclip.core.tagging import ClipTexts, Tagger, install_default_categories
+from photoclip.core.tagging import ClipTexts, Explanation, Tagger, install_default_categories
 from photoclip.core.tagstore import TagStore
 from photoclip.core.worker import USER, Job, Work
 
@@ -138,6 +138,20 @@ class CorrectTag(Action):
     def perform(self, work: Work) -> int:
         _tagger(work).correct(self.photo_id, self.category, self.label, self.verdict)
         return self.photo_id
+
+
+@dataclass(frozen=True)
+class ExplainTags(Action):
+    """Every label's score and threshold for one photo (what `tag --explain` prints), on
+    the worker because label vectors may need the model and are cached in the catalog.
+    Replies with (photo_id, list of core.tagging.Explanation)."""
+
+    photo_id: int
+
+    def perform(self, work: Work) -> tuple[int, list[Explanation]]:
+        if work.library.active_model is None:
+            return self.photo_id, []
+        return self.photo_id, _tagger(work).explain(self.photo_id)
 
 
 @dataclass(frozen=True)

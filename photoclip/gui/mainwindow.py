@@ -41,6 +41,7 @@ from photoclip.core import worker as w
 from photoclip.core.actions import (
     ChooseModel,
     CorrectTag,
+    ExplainTags,
     RemoveFolder,
     UpdateSettings,
     weights_file_profile,
@@ -440,12 +441,18 @@ class MainWindow(QMainWindow):
             self.photo_view.show_photo(found)
             self.pages.setCurrentIndex(PHOTO)
             self.photo_view.setFocus(Qt.FocusReason.OtherFocusReason)
+            self.tasks.act(ExplainTags, photo_id, on_done=self._show_explanation)
             self._load_image(found.path)
             self.photo_shown.emit(photo_id)
 
         self.tasks.read(
             lambda s: browsing.photo_details(s.library.catalog, photo_id), details, key="photo"
         )
+
+    def _show_explanation(self, answer: tuple[int, list[Any]]) -> None:
+        photo_id, explanations = answer
+        if self._open_id == photo_id and self.pages.currentIndex() == PHOTO:
+            self.photo_view.show_explanation(explanations)
 
     def _load_image(self, path: Path) -> None:
         ratio = self.devicePixelRatioF()

@@ -14,6 +14,7 @@ from photoclip.core.actions import (
     ApplySort,
     ChooseModel,
     CorrectTag,
+    ExplainTags,
     LoadModel,
     PlanSort,
     RemoveFolder,
@@ -158,6 +159,17 @@ def test_a_rejected_tag_leaves_the_photo(worker: Answers) -> None:
     assert photo is not None
     assert worker.ask(CorrectTag, photo.id, "Colours", colour, "rejected") == photo.id
     assert f"Colours:{colour}" not in tags_by_name().get(name, set())
+
+
+def test_a_photo_s_tags_are_explained_label_by_label(worker: Answers) -> None:
+    worker.ask(SaveCategories, (colours_category(),), ())
+    with catalog() as opened:
+        photo = opened.photo_by_path(next(p for p in _paths(opened) if p.name == "blue.png"))
+    assert photo is not None
+    photo_id, explained = worker.ask(ExplainTags, photo.id)
+    colours = next(e for e in explained if e.category == "Colours")
+    assert photo_id == photo.id and colours.scores[0].label == "blue"
+    assert len(colours.scores) == len(COLOURS)
 
 
 def test_sort_plans_applies_and_undoes(worker: Answers, tmp_path: Path) -> None:

@@ -64,6 +64,8 @@ def test_a_rejected_tag_leaves_the_open_photo(make_app: Any, qtbot: Any, scenes:
     with qtbot.wait_signal(window.photo_shown, timeout=WAIT):
         window.open_photo(photo.id)
     assert any(t.label == label for t in window.photo_view.details.tags)
+    explained = window.photo_view._scores
+    qtbot.wait_until(lambda: "Every label's score" in explained.text(), timeout=WAIT)
     with qtbot.wait_signal(window.photo_shown, timeout=WAIT):
         window.photo_view.tag_rejected.emit(photo.id, "Colours", label)
     assert not any(t.label == label for t in window.photo_view.details.tags)
