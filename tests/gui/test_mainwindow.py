@@ -146,13 +146,14 @@ def test_pause_holds_the_worker_and_resume_lets_it_go(
     make_app: Any, qtbot: Any, scenes: Path
 ) -> None:
     app = indexed(make_app, qtbot, scenes)
-    with qtbot.wait_signal(app.bridge.state_changed, timeout=WAIT) as blocker:
+    paused = lambda event: event.state == w.PAUSED  # noqa: E731
+    with qtbot.wait_signal(app.bridge.state_changed, timeout=WAIT, check_params_cb=paused):
         app.window.status.pause.click()
-    assert blocker.args[0].state == w.PAUSED
-    assert app.window.status.pause.text() == "Resume"
-    with qtbot.wait_signal(app.bridge.state_changed, timeout=WAIT) as blocker:
+    assert app.window.status.pause.text() == "Resume" and app.worker.state == w.PAUSED
+    going = lambda event: event.state != w.PAUSED  # noqa: E731
+    with qtbot.wait_signal(app.bridge.state_changed, timeout=WAIT, check_params_cb=going):
         app.window.status.pause.click()
-    assert blocker.args[0].state != w.PAUSED
+    assert app.window.status.pause.text() == "Pause"
 
 
 def test_keyboard_search_focus_arrows_and_enter(make_app: Any, qtbot: Any, scenes: Path) -> None:
