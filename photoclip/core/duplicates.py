@@ -38,7 +38,7 @@ from PIL import Image
 
 from photoclip.core.catalog import Photo
 from photoclip.core.errors import KnownError
-from photoclip.core.imageio import decode_image, read_file
+from photoclip.core.imageio import ThumbnailStore, decode_image, read_file
 from photoclip.core.library import Library
 from photoclip.core.vectorindex import VectorIndex
 
@@ -201,10 +201,15 @@ def fingerprint_distance(a: Fingerprint, b: Fingerprint) -> int:
     return int(min(one, other))
 
 
-def read_fingerprint(photo: Photo) -> Fingerprint | None:
-    """From the file, decoded at a small scale; None when it cannot be read now."""
+def read_fingerprint(photo: Photo, thumbnails: ThumbnailStore | None = None) -> Fingerprint | None:
+    """From the indexer's thumbnail when there is one (small, local even when the photo's
+    drive is unplugged), else from the file decoded at a small scale; None when neither can
+    be read now."""
+    source = photo.path
+    if thumbnails is not None and photo.content_hash and thumbnails.has(photo.content_hash):
+        source = thumbnails.path_for(photo.content_hash)
     try:
-        decoded = decode_image(read_file(photo.path), reduce_to=(_THUMB_SIDE, _THUMB_SIDE))
+        decoded = decode_image(read_file(source), reduce_to=(_THUMB_SIDE, _THUMB_SIDE))
     except (KnownError, OSError) as error:
         log.info("no fingerprint for %s: %s", photo.path, error)
         return None
@@ -250,13 +255,18 @@ class DuplicateFinder:
         library: Library,
         threshold: float | None = None,
         neighbours: int = NEIGHBOURS,
-        fingerprints: Callable[[Photo], Fingerprint | None] = read_fingerprint,
+        fingerprints: Callable[[Photo], Fingerprint | None] | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         if not 0.0 < threshold <= 1.0:
             raise KnownError(f"The threshold is a cosine in (0, 1], not {threshold}.")
         self.library, self.threshold, self.neighbours = library, threshold, neighbours
-        self._read = fingerprints
+        thumbnails = ThumbnailStore(library.locations.thumbnails)
+        self._read = fingerprints or (lambda photo: read_fingerprint(photo, thumbnails))
+        #: (fingerprints made, fingerprints needed): the slow part, reading images
+        self._progress = progress
+        self._needed = 0
         self._prints: dict[int, Fingerprint | None] = {}
         self._photos: dict[int, Photo] = {}
 
@@ -268,10 +278,11 @@ class DuplicateFinder:
         if not len(ids):
             return []
         self._photos = self.library.catalog.photos(ids.tolist())
-        groups = group_vectors(
-            ids, vectors, self.library.index(), self.threshold, self.neighbours, self._confirm
-        )
-        return [self._group(g) for g in groups]
+        index = self.library.index()
+        pairs = candidate_pairs(index, ids, vectors, self.threshold, self.neighbours)
+        self._needed = len({i for a, b, _ in pairs for i in (a, b)})
+        confirmed = [(a, b) for a, b, score in pairs if self._confirm(a, b, score)]
+        return [self._group(g) for g in connected_groups(confirmed)]
 
     def _confirm(self, a: int, b: int, score: float) -> bool:
         first, second = self._fingerprint(a), self._fingerprint(b)
@@ -283,6 +294,8 @@ class DuplicateFinder:
         if photo_id not in self._prints:
             photo = self._photos.get(photo_id)
             self._prints[photo_id] = self._read(photo) if photo else None
+            if self._progress is not None:
+                self._progress(len(self._prints), self._needed)
         return self._prints[photo_id]
 
     def _group(self, ids: list[int]) -> DuplicateGroup:

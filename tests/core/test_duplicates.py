@@ -161,9 +161,15 @@ def test_copies_are_grouped_with_their_original_and_different_photos_are_not(
         expected.append(sorted(group))
     for seed in range(100, 106):
         photo_like(seed).save(folder / f"single{seed}.jpg", quality=90)
+    steps: list[tuple[int, int]] = []
     with Library.open(Locations(tmp_path / "data", tmp_path / "cache")) as library:
         Indexer(library, shapes_encoder).index([folder])
-        groups = DuplicateFinder(library).find()
-    found = sorted(sorted(p.path for p in g.photos) for g in groups)
-    assert found == sorted(expected)
-    assert all(g.keep.path.name.endswith(".png") for g in groups)
+        groups = DuplicateFinder(library, progress=lambda *step: steps.append(step)).find()
+        found = sorted(sorted(p.path for p in g.photos) for g in groups)
+        assert found == sorted(expected)
+        assert all(g.keep.path.name.endswith(".png") for g in groups)
+        assert steps[-1][0] == steps[-1][1] >= 42  # every photo of a group was looked at
+        # The drive is unplugged: the indexer's thumbnails still give the fingerprints.
+        folder.rename(tmp_path / "elsewhere")
+        offline = DuplicateFinder(library).find()
+        assert sorted(sorted(p.path for p in g.photos) for g in offline) == found
