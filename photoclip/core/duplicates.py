@@ -230,13 +230,17 @@ def read_fingerprint(photo: Photo, thumbnails: ThumbnailStore | None = None) -> 
 
 
 def rotated_pairs(
-    ids: np.ndarray, hashes: np.ndarray, max_bucket: int = 32
+    ids: np.ndarray,
+    hashes: np.ndarray,
+    max_bucket: int = 32,
+    max_distance: int = MAX_HASH_DISTANCE,
 ) -> set[tuple[int, int]]:
     """Candidates the embeddings may miss (CLIP is not rotation-invariant): photos one of
     whose turned hashes ((n, 4) uint64) equals another's upright hash in one of 4 bands of
     16 bits (a multi-index: any two within 3 bits share a band; turned copies measured 0-2
-    bits). Buckets fuller than `max_bucket` (flat or dark photos) say nothing and are
-    skipped. Sorting and binary search: O(n log n)."""
+    bits) and whose whole hashes then differ by at most `max_distance` bits. Buckets
+    fuller than `max_bucket` (flat or dark photos) say nothing and are skipped. Sorting and
+    binary search: O(n log n)."""
     pairs: set[tuple[int, int]] = set()
     for band in range(4):
         keys = (hashes >> np.uint64(16 * band)) & np.uint64(0xFFFF)
@@ -246,7 +250,9 @@ def rotated_pairs(
             low = np.searchsorted(upright, keys[:, turns], "left")
             high = np.searchsorted(upright, keys[:, turns], "right")
             for row in np.flatnonzero((high > low) & (high - low <= max_bucket)):
-                for other in order[low[row] : high[row]].tolist():
+                others = order[low[row] : high[row]]
+                close = _bit_counts(hashes[others, 0] ^ hashes[row, turns]) <= max_distance
+                for other in others[close].tolist():
                     a, b = int(ids[row]), int(ids[other])
                     if a != b:
                         pairs.add((min(a, b), max(a, b)))
