@@ -587,8 +587,8 @@ class MainWindow(QMainWindow):
 
     def _on_job_failed(self, event: w.JobFailed) -> None:
         self.status.show_message(f"{event.message}")
-        if event.job in ("ChooseModel", "LoadModel"):
-            self.welcome.chooser.set_message(event.message)
+        if event.job in ("ChooseModel", "LoadModel") or self.welcome.chooser.isVisible():
+            self.welcome.chooser.set_message(event.message)  # e.g. no weights, offline
             self.welcome.chooser.show()
         if event.job in ("PlanSort", "ApplySort", "UndoSort"):
             self.dialogs.sort_failed(event.message)
