@@ -521,7 +521,10 @@ class MainWindow(QMainWindow):
         self.tasks.act(ChooseModel, profile, on_done=chosen)
 
     def _on_weights_file(self, path: str) -> None:
-        self.choose_model(weights_file_profile(Path(path), self.settings.model))
+        """A local checkpoint, for the architecture of the profile selected beside it."""
+        selected = self.welcome.chooser.selected_profile()
+        base = selected.name if selected is not None else self.settings.model
+        self.choose_model(weights_file_profile(Path(path), base))
 
     def _about(self) -> None:
         from photoclip import __version__
