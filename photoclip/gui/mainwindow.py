@@ -1,0 +1,647 @@
+"""The main window: folders and tags on the left, the search bar over a stack of pages
+(welcome, results grid, one photo), the status bar below.
+
+The window never does I/O itself: reads go to the task manager's pool and come back by
+signal, changes go to the worker as jobs. Panels (photo view, tag panel, dialogs) are plain
+widgets whose requests are wired here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QImage,
+    QKeySequence,
+    QShortcut,
+    QShowEvent,
+)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from photoclip.core import browsing
+from photoclip.core import worker as w
+from photoclip.core.actions import (
+    ChooseModel,
+    CorrectTag,
+    ExplainTags,
+    RemoveFolder,
+    UpdateSettings,
+    weights_file_profile,
+)
+from photoclip.core.catalog import Catalog, Photo
+from photoclip.core.imageio import ThumbnailStore
+from photoclip.core.paths import Locations
+from photoclip.core.scanning import is_photo_name
+from photoclip.core.search import DATE, SearchOptions, SearchResult
+from photoclip.core.settings import Settings
+from photoclip.gui.dialogs import Dialogs
+from photoclip.gui.folders import FolderList, FolderModel, FolderState, read_folders
+from photoclip.gui.photoview import PhotoView
+from photoclip.gui.results import ResultsModel, ResultsView
+from photoclip.gui.searchbar import SearchBar, SearchRequest
+from photoclip.gui.statusbar import StatusBar
+from photoclip.gui.tagpanel import TagPanel
+from photoclip.gui.tasks import TaskManager
+from photoclip.gui.thumbnails import ThumbnailCache, read_scaled
+from photoclip.gui.welcome import WelcomePage
+
+log = logging.getLogger(__name__)
+
+ICON = 160
+#: how many ranked results a query shows (browsing without a query shows every photo)
+SEARCH_LIMIT = 1000
+WELCOME, GRID, PHOTO = 0, 1, 2
+#: the textness direction of the active model: not asked for, being learned, stored, failed
+TEXTNESS_UNKNOWN, TEXTNESS_LEARNING, TEXTNESS_READY, TEXTNESS_FAILED = range(4)
+#: while indexing, the grid and the sidebar show new photos at most this often
+GRID_REFRESH_MS = 3000
+#: an indexing run of at least this many new photos measures the model's speed
+SPEED_SAMPLE = 50
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One screen of results, kept so that Escape can come back to it."""
+
+    photos: list[Photo]
+    scores: list[float | None]
+    title: str = ""
+    scroll: int = 0
+
+
+@dataclass
+class LibraryView:
+    """What the sidebar and status bar show, read in one task."""
+
+    folders: list[FolderState] = field(default_factory=list)
+    tags: list[browsing.TagCount] = field(default_factory=list)
+    failed: int = 0
+    photos: int = 0
+    model: str | None = None
+
+
+def read_library(catalog: Catalog) -> LibraryView:
+    counts = catalog.counts()
+    key = catalog.active_model
+    record = catalog.model(key) if key else None
+    return LibraryView(
+        read_folders(catalog),
+        browsing.tag_counts(catalog),
+        counts.failed,
+        counts.indexed,
+        record.profile if record else None,
+    )
+
+
+def browse(catalog: Catalog, options: SearchOptions) -> list[Photo]:
+    """Every indexed photo that passes the filters, newest first (no query, no model)."""
+    folder = options.folder.expanduser().resolve() if options.folder else None
+    ids = catalog.filter_ids(
+        folder=folder, since=options.since, until=options.until, tag=options.tag
+    )
+    return sorted(catalog.photos(sorted(ids)).values(), key=lambda p: p.date, reverse=True)
+
+
+class MainWindow(QMainWindow):
+    """Signals: results_shown(int count) each time the grid gets new results,
+    photo_shown(int photo_id) when a photo is open, library_read() after a refresh."""
+
+    results_shown = Signal(int)
+    photo_shown = Signal(int)
+    library_read = Signal()
+
+    def __init__(
+        self,
+        tasks: TaskManager,
+        locations: Locations,
+        settings: Settings,
+        *,
+        first_run: bool = False,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.tasks, self.locations, self.settings = tasks, locations, settings
+        self.setWindowTitle("PhotoClip")
+        self.setAcceptDrops(True)
+        self.resize(1200, 800)
+        self._folder: str = ""
+        self._tag: tuple[str, str] | None = None
+        self._history: list[Shown] = []
+        self._title = ""
+        self._library = LibraryView()
+        self._open_id: int | None = None
+        self._textness = TEXTNESS_UNKNOWN
+        self._rate = 0.0
+        self._build(first_run)
+        self.dialogs = Dialogs(self)
+        self._build_menus()
+        self._build_shortcuts()
+        self._connect()
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _build(self, first_run: bool) -> None:
+        self.thumbnails = ThumbnailCache(
+            ThumbnailStore(self.locations.thumbnails), ICON, parent=self
+        )
+        self.results = ResultsModel(self.thumbnails, self)
+        self.grid = ResultsView(ICON)
+        self.grid.setModel(self.results)
+        self.folders = FolderModel(self)
+        self.folder_list = FolderList(self.folders)
+        self.tag_panel = TagPanel()
+        self.search = SearchBar(self.settings.textness)
+        self.photo_view = PhotoView()
+        self.welcome = WelcomePage()
+        self.welcome.chooser.setVisible(first_run)
+        self.welcome.chooser.set_speeds(self.settings.speeds)
+        self.banner = QLabel()
+        self.banner.hide()
+        self.pages = QStackedWidget()
+        for page in (self.welcome, self.grid, self.photo_view):
+            self.pages.addWidget(page)
+        self.status = StatusBar()
+        self.setStatusBar(self.status)
+        self.setCentralWidget(self._splitter())
+
+    def _splitter(self) -> QSplitter:
+        sidebar = QSplitter(Qt.Orientation.Vertical)
+        sidebar.addWidget(self.folder_list)
+        sidebar.addWidget(self.tag_panel)
+        sidebar.setContentsMargins(6, 6, 0, 0)
+        sidebar.setSizes([200, 600])  # a few folders; many tags
+        main = QWidget()
+        layout = QVBoxLayout(main)
+        layout.setContentsMargins(6, 6, 6, 0)
+        layout.addWidget(self.search)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.pages, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(sidebar)
+        splitter.addWidget(main)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([260, 940])
+        return splitter
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "&Add Folder…", self.choose_folder, QKeySequence.StandardKey.Open)
+        file.addSeparator()
+        self._action(
+            file, "&Settings…", self.dialogs.settings, QKeySequence.StandardKey.Preferences
+        )
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        tags = bar.addMenu("&Tags")
+        self._action(tags, "&Edit Categories…", self.dialogs.category_editor)
+        self._action(tags, "Auto-&Sort…", self.dialogs.sort)
+        self.tools = bar.addMenu("&View")
+        self._action(self.tools, "&Near-Duplicates…", self.dialogs.duplicates)
+        self._action(self.tools, "&Failed Photos…", self.dialogs.failures)
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&About PhotoClip", self._about)
+
+    def _action(self, menu: Any, text: str, slot: Any, keys: Any = None) -> QAction:
+        action = QAction(text, self)
+        if keys is not None:
+            action.setShortcut(keys)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_shortcuts(self) -> None:
+        for keys in (QKeySequence.StandardKey.Find, QKeySequence("/")):
+            QShortcut(keys, self, self.search.focus)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.go_back)
+
+    def _connect(self) -> None:
+        bridge = self.tasks.bridge
+        bridge.state_changed.connect(self._on_state)
+        bridge.job_progress.connect(self._on_progress)
+        bridge.job_finished.connect(self._on_job_finished)
+        bridge.job_failed.connect(self._on_job_failed)
+        bridge.root_status_changed.connect(self._on_root_status)
+        bridge.watch_degraded.connect(self._on_degraded)
+        bridge.model_activated.connect(self._on_model_activated)
+        bridge.download_progressed.connect(self.welcome.chooser.set_progress)
+        self.tasks.failed.connect(self.status.show_message)
+        self.search.changed.connect(self.run_search)
+        self.search.field.leave_down.connect(self._focus_grid)
+        self.grid.opened.connect(self.open_photo)
+        self.grid.leave_up.connect(self.search.focus)
+        self.folder_list.add_requested.connect(self.choose_folder)
+        self.folder_list.remove_requested.connect(self.remove_folder)
+        self.folder_list.folder_chosen.connect(self._on_folder_chosen)
+        self.welcome.add_requested.connect(self.choose_folder)
+        self.welcome.chooser.profile_chosen.connect(self.choose_model)
+        self.welcome.chooser.weights_file_chosen.connect(self._on_weights_file)
+        self.tag_panel.filter_requested.connect(self._on_tag_filter)
+        self.tag_panel.filter_cleared.connect(lambda: self._on_tag_filter("", ""))
+        self.tag_panel.edit_requested.connect(self.dialogs.category_editor)
+        self.photo_view.similar_requested.connect(self.show_similar)
+        self.photo_view.show_in_folder_requested.connect(self.show_in_folder)
+        self.photo_view.back_requested.connect(self.go_back)
+        self.photo_view.tag_confirmed.connect(
+            lambda photo, category, label: self._correct(photo, category, label, "confirmed")
+        )
+        self.photo_view.tag_rejected.connect(
+            lambda photo, category, label: self._correct(photo, category, label, "rejected")
+        )
+        self.status.pause_toggled.connect(self._on_pause)
+        self.status.failures_requested.connect(self.dialogs.failures)
+        self._refresh_timer = QTimer(self, singleShot=True, interval=400)
+        self._refresh_timer.timeout.connect(self.refresh_library)
+        self._grid_timer = QTimer(self, singleShot=True, interval=GRID_REFRESH_MS)
+        self._grid_timer.timeout.connect(self._grid_refresh)
+
+    # -- the library: folders, tags, counts ----------------------------------------------------
+
+    def refresh_library(self) -> None:
+        """Read folders, tag counts and failures again (on the pool)."""
+        self.tasks.read(lambda s: read_library(s.library.catalog), self._show_library, key="lib")
+
+    def _show_library(self, view: LibraryView) -> None:
+        first = not self._library.folders and view.folders
+        self._library = view
+        self.folders.set_folders(view.folders)
+        self.tag_panel.set_counts(view.tags)
+        self.status.show_failures(view.failed)
+        self.status.show_model(f"{view.photos:,} photos · model {view.model or 'none yet'}")
+        if not view.folders:
+            self.pages.setCurrentIndex(WELCOME)
+        elif self.pages.currentIndex() == WELCOME or first:
+            self.pages.setCurrentIndex(GRID)
+            self.run_search()
+        self.library_read.emit()
+
+    def add_folders(self, paths: list[Path]) -> None:
+        if not paths:
+            return
+        self.tasks.worker.add_roots(paths)
+        self.folders.mark_indexing({p.expanduser().resolve() for p in paths})
+        self.status.show_message(f"Adding {', '.join(p.name for p in paths)}…")
+        self.pages.setCurrentIndex(GRID)
+        self._refresh_timer.start()
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos")
+        if folder:
+            self.add_folders([Path(folder)])
+
+    def remove_folder(self, path: str) -> None:
+        def removed(count: int) -> None:
+            self.status.show_message(f"Removed {path} from PhotoClip ({count} photos; files kept)")
+            self.refresh_library()
+            self.run_search()
+
+        if self._folder == path:
+            self._folder = ""
+        self.tasks.act(RemoveFolder, Path(path), on_done=removed)
+
+    # -- searching ---------------------------------------------------------------------------
+
+    def options(self, request: SearchRequest, limit: int = SEARCH_LIMIT) -> SearchOptions:
+        return SearchOptions(
+            limit=limit,
+            relative=request.relative,
+            folder=Path(self._folder) if self._folder else None,
+            since=request.since,
+            until=request.until,
+            tag=self._tag,
+            sort=request.sort,
+            textness=request.textness if self._textness == TEXTNESS_READY else 0.0,
+        )
+
+    def run_search(self, background: bool = False) -> None:
+        """Search (or browse, without a query) with the bar's query and every filter.
+        A `background` refresh (new photos indexed) updates the grid without leaving the
+        page the user is on, and gives way to similar photos shown meanwhile."""
+        request = self.search.request()
+        if request.textness and self._textness == TEXTNESS_UNKNOWN:
+            self._prepare_textness()
+        options = self.options(request)
+        if not background:
+            self._history.clear()
+        self._show_filters()
+        if request.query:
+            self.status.show_message("" if background else "Searching…")
+            self.tasks.read(
+                lambda s: s.search(request.query, options),
+                lambda found: self._show_found(found, background),
+                key="search", failed=self._search_failed,
+            )  # fmt: skip
+        else:
+            browsing_options = SearchOptions(**{**options.__dict__, "sort": DATE})
+            self.tasks.read(
+                lambda s: browse(s.library.catalog, browsing_options),
+                lambda photos: self._show_browsed(photos, background),
+                key="search", failed=self._search_failed,
+            )  # fmt: skip
+
+    def _show_found(self, found: list[SearchResult], background: bool = False) -> None:
+        self.status.show_message("")
+        title = "" if found else "No photos match: try other words, or loosen the filters."
+        self._show_either(
+            Shown([r.photo for r in found], [r.score for r in found], title), background
+        )
+
+    def _show_browsed(self, photos: list[Photo], background: bool = False) -> None:
+        self._show_either(Shown(photos, [None] * len(photos)), background)
+
+    def _show_either(self, shown: Shown, background: bool) -> None:
+        if background:
+            self._show_refreshed(shown)
+        else:
+            self._show(shown)
+
+    def _show_refreshed(self, shown: Shown) -> None:
+        if self._history:
+            return  # similar photos are on screen: the refresh waits for the next one
+        self.results.set_results(shown.photos, shown.scores)
+        self.results_shown.emit(len(shown.photos))
+
+    def _search_failed(self, message: str) -> None:
+        self.status.show_message(message)
+        self._show(Shown([], []))
+
+    def _show(self, shown: Shown, focus: bool = False) -> None:
+        self.results.set_results(shown.photos, shown.scores)
+        self.grid.verticalScrollBar().setValue(shown.scroll)
+        self._title = shown.title
+        self.banner.setText(shown.title)
+        self.banner.setVisible(bool(shown.title))
+        if self.pages.currentIndex() != WELCOME or shown.photos:
+            self.pages.setCurrentIndex(GRID)
+        if focus:
+            self._focus_grid()
+        self.results_shown.emit(len(shown.photos))
+
+    def _show_filters(self) -> None:
+        parts = []
+        if self._folder:
+            parts.append(f"in {Path(self._folder).name}")
+        if self._tag:
+            parts.append(f"tagged {self._tag[0]}: {self._tag[1]}")
+        self.search.set_filters(" · ".join(parts))
+
+    def _prepare_textness(self) -> None:
+        """The worker learns (once per model) what writing in a photo looks like; searches
+        use the slider once it is stored, and until then search without it."""
+        self._textness = TEXTNESS_LEARNING
+        self.status.show_message("Learning what text in photos looks like (once)…")
+        self.tasks.submit(w.ComputeTextness())
+
+    def _on_folder_chosen(self, path: str) -> None:
+        self._folder = path
+        self.run_search()
+
+    def _on_tag_filter(self, category: str, label: str) -> None:
+        self._tag = (category, label) if category else None
+        self.run_search()
+
+    # -- similar photos, one photo, going back ---------------------------------------------------
+
+    def show_similar(self, photo_id: int) -> None:
+        options = SearchOptions(limit=SEARCH_LIMIT)
+
+        def found(results: list[SearchResult]) -> None:
+            self._push_current()
+            name = self._photo_name(photo_id)
+            title = f"Photos like {name}. Escape goes back."
+            self._show(Shown([r.photo for r in results], [r.score for r in results], title), True)
+
+        self.tasks.read(lambda s: s.similar(photo_id, options), found, key="search")
+
+    def open_photo(self, photo_id: int) -> None:
+        self._open_id = photo_id
+
+        def details(found: browsing.PhotoDetails | None) -> None:
+            if found is None:
+                self.status.show_message("That photo is no longer in PhotoClip.")
+                return
+            self.photo_view.show_photo(found)
+            self.pages.setCurrentIndex(PHOTO)
+            self.photo_view.setFocus(Qt.FocusReason.OtherFocusReason)
+            self.tasks.act(ExplainTags, photo_id, on_done=self._show_explanation)
+            self._load_image(found.path)
+            self.photo_shown.emit(photo_id)
+
+        self.tasks.read(
+            lambda s: browsing.photo_details(s.library.catalog, photo_id), details, key="photo"
+        )
+
+    def _show_explanation(self, answer: tuple[int, list[Any]]) -> None:
+        photo_id, explanations = answer
+        if self._open_id == photo_id and self.pages.currentIndex() == PHOTO:
+            self.photo_view.show_explanation(explanations)
+
+    def _load_image(self, path: Path) -> None:
+        ratio = self.devicePixelRatioF()
+        box = self.pages.size() * ratio
+
+        def decoded(image: QImage) -> None:
+            if image.isNull():
+                self.photo_view.show_image_error(f"{path.name} cannot be shown (unreadable)")
+                return
+            image.setDevicePixelRatio(ratio)
+            self.photo_view.set_image(image)
+
+        self.tasks.run(lambda: read_scaled(path, QSize(box)), decoded, key="image")
+
+    def show_in_folder(self, path: str) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+
+    def go_back(self) -> None:
+        """Escape: from a photo to the grid, from similar photos to the results before."""
+        if self.pages.currentIndex() == PHOTO:
+            self.pages.setCurrentIndex(GRID)
+            self._focus_grid()
+        elif self._history:
+            self._show(self._history.pop(), True)
+
+    def _push_current(self) -> None:
+        scroll = self.grid.verticalScrollBar().value()
+        self._history.append(Shown(self.results.photos, self._scores(), self._title, scroll))
+
+    def _scores(self) -> list[float | None]:
+        model = self.results
+        return [
+            model.data(model.index(r), Qt.ItemDataRole.UserRole + 2)
+            for r in range(model.rowCount())
+        ]
+
+    def _photo_name(self, photo_id: int) -> str:
+        found = next((p for p in self.results.photos if p.id == photo_id), None)
+        return found.path.name if found else f"photo {photo_id}"
+
+    def _focus_grid(self) -> None:
+        if self.pages.currentIndex() == GRID:
+            self.grid.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            self.grid.select_first()
+
+    # -- tags, sorting, settings, failures -----------------------------------------------------
+
+    def _correct(self, photo_id: int, category: str, label: str, verdict: str) -> None:
+        def done(_: int) -> None:
+            self.refresh_library()
+            if self._open_id == photo_id and self.pages.currentIndex() == PHOTO:
+                self.open_photo(photo_id)
+
+        self.tasks.act(CorrectTag, photo_id, category, label, verdict, on_done=done)
+
+    def choose_model(self, profile: str) -> None:
+        self.welcome.chooser.set_message(f"Loading {profile}…")
+        self.status.show_message(f"Loading the model {profile}…")
+
+        def chosen(name: str) -> None:
+            self.settings.model = name
+            self.welcome.chooser.set_message(f"Using {name}.")
+            self.status.show_message(f"Model {name} loaded.")
+            self.refresh_library()
+
+        self.tasks.act(ChooseModel, profile, on_done=chosen)
+
+    def _on_weights_file(self, path: str) -> None:
+        """A local checkpoint, for the architecture of the profile selected beside it."""
+        selected = self.welcome.chooser.selected_profile()
+        base = selected.name if selected is not None else self.settings.model
+        self.choose_model(weights_file_profile(Path(path), base))
+
+    def _about(self) -> None:
+        from photoclip import __version__
+
+        QMessageBox.about(
+            self,
+            "About PhotoClip",
+            f"PhotoClip {__version__}: search your photos by what is in them. "
+            "Everything stays on your computer.",
+        )
+
+    # -- worker events ---------------------------------------------------------------------
+
+    def _on_progress(self, event: w.JobProgress) -> None:
+        self.status.show_progress(event.progress)
+        self._rate = event.progress.rate
+        if not self._grid_timer.isActive():
+            self._grid_timer.start()
+
+    def _remember_speed(self, profile: str, rate: float) -> None:
+        """Photos per second of the model on this machine: the model chooser shows it."""
+        speeds = {**self.settings.speeds, profile: round(rate, 1)}
+        self.settings.speeds = speeds
+        self.welcome.chooser.set_speeds(speeds)
+        self.tasks.act(UpdateSettings, (("speeds", speeds),))
+
+    def _grid_refresh(self) -> None:
+        """New photos appear while indexing goes on (without losing the scroll position)."""
+        self.refresh_library()
+        if not self._history:
+            self._rerun_keeping_scroll()
+
+    def _on_state(self, event: w.StateChanged) -> None:
+        self.status.show_state(event)
+        if event.job in ("LoadModel", "ChooseModel"):
+            self.status.show_message("Loading the model…")
+        if event.state == w.IDLE:
+            self.folders.mark_indexing(set())
+            self._refresh_timer.start()
+
+    def _on_job_finished(self, event: w.JobFinished) -> None:
+        self._refresh_timer.start()
+        if event.job == "ComputeTextness":
+            self._textness = TEXTNESS_READY
+            self.status.show_message("")
+            self.run_search()
+        report = event.report
+        if report is not None and report.embedded >= SPEED_SAMPLE and self._rate > 0:
+            self._remember_speed(self.tasks.worker.profile, self._rate)
+        changed = report is not None and (report.embedded or report.removed or report.reused)
+        if changed and not self._history:
+            self._rerun_keeping_scroll()
+
+    def _rerun_keeping_scroll(self) -> None:
+        scroll = self.grid.verticalScrollBar().value()
+        self.results_shown.connect(
+            self._restore_scroll(scroll), Qt.ConnectionType.SingleShotConnection
+        )
+        self.run_search(background=True)
+
+    def _restore_scroll(self, value: int) -> Any:
+        return lambda _: self.grid.verticalScrollBar().setValue(value)
+
+    def _on_job_failed(self, event: w.JobFailed) -> None:
+        self.status.show_message(f"{event.message}")
+        if event.job in ("ChooseModel", "LoadModel") or self.welcome.chooser.isVisible():
+            self.welcome.chooser.set_message(event.message)  # e.g. no weights, offline
+            self.welcome.chooser.show()
+        if event.job in ("PlanSort", "ApplySort", "UndoSort"):
+            self.dialogs.sort_failed(event.message)
+        if event.job in ("TrashPhotos", "UndoTrash"):
+            self.dialogs.trash_failed(event.message)
+        if event.job == "ComputeTextness":
+            self._textness = TEXTNESS_FAILED
+
+    def _on_root_status(self, event: w.RootStatusChanged) -> None:
+        self.folders.set_online(event.path, event.online)
+        state = "is back" if event.online else "is offline; its photos are kept"
+        self.status.show_message(f"{event.path} {state}")
+
+    def _on_degraded(self, event: w.WatchDegraded) -> None:
+        self.folders.mark_polled(event.path)
+        self.status.show_message(event.reason)
+
+    def _on_model_activated(self, event: w.ModelActivated) -> None:
+        self._textness = TEXTNESS_UNKNOWN  # each model has its own direction
+        self.refresh_library()
+        if self.search.request().query:
+            self.run_search()
+
+    def _on_pause(self, paused: bool) -> None:
+        if paused:
+            self.tasks.worker.pause()
+        else:
+            self.tasks.worker.resume()
+
+    # -- drag and drop -----------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        photos = [p for p in paths if is_photo_name(p.name)]
+        folders = [p for p in paths if p not in photos]
+        event.acceptProposedAction()
+        if folders:
+            self.add_folders(folders)
+        elif photos:
+            self.search.search_photo(str(photos[0]))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Thumbnails are decoded for the screen's pixels (sharp on high-DPI screens)."""
+        super().showEvent(event)
+        self.thumbnails.ratio = self.devicePixelRatioF()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.thumbnails.clear_waiting()
+        super().closeEvent(event)

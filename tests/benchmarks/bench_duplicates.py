@@ -1,0 +1,270 @@
+"""Near-duplicate grouping: precision, recall and time. Prints JSON. Run by hand:
+
+    PYTHONPATH=. python tests/benchmarks/bench_duplicates.py --sizes 25000 100000
+    PYTHONPATH=. python tests/benchmarks/bench_duplicates.py --images
+
+Vectors: photo-like 512-d unit vectors (a shared mean, topics, bursts of similar but
+different shots at cosine ~0.8-0.9) with planted near-duplicate groups of 2-5 copies at cosine
+0.93-0.995 to their original. Grouping uses the embeddings only (no files to fingerprint);
+precision and recall count same-group pairs. Time covers index build and grouping apart.
+The ratio of grouping times between sizes shows the growth: n log n gives ~4.5x for 4x the
+photos, quadratic would give 16x.
+
+Images: generated photo-like images and their copies (resized, JPEG 15, 10% crops,
+rotations) indexed with the test-shapes model; prints the cosines and fingerprint distances
+of copies and of different images, which DEFAULT_THRESHOLD and MAX_HASH_DISTANCE rest on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from photoclip.core.duplicates import (
+    DEFAULT_THRESHOLD,
+    MAX_HASH_DISTANCE,
+    NEIGHBOURS,
+    candidate_pairs,
+    connected_groups,
+    fingerprint,
+    fingerprint_distance,
+    group_vectors,
+    rotated_pairs,
+)
+from photoclip.core.vectorindex import IndexSettings, VectorIndex
+
+DIM = 512
+
+
+def normalise(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def photo_like(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(vectors, group label per vector; -1 for photos with no planted copy)."""
+    rng = np.random.default_rng(seed)
+    scale = np.arange(1, DIM + 1) ** -0.5
+    mu = normalise(rng.normal(size=(1, DIM)))[0]
+    topics = normalise(rng.normal(size=(max(20, n // 1000), DIM)) * scale)
+    n_originals = int(n * 0.6)
+    bursts = normalise(rng.normal(size=(n_originals // 4 + 1, DIM)) * scale)
+    burst_of = rng.integers(0, len(bursts), n_originals)
+    topic_of = rng.integers(0, len(topics), len(bursts))[burst_of]
+    own = normalise(rng.normal(size=(n_originals, DIM)) * scale)
+    originals = normalise(0.6 * mu + 0.4 * topics[topic_of] + 0.4 * bursts[burst_of] + 0.5 * own)
+    vectors, labels = [originals], [np.full(n_originals, -1)]
+    planted, group = n - n_originals, 0
+    while planted > 0:
+        copies = min(int(rng.integers(1, 5)), planted)
+        source = group  # the first originals get copies
+        target = rng.uniform(0.93, 0.995, size=copies)
+        noise = normalise(rng.normal(size=(copies, DIM)) * scale)
+        noise -= (noise @ originals[source])[:, None] * originals[source]
+        noise = normalise(noise)
+        made = target[:, None] * originals[source] + np.sqrt(1 - target**2)[:, None] * noise
+        vectors.append(made)
+        labels.append(np.full(copies, source))
+        labels[0][source] = source
+        planted -= copies
+        group += 1
+    return np.vstack(vectors).astype(np.float32), np.concatenate(labels)
+
+
+def pair_set(groups: list[list[int]]) -> set[tuple[int, int]]:
+    return {pair for g in groups for pair in combinations(sorted(g), 2)}
+
+
+def scores(groups: list[list[int]], labels: np.ndarray) -> dict[str, float]:
+    """Pair precision and recall counted, not listed: a threshold that chains a whole
+    library into one group must not need its n^2 pairs in memory."""
+    planted = np.bincount(labels[labels >= 0])
+    truth = int((planted * (planted - 1) // 2).sum())
+    found = right = exact = 0
+    for group in groups:
+        found += len(group) * (len(group) - 1) // 2
+        members = labels[np.asarray(group)]
+        same = np.bincount(members[members >= 0]) if (members >= 0).any() else np.zeros(0, int)
+        right += int((same * (same - 1) // 2).sum())
+        label = members[0]
+        exact += int(label >= 0 and (members == label).all() and len(group) == planted[label])
+    return {
+        "pair_precision": round(right / max(1, found), 4),
+        "pair_recall": round(right / max(1, truth), 4),
+        "groups_exactly_right": round(exact / max(1, int((planted > 0).sum())), 4),
+    }
+
+
+def turned_hashes(labels: np.ndarray, seed: int) -> np.ndarray:
+    """(n, 4) random 63-bit hashes; each planted copy gets its original's hashes turned by a
+    random quarter and 0-2 bits flipped (what turned copies measured)."""
+    rng = np.random.default_rng(seed + 1)
+    hashes = rng.integers(0, 2**63, size=(len(labels), 4), dtype=np.uint64)
+    first = {}
+    for row, label in enumerate(labels.tolist()):
+        if label < 0:
+            continue
+        if label not in first:
+            first[label] = row
+            continue
+        turned = np.roll(hashes[first[label]], -int(rng.integers(0, 4)))
+        for _ in range(int(rng.integers(0, 3))):
+            turned[rng.integers(0, 4)] ^= np.uint64(1) << np.uint64(rng.integers(0, 63))
+        hashes[row] = turned
+    return hashes
+
+
+def run_hashes(labels: np.ndarray, seed: int) -> dict[str, Any]:
+    """The rotation candidates by hash bands: recall of planted pairs, count, time."""
+    hashes = turned_hashes(labels, seed)
+    started = time.perf_counter()
+    found = rotated_pairs(np.arange(len(labels)), hashes)
+    seconds = time.perf_counter() - started
+    groups: dict[int, list[int]] = {}
+    for row, label in enumerate(labels.tolist()):
+        if label >= 0:
+            groups.setdefault(label, []).append(row)
+    truth = pair_set(list(groups.values()))
+    return {
+        "candidate_pairs": len(found),
+        "planted_pair_recall": round(len(truth & found) / max(1, len(truth)), 4),
+        "seconds": round(seconds, 2),
+    }
+
+
+def run_pipeline(
+    ids: np.ndarray, vectors: np.ndarray, labels: np.ndarray, index: VectorIndex, seed: int
+) -> dict[str, Any]:
+    """The finder's whole logic at DEFAULT_THRESHOLD, with the synthetic hashes standing in
+    for fingerprints: embedding candidates and turned-hash candidates, each confirmed when
+    some turn of one hash is within MAX_HASH_DISTANCE bits of the other's upright hash."""
+    hashes = turned_hashes(labels, seed)
+
+    def confirm(a: int, b: int, *_: object) -> bool:
+        bits = [bin(int(hashes[a, 0] ^ hashes[b, t])).count("1") for t in range(4)]
+        return min(bits) <= MAX_HASH_DISTANCE
+
+    started = time.perf_counter()
+    near = candidate_pairs(index, ids, vectors, DEFAULT_THRESHOLD, NEIGHBOURS)
+    found = {(a, b) for a, b, _ in near} | rotated_pairs(ids, hashes)
+    groups = connected_groups(p for p in found if confirm(*p))
+    seconds = time.perf_counter() - started
+    return {**scores(groups, labels), "candidate_pairs": len(found), "seconds": round(seconds, 2)}
+
+
+def exact_seconds(vectors: np.ndarray) -> float:
+    """The quadratic way for comparison: every photo against every photo (k-NN by blocks)."""
+    everything = IndexSettings(exact_max_items=10**9, hnsw_min_items=10**9)
+    exact = VectorIndex.build(np.arange(len(vectors)), vectors, model_key="b", settings=everything)
+    started = time.perf_counter()
+    exact.neighbours(vectors, NEIGHBOURS + 1)
+    return time.perf_counter() - started
+
+
+def run_vectors(n: int, thresholds: list[float], seed: int, exact_up_to: int) -> dict[str, Any]:
+    vectors, labels = photo_like(n, seed)
+    ids = np.arange(n)
+    started = time.perf_counter()
+    index = VectorIndex.build(ids, vectors, model_key="bench")
+    built = time.perf_counter() - started
+    row: dict[str, Any] = {
+        "photos": n,
+        "index": index.kind,
+        "planted_groups": int((np.bincount(labels[labels >= 0]) > 0).sum()),
+        "build_seconds": round(built, 2),
+    }
+    row["turned_hash_candidates"] = run_hashes(labels, seed)
+    row["pipeline_at_default"] = run_pipeline(ids, vectors, labels, index, seed)
+    if n <= exact_up_to:
+        row["exact_all_pairs_seconds"] = round(exact_seconds(vectors), 2)
+    for threshold in thresholds:
+        started = time.perf_counter()
+        groups = group_vectors(ids, vectors, index, threshold)
+        grouped = time.perf_counter() - started
+        row[f"embeddings_only_at_{threshold}"] = {
+            "found_groups": len(groups),
+            "largest_group": max((len(g) for g in groups), default=0),
+            **scores(groups, labels),
+            "group_seconds": round(grouped, 2),
+        }
+    return row
+
+
+def run_images(count: int = 40) -> dict[str, Any]:
+    """Cosines (test-shapes) and fingerprint distances of copies and of different images."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
+    from test_duplicates import copies, photo_like  # the tests' own generators
+
+    from photoclip.core.embedding import load_encoder
+    from photoclip.core.profiles import resolve_profile
+
+    encoder = load_encoder(resolve_profile("test-shapes"), device="cpu", threads=2)
+    rng = random.Random(0)
+    originals = [photo_like(seed) for seed in range(count)]
+    embedded = encoder.encode_pil(originals)
+    prints = [fingerprint(image) for image in originals]
+    kinds: dict[str, dict[str, float]] = {}
+    made = [copies(image, rng) for image in originals]
+    for kind in made[0]:
+        images = [m[kind] for m in made]
+        cos = (encoder.encode_pil(images) * embedded).sum(axis=1)
+        bits = [
+            fingerprint_distance(p, fingerprint(i)) for p, i in zip(prints, images, strict=True)
+        ]
+        colours = [
+            float(np.abs(p.colour - fingerprint(i).colour).max())
+            for p, i in zip(prints, images, strict=True)
+        ]
+        kinds[kind] = {
+            "cos_min": round(float(cos.min()), 4),
+            "bits_max": max(bits),
+            "colour_difference_max": round(max(colours), 1),
+        }
+    pairs = list(combinations(range(len(originals)), 2))
+    cos = [float(embedded[a] @ embedded[b]) for a, b in pairs]
+    bits = [fingerprint_distance(prints[a], prints[b]) for a, b in pairs]
+    return {
+        "copies": kinds,
+        "different": {"cos_max": round(max(cos), 4), "bits_min": min(bits), "pairs": len(pairs)},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="*", default=[25_000, 100_000])
+    parser.add_argument(
+        "--thresholds", type=float, nargs="*", default=[DEFAULT_THRESHOLD, 0.85, 0.92]
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--exact-up-to", type=int, default=25_000, help="also time all-pairs k-NN up to here"
+    )
+    parser.add_argument("--images", action="store_true", help="the generated-images report")
+    args = parser.parse_args()
+    if args.images:
+        with tempfile.TemporaryDirectory():
+            print(json.dumps(run_images(), indent=2))
+        return
+    rows = [run_vectors(n, args.thresholds, args.seed, args.exact_up_to) for n in args.sizes]
+    report: dict[str, Any] = {"neighbours": NEIGHBOURS, "runs": rows}
+    if len(rows) >= 2:
+        first, last = rows[0], rows[-1]
+        key = f"embeddings_only_at_{args.thresholds[0]}"
+        report["size_ratio"] = last["photos"] / first["photos"]
+        report["group_time_ratio"] = round(
+            last[key]["group_seconds"] / first[key]["group_seconds"], 2
+        )
+        report["build_time_ratio"] = round(last["build_seconds"] / first["build_seconds"], 2)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
