@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -63,7 +64,7 @@ def pack(paths: dict[int, Path], sizes: tuple[int, ...], out: Path) -> None:
     """Write an .ico or .icns holding the rendered image of each size (no resampling)."""
     images = [Image.open(paths[size]).convert("RGBA") for size in sizes]
     largest = images[-1]
-    extra = {"sizes": [(s, s) for s in sizes]} if out.suffix == ".ico" else {}
+    extra: dict[str, Any] = {"sizes": [(s, s) for s in sizes]} if out.suffix == ".ico" else {}
     largest.save(out, append_images=images[:-1], **extra)
 
 
