@@ -27,11 +27,10 @@ ENTRY_ENV = "PHOTOCLIP_BUNDLE_ENTRY"
 
 #: Modules the app never imports at run time; torch's hook would otherwise pull them in.
 EXCLUDES = (
-    # torch extras: training dashboards, compilers and test suites.
+    # torch extras: the training dashboard and the GPU kernel compiler (torch.compile only).
+    # Not torch.testing._internal: torch.utils.checkpoint imports it when torch loads.
     "tensorboard",
     "torch.utils.tensorboard",
-    "torch.testing._internal",
-    "torch.utils.benchmark",
     "triton",
     # The multilingual profile's text tower; see README "Install" (not bundled).
     "transformers",
@@ -61,9 +60,11 @@ EXCLUDES = (
 )
 #: The window's Qt modules, named so a build without the GUI code (--entry) is sized alike.
 HIDDEN_IMPORTS = ("PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets")
-#: Bundled files under these folders are dropped after analysis: headers, CMake files and
-#: sources that only matter for compiling extensions against torch.
-DROPPED_DATA = ("torch/include", "torch/share", "torch/_inductor/codegen/aoti_runtime")
+#: Collected files under these folders are dropped after analysis: headers and CMake files
+#: for compiling against torch, and torch's C++ test programs (130 MB), except KEPT.
+DROPPED = ("torch/include", "torch/share", "torch/test", "torch/bin")
+#: torch.multiprocessing's helper for sharing tensors through files.
+KEPT = ("torch/bin/torch_shm_manager",)
 
 
 def pyproject() -> dict:
@@ -143,9 +144,11 @@ def datas() -> list[tuple[str, str]]:
 
 
 def dropped(dest_name: str) -> bool:
-    """True for a collected file under one of DROPPED_DATA (a TOC entry's destination)."""
+    """True for a collected file under one of DROPPED (a TOC entry's destination)."""
     name = Path(dest_name).as_posix()
-    return any(name == folder or name.startswith(folder + "/") for folder in DROPPED_DATA)
+    if name in KEPT:
+        return False
+    return any(name == folder or name.startswith(folder + "/") for folder in DROPPED)
 
 
 def icon(platform: str | None = None) -> str | None:

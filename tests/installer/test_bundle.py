@@ -56,11 +56,17 @@ def test_no_user_data_or_model_weights_beyond_the_test_model():
     assert from_elsewhere == {"open_clip", "open_clip/model_configs"}
 
 
-def test_headers_and_cmake_files_are_dropped_but_torch_code_is_kept():
+def test_headers_cmake_files_and_test_programs_are_dropped_but_torch_code_is_kept():
     assert bundle.dropped("torch/include/ATen/ATen.h")
     assert bundle.dropped(os.path.join("torch", "share", "cmake", "Torch", "x.cmake"))
+    assert bundle.dropped("torch/bin/test_jit")
+    assert not bundle.dropped("torch/bin/torch_shm_manager")
     assert not bundle.dropped("torch/lib/libtorch_cpu.so")
     assert not bundle.dropped("torch/includes_nothing.py")
+
+
+def test_modules_torch_imports_on_load_are_not_excluded():
+    assert "torch.testing._internal" not in bundle.EXCLUDES  # torch.utils.checkpoint needs it
 
 
 def test_excluded_modules_are_not_ones_photoclip_imports():

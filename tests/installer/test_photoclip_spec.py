@@ -23,7 +23,8 @@ class Recorder:
         Recorder.calls[kind] = self
         if kind == "Analysis":
             self.datas = [*kwargs["datas"], ("torch/include/c10/macros.h", "/x", "DATA")]
-            self.pure = self.scripts = self.binaries = []
+            self.binaries = [("torch/bin/test_api", "/x", "BINARY"), ("libc10.so", "/x", "BINARY")]
+            self.pure = self.scripts = []
 
 
 def run_spec(tmp_path, monkeypatch, platform="linux", entry=None):
@@ -58,6 +59,7 @@ def test_analysis_gets_the_data_files_and_excludes_and_drops_headers(tmp_path, m
     assert spec.Analysis.kwargs["datas"] == bundle.datas()
     assert set(spec.Analysis.kwargs["excludes"]) >= {"tensorboard", "triton", "transformers"}
     assert not [d for d in spec.Analysis.datas if d[0].startswith("torch/include")]
+    assert [b[0] for b in spec.Analysis.binaries] == ["libc10.so"]
 
 
 def test_one_folder_build_named_photoclip_without_a_console(tmp_path, monkeypatch):
