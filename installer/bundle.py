@@ -173,6 +173,7 @@ def info_plist() -> dict[str, object]:
         "LSApplicationCategoryType": "public.app-category.photography",
         "LSMinimumSystemVersion": "11.0",
         "NSHighResolutionCapable": True,
+        "NSPrincipalClass": "NSApplication",
         "NSRequiresAquaSystemAppearance": False,
         "NSDesktopFolderUsageDescription": reason,
         "NSDocumentsFolderUsageDescription": reason,
