@@ -33,8 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s: %(message)s",
     )
     if args.command is None:
-        parser.print_help()
-        return 0
+        return _launch_app(["--self-test"] if args.self_test else [])
     try:
         return int(args.run(args) or 0)
     except KnownError as error:
@@ -52,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"photoclip {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="open the window offscreen, index generated photos, search, print one line",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_index(commands)
     _add_search(commands)
@@ -513,6 +517,13 @@ def run_sort(args: argparse.Namespace) -> int:
     for line in plan.conflicts + plan.problems:
         print(f"  note: {line}")
     return 0
+
+
+def _launch_app(argv: list[str]) -> int:
+    """No command: the desktop app (PySide6 is imported only here)."""
+    from photoclip.gui.app import main as app_main
+
+    return app_main(argv)
 
 
 # -- wiring: the CLI's composition root --------------------------------------------------------

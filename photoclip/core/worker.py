@@ -407,6 +407,14 @@ class Worker:
         self._target_key = encoder.model_key
         return encoder
 
+    def active_encoder(self) -> Encoder:
+        """The model of the vectors searches use now (loaded on demand)."""
+        assert self._library is not None
+        record = self._library.active_model
+        if record is None:
+            raise KnownError("Nothing is indexed yet. Add a folder first.")
+        return self._models.get(record.profile)
+
     @contextmanager
     def searcher(self) -> Iterator[Searcher]:
         """A Searcher for the calling thread: its own read-only catalog connection, the
@@ -579,8 +587,8 @@ class Worker:
         assert self._library is not None
         key, catalog = self._target_key, self._library.catalog
         active = catalog.active_model
-        if key is None or active == key:
-            return
+        if key is None or active == key or catalog.model(key) is None:
+            return  # (no record: the model was loaded, e.g. at start-up, but wrote nothing)
         if active is not None and not self._complete(key):
             return
         self._library.activate(key)
@@ -722,6 +730,22 @@ class Worker:
         log.info("moved folder %s -> %s (%d photos)", src, dest, moved)
         for path in pending:
             self._settler.touch(dest / path.relative_to(src))
+
+    def _remove_root(self, path: Path) -> int:
+        """Forget a root and its photos (the files stay where they are); returns how many
+        photos PhotoClip forgot."""
+        root = next((r for r in self._catalog_roots() if r.path == path), None)
+        if root is None:
+            raise KnownError(f"{path} is not one of PhotoClip's folders.")
+        self._watcher.unwatch(path)
+        self._settler.forget_under(path)
+        catalog = self._library_catalog()
+        with catalog.transaction():
+            ids = catalog.remove_root(root.id)
+            catalog.next_generation()
+            catalog.prune_orphan_embeddings()
+        self._forget(ids)
+        return len(ids)
 
     def _root_gone(self, path: Path) -> None:
         root = next((r for r in self._catalog_roots() if r.path == path), None)

@@ -1,0 +1,167 @@
+"""Jobs the desktop app asks the worker for: each runs on the worker thread (the one writer)
+and answers through `reply`, a callable the caller gives (the GUI's bridge turns it into a
+signal). A failure is a `JobFailed` event named after the job, like any other job's.
+
+Removing a folder forgets its photos in PhotoClip only; the files are never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from photoclip.core.categories import Category
+from photoclip.core.errors import KnownError
+from photoclip.core.indexing import IndexReport
+from photoclip.core.paths import Locations
+from photoclip.core.profiles import resolve_profile
+from photoclip.core.settings import Settings
+from photoclip.core.sorting import Plan, Rule, Sorter
+from photoclip.core.tagging import ClipTexts, Tagger, install_default_categories
+from photoclip.core.tagstore import TagStore
+from photoclip.core.worker import USER, Job, Work
+
+Reply = Callable[[Any], None]
+
+
+@dataclass(frozen=True)
+class Action(Job):
+    """A user's request: runs before live and bulk work, and hands its result to `reply`."""
+
+    reply: Reply | None = field(default=None, kw_only=True, compare=False)
+    priority: ClassVar[int] = USER
+
+    def run(self, work: Work) -> IndexReport | None:
+        result = self.perform(work)
+        if self.reply is not None:
+            self.reply(result)
+        return None
+
+    def perform(self, work: Work) -> Any:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class LoadModel(Action):
+    """Load the indexing model now (at start-up), so the first search does not wait for it.
+    Replies with the profile's name."""
+
+    def perform(self, work: Work) -> str:
+        return work.worker.encoder().profile.name
+
+
+@dataclass(frozen=True)
+class ChooseModel(Action):
+    """Make `profile` (a name, or ARCH:/path/to/weights) the model: saved in the settings,
+    loaded, and the library re-embedded with it in the background. Replies with the name."""
+
+    profile: str
+
+    def perform(self, work: Work) -> str:
+        name = resolve_profile(self.profile).name  # a bad name fails here, changing nothing
+        previous = work.worker.profile
+        work.worker._switch_to(name)
+        try:
+            work.worker.encoder()  # missing weights fail here, and the old model stays
+        except KnownError:
+            work.worker._switch_to(previous)
+            raise
+        path = work.library.locations.settings
+        settings = Settings.load(path)
+        settings.model = name
+        settings.save(path)
+        return name
+
+
+def weights_file_profile(path: Path, current: str | None) -> str:
+    """The profile for a local checkpoint: the architecture of the current (else default)
+    model, with these weights."""
+    return f"{resolve_profile(current).arch}:{Path(path).expanduser().resolve()}"
+
+
+@dataclass(frozen=True)
+class RemoveFolder(Action):
+    """Forget a folder and its photos in PhotoClip (never on disk). Replies with how many
+    photos were forgotten."""
+
+    path: Path
+
+    def perform(self, work: Work) -> int:
+        return work.worker._remove_root(Path(self.path))
+
+
+@dataclass(frozen=True)
+class SaveCategories(Action):
+    """Save edited categories, remove others, then re-tag the library for what changed.
+    Replies with the names of the categories now stored."""
+
+    changed: tuple[Category, ...] = ()
+    removed: tuple[str, ...] = ()
+
+    def perform(self, work: Work) -> list[str]:
+        store = TagStore(work.library.catalog)
+        for name in self.removed:
+            store.remove_category(name)
+        saved = [store.save_category(category).name for category in self.changed]
+        if saved and work.library.active_model is not None:
+            _tagger(work).retag(saved)
+        return [c.name for c in store.categories()]
+
+
+@dataclass(frozen=True)
+class CorrectTag(Action):
+    """Confirm or reject a label on a photo; the category is re-tagged around it.
+    Replies with the photo id."""
+
+    photo_id: int
+    category: str
+    label: str
+    #: "confirmed" or "rejected"
+    verdict: str
+
+    def perform(self, work: Work) -> int:
+        _tagger(work).correct(self.photo_id, self.category, self.label, self.verdict)
+        return self.photo_id
+
+
+@dataclass(frozen=True)
+class PlanSort(Action):
+    """Work out (and journal) what would go where; nothing moves. Replies with the Plan."""
+
+    rules: tuple[Rule, ...]
+
+    def perform(self, work: Work) -> Plan:
+        return _sorter(work).plan(list(self.rules))
+
+
+@dataclass(frozen=True)
+class ApplySort(Action):
+    """Carry out (or resume) the latest plan. Replies with the Plan as applied."""
+
+    def perform(self, work: Work) -> Plan:
+        return _sorter(work).apply()
+
+
+@dataclass(frozen=True)
+class UndoSort(Action):
+    """Put back what the latest apply did. Replies with the Plan as reverted."""
+
+    def perform(self, work: Work) -> Plan:
+        return _sorter(work).undo()
+
+
+def _tagger(work: Work) -> Tagger:
+    tagger = Tagger(work.library.catalog, ClipTexts(work.worker.active_encoder()))
+    install_default_categories(tagger.store)
+    return tagger
+
+
+def _sorter(work: Work) -> Sorter:
+    return Sorter(work.library.catalog, sort_folder(work.library.locations))
+
+
+def sort_folder(locations: Locations) -> Path:
+    """Where sort journals live (the CLI's `photoclip sort` uses the same folder)."""
+    return locations.data / "sort"

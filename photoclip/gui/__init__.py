@@ -1,0 +1,1 @@
+"""The desktop app: PySide6 widgets over photoclip.core (which never imports this)."""

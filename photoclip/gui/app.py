@@ -1,0 +1,183 @@
+"""The desktop app's composition root: the window first, then the worker and the model.
+
+`main()` shows the window at once; a start-up thread decides the model (environment, then
+settings, then the library's own), starts the worker and asks it to load the model, so
+torch and open_clip are imported on the worker's thread, never on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from photoclip import __version__
+from photoclip.core.actions import LoadModel
+from photoclip.core.catalog import Catalog
+from photoclip.core.embedding import Encoder
+from photoclip.core.errors import KnownError
+from photoclip.core.library import Library
+from photoclip.core.paths import Locations
+from photoclip.core.profiles import MODEL_ENV, default_profile_name, resolve_profile
+from photoclip.core.settings import Settings
+from photoclip.core.worker import Worker, WorkerSettings
+from photoclip.gui.bridge import WorkerBridge
+from photoclip.gui.mainwindow import MainWindow
+from photoclip.gui.tasks import TaskManager
+
+log = logging.getLogger(__name__)
+
+
+class PhotoClipApp:
+    """The objects of one running app, wired together; `start()` then `stop()`."""
+
+    def __init__(
+        self,
+        locations: Locations,
+        settings: Settings,
+        load: Callable[[str], Encoder] | None = None,
+    ) -> None:
+        self.locations, self.settings = locations, settings
+        self.bridge = WorkerBridge()
+        self.worker = Worker(
+            locations,
+            load or encoder_loader(locations, settings, self.bridge.report_download),
+            default_profile_name(),  # the start-up thread decides (choose_profile)
+            WorkerSettings(
+                batch_size=settings.batch_size, max_pixels=settings.max_megapixels * 1_000_000
+            ),
+            after_commit=auto_tagging,
+        )
+        self.worker.subscribe(self.bridge)
+        self.tasks = TaskManager(self.worker, self.bridge)
+        self.window = MainWindow(
+            self.tasks, locations, settings, first_run=is_first_run(locations, settings)
+        )
+        self._starter: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the worker from a start-up thread (it reads the catalog for the model)."""
+        self._starter = threading.Thread(target=self._start, name="photoclip-start", daemon=True)
+        self._starter.start()
+        self.window.refresh_library()  # waits, on the pool, for the worker's library
+
+    def _start(self) -> None:
+        try:
+            self.worker.profile = choose_profile(self.locations, self.settings)
+        except KnownError as error:
+            log.warning("%s; using the default model", error)
+        self.worker.start()
+        self.worker.submit(LoadModel())
+
+    def stop(self) -> None:
+        """Finish the batch in flight, save the index, end every thread (after the window
+        has closed: the only wait on the GUI thread, once nothing is left to paint)."""
+        if self._starter is not None:
+            self._starter.join()
+        self.worker.stop(timeout=60)
+        self.tasks.wait(10_000)
+        self.window.thumbnails.wait(10_000)
+
+
+def choose_profile(locations: Locations, settings: Settings) -> str:
+    """PHOTOCLIP_MODEL, else the settings' model, else the library's, else the default."""
+    name = os.environ.get(MODEL_ENV) or settings.model or library_profile(locations)
+    return resolve_profile(name or default_profile_name()).name
+
+
+def library_profile(locations: Locations) -> str | None:
+    if not locations.catalog.exists():
+        return None
+    with Catalog.open(locations.catalog, readonly=True) as catalog:
+        key = catalog.active_model
+        record = catalog.model(key) if key else None
+    return record.profile if record else None
+
+
+def is_first_run(locations: Locations, settings: Settings) -> bool:
+    """No model chosen anywhere and no library yet: the welcome page offers the models."""
+    return not (os.environ.get(MODEL_ENV) or settings.model or locations.catalog.exists())
+
+
+def encoder_loader(
+    locations: Locations, settings: Settings, progress: Callable[[int, int], None]
+) -> Callable[[str], Encoder]:
+    def load(name: str) -> Encoder:
+        from photoclip.core.embedding import load_encoder
+
+        return load_encoder(
+            resolve_profile(name),
+            device=settings.device,
+            cache=locations.ensure().weights,
+            progress=progress,
+            threads=settings.threads or None,
+        )
+
+    return load
+
+
+def auto_tagging(library: Library, encoder: Encoder) -> Callable[[list[int]], None]:
+    """New photos are tagged as each batch commits (the default categories on first use)."""
+    from photoclip.core.tagging import ClipTexts, install_default_categories, tag_photos
+    from photoclip.core.tagstore import TagStore
+
+    install_default_categories(TagStore(library.catalog))
+    texts = ClipTexts(encoder)
+    return lambda ids: tag_photos(library.catalog, texts, ids)
+
+
+def application(argv: Sequence[str]) -> QApplication:
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    app = QApplication([sys.argv[0] if sys.argv else "photoclip", *argv])
+    app.setApplicationName("PhotoClip")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("photoclip")
+    return app
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="photoclip-gui", description="PhotoClip's window.")
+    parser.add_argument("--version", action="version", version=f"photoclip {__version__}")
+    parser.add_argument(
+        "--self-test", action="store_true", help="index generated photos, search, report, exit"
+    )
+    parser.add_argument("folders", nargs="*", type=Path, help="folders to add")
+    args, _ = parser.parse_known_args(argv)  # Qt's own options (-platform, ...) pass through
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    if args.self_test:
+        from photoclip.gui.selftest import self_test
+
+        return self_test()
+    qt = application(argv)
+    locations = Locations.from_environment()
+    photoclip = PhotoClipApp(locations, Settings.load(locations.settings))
+    photoclip.window.show()
+    QTimer.singleShot(0, photoclip.start)
+    if args.folders:
+        QTimer.singleShot(0, lambda: photoclip.window.add_folders(list(args.folders)))
+    try:
+        return qt.exec()
+    finally:
+        photoclip.stop()
+
+
+__all__ = ["PhotoClipApp", "main"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

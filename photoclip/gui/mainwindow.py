@@ -1,0 +1,627 @@
+"""The main window: folders and tags on the left, the search bar over a stack of pages
+(welcome, results grid, one photo), the status bar below.
+
+The window never does I/O itself: reads go to the task manager's pool and come back by
+signal, changes go to the worker as jobs. Panels (photo view, tag panel, dialogs) are plain
+widgets whose requests are wired here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QImage,
+    QKeySequence,
+    QShortcut,
+)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from photoclip.core import browsing
+from photoclip.core import worker as w
+from photoclip.core.actions import ChooseModel, CorrectTag, RemoveFolder, weights_file_profile
+from photoclip.core.catalog import Catalog, Photo
+from photoclip.core.imageio import ThumbnailStore
+from photoclip.core.paths import Locations
+from photoclip.core.scanning import is_photo_name
+from photoclip.core.search import DATE, SearchOptions, SearchResult
+from photoclip.core.settings import Settings
+from photoclip.gui.folders import FolderList, FolderModel, FolderState, read_folders
+from photoclip.gui.photoview import PhotoView
+from photoclip.gui.results import ResultsModel, ResultsView
+from photoclip.gui.searchbar import SearchBar, SearchRequest
+from photoclip.gui.statusbar import StatusBar
+from photoclip.gui.tagpanel import TagPanel
+from photoclip.gui.tasks import TaskManager
+from photoclip.gui.thumbnails import ThumbnailCache, read_scaled
+from photoclip.gui.welcome import WelcomePage
+
+log = logging.getLogger(__name__)
+
+ICON = 160
+#: how many ranked results a query shows (browsing without a query shows every photo)
+SEARCH_LIMIT = 1000
+WELCOME, GRID, PHOTO = 0, 1, 2
+#: while indexing, the grid and the sidebar show new photos at most this often
+GRID_REFRESH_MS = 3000
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One screen of results, kept so that Escape can come back to it."""
+
+    photos: list[Photo]
+    scores: list[float | None]
+    title: str = ""
+    scroll: int = 0
+
+
+@dataclass
+class LibraryView:
+    """What the sidebar and status bar show, read in one task."""
+
+    folders: list[FolderState] = field(default_factory=list)
+    tags: list[browsing.TagCount] = field(default_factory=list)
+    failed: int = 0
+    photos: int = 0
+    model: str | None = None
+
+
+def read_library(catalog: Catalog) -> LibraryView:
+    counts = catalog.counts()
+    key = catalog.active_model
+    record = catalog.model(key) if key else None
+    return LibraryView(
+        read_folders(catalog),
+        browsing.tag_counts(catalog),
+        counts.failed,
+        counts.indexed,
+        record.profile if record else None,
+    )
+
+
+def browse(catalog: Catalog, options: SearchOptions) -> list[Photo]:
+    """Every indexed photo that passes the filters, newest first (no query, no model)."""
+    folder = options.folder.expanduser().resolve() if options.folder else None
+    ids = catalog.filter_ids(
+        folder=folder, since=options.since, until=options.until, tag=options.tag
+    )
+    return sorted(catalog.photos(sorted(ids)).values(), key=lambda p: p.date, reverse=True)
+
+
+class MainWindow(QMainWindow):
+    """Signals: results_shown(int count) each time the grid gets new results,
+    photo_shown(int photo_id) when a photo is open, library_read() after a refresh."""
+
+    results_shown = Signal(int)
+    photo_shown = Signal(int)
+    library_read = Signal()
+
+    def __init__(
+        self,
+        tasks: TaskManager,
+        locations: Locations,
+        settings: Settings,
+        *,
+        first_run: bool = False,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.tasks, self.locations, self.settings = tasks, locations, settings
+        self.setWindowTitle("PhotoClip")
+        self.setAcceptDrops(True)
+        self.resize(1200, 800)
+        self._folder: str = ""
+        self._tag: tuple[str, str] | None = None
+        self._history: list[Shown] = []
+        self._title = ""
+        self._library = LibraryView()
+        self._open_id: int | None = None
+        self._build(first_run)
+        self._build_menus()
+        self._build_shortcuts()
+        self._connect()
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _build(self, first_run: bool) -> None:
+        self.thumbnails = ThumbnailCache(
+            ThumbnailStore(self.locations.thumbnails), ICON, parent=self
+        )
+        self.results = ResultsModel(self.thumbnails, self)
+        self.grid = ResultsView(ICON)
+        self.grid.setModel(self.results)
+        self.folders = FolderModel(self)
+        self.folder_list = FolderList(self.folders)
+        self.tag_panel = TagPanel()
+        self.search = SearchBar()
+        self.photo_view = PhotoView()
+        self.welcome = WelcomePage()
+        self.welcome.chooser.setVisible(first_run)
+        self.banner = QLabel()
+        self.banner.hide()
+        self.pages = QStackedWidget()
+        for page in (self.welcome, self.grid, self.photo_view):
+            self.pages.addWidget(page)
+        self.status = StatusBar()
+        self.setStatusBar(self.status)
+        self.setCentralWidget(self._splitter())
+
+    def _splitter(self) -> QSplitter:
+        sidebar = QSplitter(Qt.Orientation.Vertical)
+        sidebar.addWidget(self.folder_list)
+        sidebar.addWidget(self.tag_panel)
+        sidebar.setContentsMargins(6, 6, 0, 0)
+        main = QWidget()
+        layout = QVBoxLayout(main)
+        layout.setContentsMargins(6, 6, 6, 0)
+        layout.addWidget(self.search)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.pages, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(sidebar)
+        splitter.addWidget(main)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([260, 940])
+        return splitter
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "&Add Folder…", self.choose_folder, QKeySequence.StandardKey.Open)
+        file.addSeparator()
+        self._action(file, "&Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        tags = bar.addMenu("&Tags")
+        self._action(tags, "&Edit Categories…", self.open_category_editor)
+        self._action(tags, "Auto-&Sort…", self.open_sort_dialog)
+        self.tools = bar.addMenu("&View")
+        self._action(self.tools, "&Failed Photos…", self.open_failures)
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&About PhotoClip", self._about)
+
+    def _action(self, menu: Any, text: str, slot: Any, keys: Any = None) -> QAction:
+        action = QAction(text, self)
+        if keys is not None:
+            action.setShortcut(keys)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_shortcuts(self) -> None:
+        for keys in (QKeySequence.StandardKey.Find, QKeySequence("/")):
+            QShortcut(keys, self, self.search.focus)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.go_back)
+
+    def _connect(self) -> None:
+        bridge = self.tasks.bridge
+        bridge.state_changed.connect(self._on_state)
+        bridge.job_progress.connect(self._on_progress)
+        bridge.job_finished.connect(self._on_job_finished)
+        bridge.job_failed.connect(self._on_job_failed)
+        bridge.root_status_changed.connect(self._on_root_status)
+        bridge.watch_degraded.connect(self._on_degraded)
+        bridge.model_activated.connect(self._on_model_activated)
+        bridge.download_progressed.connect(self.welcome.chooser.set_progress)
+        self.tasks.failed.connect(self.status.show_message)
+        self.search.changed.connect(self.run_search)
+        self.search.field.leave_down.connect(self._focus_grid)
+        self.grid.opened.connect(self.open_photo)
+        self.grid.leave_up.connect(self.search.focus)
+        self.folder_list.add_requested.connect(self.choose_folder)
+        self.folder_list.remove_requested.connect(self.remove_folder)
+        self.folder_list.folder_chosen.connect(self._on_folder_chosen)
+        self.welcome.add_requested.connect(self.choose_folder)
+        self.welcome.chooser.profile_chosen.connect(self.choose_model)
+        self.welcome.chooser.weights_file_chosen.connect(self._on_weights_file)
+        self.tag_panel.filter_requested.connect(self._on_tag_filter)
+        self.tag_panel.filter_cleared.connect(lambda: self._on_tag_filter("", ""))
+        self.tag_panel.edit_requested.connect(self.open_category_editor)
+        self.photo_view.similar_requested.connect(self.show_similar)
+        self.photo_view.show_in_folder_requested.connect(self.show_in_folder)
+        self.photo_view.back_requested.connect(self.go_back)
+        self.photo_view.tag_confirmed.connect(
+            lambda photo, category, label: self._correct(photo, category, label, "confirmed")
+        )
+        self.photo_view.tag_rejected.connect(
+            lambda photo, category, label: self._correct(photo, category, label, "rejected")
+        )
+        self.status.pause_toggled.connect(self._on_pause)
+        self.status.failures_requested.connect(self.open_failures)
+        self._refresh_timer = QTimer(self, singleShot=True, interval=400)
+        self._refresh_timer.timeout.connect(self.refresh_library)
+        self._grid_timer = QTimer(self, singleShot=True, interval=GRID_REFRESH_MS)
+        self._grid_timer.timeout.connect(self._grid_refresh)
+
+    # -- the library: folders, tags, counts ----------------------------------------------------
+
+    def refresh_library(self) -> None:
+        """Read folders, tag counts and failures again (on the pool)."""
+        self.tasks.read(lambda s: read_library(s.library.catalog), self._show_library, key="lib")
+
+    def _show_library(self, view: LibraryView) -> None:
+        first = not self._library.folders and view.folders
+        self._library = view
+        self.folders.set_folders(view.folders)
+        self.tag_panel.set_counts(view.tags)
+        self.status.show_failures(view.failed)
+        self.status.show_model(f"{view.photos:,} photos · model {view.model or 'none yet'}")
+        if not view.folders:
+            self.pages.setCurrentIndex(WELCOME)
+        elif self.pages.currentIndex() == WELCOME or first:
+            self.pages.setCurrentIndex(GRID)
+            self.run_search()
+        self.library_read.emit()
+
+    def add_folders(self, paths: list[Path]) -> None:
+        if not paths:
+            return
+        self.tasks.worker.add_roots(paths)
+        self.folders.mark_indexing({p.expanduser().resolve() for p in paths})
+        self.status.show_message(f"Adding {', '.join(p.name for p in paths)}…")
+        self.pages.setCurrentIndex(GRID)
+        self._refresh_timer.start()
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos")
+        if folder:
+            self.add_folders([Path(folder)])
+
+    def remove_folder(self, path: str) -> None:
+        def removed(count: int) -> None:
+            self.status.show_message(f"Removed {path} from PhotoClip ({count} photos; files kept)")
+            self.refresh_library()
+            self.run_search()
+
+        if self._folder == path:
+            self._folder = ""
+        self.tasks.act(RemoveFolder, Path(path), on_done=removed)
+
+    # -- searching ---------------------------------------------------------------------------
+
+    def options(self, request: SearchRequest, limit: int = SEARCH_LIMIT) -> SearchOptions:
+        return SearchOptions(
+            limit=limit,
+            relative=request.relative,
+            folder=Path(self._folder) if self._folder else None,
+            since=request.since,
+            until=request.until,
+            tag=self._tag,
+            sort=request.sort,
+        )
+
+    def run_search(self) -> None:
+        """Search (or browse, without a query) with the bar's query and every filter."""
+        request = self.search.request()
+        options = self.options(request)
+        self._history.clear()
+        self._show_filters()
+        if request.query:
+            self.status.show_message("Searching…")
+            self.tasks.read(
+                lambda s: s.search(request.query, options), self._show_found, key="search",
+                failed=self._search_failed,
+            )  # fmt: skip
+        else:
+            browsing_options = SearchOptions(**{**options.__dict__, "sort": DATE})
+            self.tasks.read(
+                lambda s: browse(s.library.catalog, browsing_options), self._show_browsed,
+                key="search", failed=self._search_failed,
+            )  # fmt: skip
+
+    def _show_found(self, found: list[SearchResult]) -> None:
+        self.status.show_message("")
+        title = "" if found else "No photos match: try other words, or loosen the filters."
+        self._show(Shown([r.photo for r in found], [r.score for r in found], title))
+
+    def _show_browsed(self, photos: list[Photo]) -> None:
+        self._show(Shown(photos, [None] * len(photos)))
+
+    def _search_failed(self, message: str) -> None:
+        self.status.show_message(message)
+        self._show(Shown([], []))
+
+    def _show(self, shown: Shown, focus: bool = False) -> None:
+        self.results.set_results(shown.photos, shown.scores)
+        self.grid.verticalScrollBar().setValue(shown.scroll)
+        self._title = shown.title
+        self.banner.setText(shown.title)
+        self.banner.setVisible(bool(shown.title))
+        if self.pages.currentIndex() != WELCOME or shown.photos:
+            self.pages.setCurrentIndex(GRID)
+        if focus:
+            self._focus_grid()
+        self.results_shown.emit(len(shown.photos))
+
+    def _show_filters(self) -> None:
+        parts = []
+        if self._folder:
+            parts.append(f"in {Path(self._folder).name}")
+        if self._tag:
+            parts.append(f"tagged {self._tag[0]}: {self._tag[1]}")
+        self.search.set_filters(" · ".join(parts))
+
+    def _on_folder_chosen(self, path: str) -> None:
+        self._folder = path
+        self.run_search()
+
+    def _on_tag_filter(self, category: str, label: str) -> None:
+        self._tag = (category, label) if category else None
+        self.run_search()
+
+    # -- similar photos, one photo, going back ---------------------------------------------------
+
+    def show_similar(self, photo_id: int) -> None:
+        options = SearchOptions(limit=SEARCH_LIMIT)
+
+        def found(results: list[SearchResult]) -> None:
+            self._push_current()
+            name = self._photo_name(photo_id)
+            title = f"Photos like {name}. Escape goes back."
+            self._show(Shown([r.photo for r in results], [r.score for r in results], title), True)
+
+        self.tasks.read(lambda s: s.similar(photo_id, options), found, key="search")
+
+    def open_photo(self, photo_id: int) -> None:
+        self._open_id = photo_id
+
+        def details(found: browsing.PhotoDetails | None) -> None:
+            if found is None:
+                self.status.show_message("That photo is no longer in PhotoClip.")
+                return
+            self.photo_view.show_photo(found)
+            self.pages.setCurrentIndex(PHOTO)
+            self._load_image(found.path)
+            self.photo_shown.emit(photo_id)
+
+        self.tasks.read(
+            lambda s: browsing.photo_details(s.library.catalog, photo_id), details, key="photo"
+        )
+
+    def _load_image(self, path: Path) -> None:
+        ratio = self.devicePixelRatioF()
+        box = self.pages.size() * ratio
+
+        def decoded(image: QImage) -> None:
+            image.setDevicePixelRatio(ratio)
+            self.photo_view.set_image(image)
+
+        self.tasks.run(lambda: read_scaled(path, QSize(box)), decoded, key="image")
+
+    def show_in_folder(self, path: str) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+
+    def go_back(self) -> None:
+        """Escape: from a photo to the grid, from similar photos to the results before."""
+        if self.pages.currentIndex() == PHOTO:
+            self.pages.setCurrentIndex(GRID)
+            self._focus_grid()
+        elif self._history:
+            self._show(self._history.pop(), True)
+
+    def _push_current(self) -> None:
+        scroll = self.grid.verticalScrollBar().value()
+        self._history.append(Shown(self.results.photos, self._scores(), self._title, scroll))
+
+    def _scores(self) -> list[float | None]:
+        model = self.results
+        return [
+            model.data(model.index(r), Qt.ItemDataRole.UserRole + 2)
+            for r in range(model.rowCount())
+        ]
+
+    def _photo_name(self, photo_id: int) -> str:
+        found = next((p for p in self.results.photos if p.id == photo_id), None)
+        return found.path.name if found else f"photo {photo_id}"
+
+    def _focus_grid(self) -> None:
+        if self.pages.currentIndex() == GRID:
+            self.grid.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            self.grid.select_first()
+
+    # -- tags, sorting, settings, failures -----------------------------------------------------
+
+    def _correct(self, photo_id: int, category: str, label: str, verdict: str) -> None:
+        def done(_: int) -> None:
+            self.refresh_library()
+            if self._open_id == photo_id and self.pages.currentIndex() == PHOTO:
+                self.open_photo(photo_id)
+
+        self.tasks.act(CorrectTag, photo_id, category, label, verdict, on_done=done)
+
+    def open_category_editor(self) -> None:
+        from photoclip.core.tagstore import TagStore
+        from photoclip.gui.categoryeditor import CategoryEditor
+
+        def edit(categories: list[Any]) -> None:
+            editor = CategoryEditor(categories, self)
+            editor.saved.connect(self._save_categories)
+            editor.open()
+
+        self.tasks.read(lambda s: TagStore(s.library.catalog).categories(), edit)
+
+    def _save_categories(self, changed: list[Any], removed: list[str]) -> None:
+        from photoclip.core.actions import SaveCategories
+
+        done = lambda _: self.refresh_library()  # noqa: E731
+        self.tasks.act(SaveCategories, tuple(changed), tuple(removed), on_done=done)
+
+    def open_sort_dialog(self) -> None:
+        from photoclip.core.actions import ApplySort, PlanSort, UndoSort
+        from photoclip.gui.sortdialog import SortDialog
+
+        dialog = SortDialog(self)
+        self._sort_dialog = dialog
+        dialog.plan_requested.connect(
+            lambda rules: self.tasks.act(PlanSort, tuple(rules), on_done=dialog.show_plan)
+        )
+        dialog.apply_requested.connect(
+            lambda: self.tasks.act(ApplySort, on_done=lambda p: self._sorted(dialog, p, "Sorted"))
+        )
+        dialog.undo_requested.connect(
+            lambda: self.tasks.act(UndoSort, on_done=lambda p: self._sorted(dialog, p, "Undone"))
+        )
+        dialog.open()
+
+    def _sorted(self, dialog: Any, plan: Any, verb: str) -> None:
+        done = sum(1 for step in plan.steps if step.status in ("done", "undone"))
+        dialog.set_progress(done, len(plan.steps))
+        dialog.show_done(f"{verb}: {done} of {len(plan.steps)} photos.")
+        self.refresh_library()
+
+    def open_settings(self) -> None:
+        from photoclip.core.profiles import BUILTIN_PROFILES
+        from photoclip.gui.settingsdialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, list(BUILTIN_PROFILES.values()), self)
+        dialog.accepted.connect(lambda: self._settings_chosen(dialog.chosen()))
+        dialog.open()
+
+    def _settings_chosen(self, chosen: Settings) -> None:
+        model_changed = chosen.model != self.settings.model
+        self.settings = chosen
+        path = self.locations.settings
+        self.tasks.run(lambda: chosen.save(path), lambda _: None)
+        if model_changed and chosen.model:
+            self.choose_model(chosen.model)
+
+    def choose_model(self, profile: str) -> None:
+        self.welcome.chooser.set_message(f"Loading {profile}…")
+        self.status.show_message(f"Loading the model {profile}…")
+
+        def chosen(name: str) -> None:
+            self.settings.model = name
+            self.welcome.chooser.set_message(f"Using {name}.")
+            self.status.show_message(f"Model {name} loaded.")
+            self.refresh_library()
+
+        self.tasks.act(ChooseModel, profile, on_done=chosen)
+
+    def _on_weights_file(self, path: str) -> None:
+        self.choose_model(weights_file_profile(Path(path), self.settings.model))
+
+    def open_failures(self) -> None:
+        from photoclip.gui.failures import FailuresDialog
+
+        def show(found: list[browsing.Failure]) -> None:
+            dialog = FailuresDialog(self)
+            dialog.set_failures(found)
+            dialog.open()
+
+        self.tasks.read(lambda s: browsing.failures(s.library.catalog), show)
+
+    def _about(self) -> None:
+        from photoclip import __version__
+
+        QMessageBox.about(
+            self,
+            "About PhotoClip",
+            f"PhotoClip {__version__}: search your photos by what is in them. "
+            "Everything stays on your computer.",
+        )
+
+    # -- worker events ---------------------------------------------------------------------
+
+    def _on_progress(self, event: w.JobProgress) -> None:
+        self.status.show_progress(event.progress)
+        if not self._grid_timer.isActive():
+            self._grid_timer.start()
+
+    def _grid_refresh(self) -> None:
+        """New photos appear while indexing goes on (without losing the scroll position)."""
+        self.refresh_library()
+        if self.pages.currentIndex() == GRID and not self._history:
+            self._rerun_keeping_scroll()
+
+    def _on_state(self, event: w.StateChanged) -> None:
+        self.status.show_state(event)
+        if event.job in ("LoadModel", "ChooseModel"):
+            self.status.show_message("Loading the model…")
+        if event.state == w.IDLE:
+            self.folders.mark_indexing(set())
+            self._refresh_timer.start()
+
+    def _on_job_finished(self, event: w.JobFinished) -> None:
+        self._refresh_timer.start()
+        report = event.report
+        changed = report is not None and (report.embedded or report.removed or report.reused)
+        if changed and self.pages.currentIndex() == GRID and not self._history:
+            self._rerun_keeping_scroll()
+
+    def _rerun_keeping_scroll(self) -> None:
+        scroll = self.grid.verticalScrollBar().value()
+        self.results_shown.connect(
+            self._restore_scroll(scroll), Qt.ConnectionType.SingleShotConnection
+        )
+        self.run_search()
+
+    def _restore_scroll(self, value: int) -> Any:
+        return lambda _: self.grid.verticalScrollBar().setValue(value)
+
+    def _on_job_failed(self, event: w.JobFailed) -> None:
+        self.status.show_message(f"{event.message}")
+        if event.job in ("ChooseModel", "LoadModel"):
+            self.welcome.chooser.set_message(event.message)
+            self.welcome.chooser.show()
+        dialog = getattr(self, "_sort_dialog", None)
+        if event.job in ("PlanSort", "ApplySort", "UndoSort") and dialog is not None:
+            dialog.show_error(event.message)
+
+    def _on_root_status(self, event: w.RootStatusChanged) -> None:
+        self.folders.set_online(event.path, event.online)
+        state = "is back" if event.online else "is offline; its photos are kept"
+        self.status.show_message(f"{event.path} {state}")
+
+    def _on_degraded(self, event: w.WatchDegraded) -> None:
+        self.folders.mark_polled(event.path)
+        self.status.show_message(event.reason)
+
+    def _on_model_activated(self, event: w.ModelActivated) -> None:
+        self.refresh_library()
+        if self.search.request().query:
+            self.run_search()
+
+    def _on_pause(self, paused: bool) -> None:
+        if paused:
+            self.tasks.worker.pause()
+        else:
+            self.tasks.worker.resume()
+
+    # -- drag and drop -----------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        photos = [p for p in paths if is_photo_name(p.name)]
+        folders = [p for p in paths if p not in photos]
+        event.acceptProposedAction()
+        if folders:
+            self.add_folders(folders)
+        elif photos:
+            self.search.search_photo(str(photos[0]))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.thumbnails.clear_waiting()
+        super().closeEvent(event)

@@ -1,0 +1,212 @@
+"""The results grid: a list model of photos (with their scores) and an icon-mode view.
+
+The view asks only for the rows it paints (uniform item sizes), and a row's thumbnail is
+loaded the first time it is painted, so 100k results cost a list, not 100k images.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPalette, QPen, QPixmap, QResizeEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QListView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QWidget,
+)
+
+from photoclip.core.catalog import Photo
+from photoclip.gui.thumbnails import ThumbnailCache
+
+PhotoRole = Qt.ItemDataRole.UserRole + 1
+ScoreRole = Qt.ItemDataRole.UserRole + 2
+Index = QModelIndex | QPersistentModelIndex
+
+
+class ResultsModel(QAbstractListModel):
+    """Photos in display order, each with its score (None when browsing without a query)."""
+
+    def __init__(self, thumbnails: ThumbnailCache, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.thumbnails = thumbnails
+        self._photos: list[Photo] = []
+        self._scores: list[float | None] = []
+        self._rows: dict[int, int] = {}
+        self._placeholder: QPixmap | None = None
+        thumbnails.loaded.connect(self._on_loaded)
+
+    def set_results(self, photos: list[Photo], scores: list[float | None]) -> None:
+        self.beginResetModel()
+        self.thumbnails.clear_waiting()
+        self._photos, self._scores = list(photos), list(scores)
+        self._rows = {photo.id: row for row, photo in enumerate(self._photos)}
+        self.endResetModel()
+
+    def photo(self, row: int) -> Photo:
+        return self._photos[row]
+
+    @property
+    def photos(self) -> list[Photo]:
+        return list(self._photos)
+
+    @property
+    def scores(self) -> list[float | None]:
+        return list(self._scores)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
+        return 0 if parent.isValid() else len(self._photos)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._photos):
+            return None
+        photo = self._photos[index.row()]
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self.thumbnails.pixmap(photo) or self._blank()
+        if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole):
+            return _describe(photo, self._scores[index.row()])
+        if role == PhotoRole:
+            return photo.id
+        if role == ScoreRole:
+            return self._scores[index.row()]
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return (
+            Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+        )
+
+    def _on_loaded(self, photo_id: int) -> None:
+        row = self._rows.get(photo_id)
+        if row is not None:
+            index = self.index(row)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+    def _blank(self) -> QPixmap:
+        """A neutral tile while the thumbnail loads (the palette's, not a fixed colour)."""
+        if self._placeholder is None:
+            size = self.thumbnails.size
+            self._placeholder = QPixmap(size, size)
+            colour = QPalette().color(QPalette.ColorRole.Midlight)
+            self._placeholder.fill(QColor(colour.red(), colour.green(), colour.blue(), 90))
+        return self._placeholder
+
+
+def _describe(photo: Photo, score: float | None) -> str:
+    when = datetime.fromtimestamp(photo.date).strftime("%Y-%m-%d %H:%M")
+    text = f"{photo.path.name}\n{when}\n{photo.path.parent}"
+    return text if score is None else f"{text}\nscore {score:.3f}"
+
+
+class ThumbnailDelegate(QStyledItemDelegate):
+    """A thumbnail centred in its square cell; the current photo framed in the palette's
+    highlight colour (no text: the tooltip has the name, date, folder and score)."""
+
+    def __init__(self, cell: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.cell = cell
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
+        return QSize(self.cell, self.cell)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        rect = option.rect.adjusted(4, 4, -4, -4)
+        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+        if isinstance(pixmap, QPixmap) and not pixmap.isNull():
+            size = (
+                pixmap.deviceIndependentSize()
+                .toSize()
+                .scaled(rect.size(), Qt.AspectRatioMode.KeepAspectRatio)
+            )
+            x = rect.x() + (rect.width() - size.width()) // 2
+            y = rect.y() + (rect.height() - size.height()) // 2
+            painter.drawPixmap(x, y, size.width(), size.height(), pixmap)
+        state = option.state
+        if state & QStyle.StateFlag.State_Selected:
+            colour = option.palette.color(QPalette.ColorRole.Highlight)
+            painter.setPen(QPen(colour, 3))
+            painter.drawRect(option.rect.adjusted(2, 2, -2, -2))
+
+
+class ResultsView(QListView):
+    """A grid of thumbnails. Signals: opened(int photo_id) on Enter or double-click,
+    escaped() on Escape, leave_up() on Up from the first row (back to the search bar)."""
+
+    opened = Signal(int)
+    escaped = Signal()
+    leave_up = Signal()
+
+    def __init__(self, icon: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setUniformItemSizes(True)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(500)
+        self.icon = icon
+        self.setIconSize(QSize(icon, icon))
+        self.delegate = ThumbnailDelegate(icon + 8, self)
+        self.setItemDelegate(self.delegate)
+        self.setGridSize(QSize(icon + 8, icon + 8))
+        self.setSpacing(0)
+        self.setWrapping(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.verticalScrollBar().setSingleStep(icon // 3)
+        self.setDragEnabled(False)
+        self.setUniformItemSizes(True)
+        self.doubleClicked.connect(self._on_activated)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
+            self.opened.emit(int(self.currentIndex().data(PhotoRole)))
+            return
+        if key == Qt.Key.Key_Escape:
+            self.escaped.emit()
+            return
+        if key == Qt.Key.Key_Up and self._on_first_row():
+            self.leave_up.emit()
+            return
+        super().keyPressEvent(event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Cells share the width evenly, so the grid fills the view without a ragged edge."""
+        super().resizeEvent(event)
+        width = self.viewport().width()
+        columns = max(1, width // (self.icon + 8))
+        cell = QSize(width // columns, self.icon + 8)
+        if cell != self.gridSize():
+            self.setGridSize(cell)
+
+    def select_first(self) -> None:
+        model = self.model()
+        if model is not None and model.rowCount() and not self.currentIndex().isValid():
+            self.setCurrentIndex(model.index(0, 0))
+
+    def _on_first_row(self) -> bool:
+        current = self.currentIndex()
+        if not current.isValid():
+            return True
+        return self.visualRect(current).top() <= self.visualRect(self.model().index(0, 0)).top()
+
+    def _on_activated(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.opened.emit(int(index.data(PhotoRole)))
+
+
+__all__ = ["PhotoRole", "ResultsModel", "ResultsView", "ScoreRole"]

@@ -1,0 +1,147 @@
+"""Screenshots of the app on any folder of photos, for the README and for looking at it.
+
+    python -m photoclip.gui.screenshot ~/Pictures/some-folder
+    python -m photoclip.gui.screenshot FOLDER --query "a dog" --flows /tmp/shots
+
+Indexes FOLDER into a temporary data folder (the test-shapes model unless --model says
+otherwise; it is not semantic on real photos, which is fine for the layout), searches, and
+writes resources/screenshot.png (a small palette PNG). `--flows DIR` also saves the welcome
+page, the grid, one photo open and the status bar while indexing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+SIZE = (1280, 800)
+README_WIDTH = 1100
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m photoclip.gui.screenshot")
+    parser.add_argument("folder", type=Path, help="a folder of photos")
+    parser.add_argument("--out", type=Path, default=Path("resources/screenshot.png"))
+    parser.add_argument("--query", default="people outdoors")
+    parser.add_argument("--model", default="test-shapes")
+    parser.add_argument("--flows", type=Path, help="also save each main flow here")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    with tempfile.TemporaryDirectory(prefix="photoclip-shot-") as temporary:
+        os.environ["PHOTOCLIP_DATA_DIR"] = str(Path(temporary) / "data")
+        os.environ.setdefault("PHOTOCLIP_CACHE_DIR", str(Path(temporary) / "cache"))
+        os.environ["PHOTOCLIP_MODEL"] = args.model
+        _shoot(args)
+    print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KB)")
+    return 0
+
+
+def _shoot(args: argparse.Namespace) -> None:
+    from photoclip.core.paths import Locations
+    from photoclip.core.settings import Settings
+    from photoclip.gui.app import PhotoClipApp, application
+    from photoclip.gui.selftest import wait_until
+
+    application([])
+    locations = Locations.from_environment()
+    app = PhotoClipApp(locations, Settings.load(locations.settings))
+    window = app.window
+    window.resize(*SIZE)
+    window.show()
+    save = _saver(window, args.flows)
+    try:
+        app.start()
+        wait_until(lambda: window.folders.rowCount() == 0 and _settled(), "the welcome page", 30)
+        save("welcome")
+        window.add_folders([args.folder.expanduser().resolve()])
+        wait_until(lambda: window.status.bar.isVisible(), "indexing to start", 120)
+        wait_until(lambda: window.status.bar.value() > 0, "progress", 300)
+        save("indexing")
+        wait_until(lambda: app.worker.wait_idle(0), "indexing to finish", 1800)
+        window.search.field.setText(args.query)
+        wait_until(lambda: _ranked(window), "the search", 120)
+        _wait_for_thumbnails(window, wait_until)
+        _readme_shot(window, args.out)
+        save("grid")
+        window.open_photo(window.results.photo(0).id)
+        wait_until(lambda: window.pages.currentIndex() == 2, "the photo view", 60)
+        _settled(1.0)
+        save("photo")
+    finally:
+        window.close()
+        app.stop()
+
+
+def _settled(seconds: float = 0.3) -> bool:
+    """Let pending loads and paints finish."""
+    from PySide6.QtWidgets import QApplication
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        QApplication.processEvents()
+        time.sleep(0.02)
+    return True
+
+
+def _ranked(window: object) -> bool:
+    from photoclip.gui.selftest import _ranked as ranked
+
+    return ranked(window)
+
+
+def _wait_for_thumbnails(window: object, wait_until: Callable[..., None]) -> None:
+    from photoclip.gui.mainwindow import MainWindow
+
+    assert isinstance(window, MainWindow)
+    view = window.grid
+    visible = [i for i in range(window.results.rowCount()) if view.visualRect(
+        window.results.index(i)).intersects(view.viewport().rect())]  # fmt: skip
+    ids = [window.results.photo(i).id for i in visible]
+    wait_until(lambda: all(i in window.thumbnails._pixmaps for i in ids), "thumbnails", 120)
+    _settled(0.5)
+
+
+def _saver(window: object, folder: Path | None) -> Callable[[str], None]:
+    from PySide6.QtWidgets import QWidget
+
+    assert isinstance(window, QWidget)
+
+    def save(name: str) -> None:
+        if folder is None:
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        _settled()
+        window.grab().save(str(folder / f"{name}.png"))
+
+    return save
+
+
+def _readme_shot(window: object, out: Path) -> None:
+    """A palette PNG a little narrower than the window: small enough for a README."""
+    from PIL import Image
+    from PySide6.QtWidgets import QWidget
+
+    assert isinstance(window, QWidget)
+    _settled()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    raw = out.with_suffix(".raw.png")
+    window.grab().save(str(raw))
+    with Image.open(raw) as image:
+        rgb = image.convert("RGB")
+    raw.unlink()
+    height = round(rgb.height * README_WIDTH / rgb.width)
+    small = rgb.resize((README_WIDTH, height), Image.Resampling.LANCZOS)
+    small.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(out, optimize=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""The status bar: what the worker does (done/total, photos per second, time left),
+pause/resume, how many photos failed (a button to see them and why), the model in use."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
+
+from photoclip.core import worker as w
+from photoclip.core.indexing import IndexProgress
+
+
+def eta_text(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.0f} s left"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min left"
+    return f"{seconds / 3600:.1f} h left"
+
+
+def progress_text(progress: IndexProgress) -> str:
+    parts = [f"{progress.done:,} of {progress.total:,} photos", f"{progress.rate:.1f}/s"]
+    eta = eta_text(progress.eta)
+    return " · ".join([*parts, eta] if eta else parts)
+
+
+class StatusBar(QStatusBar):
+    """Signals: pause_toggled(bool paused), failures_requested()."""
+
+    pause_toggled = Signal(bool)
+    failures_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = QLabel("Starting…")
+        self.bar = QProgressBar()
+        self.bar.setMaximumWidth(220)
+        self.bar.setTextVisible(False)
+        self.bar.hide()
+        self.detail = QLabel()
+        self.pause = QPushButton("Pause")
+        self.pause.setCheckable(True)
+        self.pause.setFlat(True)
+        self.pause.setToolTip("Pause or resume indexing")
+        self.failures = QPushButton()
+        self.failures.setFlat(True)
+        self.failures.hide()
+        self.model = QLabel()
+        self.addWidget(self.state)
+        self.addWidget(self.bar)
+        self.addWidget(self.detail, 1)
+        self.addPermanentWidget(self.failures)
+        self.addPermanentWidget(self.pause)
+        self.addPermanentWidget(self.model)
+        self.pause.toggled.connect(self._on_pause)
+        self.failures.clicked.connect(self.failures_requested)
+
+    def show_state(self, event: w.StateChanged) -> None:
+        names = {
+            w.STARTING: "Starting…",
+            w.IDLE: "Up to date",
+            w.WORKING: "Indexing",
+            w.PAUSED: "Paused",
+            w.STOPPING: "Stopping…",
+        }
+        self.state.setText(names.get(event.state, event.state.capitalize()))
+        if event.state in (w.IDLE, w.PAUSED, w.STOPPING):
+            self.bar.hide()
+            if event.state == w.IDLE:
+                self.detail.setText("")
+
+    def show_progress(self, progress: IndexProgress) -> None:
+        self.bar.show()
+        self.bar.setRange(0, max(progress.total, 1))
+        self.bar.setValue(progress.done)
+        self.detail.setText(progress_text(progress))
+
+    def show_failures(self, count: int) -> None:
+        self.failures.setText(f"{count} failed…")
+        self.failures.setVisible(count > 0)
+
+    def show_model(self, text: str) -> None:
+        self.model.setText(text)
+
+    def show_message(self, text: str) -> None:
+        self.detail.setText(text)
+
+    def _on_pause(self, paused: bool) -> None:
+        self.pause.setText("Resume" if paused else "Pause")
+        self.pause_toggled.emit(paused)

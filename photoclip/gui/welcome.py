@@ -1,0 +1,51 @@
+"""The first thing a new user sees: where to drop folders, which model to use, and what
+happens offline."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+
+from photoclip.gui.modelchooser import ModelChooser
+
+OFFLINE = (
+    "PhotoClip works offline: the model downloads once, then nothing leaves your computer; "
+    "without a connection, pick a weights file you already have."
+)
+
+
+class WelcomePage(QWidget):
+    """Signals: add_requested()."""
+
+    add_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        title = QLabel("Drop folders of photos here")
+        font = title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.8)
+        title.setFont(font)
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        hint = QLabel(
+            "PhotoClip indexes them in the background and keeps watching them. "
+            "Then search by what is in a photo: “kids on a beach at sunset”."
+        )
+        hint.setWordWrap(True)
+        hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        add = QPushButton("Add Folder…")
+        add.clicked.connect(self.add_requested)
+        self.chooser = ModelChooser()
+        offline = QLabel(OFFLINE)
+        offline.setWordWrap(True)
+        offline.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        offline.setForegroundRole(offline.foregroundRole())
+        layout = QVBoxLayout(self)
+        layout.addStretch(2)
+        layout.addWidget(title)
+        layout.addWidget(hint)
+        layout.addWidget(add, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addSpacing(24)
+        layout.addWidget(self.chooser, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(offline)
+        layout.addStretch(3)
+        layout.setContentsMargins(48, 24, 48, 24)

@@ -1,0 +1,191 @@
+"""The GUI's jobs on a real worker, with the test-shapes CLIP (it knows colours)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from photoclip.core.actions import (
+    Action,
+    ApplySort,
+    ChooseModel,
+    CorrectTag,
+    LoadModel,
+    PlanSort,
+    RemoveFolder,
+    SaveCategories,
+    UndoSort,
+    weights_file_profile,
+)
+from photoclip.core.catalog import Catalog
+from photoclip.core.categories import Category, Label
+from photoclip.core.embedding import Encoder, load_encoder
+from photoclip.core.paths import Locations
+from photoclip.core.profiles import resolve_profile
+from photoclip.core.settings import Settings
+from photoclip.core.sorting import Rule
+from photoclip.core.tagstore import TagStore
+from photoclip.core.worker import Event, JobFailed, Worker, WorkerSettings
+from photoclip.synthetic.scenes import single_object_scene
+
+COLOURS = ("red", "green", "blue", "yellow", "purple", "orange")
+SETTINGS = WorkerSettings(batch_size=4, settle_seconds=0.1, min_slice=0.0)
+
+
+@pytest.fixture(scope="module")
+def shapes_encoder() -> Encoder:
+    return load_encoder(resolve_profile("test-shapes"), device="cpu", threads=1)
+
+
+@pytest.fixture
+def scenes(tmp_path: Path) -> Path:
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    for i, colour in enumerate(COLOURS):
+        single_object_scene(colour, "circle", render_seed=i).render().save(folder / f"{colour}.png")
+    return folder.resolve()
+
+
+class Answers:
+    """Replies and failures of the actions sent to one worker."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.failed: list[JobFailed] = []
+        self._done = threading.Event()
+        worker.subscribe(self._on_event)
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, JobFailed):
+            self.failed.append(event)
+            self._done.set()
+
+    def ask(self, make: Callable[..., Action], *args: Any) -> Any:
+        box: list[Any] = []
+        self._done.clear()
+        self.worker.submit(make(*args, reply=lambda result: (box.append(result), self._done.set())))
+        assert self._done.wait(60), "no answer"
+        if not box:
+            raise AssertionError(self.failed[-1].message)
+        return box[0]
+
+
+@pytest.fixture
+def worker(shapes_encoder: Encoder, scenes: Path) -> Iterator[Answers]:
+    models = {"test-shapes": shapes_encoder}
+    started = Worker(Locations.from_environment(), models.__getitem__, "test-shapes", SETTINGS)
+    answers = Answers(started)
+    started.start([scenes])
+    assert started.wait_idle(60)
+    yield answers
+    started.stop(timeout=30)
+
+
+def catalog() -> Catalog:
+    return Catalog.open(Locations.from_environment().catalog, readonly=True)
+
+
+def tags_by_name() -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    with catalog() as opened:
+        for tag in TagStore(opened).tags():
+            found.setdefault(tag.path.name, set()).add(f"{tag.category}:{tag.label}")
+    return found
+
+
+def colours_category() -> Category:
+    return Category("Colours", tuple(Label(c) for c in COLOURS), context="a colour")
+
+
+def test_load_model_replies_with_the_profile(worker: Answers) -> None:
+    assert worker.ask(LoadModel) == "test-shapes"
+
+
+def test_a_model_loaded_before_any_photo_leaves_the_worker_working(
+    shapes_encoder: Encoder, scenes: Path
+) -> None:
+    models = {"test-shapes": shapes_encoder}
+    started = Worker(Locations.from_environment(), models.__getitem__, "test-shapes", SETTINGS)
+    answers = Answers(started)
+    started.start()
+    try:
+        assert answers.ask(LoadModel) == "test-shapes"
+        started.add_roots([scenes])
+        assert started.wait_idle(60)
+        with started.searcher() as searcher:
+            assert searcher.search("something red")[0].photo.path.name == "red.png"
+    finally:
+        started.stop(timeout=30)
+
+
+def test_remove_folder_forgets_its_photos_and_keeps_the_files(
+    worker: Answers, scenes: Path
+) -> None:
+    assert worker.ask(RemoveFolder, scenes) == len(COLOURS)
+    with catalog() as opened:
+        assert opened.roots() == [] and opened.counts().photos == 0
+    assert sorted(p.name for p in scenes.iterdir()) == sorted(f"{c}.png" for c in COLOURS)
+    with worker.worker.searcher() as searcher:
+        assert len(searcher.library.index()) == 0
+
+
+def test_removing_an_unknown_folder_fails_with_a_reason(worker: Answers, tmp_path: Path) -> None:
+    with pytest.raises(AssertionError, match="not one of PhotoClip's folders"):
+        worker.ask(RemoveFolder, tmp_path)
+
+
+def test_saved_categories_tag_the_library_and_removed_ones_go(worker: Answers) -> None:
+    names = worker.ask(SaveCategories, (colours_category(),), ())
+    assert "Colours" in names
+    tags = tags_by_name()
+    assert len(tags) >= 3  # calibration on six photos may abstain on a few
+    assert all(found == {f"Colours:{name[:-4]}"} for name, found in tags.items())
+    assert "Colours" not in worker.ask(SaveCategories, (), ("Colours",))
+    assert not any(t.startswith("Colours:") for found in tags_by_name().values() for t in found)
+
+
+def test_a_rejected_tag_leaves_the_photo(worker: Answers) -> None:
+    worker.ask(SaveCategories, (colours_category(),), ())
+    name = sorted(tags_by_name())[0]
+    colour = name[:-4]
+    with catalog() as opened:
+        photo = opened.photo_by_path(next(p for p in _paths(opened) if p.name == name))
+    assert photo is not None
+    assert worker.ask(CorrectTag, photo.id, "Colours", colour, "rejected") == photo.id
+    assert f"Colours:{colour}" not in tags_by_name().get(name, set())
+
+
+def test_sort_plans_applies_and_undoes(worker: Answers, tmp_path: Path) -> None:
+    worker.ask(SaveCategories, (colours_category(),), ())
+    name = sorted(tags_by_name())[0]
+    target = tmp_path / "sorted"
+    rule = Rule.parse(f"Colours:{name[:-4]}={target}/{{label}}", "copy")
+    plan = worker.ask(PlanSort, (rule,))
+    assert [Path(s.destination).name for s in plan.steps] == [name]
+    assert not target.exists()
+    worker.ask(ApplySort)
+    assert (target / name[:-4] / name).is_file()
+    worker.ask(UndoSort)
+    assert not (target / name[:-4] / name).exists()
+
+
+def test_choosing_a_model_saves_it_and_a_bad_name_changes_nothing(worker: Answers) -> None:
+    assert worker.ask(ChooseModel, "test-shapes") == "test-shapes"
+    settings = Settings.load(Locations.from_environment().settings)
+    assert settings.model == "test-shapes"
+    with pytest.raises(AssertionError, match="does not exist"):
+        worker.ask(ChooseModel, "ViT-B-32:/no/such/weights.safetensors")
+    assert worker.worker.profile == "test-shapes"
+
+
+def test_a_weights_file_keeps_the_current_architecture(tmp_path: Path) -> None:
+    weights = tmp_path / "w.safetensors"
+    assert weights_file_profile(weights, "fast") == f"ViT-B-32:{weights.resolve()}"
+
+
+def _paths(opened: Catalog) -> list[Path]:
+    return [p.path for p in opened.photos(sorted(opened.filter_ids())).values()]

@@ -1,0 +1,84 @@
+"""Qt tests: marked `gui`, run offscreen, with the real worker and the test-shapes CLIP."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+#: (file name, colour, shape): one photo per colour, so the colour decides a search
+SCENES = (
+    ("red-circle", "red", "circle"),
+    ("blue-square", "blue", "square"),
+    ("green-triangle", "green", "triangle"),
+    ("yellow-star", "yellow", "star"),
+    ("purple-square", "purple", "square"),
+    ("orange-triangle", "orange", "triangle"),
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(here):
+            item.add_marker(pytest.mark.gui)
+
+
+@pytest.fixture(scope="session")
+def shapes_encoder() -> Any:
+    from photoclip.core.embedding import load_encoder
+    from photoclip.core.profiles import resolve_profile
+
+    return load_encoder(resolve_profile("test-shapes"), device="cpu", threads=1)
+
+
+def write_scenes(folder: Path, scenes: tuple[tuple[str, str, str], ...] = SCENES) -> Path:
+    from photoclip.synthetic.scenes import single_object_scene
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for seed, (name, colour, shape) in enumerate(scenes):
+        single_object_scene(colour, shape, render_seed=seed).render().save(folder / f"{name}.png")
+    return folder.resolve()
+
+
+@pytest.fixture
+def scenes(tmp_path: Path) -> Path:
+    return write_scenes(tmp_path / "scenes")
+
+
+@pytest.fixture
+def make_app(
+    qtbot: Any, shapes_encoder: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[], Any]]:
+    """Build (and afterwards stop) the whole app, its worker loading test-shapes."""
+    from photoclip.core.paths import Locations
+    from photoclip.core.settings import Settings
+    from photoclip.gui.app import PhotoClipApp
+
+    monkeypatch.setenv("PHOTOCLIP_MODEL", "test-shapes")
+    made: list[PhotoClipApp] = []
+
+    def make() -> PhotoClipApp:
+        locations = Locations.from_environment()
+        app = PhotoClipApp(locations, Settings.load(locations.settings), load=_only(shapes_encoder))
+        qtbot.addWidget(app.window)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.window.close()
+        app.stop()
+
+
+def _only(encoder: Any) -> Callable[[str], Any]:
+    def load(name: str) -> Any:
+        assert name == "test-shapes", name
+        return encoder
+
+    return load

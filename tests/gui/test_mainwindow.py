@@ -1,0 +1,183 @@
+"""User flows through the main window, with the real worker and the test-shapes CLIP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from photoclip.core import worker as w
+from photoclip.core.catalog import Catalog
+from photoclip.core.paths import Locations
+from photoclip.gui.mainwindow import GRID, PHOTO, WELCOME
+from photoclip.gui.results import ScoreRole
+from tests.gui.conftest import SCENES, write_scenes
+
+WAIT = 60_000
+
+
+def indexed(make_app: Any, qtbot: Any, *folders: Path) -> Any:
+    app = make_app()
+    app.window.show()
+    app.start()
+    app.window.add_folders(list(folders))
+    qtbot.wait_until(lambda: app.worker.wait_idle(0), timeout=WAIT)
+    total = sum(len(list(f.iterdir())) for f in folders)
+    qtbot.wait_until(lambda: app.window.results.rowCount() == total, timeout=WAIT)
+    return app
+
+
+def names(window: Any) -> list[str]:
+    return [p.path.name for p in window.results.photos]
+
+
+def search(window: Any, qtbot: Any, text: str) -> list[str]:
+    with qtbot.wait_signal(window.results_shown, timeout=WAIT):
+        window.search.field.setText(text)
+    return names(window)
+
+
+def test_a_new_library_opens_on_the_welcome_page(make_app: Any, qtbot: Any) -> None:
+    app = make_app()
+    app.window.show()
+    with qtbot.wait_signal(app.window.library_read, timeout=WAIT):
+        app.start()
+    assert app.window.pages.currentIndex() == WELCOME
+
+
+def test_an_added_folder_is_indexed_and_shown_newest_first(
+    make_app: Any, qtbot: Any, scenes: Path
+) -> None:
+    app = indexed(make_app, qtbot, scenes)
+    assert app.window.pages.currentIndex() == GRID
+    assert sorted(names(app.window)) == sorted(f"{n}.png" for n, _, _ in SCENES)
+    qtbot.wait_until(lambda: "6 photos" in app.window.folders.folders[0].summary)
+
+
+@pytest.mark.parametrize(("query", "first"), [("a red circle", "red-circle.png"),
+                                              ("something blue", "blue-square.png")])  # fmt: skip
+def test_a_typed_query_ranks_the_matching_scene_first(
+    make_app: Any, qtbot: Any, scenes: Path, query: str, first: str
+) -> None:
+    window = indexed(make_app, qtbot, scenes).window
+    found = search(window, qtbot, query)
+    assert found[0] == first
+    assert window.results.index(0).data(ScoreRole) > window.results.index(1).data(ScoreRole)
+
+
+def test_query_syntax_subtracts_a_term(make_app: Any, qtbot: Any, scenes: Path) -> None:
+    window = indexed(make_app, qtbot, scenes).window
+    assert search(window, qtbot, "red + blue - blue")[0] == "red-circle.png"
+
+
+def test_a_photo_dropped_on_the_search_bar_finds_itself_first(
+    make_app: Any, qtbot: Any, scenes: Path
+) -> None:
+    window = indexed(make_app, qtbot, scenes).window
+    with qtbot.wait_signal(window.results_shown, timeout=WAIT):
+        window.search.search_photo(str(scenes / "green-triangle.png"))
+    assert names(window)[0] == "green-triangle.png"
+
+
+def test_open_a_photo_find_similar_and_come_back(make_app: Any, qtbot: Any, scenes: Path) -> None:
+    window = indexed(make_app, qtbot, scenes).window
+    search(window, qtbot, "a red circle")
+    window.grid.setFocus()
+    window.grid.setCurrentIndex(window.results.index(0))
+    with qtbot.wait_signal(window.photo_shown, timeout=WAIT) as opened:
+        qtbot.keyClick(window.grid, Qt.Key.Key_Return)
+    red = opened.args[0]
+    assert window.pages.currentIndex() == PHOTO
+    with qtbot.wait_signal(window.results_shown, timeout=WAIT):
+        window.photo_view.similar_requested.emit(red)
+    assert "red-circle.png" not in names(window) and len(names(window)) == len(SCENES) - 1
+    assert window.banner.text().startswith("Photos like red-circle.png")
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert names(window)[0] == "red-circle.png" and not window.banner.isVisible()
+
+
+def test_escape_leaves_the_photo_view(make_app: Any, qtbot: Any, scenes: Path) -> None:
+    window = indexed(make_app, qtbot, scenes).window
+    with qtbot.wait_signal(window.photo_shown, timeout=WAIT):
+        window.open_photo(window.results.photo(0).id)
+    window.go_back()
+    assert window.pages.currentIndex() == GRID
+
+
+def test_folder_and_date_filters_combine_with_the_query(
+    make_app: Any, qtbot: Any, tmp_path: Path, scenes: Path
+) -> None:
+    other = write_scenes(tmp_path / "other", (("red-star", "red", "star"),))
+    window = indexed(make_app, qtbot, scenes, other).window
+    assert search(window, qtbot, "a red circle")[:2] in (
+        ["red-circle.png", "red-star.png"],
+        ["red-star.png", "red-circle.png"],
+    )
+    with qtbot.wait_signal(window.results_shown, timeout=WAIT):
+        window._on_folder_chosen(str(other))
+    assert names(window) == ["red-star.png"]
+    assert "in other" in window.search.filters.text()
+    window.search.since.setDate(window.search.since.date().addYears(-5))
+    window.search.until.setDate(window.search.until.date().addYears(-4))
+    with qtbot.wait_signal(window.results_shown, timeout=WAIT):
+        window.search.dates.setChecked(True)
+    assert names(window) == []
+
+
+def test_removing_a_folder_keeps_its_files(
+    make_app: Any, qtbot: Any, scenes: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
+    window = indexed(make_app, qtbot, scenes).window
+    window.folder_list.view.setCurrentIndex(window.folders.index(0))
+    with qtbot.wait_signal(window.library_read, timeout=WAIT):
+        window.folder_list.remove.click()
+    qtbot.wait_until(lambda: window.pages.currentIndex() == WELCOME, timeout=WAIT)
+    with Catalog.open(Locations.from_environment().catalog, readonly=True) as catalog:
+        assert catalog.roots() == [] and catalog.counts().photos == 0
+    assert len(list(scenes.iterdir())) == len(SCENES)
+
+
+def test_pause_holds_the_worker_and_resume_lets_it_go(
+    make_app: Any, qtbot: Any, scenes: Path
+) -> None:
+    app = indexed(make_app, qtbot, scenes)
+    with qtbot.wait_signal(app.bridge.state_changed, timeout=WAIT) as blocker:
+        app.window.status.pause.click()
+    assert blocker.args[0].state == w.PAUSED
+    assert app.window.status.pause.text() == "Resume"
+    with qtbot.wait_signal(app.bridge.state_changed, timeout=WAIT) as blocker:
+        app.window.status.pause.click()
+    assert blocker.args[0].state != w.PAUSED
+
+
+def test_keyboard_search_focus_arrows_and_enter(make_app: Any, qtbot: Any, scenes: Path) -> None:
+    window = indexed(make_app, qtbot, scenes).window
+    window.activateWindow()
+    window.grid.setFocus()
+    qtbot.keySequence(window, QKeySequence.StandardKey.Find)
+    assert QApplication.focusWidget() is window.search.field
+    qtbot.keyClick(window.search.field, Qt.Key.Key_Down)
+    assert QApplication.focusWidget() is window.grid
+    assert window.grid.currentIndex().row() == 0
+    qtbot.keyClick(window.grid, Qt.Key.Key_Right)
+    assert window.grid.currentIndex().row() == 1
+    with qtbot.wait_signal(window.photo_shown, timeout=WAIT) as opened:
+        qtbot.keyClick(window.grid, Qt.Key.Key_Return)
+    assert opened.args == [window.results.photo(1).id]
+
+
+def test_a_failed_photo_is_counted_in_the_status_bar(
+    make_app: Any, qtbot: Any, scenes: Path
+) -> None:
+    (scenes / "broken.jpg").write_bytes(b"not a photo")
+    app = make_app()
+    app.window.show()
+    app.start()
+    app.window.add_folders([scenes])
+    qtbot.wait_until(lambda: app.window.status.failures.text() == "1 failed…", timeout=WAIT)
+    assert "1 error" in app.window.folders.folders[0].summary

@@ -1,0 +1,109 @@
+"""The results grid's model and view, and the thumbnail cache behind them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
+
+from photoclip.core.catalog import Photo
+from photoclip.core.imageio import ThumbnailStore
+from photoclip.gui.results import PhotoRole, ResultsModel, ResultsView, ScoreRole
+from photoclip.gui.thumbnails import ThumbnailCache
+
+
+def photo(photo_id: int, path: Path, content_hash: str | None = None) -> Photo:
+    return Photo(photo_id, path, 1, 100, 10**18, content_hash, 64, 48, None, "indexed", None)
+
+
+@pytest.fixture
+def cache(qapp: Any, tmp_path: Path) -> ThumbnailCache:
+    return ThumbnailCache(ThumbnailStore(tmp_path / "thumbs"), 64, capacity=3)
+
+
+def test_the_model_passes_qt_model_checks(qtmodeltester: Any, tmp_path: Path, cache: Any) -> None:
+    model = ResultsModel(cache)
+    model.set_results([photo(i, tmp_path / f"{i}.jpg") for i in range(5)], [0.3] * 5)
+    qtmodeltester.check(model)
+    assert model.index(2).data(PhotoRole) == 2
+    assert model.index(2).data(ScoreRole) == pytest.approx(0.3)
+    assert "2.jpg" in model.index(2).data(Qt.ItemDataRole.ToolTipRole)
+    assert cache.wait(5000)
+
+
+def test_a_thumbnail_loads_off_thread_and_updates_its_row(
+    qtbot: Any, tmp_path: Path, cache: ThumbnailCache
+) -> None:
+    store = cache.store
+    digest = "ab" * 32
+    store.save(digest, Image.new("RGB", (300, 200), (200, 20, 20)))
+    model = ResultsModel(cache)
+    model.set_results([photo(1, tmp_path / "missing.jpg", digest)], [None])
+    index = model.index(0)
+    assert cache.pixmap(model.photo(0)) is None  # not yet: queued
+    with qtbot.wait_signal(model.dataChanged) as blocker:
+        pass
+    assert blocker.args[0] == index
+    pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+    assert isinstance(pixmap, QPixmap) and max(pixmap.width(), pixmap.height()) == 64
+
+
+def test_without_a_stored_thumbnail_the_photo_itself_is_read(
+    qtbot: Any, tmp_path: Path, cache: ThumbnailCache
+) -> None:
+    original = tmp_path / "photo.jpg"
+    Image.new("RGB", (640, 480), (20, 20, 200)).save(original)
+    with qtbot.wait_signal(cache.loaded) as blocker:
+        cache.request(photo(9, original, "cd" * 32))
+    assert blocker.args == [9]
+    found = cache.pixmap(photo(9, original))
+    assert found is not None and found.width() == 64 and found.height() == 48
+
+
+def test_the_cache_keeps_only_the_most_recent(qtbot: Any, tmp_path: Path, cache: Any) -> None:
+    for i in range(5):
+        path = tmp_path / f"{i}.png"
+        Image.new("RGB", (32, 32), (i * 40, 0, 0)).save(path)
+        with qtbot.wait_signal(cache.loaded):
+            cache.request(photo(i, path))
+    kept = [i for i in range(5) if cache._pixmaps.get(i) is not None]
+    assert kept == [2, 3, 4]
+
+
+def test_enter_and_double_click_open_the_photo(qtbot: Any, tmp_path: Path, cache: Any) -> None:
+    model = ResultsModel(cache)
+    model.set_results([photo(i, tmp_path / f"{i}.jpg") for i in range(3)], [None] * 3)
+    view = ResultsView(64)
+    view.setModel(model)
+    qtbot.addWidget(view)
+    view.show()
+    view.setCurrentIndex(model.index(1))
+    with qtbot.wait_signal(view.opened) as blocker:
+        qtbot.keyClick(view, Qt.Key.Key_Return)
+    assert blocker.args == [1]
+    with qtbot.wait_signal(view.opened) as blocker:
+        view.doubleClicked.emit(model.index(2))
+    assert blocker.args == [2]
+    assert cache.wait(5000)
+
+
+def test_a_hundred_thousand_results_load_only_visible_thumbnails(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    cache = ThumbnailCache(ThumbnailStore(tmp_path / "thumbs"), 64)
+    requested: list[int] = []
+    cache.request = lambda p: requested.append(p.id)  # type: ignore[method-assign]
+    model = ResultsModel(cache)
+    model.set_results([photo(i, tmp_path / f"{i}.jpg") for i in range(100_000)], [None] * 100_000)
+    view = ResultsView(64)
+    view.setModel(model)
+    view.resize(800, 600)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.wait_exposed(view)
+    view.viewport().repaint()
+    assert 0 < len(set(requested)) < 500

@@ -1,0 +1,56 @@
+"""The search bar: debounced typing, the request it makes, a photo dropped on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from photoclip.core.search import DATE
+from photoclip.gui.searchbar import SearchBar
+
+
+def test_typing_searches_once_after_a_pause(qtbot: Any) -> None:
+    bar = SearchBar()
+    qtbot.addWidget(bar)
+    emitted: list[None] = []
+    bar.changed.connect(lambda: emitted.append(None))
+    with qtbot.wait_signal(bar.changed, timeout=2000):
+        qtbot.keyClicks(bar.field, "red circle")
+    qtbot.wait(400)
+    assert len(emitted) == 1
+    assert bar.request().query == "red circle"
+
+
+def test_the_request_carries_sort_cutoff_and_dates(qtbot: Any) -> None:
+    bar = SearchBar()
+    qtbot.addWidget(bar)
+    assert bar.request().relative is None and bar.request().since is None
+    with qtbot.wait_signal(bar.changed):
+        bar.sort.setCurrentIndex(1)
+    bar.cutoff.setValue(50)
+    bar.dates.setChecked(True)
+    request = bar.request()
+    assert request.sort == DATE and request.relative == 0.5
+    assert request.since is not None and request.until is not None
+    assert request.until - request.since > 365 * 86400
+
+
+def test_a_dropped_photo_becomes_the_query(qtbot: Any, tmp_path: Path) -> None:
+    bar = SearchBar()
+    qtbot.addWidget(bar)
+    photo = tmp_path / "my photo.jpg"
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(photo))])
+    drop = QDropEvent(
+        QPointF(5, 5),
+        Qt.DropAction.CopyAction,
+        data,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    with qtbot.wait_signal(bar.changed):
+        bar.field.dropEvent(drop)
+    assert bar.request().query == f'"{photo}"'
