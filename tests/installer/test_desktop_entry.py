@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import configparser
+import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -39,10 +41,20 @@ def test_icon_names_the_icon_set(entry):
     assert make_icons.png_path(256).name.startswith(entry["Icon"])
 
 
-def test_window_class_is_the_applications_name(entry):
-    # X11 desktops match the running window to this entry by WM_CLASS, which Qt sets from
-    # QCoreApplication.applicationName(); the GUI names itself after bundle.NAME.
-    assert entry["StartupWMClass"] == bundle.NAME
+@pytest.mark.gui
+def test_the_running_app_matches_this_entry(entry):
+    # Desktops match a window to its entry by WM_CLASS on X11, which Qt takes from the
+    # application's name, and by the app id on Wayland, which is Qt's desktop file name.
+    code = (
+        "from photoclip.gui.app import application\n"
+        "app = application([])\n"
+        "print(app.applicationName(), app.desktopFileName())\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(bundle.ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == [entry["StartupWMClass"], DESKTOP.stem]
 
 
 @pytest.mark.skipif(shutil.which("desktop-file-validate") is None, reason="desktop-file-utils")
