@@ -68,9 +68,10 @@ def size_of(path: Path) -> int:
 def largest_parts(count: int = 12) -> dict[str, float]:
     """The biggest folders and files in the bundle: where the bytes go."""
     internal = APP_DIR / "_internal"
-    parts = [p for p in internal.iterdir()] + [p for p in (internal / "torch").glob("*")]
-    parts += list((internal / "torch" / "lib").glob("*"))
-    sizes = {str(p.relative_to(APP_DIR)): size_of(p) for p in parts if p.name != "torch"}
+    parts = [*internal.iterdir(), *(internal / "torch").glob("*")]
+    parts += (internal / "torch" / "lib").glob("*")
+    parts = [p for p in parts if p.name != "torch" and not p.is_symlink()]
+    sizes = {str(p.relative_to(APP_DIR)): size_of(p) for p in parts}
     biggest = sorted(sizes.items(), key=lambda item: -item[1])[:count]
     return {name: round(size / 2**20, 1) for name, size in biggest}
 
@@ -90,13 +91,19 @@ def smoke_test(args: list[str]) -> dict[str, Any]:
             text=True,
             timeout=SMOKE_TIMEOUT_S,
         )
-    lines = (done.stdout + done.stderr).strip().splitlines()
     return {
         "command": [program().name, *args],
         "returncode": done.returncode,
         "seconds": round(time.monotonic() - start, 1),
-        "last_lines": lines[-5:],
+        "stdout_tail": done.stdout.strip().splitlines()[-5:],
+        "stderr_tail": done.stderr.strip().splitlines()[-8:],
     }
+
+
+def self_test_passed(smoke: dict[str, Any]) -> bool:
+    """Exit 0 and the self-test's own verdict line on stdout."""
+    said_ok = any(line.startswith("self-test ok:") for line in smoke["stdout_tail"])
+    return smoke["returncode"] == 0 and said_ok
 
 
 def torch_build() -> str:
@@ -126,9 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     report["largest_mib"] = largest_parts()
     smoke = smoke_test(shlex.split(args.smoke) if args.smoke is not None else ["--self-test"])
     report["smoke"] = smoke
-    ok = smoke["returncode"] == 0
-    if args.smoke is None:
-        ok = ok and any(str(line).startswith("self-test ok:") for line in smoke["last_lines"])
+    ok = self_test_passed(smoke) if args.smoke is None else smoke["returncode"] == 0
     report["ok"] = ok
     print(json.dumps(report, indent=2))
     return 0 if ok else 1

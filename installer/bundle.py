@@ -110,13 +110,29 @@ def photoclip_data() -> list[tuple[str, str]]:
 
 def open_clip_data() -> list[tuple[str, str]]:
     """open_clip's architecture configs and the BPE vocabulary its tokenizer reads."""
-    spec = importlib.util.find_spec("open_clip")
-    if spec is None or not spec.submodule_search_locations:
-        raise LookupError("open_clip is not installed")
-    package = Path(next(iter(spec.submodule_search_locations)))
+    package = package_dir("open_clip")
     return _glob(package, "model_configs/*.json", "open_clip/model_configs") + _glob(
         package, "*.txt.gz", "open_clip"
     )
+
+
+def package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise LookupError(f"{name} is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def torchvision_binaries() -> list[tuple[str, str]]:
+    """torchvision's native extensions (`_C_stable`, `image_stable` since 0.29).
+
+    torchvision loads them by file name, not by import, and PyInstaller's torchvision hook
+    only knows the older names: without them `import torchvision` fails ("operator
+    torchvision::nms does not exist"), and open_clip imports torchvision.
+    """
+    folder = package_dir("torchvision")
+    suffixes = {".so", ".pyd", ".dylib"}
+    return [(str(p), "torchvision") for p in sorted(folder.iterdir()) if p.suffix in suffixes]
 
 
 def test_shapes_data() -> list[tuple[str, str]]:

@@ -36,13 +36,14 @@ def test_smoke_test_runs_offscreen_with_throw_away_data_and_no_checkout(tmp_path
     )
     monkeypatch.setenv("PYTHONPATH", "/somewhere")
     smoke = build.smoke_test(["--self-test"])
-    platform, data_dir, pythonpath = smoke["last_lines"][-1].split()
+    platform, data_dir, pythonpath = smoke["stdout_tail"][-1].split()
     assert (platform, pythonpath, smoke["returncode"]) == ("offscreen", "none", 0)
     assert "photoclip-smoke-" in data_dir and not os.path.exists(data_dir)
 
 
 def test_report_is_ok_when_the_self_test_line_says_so(tmp_path, monkeypatch, capsys):
-    fake_bundle(tmp_path, monkeypatch, 'echo "self-test ok: 6 photos, found 1"')
+    noisy = 'for i in 1 2 3 4 5 6 7 8 9; do echo "warning $i" >&2; done; '
+    fake_bundle(tmp_path, monkeypatch, noisy + 'echo "self-test ok: 6 photos, found 1"')
     assert build.main(["--skip-build"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is True and report["smoke"]["command"] == ["PhotoClip", "--self-test"]
@@ -52,7 +53,12 @@ def test_report_is_ok_when_the_self_test_line_says_so(tmp_path, monkeypatch, cap
 
 @pytest.mark.parametrize(
     "script",
-    ['echo "self-test failed: no window"; exit 1', 'echo "started"', "exit 0"],
+    [
+        'echo "self-test failed: no window"; exit 1',
+        'echo "started"',
+        'echo "self-test ok: (on stderr)" >&2',
+        "exit 0",
+    ],
 )
 def test_report_fails_on_a_non_zero_exit_or_without_the_ok_line(tmp_path, monkeypatch, script):
     fake_bundle(tmp_path, monkeypatch, script)
@@ -62,4 +68,4 @@ def test_report_fails_on_a_non_zero_exit_or_without_the_ok_line(tmp_path, monkey
 def test_other_smoke_arguments_are_split_like_a_shell(tmp_path, monkeypatch, capsys):
     fake_bundle(tmp_path, monkeypatch, 'echo "$#:$2"')
     assert build.main(["--skip-build", "--smoke", "search 'red circle'"]) == 0
-    assert json.loads(capsys.readouterr().out)["smoke"]["last_lines"] == ["2:red circle"]
+    assert json.loads(capsys.readouterr().out)["smoke"]["stdout_tail"] == ["2:red circle"]

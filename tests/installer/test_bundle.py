@@ -32,6 +32,13 @@ def test_open_clip_tokenizer_vocab_and_model_configs_are_bundled():
     assert Path("open_clip/model_configs/ViT-B-32.json") in bundled
 
 
+def test_torchvisions_native_extensions_are_bundled_beside_its_code():
+    binaries = bundle.torchvision_binaries()
+    assert binaries and {dest for _, dest in binaries} == {"torchvision"}
+    names = {Path(source).name for source, _ in binaries}
+    assert any(name.startswith("_C") for name in names)  # the ops torchvision registers
+
+
 def test_package_data_is_every_file_pyproject_gives_setuptools():
     bundled = destinations(bundle.photoclip_data())
     assert Path("photoclip/core/model_configs/PhotoClip-TestShapes.json") in bundled

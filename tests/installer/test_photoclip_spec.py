@@ -57,6 +57,7 @@ def test_entry_can_be_overridden_for_a_build_without_the_window(tmp_path, monkey
 def test_analysis_gets_the_data_files_and_excludes_and_drops_headers(tmp_path, monkeypatch):
     spec = run_spec(tmp_path, monkeypatch)
     assert spec.Analysis.kwargs["datas"] == bundle.datas()
+    assert spec.Analysis.kwargs["binaries"] == bundle.torchvision_binaries()
     assert set(spec.Analysis.kwargs["excludes"]) >= {"tensorboard", "triton", "transformers"}
     assert not [d for d in spec.Analysis.datas if d[0].startswith("torch/include")]
     assert [b[0] for b in spec.Analysis.binaries] == ["libc10.so"]
