@@ -34,7 +34,9 @@ EXCLUDES = (
     "triton",
     # The multilingual profile's text tower; see README "Install" (not bundled).
     "transformers",
-    # Other stacks that optional imports in torch, timm and PIL reach for.
+    # Other stacks that optional imports in torch, timm and PIL reach for (the self-test run
+    # from source loads none of them).
+    "scipy",
     "matplotlib",
     "pandas",
     "IPython",
