@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tags(commands)
     _add_tag(commands)
     _add_sort(commands)
+    _add_duplicates(commands)
     _add_status(commands)
     _add_watch(commands)
     _add_doctor(commands)
@@ -124,13 +125,22 @@ def _add_search(commands: Any) -> None:
         "--tag", type=_tag_option, metavar="CATEGORY:LABEL", help="only photos with this tag"
     )
     command.add_argument("--sort", choices=("relevance", "date"), default="relevance")
+    command.add_argument(
+        "--textness",
+        type=_textness,
+        metavar="S",
+        help="-2 ignores text written in photos, +2 favours it (default: settings, 0)",
+    )
     command.set_defaults(run=run_search)
 
 
 def run_search(args: argparse.Namespace) -> int:
     from photoclip.core.search import SearchOptions
 
+    _, settings = _environment()
+    textness = args.textness if args.textness is not None else settings.textness
     options = SearchOptions(
+        textness=textness,
         limit=args.n,
         min_score=args.min_score,
         folder=args.folder,
@@ -140,8 +150,29 @@ def run_search(args: argparse.Namespace) -> int:
         sort=args.sort,
     )
     with _searcher() as searcher:
-        _print_results(searcher.search(args.query, options), args.json)
+        results = searcher.search(args.query, options)
+        if options.textness:
+            _remember_textness(searcher)
+        _print_results(results, args.json)
     return 0
+
+
+def _remember_textness(searcher: Any) -> None:
+    """Store a direction the search had to learn, so the next search finds it."""
+    from photoclip.core.textness import load_direction, save_direction
+
+    direction = searcher.textness_direction()
+    if load_direction(searcher.library.catalog, direction.model_key) is None:
+        save_direction(searcher.library.catalog, direction)
+
+
+def _textness(text: str) -> float:
+    from photoclip.core.textness import check_scale
+
+    try:
+        return check_scale(float(text))
+    except (ValueError, KnownError) as error:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number from -2 to 2") from error
 
 
 def _add_similar(commands: Any) -> None:
@@ -524,6 +555,97 @@ def _launch_app(argv: list[str]) -> int:
     from photoclip.gui.app import main as app_main
 
     return app_main(argv)
+
+
+def _add_duplicates(commands: Any) -> None:
+    command = commands.add_parser("duplicates", help="find near-duplicate photos")
+    command.add_argument(
+        "--threshold",
+        type=float,
+        help="cosine from which photos are compared (default 0.85; lower finds more)",
+    )
+    command.add_argument("--json", action="store_true", help="print the groups as JSON")
+    action = command.add_mutually_exclusive_group()
+    action.add_argument(
+        "--trash", action="store_true", help="move each group's others to the system trash"
+    )
+    action.add_argument("--undo", action="store_true", help="take the last trashed batch back")
+    command.add_argument("--yes", action="store_true", help="--trash without asking")
+    command.set_defaults(run=run_duplicates)
+
+
+def run_duplicates(args: argparse.Namespace) -> int:
+    from photoclip.core.duplicates import DuplicateFinder
+
+    locations, _ = _environment()
+    if not locations.catalog.exists():
+        raise KnownError("Nothing is indexed yet. Add a folder first: photoclip index FOLDER")
+    with _open_library(locations) as library:
+        if args.undo:
+            return _undo_trash(library, locations)
+        groups = DuplicateFinder(library, args.threshold).find()
+        _print_groups(groups, args.json)
+        if args.trash and groups:
+            _trash_others(library, locations, groups, args.yes)
+    return 0
+
+
+def _print_groups(groups: list[Any], as_json: bool) -> None:
+    if as_json:
+        _print_json({"groups": [g.as_json() for g in groups]})
+        return
+    if not groups:
+        print("No near-duplicate photos.")
+    for group in groups:
+        print(f"keep {group.keep.path}")
+        for photo in group.others:
+            print(f"     {photo.path}")
+
+
+def _trash_others(library: Any, locations: Locations, groups: list[Any], yes: bool) -> None:
+    """The list above was the preview; ask (or take --yes), then move and forget them."""
+    from photoclip.core.trash import Trash
+
+    others = [photo for group in groups for photo in group.others]
+    if not yes:
+        if not sys.stdin.isatty():
+            raise KnownError("Add --yes to move photos to the trash without a question.")
+        answer = input(f"Move {len(others)} photos to the trash? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Nothing moved.", file=sys.stderr)
+            return
+    report = Trash(locations.data).move([photo.path for photo in others])
+    gone = {str(path) for path in report.done}
+    ids = [photo.id for photo in others if str(photo.path) in gone]
+    with library.catalog.transaction():
+        library.catalog.delete_photos(ids)
+        library.catalog.next_generation()
+    library.forget(ids)
+    library.save_index()
+    _print_trash_report("moved to the trash", report)
+
+
+def _undo_trash(library: Any, locations: Locations) -> int:
+    """Restore the last batch, then index the files again (their vectors are found by
+    content, so the model rarely has to run)."""
+    from photoclip.core.indexing import Indexer
+    from photoclip.core.trash import Trash
+
+    report = Trash(locations.data).undo()
+    record = library.active_model
+    if report.done and record is not None:
+        _, settings = _environment()
+        encoder = _load_encoder(record.profile, settings.device, settings)
+        Indexer(library, encoder).index_files(list(report.done))
+        library.save_index()
+    _print_trash_report("restored", report)
+    return 0
+
+
+def _print_trash_report(verb: str, report: Any) -> None:
+    print(f"{len(report.done)} photos {verb}.", file=sys.stderr)
+    for path, reason in report.skipped:
+        print(f"  skipped {path}: {reason}", file=sys.stderr)
 
 
 # -- wiring: the CLI's composition root --------------------------------------------------------

@@ -139,6 +139,20 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (album_id, photo_id)
     );
     """,
+    # 3: the textness direction learned per model (photoclip/core/textness.py), dropped
+    # with its model.
+    """
+    CREATE TABLE textness_directions (
+        model_key TEXT NOT NULL REFERENCES models(key) ON DELETE CASCADE,
+        -- The version of the training recipe; another one means learning again.
+        recipe INTEGER NOT NULL,
+        vector BLOB NOT NULL,
+        accuracy REAL NOT NULL,
+        samples INTEGER NOT NULL,
+        computed_at REAL NOT NULL,
+        PRIMARY KEY (model_key, recipe)
+    ) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

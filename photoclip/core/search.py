@@ -2,7 +2,8 @@
 
 A query becomes one unit vector (the weighted sum of its terms' embeddings), and results are
 photos with their cosine score, cut off by an absolute minimum and relative to the best hit,
-filtered by folder and date, sorted by relevance or date.
+filtered by folder and date, sorted by relevance or date. A text query can be steered
+away from (or towards) photos with writing in them: see photoclip/core/textness.py.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from photoclip.core.errors import KnownError, QueryError
 from photoclip.core.imageio import read_photo
 from photoclip.core.library import Library
 from photoclip.core.query import Term, parse_query
+from photoclip.core.textness import TextnessDirection, check_scale, learn_direction, load_direction
+from photoclip.core.textness import steer as steer_textness
 
 RELEVANCE = "relevance"
 DATE = "date"
@@ -37,6 +40,11 @@ class SearchOptions:
     #: only photos carrying this (category, label) tag
     tag: tuple[str, str] | None = None
     sort: str = RELEVANCE
+    #: -2 (ignore text written in photos) .. +2 (favour it); 0 leaves the query alone
+    textness: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_scale(self.textness)
 
     @property
     def filtered(self) -> bool:
@@ -55,9 +63,23 @@ class Searcher:
     def __init__(self, library: Library, encoder: Callable[[], Encoder]) -> None:
         self.library = library
         self._encoder = encoder
+        self._textness: TextnessDirection | None = None
 
     def search(self, query: str, options: SearchOptions | None = None) -> list[SearchResult]:
-        return self.search_vector(self.query_vector(query), options or SearchOptions())
+        options = options or SearchOptions()
+        vector = self.query_vector(query)
+        if options.textness:
+            vector = steer_textness(vector, self.textness_direction().vector, options.textness)
+        return self.search_vector(vector, options)
+
+    def textness_direction(self) -> TextnessDirection:
+        """The active model's textness direction: the catalog's (the worker's
+        ComputeTextness job stores it), else learned here once and kept in memory."""
+        key = self.library.catalog.active_model
+        if self._textness is None or self._textness.model_key != key:
+            found = load_direction(self.library.catalog, key) if key else None
+            self._textness = found or learn_direction(self._encoder())
+        return self._textness
 
     def similar(
         self, target: Path | int, options: SearchOptions | None = None

@@ -78,6 +78,8 @@ HNSW_EF_SEARCH = 256
 #: Equal costs at allowed ~ sqrt(cost ratio * library): ~1000-1300 at 100k, ~4500 at 1M.
 #: Exact is also exact (the graph's filtered recall was 0.95-1.0), so ties go to exact.
 FILTER_EXACT_FACTOR = 4.0
+#: Queries per block of a narrowed batch `neighbours` (see there).
+NARROW_BLOCK = 1024
 #: Capacity grows by this factor when full (geometric: amortised O(1) per add).
 GROWTH = 1.5
 MIN_CAPACITY = 1024
@@ -248,6 +250,53 @@ class VectorIndex:
             found = self._candidates(q, k, allowed)
             return _ranked(found, self._store.vectors(found), q)
 
+    def neighbours(
+        self, queries: np.ndarray, k: int, ef: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Many queries at once (one unit vector per row): (ids, cosines), each of shape
+        (n, k), best first; rows are padded with id -1 and cosine -inf when fewer than k
+        photos are stored. The graph answers the batch on all cores, without the
+        per-query exact re-scoring of `search` (its stored vectors are exact already).
+
+        `ef` narrows the graph search for this batch (near-duplicates need little breadth:
+        64 finds 99.9% of what 256 finds, 2.8x faster; tests/benchmarks/bench_duplicates.py).
+        hnswlib's breadth is one setting for the whole graph, so a narrowed batch runs in
+        blocks under the exclusive lock: a search waits at most one block (~0.3 s), and
+        never runs narrowed."""
+        matrix = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
+        want = min(k, len(self._store))
+        if ef is None or self._store.kind == "exact":
+            with self._lock.reading():
+                ids, scores = self._store.neighbours(matrix, want)
+        else:
+            ids, scores = self._narrow_neighbours(matrix, want, ef)
+        pad = k - ids.shape[1]
+        if pad > 0:
+            ids = np.pad(ids, ((0, 0), (0, pad)), constant_values=-1)
+            scores = np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf)
+        return ids, scores
+
+    def _narrow_neighbours(
+        self, matrix: np.ndarray, k: int, ef: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        ids, scores = [], []
+        for start in range(0, len(matrix), NARROW_BLOCK):
+            with self._lock.writing():
+                store = self._store
+                if not isinstance(store, _HnswStore):  # switched to exact meanwhile
+                    found = store.neighbours(matrix[start : start + NARROW_BLOCK], k)
+                else:
+                    store.index.set_ef(ef)
+                    try:
+                        found = store.neighbours(matrix[start : start + NARROW_BLOCK], k)
+                    finally:
+                        store.index.set_ef(self.settings.ef_search)
+            ids.append(found[0])
+            scores.append(found[1])
+        if not ids:
+            return np.empty((0, k), np.int64), np.empty((0, k), np.float32)
+        return np.concatenate(ids), np.concatenate(scores)
+
     def save(self, path: Path | str, generation: int) -> None:
         """Write the index atomically, recording the catalog generation it reflects."""
         path = Path(path)
@@ -332,6 +381,7 @@ class _Store(Protocol):
     def candidates(self, q: np.ndarray, k: int) -> np.ndarray: ...
     def candidates_among(self, allowed: np.ndarray, q: np.ndarray, k: int) -> np.ndarray: ...
     def candidates_filtered(self, allowed: IdSet, q: np.ndarray, k: int) -> np.ndarray: ...
+    def neighbours(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
     def write_data(self, path: Path) -> list[int]:
         """Write the data file; return the tombstones the manifest must list."""
 
@@ -398,6 +448,22 @@ class _ExactStore:
 
     def candidates_filtered(self, allowed: IdSet, q: np.ndarray, k: int) -> np.ndarray:
         return self.candidates_among(_as_ids(allowed), q, k)
+
+    def neighbours(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Blocks of queries against the whole matrix: O(n * stored), which is what the
+        exact store is for (at most EXACT_MAX_ITEMS-odd photos)."""
+        live = self._matrix[: len(self)]
+        ids, scores = [], []
+        for start in range(0, len(queries), 1024):
+            block = queries[start : start + 1024] @ live.T
+            rows = np.argpartition(-block, max(k - 1, 0), axis=1)[:, :k]
+            top = np.take_along_axis(block, rows, axis=1)
+            order = np.argsort(-top, axis=1, kind="stable")
+            ids.append(self._ids[np.take_along_axis(rows, order, axis=1)])
+            scores.append(np.take_along_axis(top, order, axis=1))
+        if not ids:
+            return np.empty((0, k), np.int64), np.empty((0, k), np.float32)
+        return np.concatenate(ids), np.concatenate(scores)
 
     def write_data(self, path: Path) -> list[int]:
         with path.open("wb") as handle:
@@ -504,6 +570,22 @@ class _HnswStore:
         except RuntimeError:  # fewer than k allowed photos in the graph
             return self.candidates_among(_as_ids(allowed), q, k)
         return labels[0].astype(np.int64)
+
+    def neighbours(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if k == 0 or not len(queries):
+            return np.empty((len(queries), 0), np.int64), np.empty((len(queries), 0), np.float32)
+        try:
+            labels, distances = self.index.knn_query(queries, k=k, num_threads=-1)
+        except RuntimeError:  # fewer than k reachable for some query: scan exactly (rare)
+            log.warning("HNSW found fewer than %d neighbours; scanning exactly", k)
+            found = np.array([self._scan(self.ids(), q, k) for q in queries])
+            scores = np.einsum(
+                "nkd,nd->nk", self.vectors(found.ravel()).reshape(*found.shape, -1), queries
+            )
+            order = np.argsort(-scores, axis=1, kind="stable")
+            return np.take_along_axis(found, order, 1), np.take_along_axis(scores, order, 1)
+        # Inner-product space: distance = 1 - dot.
+        return labels.astype(np.int64), (1.0 - distances).astype(np.float32)
 
     def write_data(self, path: Path) -> list[int]:
         self.index.save_index(str(path))

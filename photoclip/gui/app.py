@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QLoggingCategory, QTimer
 from PySide6.QtWidgets import QApplication
 
 from photoclip import __version__
@@ -81,8 +81,9 @@ class PhotoClipApp:
         has closed: the only wait on the GUI thread, once nothing is left to paint)."""
         if self._starter is not None:
             self._starter.join()
+        self.bridge.close()
+        self.tasks.close(10_000)
         self.worker.stop(timeout=60)
-        self.tasks.wait(10_000)
         self.window.thumbnails.wait(10_000)
 
 
@@ -137,6 +138,8 @@ def application(argv: Sequence[str]) -> QApplication:
     existing = QApplication.instance()
     if isinstance(existing, QApplication):
         return existing
+    # Many cameras write ICC profiles Qt finds misaligned; it reads them anyway.
+    QLoggingCategory.setFilterRules("qt.gui.icc.warning=false")
     app = QApplication([sys.argv[0] if sys.argv else "photoclip", *argv])
     app.setApplicationName("PhotoClip")
     app.setApplicationVersion(__version__)

@@ -32,6 +32,7 @@ class WorkerBridge(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self._closed = False
         queued = Qt.ConnectionType.QueuedConnection
         self._event_arrived.connect(self._dispatch, queued)
         self._reply_arrived.connect(self._deliver, queued)
@@ -59,12 +60,19 @@ class WorkerBridge(QObject):
         """Model download progress, from the thread that loads the model."""
         self._download_arrived.emit(done, total)
 
+    def close(self) -> None:
+        """At shutdown: whatever is still queued is dropped (its widgets are gone)."""
+        self._closed = True
+
     @Slot(object)
     def _dispatch(self, event: w.Event) -> None:
+        if self._closed:
+            return
         signal = self._signals.get(type(event))
         if signal is not None:
             signal.emit(event)
 
     @Slot(object, object)
     def _deliver(self, slot: Callable[[Any], None], result: Any) -> None:
-        slot(result)
+        if not self._closed:
+            slot(result)

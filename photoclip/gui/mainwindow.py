@@ -44,6 +44,7 @@ from photoclip.core.paths import Locations
 from photoclip.core.scanning import is_photo_name
 from photoclip.core.search import DATE, SearchOptions, SearchResult
 from photoclip.core.settings import Settings
+from photoclip.gui.dialogs import Dialogs
 from photoclip.gui.folders import FolderList, FolderModel, FolderState, read_folders
 from photoclip.gui.photoview import PhotoView
 from photoclip.gui.results import ResultsModel, ResultsView
@@ -60,6 +61,8 @@ ICON = 160
 #: how many ranked results a query shows (browsing without a query shows every photo)
 SEARCH_LIMIT = 1000
 WELCOME, GRID, PHOTO = 0, 1, 2
+#: the textness direction of the active model: not asked for, being learned, stored, failed
+TEXTNESS_UNKNOWN, TEXTNESS_LEARNING, TEXTNESS_READY, TEXTNESS_FAILED = range(4)
 #: while indexing, the grid and the sidebar show new photos at most this often
 GRID_REFRESH_MS = 3000
 
@@ -135,7 +138,9 @@ class MainWindow(QMainWindow):
         self._title = ""
         self._library = LibraryView()
         self._open_id: int | None = None
+        self._textness = TEXTNESS_UNKNOWN
         self._build(first_run)
+        self.dialogs = Dialogs(self)
         self._build_menus()
         self._build_shortcuts()
         self._connect()
@@ -152,10 +157,11 @@ class MainWindow(QMainWindow):
         self.folders = FolderModel(self)
         self.folder_list = FolderList(self.folders)
         self.tag_panel = TagPanel()
-        self.search = SearchBar()
+        self.search = SearchBar(self.settings.textness)
         self.photo_view = PhotoView()
         self.welcome = WelcomePage()
         self.welcome.chooser.setVisible(first_run)
+        self.welcome.chooser.set_speeds(self.settings.speeds)
         self.banner = QLabel()
         self.banner.hide()
         self.pages = QStackedWidget()
@@ -188,14 +194,17 @@ class MainWindow(QMainWindow):
         file = bar.addMenu("&File")
         self._action(file, "&Add Folder…", self.choose_folder, QKeySequence.StandardKey.Open)
         file.addSeparator()
-        self._action(file, "&Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
+        self._action(
+            file, "&Settings…", self.dialogs.settings, QKeySequence.StandardKey.Preferences
+        )
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         tags = bar.addMenu("&Tags")
-        self._action(tags, "&Edit Categories…", self.open_category_editor)
-        self._action(tags, "Auto-&Sort…", self.open_sort_dialog)
+        self._action(tags, "&Edit Categories…", self.dialogs.category_editor)
+        self._action(tags, "Auto-&Sort…", self.dialogs.sort)
         self.tools = bar.addMenu("&View")
-        self._action(self.tools, "&Failed Photos…", self.open_failures)
+        self._action(self.tools, "&Near-Duplicates…", self.dialogs.duplicates)
+        self._action(self.tools, "&Failed Photos…", self.dialogs.failures)
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&About PhotoClip", self._about)
 
@@ -235,7 +244,7 @@ class MainWindow(QMainWindow):
         self.welcome.chooser.weights_file_chosen.connect(self._on_weights_file)
         self.tag_panel.filter_requested.connect(self._on_tag_filter)
         self.tag_panel.filter_cleared.connect(lambda: self._on_tag_filter("", ""))
-        self.tag_panel.edit_requested.connect(self.open_category_editor)
+        self.tag_panel.edit_requested.connect(self.dialogs.category_editor)
         self.photo_view.similar_requested.connect(self.show_similar)
         self.photo_view.show_in_folder_requested.connect(self.show_in_folder)
         self.photo_view.back_requested.connect(self.go_back)
@@ -246,7 +255,7 @@ class MainWindow(QMainWindow):
             lambda photo, category, label: self._correct(photo, category, label, "rejected")
         )
         self.status.pause_toggled.connect(self._on_pause)
-        self.status.failures_requested.connect(self.open_failures)
+        self.status.failures_requested.connect(self.dialogs.failures)
         self._refresh_timer = QTimer(self, singleShot=True, interval=400)
         self._refresh_timer.timeout.connect(self.refresh_library)
         self._grid_timer = QTimer(self, singleShot=True, interval=GRID_REFRESH_MS)
@@ -307,11 +316,14 @@ class MainWindow(QMainWindow):
             until=request.until,
             tag=self._tag,
             sort=request.sort,
+            textness=request.textness if self._textness == TEXTNESS_READY else 0.0,
         )
 
     def run_search(self) -> None:
         """Search (or browse, without a query) with the bar's query and every filter."""
         request = self.search.request()
+        if request.textness and self._textness == TEXTNESS_UNKNOWN:
+            self._prepare_textness()
         options = self.options(request)
         self._history.clear()
         self._show_filters()
@@ -360,6 +372,13 @@ class MainWindow(QMainWindow):
             parts.append(f"tagged {self._tag[0]}: {self._tag[1]}")
         self.search.set_filters(" · ".join(parts))
 
+    def _prepare_textness(self) -> None:
+        """The worker learns (once per model) what writing in a photo looks like; searches
+        use the slider once it is stored, and until then search without it."""
+        self._textness = TEXTNESS_LEARNING
+        self.status.show_message("Learning what text in photos looks like (once)…")
+        self.tasks.submit(w.ComputeTextness())
+
     def _on_folder_chosen(self, path: str) -> None:
         self._folder = path
         self.run_search()
@@ -390,6 +409,7 @@ class MainWindow(QMainWindow):
                 return
             self.photo_view.show_photo(found)
             self.pages.setCurrentIndex(PHOTO)
+            self.photo_view.setFocus(Qt.FocusReason.OtherFocusReason)
             self._load_image(found.path)
             self.photo_shown.emit(photo_id)
 
@@ -402,6 +422,9 @@ class MainWindow(QMainWindow):
         box = self.pages.size() * ratio
 
         def decoded(image: QImage) -> None:
+            if image.isNull():
+                self.photo_view.show_image_error(f"{path.name} cannot be shown (unreadable)")
+                return
             image.setDevicePixelRatio(ratio)
             self.photo_view.set_image(image)
 
@@ -448,62 +471,6 @@ class MainWindow(QMainWindow):
 
         self.tasks.act(CorrectTag, photo_id, category, label, verdict, on_done=done)
 
-    def open_category_editor(self) -> None:
-        from photoclip.core.tagstore import TagStore
-        from photoclip.gui.categoryeditor import CategoryEditor
-
-        def edit(categories: list[Any]) -> None:
-            editor = CategoryEditor(categories, self)
-            editor.saved.connect(self._save_categories)
-            editor.open()
-
-        self.tasks.read(lambda s: TagStore(s.library.catalog).categories(), edit)
-
-    def _save_categories(self, changed: list[Any], removed: list[str]) -> None:
-        from photoclip.core.actions import SaveCategories
-
-        done = lambda _: self.refresh_library()  # noqa: E731
-        self.tasks.act(SaveCategories, tuple(changed), tuple(removed), on_done=done)
-
-    def open_sort_dialog(self) -> None:
-        from photoclip.core.actions import ApplySort, PlanSort, UndoSort
-        from photoclip.gui.sortdialog import SortDialog
-
-        dialog = SortDialog(self)
-        self._sort_dialog = dialog
-        dialog.plan_requested.connect(
-            lambda rules: self.tasks.act(PlanSort, tuple(rules), on_done=dialog.show_plan)
-        )
-        dialog.apply_requested.connect(
-            lambda: self.tasks.act(ApplySort, on_done=lambda p: self._sorted(dialog, p, "Sorted"))
-        )
-        dialog.undo_requested.connect(
-            lambda: self.tasks.act(UndoSort, on_done=lambda p: self._sorted(dialog, p, "Undone"))
-        )
-        dialog.open()
-
-    def _sorted(self, dialog: Any, plan: Any, verb: str) -> None:
-        done = sum(1 for step in plan.steps if step.status in ("done", "undone"))
-        dialog.set_progress(done, len(plan.steps))
-        dialog.show_done(f"{verb}: {done} of {len(plan.steps)} photos.")
-        self.refresh_library()
-
-    def open_settings(self) -> None:
-        from photoclip.core.profiles import BUILTIN_PROFILES
-        from photoclip.gui.settingsdialog import SettingsDialog
-
-        dialog = SettingsDialog(self.settings, list(BUILTIN_PROFILES.values()), self)
-        dialog.accepted.connect(lambda: self._settings_chosen(dialog.chosen()))
-        dialog.open()
-
-    def _settings_chosen(self, chosen: Settings) -> None:
-        model_changed = chosen.model != self.settings.model
-        self.settings = chosen
-        path = self.locations.settings
-        self.tasks.run(lambda: chosen.save(path), lambda _: None)
-        if model_changed and chosen.model:
-            self.choose_model(chosen.model)
-
     def choose_model(self, profile: str) -> None:
         self.welcome.chooser.set_message(f"Loading {profile}…")
         self.status.show_message(f"Loading the model {profile}…")
@@ -518,16 +485,6 @@ class MainWindow(QMainWindow):
 
     def _on_weights_file(self, path: str) -> None:
         self.choose_model(weights_file_profile(Path(path), self.settings.model))
-
-    def open_failures(self) -> None:
-        from photoclip.gui.failures import FailuresDialog
-
-        def show(found: list[browsing.Failure]) -> None:
-            dialog = FailuresDialog(self)
-            dialog.set_failures(found)
-            dialog.open()
-
-        self.tasks.read(lambda s: browsing.failures(s.library.catalog), show)
 
     def _about(self) -> None:
         from photoclip import __version__
@@ -562,6 +519,10 @@ class MainWindow(QMainWindow):
 
     def _on_job_finished(self, event: w.JobFinished) -> None:
         self._refresh_timer.start()
+        if event.job == "ComputeTextness":
+            self._textness = TEXTNESS_READY
+            self.status.show_message("")
+            self.run_search()
         report = event.report
         changed = report is not None and (report.embedded or report.removed or report.reused)
         if changed and self.pages.currentIndex() == GRID and not self._history:
@@ -582,9 +543,12 @@ class MainWindow(QMainWindow):
         if event.job in ("ChooseModel", "LoadModel"):
             self.welcome.chooser.set_message(event.message)
             self.welcome.chooser.show()
-        dialog = getattr(self, "_sort_dialog", None)
-        if event.job in ("PlanSort", "ApplySort", "UndoSort") and dialog is not None:
-            dialog.show_error(event.message)
+        if event.job in ("PlanSort", "ApplySort", "UndoSort"):
+            self.dialogs.sort_failed(event.message)
+        if event.job in ("TrashPhotos", "UndoTrash"):
+            self.dialogs.trash_failed(event.message)
+        if event.job == "ComputeTextness":
+            self._textness = TEXTNESS_FAILED
 
     def _on_root_status(self, event: w.RootStatusChanged) -> None:
         self.folders.set_online(event.path, event.online)
@@ -596,6 +560,7 @@ class MainWindow(QMainWindow):
         self.status.show_message(event.reason)
 
     def _on_model_activated(self, event: w.ModelActivated) -> None:
+        self._textness = TEXTNESS_UNKNOWN  # each model has its own direction
         self.refresh_library()
         if self.search.request().query:
             self.run_search()

@@ -1,17 +1,112 @@
-"""Placeholder until branch `panels` lands: the PhotoView interface of CONTRACT.md."""
+"""One photo, large, with its metadata and its tags (and the evidence for each)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+from collections.abc import Sequence
+from html import escape
+
+from PySide6.QtCore import QEvent, QRect, QSize, Qt, Signal, SignalInstance
+from PySide6.QtGui import QImage, QKeyEvent, QPainter, QPaintEvent, QPixmap
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from photoclip.core.browsing import PhotoDetails
+from photoclip.core.tagging import Explanation
+from photoclip.core.tagstore import CONFIRMED, PhotoTag
+from photoclip.gui.formatting import human_size
+
+
+def score_text(tag: PhotoTag) -> str:
+    """'score 0.312 (threshold 0.280) · runner-up: cat 0.250'."""
+    text = f"score {tag.score:.3f} (threshold {tag.threshold:.3f})"
+    if tag.runner_up is not None and tag.runner_up_score is not None:
+        text += f" · runner-up: {tag.runner_up} {tag.runner_up_score:.3f}"
+    return text
+
+
+class ImageView(QWidget):
+    """Paints an image scaled to fit, aspect kept, at the screen's device pixel ratio (so it
+    stays sharp on high-DPI screens); the scaled copy is cached until the size changes."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._image = QImage()
+        self._scaled: QPixmap | None = None
+        self.placeholder = "Loading…"
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(200, 150)
+
+    def set_image(self, image: QImage) -> None:
+        self._image = image
+        self._scaled = None
+        self.update()
+
+    def image(self) -> QImage:
+        return self._image
+
+    def sizeHint(self) -> QSize:
+        return QSize(800, 600)
+
+    def target_rect(self) -> QRect:
+        """Where the image is drawn: as large as fits, centred."""
+        if self._image.isNull():
+            return QRect()
+        size = self._image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        rect = QRect(0, 0, size.width(), size.height())
+        rect.moveCenter(self.rect().center())
+        return rect
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        if self._image.isNull():
+            flags = int(Qt.AlignmentFlag.AlignCenter) | int(Qt.TextFlag.TextWordWrap)
+            painter.drawText(self.rect().adjusted(12, 12, -12, -12), flags, self.placeholder)
+            return
+        target = self.target_rect()
+        painter.drawPixmap(target.topLeft(), self._pixmap_for(target.size()))
+
+    def _pixmap_for(self, size: QSize) -> QPixmap:
+        ratio = self.devicePixelRatioF()
+        pixels = QSize(round(size.width() * ratio), round(size.height() * ratio))
+        if self._scaled is None or self._scaled.size() != pixels:
+            smooth = Qt.TransformationMode.SmoothTransformation
+            scaled = self._image.scaled(pixels, Qt.AspectRatioMode.KeepAspectRatio, smooth)
+            self._scaled = QPixmap.fromImage(scaled)
+            self._scaled.setDevicePixelRatio(ratio)
+        return self._scaled
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.DevicePixelRatioChange:
+            self._scaled = None
+        super().changeEvent(event)
 
 
 class PhotoView(QWidget):
-    """Signals: similar_requested(int), show_in_folder_requested(str),
-    tag_confirmed(int, str, str), tag_rejected(int, str, str), back_requested()."""
+    """A large view of one photo with its date, size, path and tags.
+
+    Methods: `show_photo(details)` (the image follows by `set_image`, or
+    `show_image_error(message)`), `show_explanation` (every label's score, from
+    Tagger.explain; optional). Escape anywhere inside asks to go back: give the view focus
+    when it is shown.
+
+    Signals:
+        similar_requested(int photo_id): "Find similar" was pressed.
+        show_in_folder_requested(str path): "Show in folder" was pressed.
+        tag_confirmed(int photo_id, str category, str label): a suggested tag is right.
+        tag_rejected(int photo_id, str category, str label): a tag is wrong.
+        back_requested(): Back or Escape.
+    """
 
     similar_requested = Signal(int)
     show_in_folder_requested = Signal(str)
@@ -21,25 +116,200 @@ class PhotoView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._details: PhotoDetails | None = None
-        self.image = QLabel()
-        self.info = QLabel()
-        similar = QPushButton("Find similar")
-        similar.clicked.connect(
-            lambda: self._details and self.similar_requested.emit(self._details.id)
-        )
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.image, 1)
-        layout.addWidget(self.info)
-        layout.addWidget(similar)
+        self.details: PhotoDetails | None = None
+        self.image_view = ImageView()
+        self.title = QLabel()
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._facts: dict[str, QLabel] = {}
+        self._tags = QVBoxLayout()
+        self._scores = QLabel()
+        self._build()
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
-    def _similar(self) -> None:
-        if self._details is not None:
-            self.similar_requested.emit(self._details.id)
+    # -- layout --------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.image_view)
+        splitter.addWidget(self._side_panel())
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([700, 340])
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._toolbar())
+        layout.addWidget(splitter, 1)
+
+    def _toolbar(self) -> QHBoxLayout:
+        self.back_button = _tool_button("← Back")
+        self.back_button.setToolTip("Back to the results (Escape)")
+        self.back_button.clicked.connect(self.back_requested.emit)
+        self.similar_button = QPushButton("Find similar")
+        self.similar_button.clicked.connect(self._on_similar)
+        self.folder_button = QPushButton("Show in folder")
+        self.folder_button.clicked.connect(self._on_show_in_folder)
+        bar = QHBoxLayout()
+        bar.addWidget(self.back_button)
+        bar.addWidget(self.title, 1)
+        bar.addWidget(self.similar_button)
+        bar.addWidget(self.folder_button)
+        return bar
+
+    def _side_panel(self) -> QScrollArea:
+        panel = QWidget()
+        column = QVBoxLayout(panel)
+        column.addLayout(self._fact_form())
+        column.addWidget(_heading("Tags"))
+        column.addLayout(self._tags)
+        self._scores.setWordWrap(True)
+        self._scores.setTextFormat(Qt.TextFormat.RichText)
+        column.addWidget(self._scores)
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(panel)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setMinimumWidth(300)
+        return scroll
+
+    def _fact_form(self) -> QFormLayout:
+        form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        for name in ("Date taken", "Dimensions", "File size", "Path"):
+            value = QLabel()
+            value.setWordWrap(True)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self._facts[name] = value
+            form.addRow(name + ":", value)
+        return form
+
+    # -- showing -------------------------------------------------------------------------------
 
     def show_photo(self, details: PhotoDetails) -> None:
-        self._details = details
-        self.info.setText(str(details.path))
+        """Show this photo's facts and tags; its image is cleared until `set_image`, unless
+        it is the photo already shown (a refresh after a tag was confirmed)."""
+        if self.details is None or self.details.id != details.id:
+            self.image_view.placeholder = "Loading…"
+            self.image_view.set_image(QImage())
+        self.details = details
+        self.title.setText(f"<b>{escape(details.path.name)}</b>")
+        for name, text in _facts(details).items():
+            self._facts[name].setText(text)
+        self._show_tags(details.tags)
+        self._scores.clear()
 
     def set_image(self, image: QImage) -> None:
-        self.image.setPixmap(QPixmap.fromImage(image))
+        self.image_view.set_image(image)
+
+    def show_image_error(self, message: str) -> None:
+        """The image could not be loaded: say why where it would be."""
+        self.image_view.placeholder = message
+        self.image_view.set_image(QImage())
+
+    def fact(self, name: str) -> str:
+        """The text shown for "Date taken", "Dimensions", "File size" or "Path"."""
+        return self._facts[name].text()
+
+    def show_explanation(self, explanations: Sequence[Explanation]) -> None:
+        """Every label's score against its threshold, per category (from Tagger.explain)."""
+        lines = []
+        for e in explanations:
+            rows = "".join(
+                f"<tr><td>{escape(s.label)}{' (counter)' if s.counter else ''}</td>"
+                f"<td align='right'>&nbsp;{s.score:.3f}</td>"
+                f"<td align='right'>&nbsp;{'–' if s.threshold is None else f'{s.threshold:.3f}'}"
+                f"</td><td>&nbsp;{'✓' if s.tagged else ''}</td></tr>"
+                for s in e.scores
+            )
+            lines.append(
+                f"<p><b>{escape(e.category)}</b> ({e.kind})<br><table>"
+                "<tr><th align='left'>label</th><th>&nbsp;score</th><th>&nbsp;threshold</th>"
+                f"<th></th></tr>{rows}</table></p>"
+            )
+        self._scores.setText("<p><b>Every label's score</b></p>" + "".join(lines))
+
+    def _show_tags(self, tags: Sequence[PhotoTag]) -> None:
+        _clear(self._tags)
+        if not tags:
+            self._tags.addWidget(QLabel("No tags yet."))
+            return
+        for tag in tags:
+            self._tags.addWidget(self._tag_text(tag))
+            self._tags.addLayout(self._tag_buttons(tag))
+
+    def _tag_text(self, tag: PhotoTag) -> QLabel:
+        state = "confirmed by you" if tag.source == CONFIRMED else "suggested"
+        label = QLabel(
+            f"<b>{escape(tag.category)}: {escape(tag.label)}</b> <i>({state})</i><br>"
+            f"<small>{escape(score_text(tag))}</small>"
+        )
+        label.setWordWrap(True)
+        label.setObjectName(f"tag:{tag.category}:{tag.label}")
+        return label
+
+    def _tag_buttons(self, tag: PhotoTag) -> QHBoxLayout:
+        buttons = QHBoxLayout()
+        if tag.source != CONFIRMED:
+            confirm = _tool_button("✓ Confirm")
+            confirm.setToolTip(f"Yes, this is {tag.label}")
+            confirm.setObjectName(f"confirm:{tag.category}:{tag.label}")
+            confirm.clicked.connect(lambda: self._on_tag(self.tag_confirmed, tag))
+            buttons.addWidget(confirm)
+        reject = _tool_button("✗ Reject")
+        reject.setToolTip(f"No, this is not {tag.label}")
+        reject.setObjectName(f"reject:{tag.category}:{tag.label}")
+        reject.clicked.connect(lambda: self._on_tag(self.tag_rejected, tag))
+        buttons.addWidget(reject)
+        buttons.addStretch(1)
+        buttons.setContentsMargins(0, 0, 0, 6)
+        return buttons
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Escape goes back from anywhere inside the view (children pass it up)."""
+        if event.key() == Qt.Key.Key_Escape:
+            self.back_requested.emit()
+            return
+        super().keyPressEvent(event)
+
+    def _on_tag(self, signal: SignalInstance, tag: PhotoTag) -> None:
+        signal.emit(tag.photo_id, tag.category, tag.label)
+
+    def _on_similar(self) -> None:
+        if self.details is not None:
+            self.similar_requested.emit(self.details.id)
+
+    def _on_show_in_folder(self) -> None:
+        if self.details is not None:
+            self.show_in_folder_requested.emit(str(self.details.path))
+
+
+def _facts(details: PhotoDetails) -> dict[str, str]:
+    when = details.date.strftime("%Y-%m-%d %H:%M")
+    known = details.width and details.height
+    return {
+        "Date taken": when if details.date_is_taken else f"{when} (file date; no date in photo)",
+        "Dimensions": f"{details.width} × {details.height} px" if known else "unknown",
+        "File size": human_size(details.size),
+        "Path": str(details.path),
+    }
+
+
+def _tool_button(text: str) -> QToolButton:
+    button = QToolButton()
+    button.setText(text)
+    return button
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(f"<b>{text}</b>")
+    label.setContentsMargins(0, 8, 0, 0)
+    return label
+
+
+def _clear(layout: QVBoxLayout | QHBoxLayout) -> None:
+    while (item := layout.takeAt(0)) is not None:
+        if (widget := item.widget()) is not None:
+            widget.deleteLater()
+        elif (child := item.layout()) is not None:
+            _clear(child)  # type: ignore[arg-type]

@@ -5,8 +5,9 @@
 
 Indexes FOLDER into a temporary data folder (the test-shapes model unless --model says
 otherwise; it is not semantic on real photos, which is fine for the layout), searches, and
-writes resources/screenshot.png (a small palette PNG). `--flows DIR` also saves the welcome
-page, the grid, one photo open and the status bar while indexing.
+writes resources/screenshot.png (a small palette PNG) of the grid, newest first, or of a
+search with --query. `--flows DIR` also saves the welcome page, the grid, one photo open
+and the status bar while indexing.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m photoclip.gui.screenshot")
     parser.add_argument("folder", type=Path, help="a folder of photos")
     parser.add_argument("--out", type=Path, default=Path("resources/screenshot.png"))
-    parser.add_argument("--query", default="people outdoors")
+    parser.add_argument("--query", default="", help="a search to show (default: browse)")
     parser.add_argument("--model", default="test-shapes")
     parser.add_argument("--flows", type=Path, help="also save each main flow here")
     return parser.parse_args(argv)
@@ -67,8 +68,11 @@ def _shoot(args: argparse.Namespace) -> None:
         wait_until(lambda: window.status.bar.value() > 0, "progress", 300)
         save("indexing")
         wait_until(lambda: app.worker.wait_idle(0), "indexing to finish", 1800)
-        window.search.field.setText(args.query)
-        wait_until(lambda: _ranked(window), "the search", 120)
+        if args.query:
+            window.search.field.setText(args.query)
+            wait_until(lambda: _ranked(window), "the search", 120)
+        else:
+            wait_until(lambda: window.results.rowCount() > 0, "the photos", 120)
         _wait_for_thumbnails(window, wait_until)
         _readme_shot(window, args.out)
         save("grid")

@@ -37,6 +37,8 @@ class SearchRequest:
     relative: float | None = None
     since: float | None = None
     until: float | None = None
+    #: -2 (avoid photos of text) .. 2 (seek them)
+    textness: float = 0.0
 
 
 class QueryField(QLineEdit):
@@ -85,9 +87,17 @@ class SearchBar(QWidget):
 
     changed = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, textness: float = 0.0, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.field = QueryField()
+        self.textness = QSlider(Qt.Orientation.Horizontal)
+        self.textness.setRange(-20, 20)
+        self.textness.setPageStep(5)
+        self.textness.setValue(round(textness * 10))
+        self.textness.setMaximumWidth(120)
+        self.textness.setToolTip(
+            "Text in photos: left avoids photos of signs and documents, right seeks them"
+        )
         self.field.setPlaceholderText(
             "Search your photos: dog on a beach · beach + sunset - people · drop a photo here"
         )
@@ -120,8 +130,9 @@ class SearchBar(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.field, 1)
         top.addWidget(self.sort)
-        self.extra = QHBoxLayout()  # the textness slider joins here
-        top.addLayout(self.extra)
+        top.addSpacing(8)
+        top.addWidget(QLabel("Text"))
+        top.addWidget(self.textness)
         bottom = QHBoxLayout()
         bottom.addWidget(QLabel("Cutoff"))
         bottom.addWidget(self.cutoff)
@@ -144,6 +155,7 @@ class SearchBar(QWidget):
         self._debounce.timeout.connect(self.changed)
         self.sort.currentIndexChanged.connect(self._now)
         self.cutoff.valueChanged.connect(self._debounce.start)
+        self.textness.valueChanged.connect(self._debounce.start)
         self.dates.toggled.connect(self._dates_toggled)
         self.since.dateChanged.connect(self._now)
         self.until.dateChanged.connect(self._now)
@@ -165,6 +177,7 @@ class SearchBar(QWidget):
             cutoff / 100 if cutoff else None,
             since,
             until,
+            self.textness.value() / 10,
         )
 
     def set_filters(self, text: str) -> None:

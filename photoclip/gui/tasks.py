@@ -80,6 +80,7 @@ class TaskManager(QObject):
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(2)
         self._generations: dict[str, int] = {}
+        self._closed = False
         self._counter = itertools.count(1)
         self._finished.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
 
@@ -129,8 +130,16 @@ class TaskManager(QObject):
         """Wait for the pool to drain (shutdown and tests only, never in a slot)."""
         return self.pool.waitForDone(msecs)
 
+    def close(self, msecs: int = 30_000) -> bool:
+        """At shutdown: answers still on their way are dropped (their widgets are gone)."""
+        self._closed = True
+        self.pool.clear()
+        return self.wait(msecs)
+
     @Slot(object, object, object)
     def _deliver(self, ticket: _Ticket, result: Any, error: str | None) -> None:
+        if self._closed:
+            return
         if ticket.key is not None and self._generations.get(ticket.key) != ticket.generation:
             return  # stale: a newer request of the same kind is on its way
         if error is None:

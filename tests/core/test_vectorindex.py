@@ -583,3 +583,26 @@ def test_a_waiting_writer_holds_back_new_readers() -> None:
     for thread in threads:
         thread.join(5)
     assert order == ["writer", "late reader"]
+
+
+def test_batched_neighbours_agree_across_stores_pad_and_restore_the_breadth() -> None:
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(400, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(400) + 10
+    exact = VectorIndex.build(ids, vectors, model_key="m")
+    graph = VectorIndex.build(
+        ids, vectors, model_key="m", settings=IndexSettings(exact_max_items=50, hnsw_min_items=60)
+    )
+    assert (exact.kind, graph.kind) == ("exact", "hnsw")
+    want_ids, want_scores = exact.neighbours(vectors[:40], 5)
+    assert (want_ids[:, 0] == ids[:40]).all() and np.allclose(want_scores[:, 0], 1.0)
+    for ef in (None, 32):
+        got_ids, got_scores = graph.neighbours(vectors[:40], 5, ef=ef)
+        assert (got_ids == want_ids).mean() > 0.95
+        assert np.allclose(np.sort(got_scores), np.sort(want_scores), atol=1e-5)
+    assert graph._store.index.ef == graph.settings.ef_search  # type: ignore[attr-defined]
+    padded_ids, padded_scores = VectorIndex.build(ids[:3], vectors[:3], model_key="m").neighbours(
+        vectors[:2], 5
+    )
+    assert (padded_ids[:, 3:] == -1).all() and np.isneginf(padded_scores[:, 3:]).all()

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+import photoclip.gui  # noqa: F401 (guards None against PySide6 6.12 on Python 3.11)
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 #: (file name, colour, shape): one photo per colour, so the colour decides a search
@@ -22,10 +24,12 @@ SCENES = (
 )
 
 
+HERE = Path(__file__).parent
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
     for item in items:
-        if Path(str(item.fspath)).is_relative_to(here):
+        if HERE in item.path.parents:
             item.add_marker(pytest.mark.gui)
 
 

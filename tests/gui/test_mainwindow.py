@@ -181,3 +181,21 @@ def test_a_failed_photo_is_counted_in_the_status_bar(
     app.window.add_folders([scenes])
     qtbot.wait_until(lambda: app.window.status.failures.text() == "1 failed…", timeout=WAIT)
     assert "1 error" in app.window.folders.folders[0].summary
+
+
+def test_the_textness_slider_learns_the_direction_once_then_steers(
+    make_app: Any, qtbot: Any, scenes: Path
+) -> None:
+    from photoclip.gui.mainwindow import TEXTNESS_READY
+
+    app = indexed(make_app, qtbot, scenes)
+    window = app.window
+    search(window, qtbot, "a red circle")
+    with qtbot.wait_signal(app.bridge.job_finished, timeout=WAIT) as learned:
+        window.search.textness.setValue(-20)
+    assert learned.args[0].job == "ComputeTextness"
+    qtbot.wait_until(lambda: window._textness == TEXTNESS_READY)
+    assert window.options(window.search.request()).textness == -2.0
+    with qtbot.wait_signal(window.results_shown, timeout=WAIT):
+        window.run_search()
+    assert names(window)[0] == "red-circle.png"

@@ -105,5 +105,6 @@ def test_a_hundred_thousand_results_load_only_visible_thumbnails(
     qtbot.addWidget(view)
     view.show()
     qtbot.wait_exposed(view)
-    view.viewport().repaint()
+    qtbot.wait_until(lambda: len(requested) > 0)
+    qtbot.wait(200)  # more paints, as the batched layout goes on
     assert 0 < len(set(requested)) < 500

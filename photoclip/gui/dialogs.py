@@ -1,0 +1,205 @@
+"""The main window's dialogs, wired to the task manager: the category editor, auto-sort,
+settings and failed photos. Each dialog gets its data from a read on the pool, and its
+requests go to the worker as actions; the dialogs themselves (photoclip.gui.*) do no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QImage
+
+from photoclip.core import browsing
+from photoclip.core.actions import (
+    ApplySort,
+    PlanSort,
+    SaveCategories,
+    UndoSort,
+    sort_folder,
+)
+from photoclip.core.catalog import Catalog
+from photoclip.core.categories import Category
+from photoclip.core.settings import Settings
+from photoclip.core.sorting import APPLIED, Plan, Sorter
+from photoclip.core.tagstore import TagStore
+from photoclip.core.worker import TrashPhotos, UndoTrash
+from photoclip.gui.thumbnails import read_scaled
+
+if TYPE_CHECKING:
+    from photoclip.gui.mainwindow import MainWindow
+
+Thresholds = dict[tuple[str, str], float]
+
+
+def read_tag_setup(catalog: Catalog) -> tuple[list[Category], Thresholds]:
+    """The categories, and the threshold calibrated for each label by the active model."""
+    store = TagStore(catalog)
+    categories = store.categories()
+    key = catalog.active_model
+    calibrated = store.calibration(key) if key else {}
+    thresholds = {
+        (category.name, label.name): calibrated[label.id].threshold
+        for category in categories
+        for label in category.labels
+        if label.id in calibrated
+    }
+    return categories, thresholds
+
+
+def read_sort_setup(catalog: Catalog, locations: Any) -> tuple[list[Category], Plan | None]:
+    """The categories, and the latest sort if it can be undone."""
+    latest = Sorter(catalog, sort_folder(locations)).latest()
+    undoable = latest[1] if latest is not None and latest[1].state == APPLIED else None
+    return TagStore(catalog).categories(), undoable
+
+
+class Dialogs:
+    """Opens the window's dialogs; keeps the sort dialog to route worker failures to it."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.tasks = window.tasks
+        self.sort_dialog: Any = None
+        self.duplicates_dialog: Any = None
+
+    def category_editor(self) -> None:
+        from photoclip.gui.categoryeditor import CategoryEditor
+
+        def edit(setup: tuple[list[Category], Thresholds]) -> None:
+            editor = CategoryEditor(setup[0], self.window)
+            editor.set_calibrated(setup[1])
+            editor.saved.connect(self._save_categories)
+            editor.open()
+
+        self.tasks.read(lambda s: read_tag_setup(s.library.catalog), edit)
+
+    def _save_categories(self, changed: list[Category], removed: list[str]) -> None:
+        done = lambda _: self.window.refresh_library()  # noqa: E731
+        self.tasks.act(SaveCategories, tuple(changed), tuple(removed), on_done=done)
+
+    def sort(self) -> None:
+        from photoclip.gui.sortdialog import SortDialog
+
+        dialog = SortDialog(self.window)
+        self.sort_dialog = dialog
+        dialog.plan_requested.connect(
+            lambda rules: self.tasks.act(PlanSort, tuple(rules), on_done=dialog.show_plan)
+        )
+        dialog.apply_requested.connect(
+            lambda: self.tasks.act(ApplySort, on_done=lambda p: self._sorted(p, "Sorted"))
+        )
+        dialog.undo_requested.connect(
+            lambda: self.tasks.act(UndoSort, on_done=lambda p: self._sorted(p, "Put back"))
+        )
+        locations = self.window.locations
+        self.tasks.read(lambda s: read_sort_setup(s.library.catalog, locations), self._set_up)
+        dialog.open()
+
+    def _set_up(self, setup: tuple[list[Category], Plan | None]) -> None:
+        categories, undoable = setup
+        self.sort_dialog.set_categories(categories)
+        if undoable is not None:
+            self.sort_dialog.set_undoable(undoable)
+
+    def _sorted(self, plan: Plan, verb: str) -> None:
+        done = sum(1 for step in plan.steps if step.status in ("done", "undone"))
+        self.sort_dialog.set_progress(done, len(plan.steps))
+        self.sort_dialog.show_done(f"{verb}: {done} of {len(plan.steps)} photos.")
+        self.window.refresh_library()
+
+    def sort_failed(self, message: str) -> None:
+        if self.sort_dialog is not None:
+            self.sort_dialog.show_error(message)
+
+    def settings(self) -> None:
+        from photoclip.core.profiles import BUILTIN_PROFILES
+        from photoclip.gui.settingsdialog import SettingsDialog
+
+        dialog = SettingsDialog(self.window.settings, BUILTIN_PROFILES, self.window)
+        dialog.accepted.connect(lambda: self._settings_chosen(dialog.chosen()))
+        dialog.open()
+
+    def _settings_chosen(self, chosen: Settings) -> None:
+        """Saved on the pool; a new model then goes to the worker (which saves it too)."""
+        window = self.window
+        new_model = chosen.model if chosen.model != window.settings.model else None
+        window.settings = replace(chosen, model=window.settings.model)
+        path, kept = window.locations.settings, window.settings
+
+        def saved(_: None) -> None:
+            if new_model:
+                window.choose_model(new_model)
+
+        self.tasks.run(lambda: kept.save(path), saved)
+
+    def failures(self) -> None:
+        from photoclip.gui.failures import FailuresDialog
+
+        def show(found: list[browsing.Failure]) -> None:
+            dialog = FailuresDialog(self.window)
+            dialog.set_failures(found)
+            dialog.open()
+
+        self.tasks.read(lambda s: browsing.failures(s.library.catalog), show)
+
+    # -- near-duplicates (photoclip.gui.duplicatesview) ------------------------------------------
+
+    def duplicates(self) -> None:
+        """Groups are found on the read pool (it only reads); trash and undo are jobs."""
+        from photoclip.gui.duplicatesview import DuplicatesDialog
+
+        dialog = DuplicatesDialog(self.window)
+        self.duplicates_dialog = dialog
+        dialog.thumbnails_requested.connect(self._duplicate_thumbnails)
+        dialog.trash_requested.connect(self._trash)
+        dialog.undo_requested.connect(self._undo_trash)
+        dialog.show_message("Looking for near-duplicates…")
+        dialog.open()
+        self._find_duplicates()
+
+    def _find_duplicates(self) -> None:
+        from photoclip.core.duplicates import DuplicateFinder
+
+        def found(groups: list[Any]) -> None:
+            self.duplicates_dialog.set_groups(groups)
+            self.duplicates_dialog.show_message("")
+
+        failed = self.duplicates_dialog.show_message
+        find = lambda s: DuplicateFinder(s.library).find()  # noqa: E731
+        self.tasks.read(find, found, key="duplicates", failed=failed)
+
+    def _duplicate_thumbnails(self, paths: list[str]) -> None:
+        def read_all() -> list[tuple[str, QImage]]:
+            return [(path, read_scaled(Path(path), QSize(96, 96))) for path in paths]
+
+        def show(images: list[tuple[str, QImage]]) -> None:
+            for path, image in images:
+                if not image.isNull():
+                    self.duplicates_dialog.set_thumbnail(path, image)
+
+        self.tasks.run(read_all, show)
+
+    def _trash(self, paths: list[str]) -> None:
+        reply = self.tasks.bridge.reply_to(lambda report: self._trashed(report, "moved to"))
+        self.tasks.submit(TrashPhotos(tuple(Path(p) for p in paths), deliver=reply))
+
+    def _undo_trash(self) -> None:
+        reply = self.tasks.bridge.reply_to(lambda report: self._trashed(report, "restored from"))
+        self.tasks.submit(UndoTrash(deliver=reply))
+
+    def _trashed(self, report: Any, verb: str) -> None:
+        text = f"{len(report.done)} photos {verb} the trash."
+        if report.skipped:
+            text += f" {len(report.skipped)} skipped: {report.skipped[0][1]}"
+        self.duplicates_dialog.show_message(text)
+        self.duplicates_dialog.set_undo_enabled(verb == "moved to" and bool(report.done))
+        self.window.refresh_library()
+        self.window.run_search()
+        self._find_duplicates()
+
+    def trash_failed(self, message: str) -> None:
+        if self.duplicates_dialog is not None:
+            self.duplicates_dialog.show_message(message)

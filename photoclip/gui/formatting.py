@@ -1,0 +1,13 @@
+"""Numbers and sizes as people read them."""
+
+from __future__ import annotations
+
+
+def human_size(size: int) -> str:
+    """1234567 -> '1.2 MB' (decimal units, as file managers show them)."""
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")

@@ -1,0 +1,193 @@
+"""Near-duplicate grouping: precision, recall and time. Prints JSON. Run by hand:
+
+    PYTHONPATH=. python tests/benchmarks/bench_duplicates.py --sizes 25000 100000
+    PYTHONPATH=. python tests/benchmarks/bench_duplicates.py --images
+
+Vectors: photo-like 512-d unit vectors (a shared mean, topics, bursts of similar but
+different shots at cosine ~0.8-0.9) with planted near-duplicate groups of 2-5 copies at cosine
+0.93-0.995 to their original. Grouping uses the embeddings only (no files to fingerprint);
+precision and recall count same-group pairs. Time covers index build and grouping apart.
+The ratio of grouping times between sizes shows the growth: n log n gives ~4.5x for 4x the
+photos, quadratic would give 16x.
+
+Images: generated photo-like images and their copies (resized, JPEG 15, 10% crops,
+rotations) indexed with the test-shapes model; prints the cosines and fingerprint distances
+of copies and of different images, which DEFAULT_THRESHOLD and MAX_HASH_DISTANCE rest on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from photoclip.core.duplicates import (
+    DEFAULT_THRESHOLD,
+    NEIGHBOURS,
+    fingerprint,
+    fingerprint_distance,
+    group_vectors,
+)
+from photoclip.core.vectorindex import IndexSettings, VectorIndex
+
+DIM = 512
+
+
+def normalise(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def photo_like(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(vectors, group label per vector; -1 for photos with no planted copy)."""
+    rng = np.random.default_rng(seed)
+    scale = np.arange(1, DIM + 1) ** -0.5
+    mu = normalise(rng.normal(size=(1, DIM)))[0]
+    topics = normalise(rng.normal(size=(max(20, n // 1000), DIM)) * scale)
+    n_originals = int(n * 0.6)
+    bursts = normalise(rng.normal(size=(n_originals // 4 + 1, DIM)) * scale)
+    burst_of = rng.integers(0, len(bursts), n_originals)
+    topic_of = rng.integers(0, len(topics), len(bursts))[burst_of]
+    own = normalise(rng.normal(size=(n_originals, DIM)) * scale)
+    originals = normalise(0.6 * mu + 0.4 * topics[topic_of] + 0.4 * bursts[burst_of] + 0.5 * own)
+    vectors, labels = [originals], [np.full(n_originals, -1)]
+    planted, group = n - n_originals, 0
+    while planted > 0:
+        copies = min(int(rng.integers(1, 5)), planted)
+        source = group  # the first originals get copies
+        target = rng.uniform(0.93, 0.995, size=copies)
+        noise = normalise(rng.normal(size=(copies, DIM)) * scale)
+        noise -= (noise @ originals[source])[:, None] * originals[source]
+        noise = normalise(noise)
+        made = target[:, None] * originals[source] + np.sqrt(1 - target**2)[:, None] * noise
+        vectors.append(made)
+        labels.append(np.full(copies, source))
+        labels[0][source] = source
+        planted -= copies
+        group += 1
+    return np.vstack(vectors).astype(np.float32), np.concatenate(labels)
+
+
+def pair_set(groups: list[list[int]]) -> set[tuple[int, int]]:
+    return {pair for g in groups for pair in combinations(sorted(g), 2)}
+
+
+def exact_seconds(vectors: np.ndarray) -> float:
+    """The quadratic way for comparison: every photo against every photo (k-NN by blocks)."""
+    everything = IndexSettings(exact_max_items=10**9, hnsw_min_items=10**9)
+    exact = VectorIndex.build(np.arange(len(vectors)), vectors, model_key="b", settings=everything)
+    started = time.perf_counter()
+    exact.neighbours(vectors, NEIGHBOURS + 1)
+    return time.perf_counter() - started
+
+
+def run_vectors(n: int, thresholds: list[float], seed: int, exact_up_to: int) -> dict[str, Any]:
+    vectors, labels = photo_like(n, seed)
+    ids = np.arange(n)
+    started = time.perf_counter()
+    index = VectorIndex.build(ids, vectors, model_key="bench")
+    built = time.perf_counter() - started
+    truth_groups: dict[int, list[int]] = {}
+    for i, label in enumerate(labels.tolist()):
+        if label >= 0:
+            truth_groups.setdefault(label, []).append(i)
+    truth = pair_set(list(truth_groups.values()))
+    row: dict[str, Any] = {
+        "photos": n,
+        "index": index.kind,
+        "planted_groups": len(truth_groups),
+        "build_seconds": round(built, 2),
+    }
+    if n <= exact_up_to:
+        row["exact_all_pairs_seconds"] = round(exact_seconds(vectors), 2)
+    for threshold in thresholds:
+        started = time.perf_counter()
+        groups = group_vectors(ids, vectors, index, threshold)
+        grouped = time.perf_counter() - started
+        found = pair_set(groups)
+        exact = {tuple(g) for g in groups} & {tuple(sorted(g)) for g in truth_groups.values()}
+        row[f"at_{threshold}"] = {
+            "found_groups": len(groups),
+            "pair_precision": round(len(truth & found) / max(1, len(found)), 4),
+            "pair_recall": round(len(truth & found) / max(1, len(truth)), 4),
+            "groups_exactly_right": round(len(exact) / max(1, len(truth_groups)), 4),
+            "group_seconds": round(grouped, 2),
+        }
+    return row
+
+
+def run_images(count: int = 40) -> dict[str, Any]:
+    """Cosines (test-shapes) and fingerprint distances of copies and of different images."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
+    from test_duplicates import copies, photo_like  # the tests' own generators
+
+    from photoclip.core.embedding import load_encoder
+    from photoclip.core.profiles import resolve_profile
+
+    encoder = load_encoder(resolve_profile("test-shapes"), device="cpu", threads=2)
+    rng = random.Random(0)
+    originals = [photo_like(seed) for seed in range(count)]
+    embedded = encoder.encode_pil(originals)
+    prints = [fingerprint(image) for image in originals]
+    kinds: dict[str, dict[str, float]] = {}
+    made = [copies(image, rng) for image in originals]
+    for kind in made[0]:
+        images = [m[kind] for m in made]
+        cos = (encoder.encode_pil(images) * embedded).sum(axis=1)
+        bits = [
+            fingerprint_distance(p, fingerprint(i)) for p, i in zip(prints, images, strict=True)
+        ]
+        colours = [
+            float(np.abs(p.colour - fingerprint(i).colour).max())
+            for p, i in zip(prints, images, strict=True)
+        ]
+        kinds[kind] = {
+            "cos_min": round(float(cos.min()), 4),
+            "bits_max": max(bits),
+            "colour_difference_max": round(max(colours), 1),
+        }
+    pairs = list(combinations(range(len(originals)), 2))
+    cos = [float(embedded[a] @ embedded[b]) for a, b in pairs]
+    bits = [fingerprint_distance(prints[a], prints[b]) for a, b in pairs]
+    return {
+        "copies": kinds,
+        "different": {"cos_max": round(max(cos), 4), "bits_min": min(bits), "pairs": len(pairs)},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="*", default=[25_000, 100_000])
+    parser.add_argument("--thresholds", type=float, nargs="*", default=[DEFAULT_THRESHOLD, 0.92])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--exact-up-to", type=int, default=25_000, help="also time all-pairs k-NN up to here"
+    )
+    parser.add_argument("--images", action="store_true", help="the generated-images report")
+    args = parser.parse_args()
+    if args.images:
+        with tempfile.TemporaryDirectory():
+            print(json.dumps(run_images(), indent=2))
+        return
+    rows = [run_vectors(n, args.thresholds, args.seed, args.exact_up_to) for n in args.sizes]
+    report: dict[str, Any] = {"neighbours": NEIGHBOURS, "runs": rows}
+    if len(rows) >= 2:
+        first, last = rows[0], rows[-1]
+        key = f"at_{args.thresholds[0]}"
+        report["size_ratio"] = last["photos"] / first["photos"]
+        report["group_time_ratio"] = round(
+            last[key]["group_seconds"] / first[key]["group_seconds"], 2
+        )
+        report["build_time_ratio"] = round(last["build_seconds"] / first["build_seconds"], 2)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""The desktop app's responsiveness: `python tests/benchmarks/bench_gui.py [PHOTO_FOLDER]`.
+
+- time to window: from starting a fresh Python process to the main window shown (exposed),
+  through the app's own start-up path; and whether torch was imported by then (it must not).
+- GUI-thread gaps: a 5 ms QTimer heartbeat runs on the GUI thread while the app starts its
+  worker and loads the model, indexes a folder (generated scenes, or PHOTO_FOLDER), answers
+  typed queries (as you type, debounced), and scrolls a grid of 100,000 results whose
+  thumbnails load as they come into view. The longest gap between two beats is the longest
+  the GUI thread was blocked (plus the timer's own slack). Target: < 50 ms.
+
+Offscreen (QT_QPA_PLATFORM=offscreen unless set). Prints JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+CHILD = """
+import sys, time
+from photoclip.gui.app import PhotoClipApp, application
+from photoclip.core.paths import Locations
+from photoclip.core.settings import Settings
+qt = application([])
+locations = Locations.from_environment()
+app = PhotoClipApp(locations, Settings.load(locations.settings))
+app.window.show()
+while not (app.window.windowHandle() and app.window.windowHandle().isExposed()):
+    qt.processEvents()
+shown = time.monotonic()
+qt.processEvents()
+print(shown, 'torch' in sys.modules, flush=True)
+app.window.close()
+"""
+
+
+def time_to_window(runs: int = 3) -> dict[str, object]:
+    times, torch_early = [], False
+    for _ in range(runs):
+        started = time.monotonic()
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD], capture_output=True, text=True, check=True, cwd=ROOT
+        ).stdout.split()
+        times.append(float(out[0]) - started)
+        torch_early |= out[1] == "True"
+    return {
+        "time_to_window_s": round(min(times), 3),
+        "time_to_window_runs_s": [round(t, 3) for t in times],
+        "torch_imported_before_window": torch_early,
+    }
+
+
+class Heartbeat:
+    """Beats every 5 ms on the GUI thread; remembers the longest gap per phase."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import Qt, QTimer
+
+        self.gaps: dict[str, float] = {}
+        self.over: dict[str, int] = {}
+        self.phase = "start"
+        self._last = time.monotonic()
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(5)
+        self.timer.timeout.connect(self._beat)
+        self.timer.start()
+
+    def _beat(self) -> None:
+        now = time.monotonic()
+        gap = now - self._last
+        self._last = now
+        self.gaps[self.phase] = max(self.gaps.get(self.phase, 0.0), gap)
+        self.over[self.phase] = self.over.get(self.phase, 0) + (gap > 0.05)
+
+    def enter(self, phase: str) -> None:
+        self.phase = phase
+
+
+def spin(check: Callable[[], bool], timeout: float) -> None:
+    """Run the event loop until check() (the heartbeat keeps beating meanwhile)."""
+    from PySide6.QtCore import QEventLoop
+    from PySide6.QtWidgets import QApplication
+
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(str(check))
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        time.sleep(0.002)
+
+
+def pump(seconds: float = 0.0) -> None:
+    """Process events for a while (at least once)."""
+    from PySide6.QtWidgets import QApplication
+
+    deadline = time.monotonic() + seconds
+    QApplication.processEvents()
+    while time.monotonic() < deadline:
+        QApplication.processEvents()
+        time.sleep(0.002)
+
+
+def gui_gaps(folder: Path | None, scenes: int = 300) -> dict[str, object]:
+    from photoclip.core.paths import Locations
+    from photoclip.core.settings import Settings
+    from photoclip.gui.app import PhotoClipApp, application
+    from photoclip.synthetic.scenes import write_scene_folder
+
+    application([])
+    home = Path(tempfile.mkdtemp(prefix="bench-gui-"))
+    if folder is None:
+        folder = home / "scenes"
+        write_scene_folder(folder, scenes)
+    locations = Locations.from_environment()
+    app = PhotoClipApp(locations, Settings.load(locations.settings))
+    window = app.window
+    window.resize(1280, 800)
+    beat = Heartbeat()
+    beat.enter("show window")
+    window.show()
+    spin(lambda: window.windowHandle().isExposed(), 10)
+    pump(0.2)
+    beat.enter("start worker, import torch, load model")
+    app.start()
+    spin(lambda: app.worker.wait_idle(0) and app.worker._models.loaded != [], 300)
+    beat.enter("indexing")
+    started = time.monotonic()
+    window.add_folders([folder])
+    spin(lambda: window.status.bar.isVisible(), 60)
+    spin(lambda: app.worker.wait_idle(0), 3600)
+    indexing_s = time.monotonic() - started
+    beat.enter("typing queries")
+    _type_queries(window, ["a red circle", "blue square on white", "something green"])
+    _scroll_100k(window, beat)
+    window.close()
+    app.stop()
+    return {
+        "photos": len(list(folder.iterdir())),
+        "indexing_s": round(indexing_s, 1),
+        "worst_gap_ms": {k: round(v * 1000, 1) for k, v in beat.gaps.items()},
+        "gaps_over_50ms": beat.over,
+    }
+
+
+def _type_queries(window: object, queries: list[str]) -> None:
+    from PySide6.QtTest import QTest
+
+    field = window.search.field  # type: ignore[attr-defined]
+    for query in queries:
+        field.clear()
+        for char in query:
+            QTest.keyClick(field, char)
+            pump(0.06)  # a brisk typist
+        _wait_for_results(window)
+
+
+def _wait_for_results(window: object) -> None:
+    """Until the debounced search of the whole query has answered."""
+    shown: list[int] = []
+    window.results_shown.connect(shown.append)  # type: ignore[attr-defined]
+    spin(lambda: bool(shown) and _ranked(window), 60)
+    window.results_shown.disconnect(shown.append)  # type: ignore[attr-defined]
+
+
+def _ranked(window: object) -> bool:
+    from photoclip.gui.selftest import _ranked as ranked
+
+    return ranked(window)
+
+
+def _scroll_100k(window: object, beat: Heartbeat) -> None:
+    window._grid_timer.stop()  # type: ignore[attr-defined]  # no refresh replaces the 100k
+    photos = window.results.photos  # type: ignore[attr-defined]
+    many = [replace(photos[i % len(photos)], id=10_000_000 + i) for i in range(100_000)]
+    pump(0.2)
+    beat.enter("showing 100k results")
+    window.results.set_results(many, [None] * len(many))  # type: ignore[attr-defined]
+    bar = window.grid.verticalScrollBar()  # type: ignore[attr-defined]
+    spin(lambda: bar.maximum() > 100_000, 300)  # the batched layout has placed every item
+    beat.enter("scrolling 100k results")
+    step = max(1, bar.maximum() // 400)
+    for value in range(0, bar.maximum(), step):
+        bar.setValue(value)
+        pump(0.01)
+
+
+def main() -> None:
+    folder = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else None
+    home = Path(tempfile.mkdtemp(prefix="bench-gui-home-"))
+    os.environ.update(PHOTOCLIP_DATA_DIR=str(home / "data"), PHOTOCLIP_CACHE_DIR=str(home / "c"))
+    os.environ["PHOTOCLIP_MODEL"] = "test-shapes"
+    result = time_to_window()
+    result.update(gui_gaps(folder))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

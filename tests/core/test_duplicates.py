@@ -1,0 +1,169 @@
+"""Near-duplicate groups: the pure parts on vectors, the fingerprint on generated images, and
+the whole finder with the test-shapes model through the real indexing path."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFilter
+
+from photoclip.core.catalog import Photo
+from photoclip.core.duplicates import (
+    MAX_HASH_DISTANCE,
+    DuplicateFinder,
+    choose_keeper,
+    connected_groups,
+    fingerprint,
+    fingerprint_distance,
+    group_vectors,
+    same_picture,
+)
+from photoclip.core.vectorindex import IndexSettings, VectorIndex
+
+
+def photo_like(seed: int, size: tuple[int, int] = (240, 180)) -> Image.Image:
+    """A gradient with blotches and a few shapes: texture at every scale, like a photo."""
+    rng = random.Random(seed)
+    width, height = size
+    start, end = (np.array([rng.randrange(256) for _ in range(3)], float) for _ in range(2))
+    ramp = np.linspace(0, 1, width)[None, :, None]
+    pixels = np.broadcast_to(start + (end - start) * ramp, (height, width, 3)).copy()
+    blotches = np.random.default_rng(seed).normal(0, 40, (6, 8, 3))
+    pixels += np.asarray(Image.fromarray(blotches.astype(np.float32)[..., 0], "F").resize(size))[
+        ..., None
+    ]
+    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(image)
+    for _ in range(rng.randint(3, 6)):
+        x, y, r = rng.uniform(0, width), rng.uniform(0, height), rng.uniform(12, 60)
+        colour = tuple(rng.randrange(256) for _ in range(3))
+        shape = draw.ellipse if rng.random() < 0.5 else draw.rectangle
+        shape((x - r, y - r * rng.uniform(0.5, 1.5), x + r, y + r), fill=colour)
+    return image.filter(ImageFilter.GaussianBlur(0.6))
+
+
+def copies(image: Image.Image, rng: random.Random) -> dict[str, Image.Image]:
+    """Resized, re-encoded at JPEG quality 15, cropped by 10% (anywhere), rotated."""
+    width, height = image.size
+    encoded = io.BytesIO()
+    image.save(encoded, "JPEG", quality=15)
+    x, y = rng.choice((0, width // 20, width // 10)), rng.choice((0, height // 20, height // 10))
+    return {
+        "resized": image.resize((width // 2, height // 2), Image.Resampling.LANCZOS),
+        "jpeg15": Image.open(io.BytesIO(encoded.getvalue())).convert("RGB"),
+        "crop10": image.crop((x, y, x + width * 9 // 10, y + height * 9 // 10)),
+        "rot90": image.rotate(90, expand=True),
+        "rot180": image.rotate(180),
+        "rot270": image.rotate(270, expand=True),
+    }
+
+
+# -- pure parts ---------------------------------------------------------------------------------
+
+
+def test_union_find_joins_chains_and_orders_groups_by_size() -> None:
+    groups = connected_groups([(5, 6), (1, 2), (2, 3), (3, 4), (9, 8)])
+    assert groups == [[1, 2, 3, 4], [5, 6], [8, 9]]
+
+
+def test_keeper_is_the_largest_then_the_oldest() -> None:
+    base = Photo(1, Path("/a.jpg"), 1, 10, 5_000_000_000, "h", 100, 100, None, "indexed", None)
+    small = replace(base, id=2, path=Path("/b.jpg"), width=50, taken_at=1.0)
+    newer = replace(base, id=3, path=Path("/c.jpg"), taken_at=9.0)
+    older = replace(base, id=4, path=Path("/d.jpg"), taken_at=2.0)
+    assert choose_keeper([small, newer, older]) == older
+    assert choose_keeper([small, newer]) == newer
+
+
+@pytest.mark.parametrize("kind", ["exact", "hnsw"])
+def test_vectors_group_planted_duplicates_through_either_index(kind: str) -> None:
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(300, 48))
+    near = base[:100] + rng.normal(scale=0.05, size=(100, 48))  # cosine ~0.99 to their base
+    vectors = np.vstack([base, near]).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(400) + 1000
+    settings = IndexSettings(exact_max_items=50, hnsw_min_items=60) if kind == "hnsw" else None
+    index = VectorIndex.build(ids, vectors, model_key="m", settings=settings)
+    assert index.kind == kind
+    groups = group_vectors(ids, vectors, index, threshold=0.9)
+    assert sorted(groups) == sorted([[1000 + i, 1300 + i] for i in range(100)])
+    assert group_vectors(ids, vectors, index, threshold=0.9, confirm=lambda *_: False) == []
+
+
+# -- the fingerprint ------------------------------------------------------------------------------
+
+
+def test_fingerprint_matches_copies_and_tells_different_photos_apart() -> None:
+    rng = random.Random(0)
+    originals = [photo_like(seed) for seed in range(12)]
+    prints = [fingerprint(image) for image in originals]
+    for image, original in zip(originals, prints, strict=True):
+        for name, copy in copies(image, rng).items():
+            assert fingerprint_distance(original, fingerprint(copy)) <= MAX_HASH_DISTANCE, name
+    different = [fingerprint_distance(a, b) for i, a in enumerate(prints) for b in prints[i + 1 :]]
+    assert min(different) > MAX_HASH_DISTANCE
+
+
+def test_flat_photos_are_judged_by_colour_and_embedding_not_by_their_noisy_hash() -> None:
+    red, dark_red = (
+        Image.new("RGB", (80, 60), (200, 30, 30)),
+        Image.new("RGB", (80, 60), (120, 0, 0)),
+    )
+    assert fingerprint(red).flat
+    assert same_picture(fingerprint(red), fingerprint(red.resize((40, 30))), cosine=0.995)
+    assert not same_picture(fingerprint(red), fingerprint(red), cosine=0.95)
+    assert not same_picture(fingerprint(red), fingerprint(dark_red), cosine=1.0)
+
+
+# -- the finder, through indexing with the test-shapes model ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shapes_encoder() -> Any:
+    import torch
+
+    from photoclip.core.embedding import load_encoder
+    from photoclip.core.profiles import resolve_profile
+
+    torch.set_num_threads(2)
+    return load_encoder(resolve_profile("test-shapes"), device="cpu")
+
+
+@pytest.mark.slow
+def test_copies_are_grouped_with_their_original_and_different_photos_are_not(
+    tmp_path: Path, shapes_encoder: Any
+) -> None:
+    from photoclip.core.indexing import Indexer
+    from photoclip.core.library import Library
+    from photoclip.core.paths import Locations
+
+    folder, rng = tmp_path / "photos", random.Random(3)
+    folder.mkdir()
+    expected = []
+    for seed in range(6):
+        image = photo_like(seed)
+        original = folder / f"photo{seed}.png"
+        image.save(original)
+        os.utime(original, (1_000_000, 1_000_000))  # the oldest of its group
+        group = [original]
+        for name, copy in copies(image, rng).items():
+            path = folder / f"photo{seed}-{name}.jpg"
+            copy.save(path, quality=90)
+            group.append(path)
+        expected.append(sorted(group))
+    for seed in range(100, 106):
+        photo_like(seed).save(folder / f"single{seed}.jpg", quality=90)
+    with Library.open(Locations(tmp_path / "data", tmp_path / "cache")) as library:
+        Indexer(library, shapes_encoder).index([folder])
+        groups = DuplicateFinder(library).find()
+    found = sorted(sorted(p.path for p in g.photos) for g in groups)
+    assert found == sorted(expected)
+    assert all(g.keep.path.name.endswith(".png") for g in groups)

@@ -1,0 +1,119 @@
+"""The trash with undo, on the real send2trash and a freedesktop trash of the test's own
+(each run in a subprocess whose HOME and XDG_DATA_HOME point into tmp_path, as send2trash
+reads them at import: the user's real trash is never touched)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from photoclip.core.errors import KnownError
+from photoclip.core.trash import Trash, locate_freedesktop
+
+pytestmark = pytest.mark.skipif(
+    sys.platform in ("win32", "darwin"), reason="exercises the freedesktop trash"
+)
+
+SCRIPT = """
+import json, sys
+from pathlib import Path
+from photoclip.core.trash import Trash
+trash = Trash(Path(sys.argv[1]))
+report = trash.move([Path(p) for p in sys.argv[3:]]) if sys.argv[2] == "move" else trash.undo()
+skipped = [[str(p), r] for p, r in report.skipped]
+print(json.dumps({"done": [str(p) for p in report.done], "skipped": skipped}))
+"""
+
+
+def run_trash(home: Path, action: str, *paths: Path) -> dict:
+    env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home / "xdg")}
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(home / "data"), action, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> list[Path]:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    paths = [folder / "a.jpg", folder / "b copy.jpg", folder / "nested" / "a.jpg"]
+    for number, path in enumerate(paths):
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"photo %d" % number)
+    return paths
+
+
+def test_trashed_files_go_to_the_freedesktop_trash_and_come_back(
+    tmp_path: Path, photos: list[Path]
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    report = run_trash(home, "move", *photos, tmp_path / "missing.jpg")
+    assert report["done"] == [str(p) for p in photos]
+    assert report["skipped"][0][0] == str(tmp_path / "missing.jpg")
+    assert not any(p.exists() for p in photos)
+    trash = home / "xdg" / "Trash"
+    assert len(list((trash / "files").iterdir())) == 3
+    assert len(list((trash / "info").glob("*.trashinfo"))) == 3
+    journal = json.loads((home / "data" / "trash-journal.json").read_text())
+    assert all(f["trashed"] for f in journal["batches"][0]["files"])  # each one was found
+
+    restored = run_trash(home, "undo")
+    assert sorted(restored["done"]) == sorted(str(p) for p in photos)
+    assert [p.read_bytes() for p in photos] == [b"photo 0", b"photo 1", b"photo 2"]
+    assert not list((trash / "files").iterdir()) and not list((trash / "info").iterdir())
+
+
+def test_undo_never_overwrites_and_reports_what_is_gone(tmp_path: Path, photos: list[Path]) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    run_trash(home, "move", *photos)
+    photos[0].write_bytes(b"a new photo in the old place")
+    trashed = locate_freedesktop(photos[1], [(home / "xdg" / "Trash", home / "xdg")])
+    assert trashed is not None
+    trashed.unlink()  # the user emptied part of the trash
+
+    report = run_trash(home, "undo")
+    assert report["done"] == [str(photos[2])]
+    reasons = dict(report["skipped"])
+    assert "taken its place" in reasons[str(photos[0])]
+    assert "no longer in the trash" in reasons[str(photos[1])]
+    assert photos[0].read_bytes() == b"a new photo in the old place"
+    assert len(list((home / "xdg" / "Trash" / "files").iterdir())) == 1  # still there
+
+
+def test_undo_takes_back_one_batch_at_a_time(tmp_path: Path) -> None:
+    moved: list[Path] = []
+    trash_folder = tmp_path / "fake-trash"
+    trash_folder.mkdir()
+
+    def send(path: Path) -> None:
+        path.rename(trash_folder / path.name)
+        moved.append(path)
+
+    def locate(original: Path, size: int, mtime_ns: int) -> Path | None:
+        return trash_folder / original.name
+
+    trash = Trash(tmp_path / "data", send=send, locate=locate)
+    with pytest.raises(KnownError, match="Nothing was moved"):
+        trash.undo()
+    first, second = tmp_path / "1.jpg", tmp_path / "2.jpg"
+    first.write_bytes(b"1")
+    second.write_bytes(b"2")
+    trash.move([first])
+    trash.move([second])
+    assert trash.undo().done == [second] and second.exists() and not first.exists()
+    assert trash.undo().done == [first] and first.exists()
+    with pytest.raises(KnownError):
+        trash.undo()

@@ -1,0 +1,55 @@
+"""The app as a whole: start-up without torch, --self-test, the PySide6 None guard."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QRect
+from PySide6.QtGui import QPainter, QPixmap
+
+import photoclip.gui  # noqa: F401 (its import guards None: the test below checks it)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_window_module_imports_neither_torch_nor_open_clip() -> None:
+    code = (
+        "import sys, photoclip.gui.app, photoclip.gui.mainwindow; "
+        "print(sorted(m for m in ('torch', 'open_clip') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_many_void_and_bool_qt_calls_leave_none_and_bools_alive(qtbot: object) -> None:
+    """Without photoclip.gui's guard, PySide6 6.12 on Python 3.11 aborts here."""
+    pixmap = QPixmap(8, 8)
+    painter = QPainter(pixmap)
+    for _ in range(200_000):
+        painter.drawRect(QRect(1, 1, 2, 2))
+        painter.isActive()
+        pixmap.isNull()
+    painter.end()
+    assert sys.getrefcount(None) > 0 and sys.getrefcount(True) > 0
+
+
+@pytest.mark.slow
+def test_self_test_prints_one_line_and_exits_0(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
+    env.pop("PHOTOCLIP_MODEL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "photoclip", "--self-test"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("self-test ok:"), done.stdout
+    assert "red-circle.png" in lines[0]

@@ -1,0 +1,139 @@
+"""The category editor: edits become Category objects, and only valid ones are saved."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from photoclip.core.categories import MULTI, Category, Label
+from photoclip.gui.categoryeditor import CategoryEditor
+
+PETS = Category(
+    "Pets",
+    (Label("dog", ("a puppy",)), Label("cat"), Label("no pet", counter=True)),
+    context="a type of pet",
+    margin=0.01,
+)
+SCENE = Category("Scene", (Label("beach"), Label("city", threshold=0.27)), kind=MULTI)
+
+
+def _editor(qtbot: QtBot) -> CategoryEditor:
+    editor = CategoryEditor([PETS, SCENE])
+    qtbot.addWidget(editor)
+    editor.show()
+    return editor
+
+
+def _type(qtbot: QtBot, widget: object, text: str) -> None:
+    widget.selectAll()  # type: ignore[attr-defined]
+    qtbot.keyClicks(widget, text)
+
+
+def _save(qtbot: QtBot, editor: CategoryEditor) -> tuple[list[Category], list[str]]:
+    with qtbot.wait_signal(editor.saved) as blocker:
+        qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
+    changed, removed = blocker.args
+    return changed, removed
+
+
+def test_it_shows_the_selected_category_and_label(qtbot: QtBot) -> None:
+    editor = _editor(qtbot)
+    assert editor.name_edit.text() == "Pets"
+    assert editor.context_edit.text() == "a type of pet"
+    assert editor.margin_spin.value() == 0.01 and editor.margin_spin.isEnabled()
+    assert editor.phrasings_edit.toPlainText() == "a puppy"
+    editor.select(1, 1)
+    assert editor.kind_combo.currentData() == MULTI and not editor.margin_spin.isEnabled()
+    assert editor.threshold_check.isChecked() and editor.threshold_spin.value() == 0.27
+
+
+def test_editing_a_phrasing_saves_a_category_whose_label_has_it(qtbot: QtBot) -> None:
+    editor = _editor(qtbot)
+    editor.select(0, 1)
+    qtbot.keyClicks(editor.phrasings_edit, "a kitten")
+    changed, removed = _save(qtbot, editor)
+    assert removed == []
+    assert [c.name for c in changed] == ["Pets"]
+    assert changed[0].label("cat") == Label("cat", ("a kitten",))
+    assert changed[0].label("dog") == Label("dog", ("a puppy",))
+
+
+def test_threshold_counter_and_kind_edits_reach_the_saved_category(qtbot: QtBot) -> None:
+    editor = _editor(qtbot)
+    editor.select(1, 0)
+    editor.threshold_check.setChecked(True)
+    editor.threshold_spin.setValue(0.3)
+    editor.select(1, 1)
+    editor.threshold_check.setChecked(False)
+    editor.kind_combo.setCurrentIndex(0)
+    changed, _ = _save(qtbot, editor)
+    assert changed == [Category("Scene", (Label("beach", threshold=0.3), Label("city")))]
+
+
+def test_unchanged_saves_nothing_and_a_removed_category_is_named(qtbot: QtBot) -> None:
+    editor = _editor(qtbot)
+    editor.select(0)
+    qtbot.mouseClick(editor.remove_category_button, Qt.MouseButton.LeftButton)
+    assert editor.name_edit.text() == "Scene"
+    assert _save(qtbot, editor) == ([], ["Pets"])
+
+
+def test_a_new_category_with_labels_is_saved(qtbot: QtBot) -> None:
+    editor = _editor(qtbot)
+    qtbot.mouseClick(editor.add_category_button, Qt.MouseButton.LeftButton)
+    _type(qtbot, editor.name_edit, "Weather")
+    editor.select(2, 0)
+    _type(qtbot, editor.label_name_edit, "snow")
+    qtbot.mouseClick(editor.add_label_button, Qt.MouseButton.LeftButton)
+    qtbot.keyClicks(editor.label_name_edit, "rain")
+    editor.counter_check.setChecked(False)
+    changed, removed = _save(qtbot, editor)
+    assert changed == [Category("Weather", (Label("snow"), Label("rain")))] and removed == []
+
+
+def test_a_renamed_category_is_one_removed_and_one_changed(qtbot: QtBot) -> None:
+    editor = _editor(qtbot)
+    _type(qtbot, editor.name_edit, "Animals")
+    assert editor.category_list.item(0).text() == "Animals"
+    changed, removed = _save(qtbot, editor)
+    assert [c.name for c in changed] == ["Animals"] and removed == ["Pets"]
+
+
+def test_invalid_categories_are_explained_and_never_saved(qtbot: QtBot) -> None:
+    editor = _editor(qtbot)
+    editor.name_edit.clear()
+    qtbot.keyClicks(editor.name_edit, " ")
+    assert not editor.save_button.isEnabled()
+    assert "A category has no name" in editor.message.text()
+    _type(qtbot, editor.name_edit, "scene")
+    assert "Two categories are called 'scene'" in editor.message.text().replace("Scene", "scene")
+    _type(qtbot, editor.name_edit, "Pets")
+    editor.select(0, 1)
+    _type(qtbot, editor.label_name_edit, "DOG")
+    assert "'Pets' has two labels called 'DOG'" in editor.message.text()
+    with qtbot.assert_not_emitted(editor.saved):
+        editor.buttons.accepted.emit()
+    _type(qtbot, editor.label_name_edit, "cat")
+    assert editor.message.text() == "" and editor.save_button.isEnabled()
+
+
+def test_a_category_needs_a_label_that_can_tag(qtbot: QtBot) -> None:
+    editor = _editor(qtbot)
+    editor.select(1, 0)
+    qtbot.mouseClick(editor.remove_label_button, Qt.MouseButton.LeftButton)
+    editor.counter_check.setChecked(True)
+    assert "'Scene' has only counter-labels" in editor.message.text()
+    qtbot.mouseClick(editor.remove_label_button, Qt.MouseButton.LeftButton)
+    assert "'Scene' has no labels" in editor.message.text()
+    assert not editor.save_button.isEnabled()
+    assert not editor.label_name_edit.isEnabled()
+
+
+def test_the_calibrated_threshold_is_shown_and_where_an_own_one_starts(qtbot: QtBot) -> None:
+    editor = _editor(qtbot)
+    editor.select(0, 1)
+    editor.set_calibrated({("Pets", "cat"): 0.2712})
+    assert "0.271 (calibrated)" in editor.threshold_hint.text()
+    editor.threshold_check.setChecked(True)
+    changed, _ = _save(qtbot, editor)
+    assert changed[0].label("cat") == Label("cat", threshold=0.271)

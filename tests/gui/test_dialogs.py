@@ -1,0 +1,117 @@
+"""The window's dialogs with the real worker: categories, tag filter, corrections, sorting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from photoclip.core.categories import Category, Label
+from photoclip.core.sorting import Rule
+from photoclip.gui.categoryeditor import CategoryEditor
+from photoclip.gui.failures import FailuresDialog
+from photoclip.gui.sortdialog import SortDialog
+from tests.gui.test_mainwindow import WAIT, indexed, names
+
+COLOURS = Category(
+    "Colours",
+    tuple(Label(c) for c in ("red", "green", "blue", "yellow", "purple", "orange")),
+    context="a colour",
+)
+
+
+def opened(window: Any, kind: type, qtbot: Any) -> Any:
+    qtbot.wait_until(lambda: any(d.isVisible() for d in window.findChildren(kind)), timeout=WAIT)
+    return next(d for d in window.findChildren(kind) if d.isVisible())
+
+
+def with_colours(make_app: Any, qtbot: Any, scenes: Path) -> Any:
+    window = indexed(make_app, qtbot, scenes).window
+    window.dialogs.category_editor()
+    editor = opened(window, CategoryEditor, qtbot)
+    with qtbot.wait_signal(window.library_read, timeout=WAIT):
+        editor.saved.emit([COLOURS], [])
+    qtbot.wait_until(lambda: any(c.category == "Colours" and c.count for c in _counts(window)))
+    editor.close()
+    return window
+
+
+def _counts(window: Any) -> list[Any]:
+    return list(window._library.tags)
+
+
+def tagged(window: Any) -> dict[str, str]:
+    return {c.label: c.count for c in _counts(window) if c.category == "Colours" and c.count}
+
+
+def test_saved_categories_tag_the_library_and_filter_the_grid(
+    make_app: Any, qtbot: Any, scenes: Path
+) -> None:
+    window = with_colours(make_app, qtbot, scenes)
+    label = sorted(tagged(window))[0]
+    with qtbot.wait_signal(window.results_shown, timeout=WAIT):
+        window.tag_panel.filter_requested.emit("Colours", label)
+    assert names(window) and all(name.startswith(label) for name in names(window))
+    assert f"tagged Colours: {label}" in window.search.filters.text()
+    with qtbot.wait_signal(window.results_shown, timeout=WAIT):
+        window.tag_panel.filter_cleared.emit()
+    assert len(names(window)) == 6
+
+
+def test_a_rejected_tag_leaves_the_open_photo(make_app: Any, qtbot: Any, scenes: Path) -> None:
+    window = with_colours(make_app, qtbot, scenes)
+    label = sorted(tagged(window))[0]
+    photo = next(p for p in window.results.photos if p.path.name.startswith(label))
+    with qtbot.wait_signal(window.photo_shown, timeout=WAIT):
+        window.open_photo(photo.id)
+    assert any(t.label == label for t in window.photo_view.details.tags)
+    with qtbot.wait_signal(window.photo_shown, timeout=WAIT):
+        window.photo_view.tag_rejected.emit(photo.id, "Colours", label)
+    assert not any(t.label == label for t in window.photo_view.details.tags)
+
+
+def test_the_sort_dialog_plans_and_applies_through_the_worker(
+    make_app: Any, qtbot: Any, scenes: Path, tmp_path: Path
+) -> None:
+    window = with_colours(make_app, qtbot, scenes)
+    label = sorted(tagged(window))[0]
+    window.dialogs.sort()
+    dialog = opened(window, SortDialog, qtbot)
+    target = tmp_path / "sorted"
+    dialog.plan_requested.emit([Rule.parse(f"Colours:{label}={target}/{{label}}", "copy")])
+    qtbot.wait_until(lambda: dialog.plan is not None, timeout=WAIT)
+    assert [Path(s.destination).parent.name for s in dialog.plan.steps] == [label]
+    dialog.apply_requested.emit()
+    qtbot.wait_until(lambda: (target / label).is_dir() and any((target / label).iterdir()))
+
+
+def test_the_failures_dialog_lists_why(make_app: Any, qtbot: Any, scenes: Path) -> None:
+    (scenes / "broken.jpg").write_bytes(b"not a photo")
+    app = make_app()
+    app.window.show()
+    app.start()
+    app.window.add_folders([scenes])
+    qtbot.wait_until(lambda: app.window.status.failures.isVisible(), timeout=WAIT)
+    app.window.status.failures.click()
+    dialog = opened(app.window, FailuresDialog, qtbot)
+    assert dialog.model.rowCount() == 1
+
+
+def test_near_duplicates_are_found_trashed_and_restored(
+    make_app: Any, qtbot: Any, scenes: Path, monkeypatch: Any
+) -> None:
+    from photoclip.gui.duplicatesview import DuplicatesDialog
+
+    trashed: list[Path] = []
+    monkeypatch.setattr("send2trash.send2trash", lambda path: trashed.append(Path(path)))
+    (scenes / "red-circle-copy.png").write_bytes((scenes / "red-circle.png").read_bytes())
+    window = indexed(make_app, qtbot, scenes).window
+    window.dialogs.duplicates()
+    dialog = opened(window, DuplicatesDialog, qtbot)
+    qtbot.wait_until(lambda: len(dialog.model.groups) == 1, timeout=WAIT)
+    assert sorted(dialog.model.all_paths()) == sorted(
+        str(scenes / n) for n in ("red-circle.png", "red-circle-copy.png")
+    )
+    with qtbot.wait_signal(window.results_shown, timeout=WAIT):
+        dialog.trash_button.click()
+    assert len(trashed) == 1 and len(names(window)) == 6
+    assert "1 photos moved to the trash" in dialog.message.text()

@@ -1,0 +1,146 @@
+"""The photo view shows what it is given and asks for what the user presses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QImage
+from PySide6.QtWidgets import QLabel, QToolButton
+from pytestqt.qtbot import QtBot
+
+from photoclip.core.browsing import PhotoDetails
+from photoclip.core.catalog import Photo
+from photoclip.core.tagging import Explanation, LabelScore
+from photoclip.gui.photoview import PhotoView
+
+TAKEN = datetime(2022, 8, 14, 9, 5).timestamp()
+
+
+def _details(photo_id: int = 7, taken_at: float | None = TAKEN) -> PhotoDetails:
+    from photoclip.core.tagstore import PhotoTag
+
+    path = Path("/photos/holiday/beach.jpg")
+    photo = Photo(photo_id, path, 1, 2_345_678, 10**18, "h", 4032, 3024, taken_at, "indexed", None)
+    tags = (
+        PhotoTag(photo_id, path, "Scene", "beach", "auto", 0.3125, 0.2711, "lake", 0.2564),
+        PhotoTag(photo_id, path, "Pets", "dog", "confirmed", 0.2901, 0.2655, None, None),
+    )
+    return PhotoDetails(photo, tags)
+
+
+def _view(qtbot: QtBot) -> PhotoView:
+    view = PhotoView()
+    qtbot.addWidget(view)
+    view.show_photo(_details())
+    return view
+
+
+def _texts(view: PhotoView) -> str:
+    return "\n".join(label.text() for label in view.findChildren(QLabel))
+
+
+def test_it_shows_the_facts_it_was_given(qtbot: QtBot) -> None:
+    view = _view(qtbot)
+    assert view.fact("Date taken") == "2022-08-14 09:05"
+    assert view.fact("Dimensions") == "4032 × 3024 px"
+    assert view.fact("File size") == "2.3 MB"
+    assert view.fact("Path") == str(Path("/photos/holiday/beach.jpg"))
+    assert "beach.jpg" in view.title.text()
+
+
+def test_a_file_date_is_labelled_as_such(qtbot: QtBot) -> None:
+    view = _view(qtbot)
+    view.show_photo(_details(taken_at=None))
+    assert "file date" in view.fact("Date taken")
+
+
+def test_it_shows_each_tags_score_threshold_and_runner_up(qtbot: QtBot) -> None:
+    texts = _texts(_view(qtbot))
+    assert "Scene: beach" in texts and "suggested" in texts
+    assert "score 0.312 (threshold 0.271) · runner-up: lake 0.256" in texts
+    assert "Pets: dog" in texts and "confirmed by you" in texts
+    assert "score 0.290 (threshold 0.266)" in texts
+
+
+def test_confirm_and_reject_ask_for_the_photos_tag(qtbot: QtBot) -> None:
+    view = _view(qtbot)
+    confirm = view.findChild(QToolButton, "confirm:Scene:beach")
+    with qtbot.wait_signal(view.tag_confirmed) as blocker:
+        qtbot.mouseClick(confirm, Qt.MouseButton.LeftButton)
+    assert blocker.args == [7, "Scene", "beach"]
+    with qtbot.wait_signal(view.tag_rejected) as blocker:
+        qtbot.mouseClick(view.findChild(QToolButton, "reject:Pets:dog"), Qt.MouseButton.LeftButton)
+    assert blocker.args == [7, "Pets", "dog"]
+
+
+def test_a_confirmed_tag_offers_no_confirm_button(qtbot: QtBot) -> None:
+    view = _view(qtbot)
+    assert view.findChild(QToolButton, "confirm:Pets:dog") is None
+    assert view.findChild(QToolButton, "reject:Pets:dog") is not None
+
+
+def test_similar_folder_and_back_requests(qtbot: QtBot) -> None:
+    view = _view(qtbot)
+    view.show()
+    with qtbot.wait_signal(view.similar_requested) as blocker:
+        qtbot.mouseClick(view.similar_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == [7]
+    with qtbot.wait_signal(view.show_in_folder_requested) as blocker:
+        qtbot.mouseClick(view.folder_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == [str(Path("/photos/holiday/beach.jpg"))]
+    with qtbot.wait_signal(view.back_requested):
+        qtbot.keyClick(view, Qt.Key.Key_Escape)
+
+
+def test_the_image_keeps_its_aspect_and_is_cleared_for_another_photo(qtbot: QtBot) -> None:
+    view = _view(qtbot)
+    view.resize(1000, 700)
+    view.show()
+    image = QImage(400, 100, QImage.Format.Format_RGB32)
+    image.fill(QColor(10, 200, 30))
+    view.set_image(image)
+    target = view.image_view.target_rect()
+    assert abs(target.width() / target.height() - 4.0) < 0.05
+    assert target.width() == view.image_view.width()
+    grabbed = view.image_view.grab().toImage()
+    centre = grabbed.pixelColor(grabbed.width() // 2, grabbed.height() // 2)
+    assert (centre.red(), centre.green(), centre.blue()) == (10, 200, 30)
+    view.show_photo(_details(photo_id=7))
+    assert not view.image_view.image().isNull()  # same photo: a refresh keeps the image
+    view.show_photo(_details(photo_id=8))
+    assert view.image_view.image().isNull()
+
+
+def test_the_explanation_lists_every_labels_score(qtbot: QtBot) -> None:
+    view = _view(qtbot)
+    scores = [
+        LabelScore("beach", 0.3125, 0.2711, False, True, "auto"),
+        LabelScore("not a beach", 0.2, None, True, False, None),
+    ]
+    view.show_explanation([Explanation("Scene", "single", 0.0, scores)])
+    texts = _texts(view)
+    assert "0.312" in texts and "0.271" in texts and "not a beach (counter)" in texts
+
+
+def test_the_image_is_scaled_to_device_pixels_for_high_dpi_screens(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    view = _view(qtbot)
+    view.resize(1000, 700)
+    view.show()
+    view.set_image(QImage(4000, 1000, QImage.Format.Format_RGB32))
+    monkeypatch.setattr(view.image_view, "devicePixelRatioF", lambda: 2.0)
+    target = view.image_view.target_rect()
+    pixmap = view.image_view._pixmap_for(target.size())
+    assert pixmap.width() == 2 * target.width() and pixmap.devicePixelRatio() == 2.0
+
+
+def test_an_image_that_cannot_load_says_why_until_the_next_photo(qtbot: QtBot) -> None:
+    view = _view(qtbot)
+    view.show_image_error("beach.jpg cannot be read: truncated file")
+    assert view.image_view.placeholder == "beach.jpg cannot be read: truncated file"
+    view.show_photo(_details(photo_id=9))
+    assert view.image_view.placeholder == "Loading…"
