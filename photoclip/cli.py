@@ -562,7 +562,7 @@ def _add_duplicates(commands: Any) -> None:
     command.add_argument(
         "--threshold",
         type=float,
-        help="cosine from which photos are compared (default 0.85; lower finds more)",
+        help="cosine from which photos are compared (default 0.75; lower finds more)",
     )
     command.add_argument("--json", action="store_true", help="print the groups as JSON")
     action = command.add_mutually_exclusive_group()

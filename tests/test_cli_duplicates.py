@@ -39,7 +39,8 @@ def test_duplicates_json_names_the_keeper_and_the_others(library: Path) -> None:
             }
         ]
     }
-    assert as_json("duplicates", "--threshold", "0.9999") == {"groups": []}
+    # Even when the embeddings must be all but equal, the hashes find the turned copy.
+    assert as_json("duplicates", "--threshold", "0.9999") == found
     text = photoclip("duplicates").stdout
     assert text.startswith(f"keep {library / 'original.png'}")
 

@@ -8,7 +8,7 @@ Removing a folder forgets its photos in PhotoClip only; the files are never touc
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,7 +19,7 @@ from photoclip.core.paths import Locations
 from photoclip.core.profiles import resolve_profile
 from photoclip.core.settings import Settings
 from photoclip.core.sorting import Plan, Rule, Sorter
-from photoclip.core.tagging import ClipTexts, Tagger, install_default_categories
+from photoclip.core.tagging import ClipTexts, Explanation, Tagger, install_default_categories
 from photoclip.core.tagstore import TagStore
 from photoclip.core.worker import USER, Job, Work
 
@@ -75,6 +75,20 @@ class ChooseModel(Action):
         return name
 
 
+@dataclass(frozen=True)
+class UpdateSettings(Action):
+    """Change some settings (field name -> value) in the settings file, keeping the rest;
+    on the worker thread, so that it never races ChooseModel. Replies with the Settings."""
+
+    changes: tuple[tuple[str, Any], ...]
+
+    def perform(self, work: Work) -> Settings:
+        path = work.library.locations.settings
+        settings = replace(Settings.load(path), **dict(self.changes))
+        settings.save(path)
+        return settings
+
+
 def weights_file_profile(path: Path, current: str | None) -> str:
     """The profile for a local checkpoint: the architecture of the current (else default)
     model, with these weights."""
@@ -124,6 +138,20 @@ class CorrectTag(Action):
     def perform(self, work: Work) -> int:
         _tagger(work).correct(self.photo_id, self.category, self.label, self.verdict)
         return self.photo_id
+
+
+@dataclass(frozen=True)
+class ExplainTags(Action):
+    """Every label's score and threshold for one photo (what `tag --explain` prints), on
+    the worker because label vectors may need the model and are cached in the catalog.
+    Replies with (photo_id, list of core.tagging.Explanation)."""
+
+    photo_id: int
+
+    def perform(self, work: Work) -> tuple[int, list[Explanation]]:
+        if work.library.active_model is None:
+            return self.photo_id, []
+        return self.photo_id, _tagger(work).explain(self.photo_id)
 
 
 @dataclass(frozen=True)

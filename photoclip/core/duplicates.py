@@ -5,21 +5,28 @@ Two signals:
 1. The stored CLIP embeddings find candidates. Every photo asks the vector index for its
    `NEIGHBOURS` nearest photos in one batched k-NN call (HNSW for large libraries), and
    pairs at or above the cosine `threshold` become candidates: O(n k log n), never the
-   n^2 comparisons of every pair. Copies that were resized or re-encoded sit at cosine
-   0.99+; 10% crops and rotations lower (see DEFAULT_THRESHOLD).
-2. A visual fingerprint confirms each candidate pair: DCT perceptual hashes (64 bits of the
-   low frequencies of a 32 x 32 grey thumbnail) of the photo in its four 90-degree rotations,
-   and of 19 windows of it (the whole, and 90% and 80% crops at 3 x 3 places). Two photos
-   match when some window of one is within MAX_HASH_DISTANCE bits of some rotation of the
-   other. Why this and not embeddings of rotated thumbnails: it needs no model (the
-   embeddings of a rotated photo are not reliably close, and three more forward passes per
-   candidate cost far more than a small decode), it is exact under 90-degree rotations
-   (rotating the thumbnail is rotating the photo), it is cheap (a 1/8-scale JPEG decode
-   and a few 32 x 32 DCTs, computed only for photos in candidate pairs), and it vetoes the
-   pairs CLIP finds alike but are different pictures (two beach photos), which lets the
-   embedding threshold stay low enough to reach rotations. The fingerprint also holds the
-   mean colour, which must agree (MAX_COLOUR_DIFFERENCE), and the contrast: the hash of a
-   nearly flat image is noise, so for one the embedding decides, at SAME_PICTURE_COSINE.
+   n^2 comparisons of every pair. Resized or re-encoded copies sit at cosine 0.99+, crops
+   lower (see DEFAULT_THRESHOLD).
+2. A visual fingerprint of each photo (read from the indexer's 256-px thumbnail): DCT
+   perceptual hashes (63 bits of the low frequencies of a 32 x 32 grey image) of the photo
+   in its four 90-degree rotations and of 19 windows of it (the whole, and 90% and 80%
+   crops at 3 x 3 places), its mean colour and its contrast. It does two jobs:
+   - it finds the turned copies that CLIP embeds far apart (a retrained test-shapes model
+     put them at cosine 0.24-0.57; Immich declined rotation for this reason): a photo whose
+     turned hash shares a 16-bit band with another's upright hash is a candidate too
+     (`rotated_pairs`, a multi-index: O(n log n));
+   - it confirms every candidate: some window of one must be within MAX_HASH_DISTANCE bits
+     of some rotation of the other, and their mean colours close. This vetoes the pairs
+     CLIP finds alike that are different pictures (two beach photos), which lets the
+     embedding threshold stay low enough to keep crops. The hash of a nearly flat image is
+     noise, so for one the embedding decides, at SAME_PICTURE_COSINE.
+
+Why a hash rather than embeddings of rotated thumbnails: it needs no model (three more
+forward passes per photo cost far more than a thumbnail decode), it is exact under 90-degree
+rotations (rotating the thumbnail is rotating the photo), it finds rotation candidates that
+no embedding k-NN would, and it catches re-encodes and resizes as well. Its cost: every photo's
+thumbnail is read once per search (~6 ms a photo on this busy 2-core box; caching the
+fingerprints in the catalog is the next step for very large libraries).
 
 Confirmed pairs are joined into groups with union-find; groups are ordered by size, and
 each keeps the photo with the largest resolution, then the oldest.
@@ -38,21 +45,23 @@ from PIL import Image
 
 from photoclip.core.catalog import Photo
 from photoclip.core.errors import KnownError
-from photoclip.core.imageio import decode_image, read_file
+from photoclip.core.imageio import ThumbnailStore, decode_image, read_file
 from photoclip.core.library import Library
 from photoclip.core.vectorindex import VectorIndex
 
 log = logging.getLogger(__name__)
 
-#: Cosine at which two photos become candidates. With the test-shapes model, copies of 40
-#: generated photo-like images (resized, JPEG quality 15, 10% crops, rotations by 90, 180
-#: and 270 degrees) kept cosine >= 0.90 (rotations lowest), while different images reached
-#: 0.98 (tests/benchmarks/bench_duplicates.py --images): the fingerprint, not the cosine,
-#: tells those apart. 0.85 leaves room for real CLIP models, which move further under
-#: rotation, without asking the fingerprint about every pair of the library. Without
-#: fingerprints (random vectors with planted copies at 0.93-0.995 among photo-like
-#: neighbours) it found every planted pair with 93% pair precision; 0.92 gave 100%.
-DEFAULT_THRESHOLD = 0.85
+#: Cosine at which two photos become candidates; the fingerprint confirms each pair, so a
+#: low floor costs little precision. Measured (tests/benchmarks/bench_duplicates.py
+#: --images, 40 generated photo-like images): with the interim test-shapes model, copies
+#: (resized, JPEG quality 15, 10% crops, turned 90/180/270 degrees) kept cosine >= 0.90 and
+#: different images reached 0.98, so the cosine alone cannot tell them apart; with two
+#: retrained ResNet candidates of test-shapes, 10% crops fell to 0.76-0.80 and turned
+#: copies to 0.24-0.57 (turned copies are found by their hashes instead, see
+#: `rotated_pairs`). 0.75 keeps the crops. Without fingerprints (random vectors with planted
+#: copies at 0.93-0.995 among photo-like neighbours), 0.85 found every planted pair with
+#: 93% pair precision and 0.92 with 100%.
+DEFAULT_THRESHOLD = 0.75
 #: Nearest photos asked for per photo: a burst longer than this is still one group, as
 #: its frames chain to each other.
 NEIGHBOURS = 10
@@ -161,9 +170,9 @@ def choose_keeper(photos: Sequence[Photo]) -> Photo:
 
 @dataclass(frozen=True)
 class Fingerprint:
-    #: (4, 63) bools: the hash of the photo turned by 0, 90, 180 and 270 degrees
+    #: (4,) uint64 of 63 bits: the hash of the photo turned by 0, 90, 180 and 270 degrees
     rotations: np.ndarray
-    #: (19, 63) bools: the hashes of the whole photo and of 90% and 80% windows of it
+    #: (19,) uint64: the hashes of the whole photo and of 90% and 80% windows of it
     windows: np.ndarray
     #: (3,) the mean RGB colour
     colour: np.ndarray
@@ -196,19 +205,58 @@ def same_picture(a: Fingerprint, b: Fingerprint, cosine: float) -> bool:
 
 def fingerprint_distance(a: Fingerprint, b: Fingerprint) -> int:
     """The fewest differing bits between a window of one and a rotation of the other."""
-    one = (a.windows[:, None, :] != b.rotations[None, :, :]).sum(axis=2).min()
-    other = (b.windows[:, None, :] != a.rotations[None, :, :]).sum(axis=2).min()
+    one = _bit_counts(a.windows[:, None] ^ b.rotations[None, :]).min()
+    other = _bit_counts(b.windows[:, None] ^ a.rotations[None, :]).min()
     return int(min(one, other))
 
 
-def read_fingerprint(photo: Photo) -> Fingerprint | None:
-    """From the file, decoded at a small scale; None when it cannot be read now."""
+def read_small_image(photo: Photo, thumbnails: ThumbnailStore | None = None) -> Image.Image | None:
+    """The photo upright and small: from the indexer's thumbnail when there is one (local
+    even when the photo's drive is unplugged), else from the file decoded at a small scale;
+    None when neither can be read now."""
+    source = photo.path
+    if thumbnails is not None and photo.content_hash and thumbnails.has(photo.content_hash):
+        source = thumbnails.path_for(photo.content_hash)
     try:
-        decoded = decode_image(read_file(photo.path), reduce_to=(_THUMB_SIDE, _THUMB_SIDE))
+        return decode_image(read_file(source), reduce_to=(_THUMB_SIDE, _THUMB_SIDE)).image
     except (KnownError, OSError) as error:
-        log.info("no fingerprint for %s: %s", photo.path, error)
+        log.info("cannot read %s for duplicates: %s", photo.path, error)
         return None
-    return fingerprint(decoded.image)
+
+
+def read_fingerprint(photo: Photo, thumbnails: ThumbnailStore | None = None) -> Fingerprint | None:
+    image = read_small_image(photo, thumbnails)
+    return fingerprint(image) if image is not None else None
+
+
+def rotated_pairs(
+    ids: np.ndarray,
+    hashes: np.ndarray,
+    max_bucket: int = 32,
+    max_distance: int = MAX_HASH_DISTANCE,
+) -> set[tuple[int, int]]:
+    """Candidates the embeddings may miss (CLIP is not rotation-invariant): photos one of
+    whose turned hashes ((n, 4) uint64) equals another's upright hash in one of 4 bands of
+    16 bits (a multi-index: any two within 3 bits share a band; turned copies measured 0-2
+    bits) and whose whole hashes then differ by at most `max_distance` bits. Buckets
+    fuller than `max_bucket` (flat or dark photos) say nothing and are skipped. Sorting and
+    binary search: O(n log n)."""
+    pairs: set[tuple[int, int]] = set()
+    for band in range(4):
+        keys = (hashes >> np.uint64(16 * band)) & np.uint64(0xFFFF)
+        order = np.argsort(keys[:, 0], kind="stable")
+        upright = keys[order, 0]
+        for turns in range(4):
+            low = np.searchsorted(upright, keys[:, turns], "left")
+            high = np.searchsorted(upright, keys[:, turns], "right")
+            for row in np.flatnonzero((high > low) & (high - low <= max_bucket)):
+                others = order[low[row] : high[row]]
+                close = _bit_counts(hashes[others, 0] ^ hashes[row, turns]) <= max_distance
+                for other in others[close].tolist():
+                    a, b = int(ids[row]), int(ids[other])
+                    if a != b:
+                        pairs.add((min(a, b), max(a, b)))
+    return pairs
 
 
 def _windows(pixels: np.ndarray) -> list[np.ndarray]:
@@ -225,11 +273,21 @@ def _shrink(pixels: np.ndarray) -> np.ndarray:
     return np.asarray(image.resize((_HASH_SIDE, _HASH_SIDE), Image.Resampling.BOX), np.float64)
 
 
-def _dct_hash(pixels: np.ndarray) -> np.ndarray:
+def _dct_hash(pixels: np.ndarray) -> np.uint64:
     """pHash: the 8 x 8 lowest DCT frequencies but the mean, each above or below their median."""
     basis = _dct_basis(_HASH_SIDE)
     low = (basis @ pixels @ basis.T)[:8, :8].ravel()[1:]
-    return np.asarray(low > np.median(low))
+    bits = (low > np.median(low)).astype(np.uint64)
+    return np.uint64((bits << np.arange(len(bits), dtype=np.uint64)).sum())
+
+
+_POPCOUNT = np.array([bin(byte).count("1") for byte in range(256)], dtype=np.uint8)
+
+
+def _bit_counts(words: np.ndarray) -> np.ndarray:
+    """Set bits of each uint64 (numpy's bitwise_count needs numpy 2)."""
+    as_bytes = np.ascontiguousarray(words, dtype=np.uint64).view(np.uint8)
+    return _POPCOUNT[as_bytes].reshape(*words.shape, 8).sum(axis=-1)
 
 
 @cache
@@ -243,22 +301,36 @@ def _dct_basis(n: int) -> np.ndarray:
 
 class DuplicateFinder:
     """Finds the near-duplicate groups of a library's active model. Reads only: run it
-    anywhere (the worker's FindDuplicates job, or a CLI process)."""
+    anywhere (the worker's FindDuplicates job, or a CLI process).
+
+    With `rotations` (the default) every photo's small image is read once for its
+    fingerprint (from the indexer's thumbnails: ~6 ms a photo on this busy 2-core box), so
+    turned copies are found even when the model embeds them far apart; without, only the
+    photos in embedding candidate pairs are read."""
 
     def __init__(
         self,
         library: Library,
         threshold: float | None = None,
         neighbours: int = NEIGHBOURS,
-        fingerprints: Callable[[Photo], Fingerprint | None] = read_fingerprint,
+        *,
+        rotations: bool = True,
+        progress: Callable[[int, int], None] | None = None,
+        images: Callable[[Photo], Image.Image | None] | None = None,
     ) -> None:
         threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         if not 0.0 < threshold <= 1.0:
             raise KnownError(f"The threshold is a cosine in (0, 1], not {threshold}.")
         self.library, self.threshold, self.neighbours = library, threshold, neighbours
-        self._read = fingerprints
+        self.rotations = rotations
+        thumbnails = ThumbnailStore(library.locations.thumbnails)
+        self._read = images or (lambda photo: read_small_image(photo, thumbnails))
+        #: (images read, images to read): the slow part
+        self._progress = progress
+        self._done = self._total = 0
         self._prints: dict[int, Fingerprint | None] = {}
         self._photos: dict[int, Photo] = {}
+        self._vectors: dict[int, np.ndarray] = {}
 
     def find(self) -> list[DuplicateGroup]:
         record = self.library.active_model
@@ -268,23 +340,45 @@ class DuplicateFinder:
         if not len(ids):
             return []
         self._photos = self.library.catalog.photos(ids.tolist())
-        groups = group_vectors(
-            ids, vectors, self.library.index(), self.threshold, self.neighbours, self._confirm
-        )
-        return [self._group(g) for g in groups]
+        self._vectors = dict(zip(ids.tolist(), vectors, strict=True))
+        near = candidate_pairs(self.library.index(), ids, vectors, self.threshold, self.neighbours)
+        found = {(a, b) for a, b, _ in near}
+        self._total = len(ids) if self.rotations else len(_members(found))
+        if self.rotations:  # every photo's fingerprint, then (cached) those of the pairs
+            found |= self._rotated_candidates(ids)
+        confirmed = [(a, b) for a, b in sorted(found) if self._confirm(a, b)]
+        return [self._group(g) for g in connected_groups(confirmed)]
 
-    def _confirm(self, a: int, b: int, score: float) -> bool:
+    def _rotated_candidates(self, ids: np.ndarray) -> set[tuple[int, int]]:
+        prints = {i: self._fingerprint(i) for i in ids.tolist()}
+        readable = [(i, p.rotations) for i, p in prints.items() if p is not None]
+        if not readable:
+            return set()
+        return rotated_pairs(np.array([i for i, _ in readable]), np.array([r for _, r in readable]))
+
+    def _confirm(self, a: int, b: int) -> bool:
         first, second = self._fingerprint(a), self._fingerprint(b)
         if first is None or second is None:
             return False
-        return same_picture(first, second, score)
+        cosine = float(self._vectors[a] @ self._vectors[b])
+        return same_picture(first, second, cosine)
 
     def _fingerprint(self, photo_id: int) -> Fingerprint | None:
         if photo_id not in self._prints:
-            photo = self._photos.get(photo_id)
-            self._prints[photo_id] = self._read(photo) if photo else None
+            image = self._read(self._photos[photo_id])
+            self._prints[photo_id] = fingerprint(image) if image is not None else None
+            self._step()
         return self._prints[photo_id]
+
+    def _step(self) -> None:
+        self._done += 1
+        if self._progress is not None:
+            self._progress(self._done, max(self._total, self._done))
 
     def _group(self, ids: list[int]) -> DuplicateGroup:
         keep, *others = keeper_order([self._photos[i] for i in ids])
         return DuplicateGroup(keep, tuple(others))
+
+
+def _members(pairs: Iterable[tuple[int, int]]) -> set[int]:
+    return {photo_id for pair in pairs for photo_id in pair}

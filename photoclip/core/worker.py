@@ -548,6 +548,8 @@ class Worker:
         self._set_state(STOPPED)
 
     def _step(self) -> bool:
+        if (self._state == PAUSED) != self._paused:
+            self._refresh_state()  # paused or resumed while busy: say so before sleeping
         job = self._take(self._next_wakeup())
         if self._stopping:
             return False

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -57,9 +58,8 @@ class PhotoClipApp:
         )
         self.worker.subscribe(self.bridge)
         self.tasks = TaskManager(self.worker, self.bridge)
-        self.window = MainWindow(
-            self.tasks, locations, settings, first_run=is_first_run(locations, settings)
-        )
+        self.first_run = is_first_run(locations, settings)
+        self.window = MainWindow(self.tasks, locations, settings, first_run=self.first_run)
         self._starter: threading.Thread | None = None
 
     def start(self) -> None:
@@ -74,7 +74,8 @@ class PhotoClipApp:
         except KnownError as error:
             log.warning("%s; using the default model", error)
         self.worker.start()
-        self.worker.submit(LoadModel())
+        if not self.first_run:  # on a first run the user chooses (and the download waits)
+            self.worker.submit(LoadModel())
 
     def stop(self) -> None:
         """Finish the batch in flight, save the index, end every thread (after the window
@@ -158,6 +159,16 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
+def _quit_on_signals(qt: QApplication) -> None:
+    """Ctrl-C or a TERM closes the app cleanly (the index is saved). Python runs signal
+    handlers only between bytecodes, so a timer gives it a moment now and then."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: qt.quit())
+    ticker = QTimer(qt)
+    ticker.timeout.connect(lambda: None)
+    ticker.start(250)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
@@ -171,6 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     photoclip = PhotoClipApp(locations, Settings.load(locations.settings))
     photoclip.window.show()
     QTimer.singleShot(0, photoclip.start)
+    _quit_on_signals(qt)
     if args.folders:
         QTimer.singleShot(0, lambda: photoclip.window.add_folders(list(args.folders)))
     try:

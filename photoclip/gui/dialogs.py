@@ -5,7 +5,7 @@ requests go to the worker as actions; the dialogs themselves (photoclip.gui.*) d
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ from photoclip.core.actions import (
     PlanSort,
     SaveCategories,
     UndoSort,
+    UpdateSettings,
     sort_folder,
 )
 from photoclip.core.catalog import Catalog
@@ -118,22 +119,20 @@ class Dialogs:
         from photoclip.core.profiles import BUILTIN_PROFILES
         from photoclip.gui.settingsdialog import SettingsDialog
 
-        dialog = SettingsDialog(self.window.settings, BUILTIN_PROFILES, self.window)
-        dialog.accepted.connect(lambda: self._settings_chosen(dialog.chosen()))
+        in_use = self.window.tasks.worker.profile  # not settings.model, which may be unset
+        shown = replace(self.window.settings, model=in_use)
+        dialog = SettingsDialog(shown, BUILTIN_PROFILES, self.window)
+        dialog.accepted.connect(lambda: self._settings_chosen(dialog.chosen(), in_use))
         dialog.open()
 
-    def _settings_chosen(self, chosen: Settings) -> None:
-        """Saved on the pool; a new model then goes to the worker (which saves it too)."""
+    def _settings_chosen(self, chosen: Settings, in_use: str) -> None:
+        """Saved by the worker (in order with any model change), then a new model chosen."""
         window = self.window
-        new_model = chosen.model if chosen.model != window.settings.model else None
         window.settings = replace(chosen, model=window.settings.model)
-        path, kept = window.locations.settings, window.settings
-
-        def saved(_: None) -> None:
-            if new_model:
-                window.choose_model(new_model)
-
-        self.tasks.run(lambda: kept.save(path), saved)
+        changes = tuple((f.name, getattr(chosen, f.name)) for f in fields(chosen))
+        self.tasks.act(UpdateSettings, tuple(c for c in changes if c[0] != "model"))
+        if chosen.model and chosen.model != in_use:
+            window.choose_model(chosen.model)
 
     def failures(self) -> None:
         from photoclip.gui.failures import FailuresDialog
@@ -160,12 +159,14 @@ class Dialogs:
         dialog.open()
         self._find_duplicates()
 
-    def _find_duplicates(self) -> None:
+    def _find_duplicates(self, message: str = "") -> None:
+        """Find the groups (again); `message` is shown with them (setting groups clears
+        the dialog's message)."""
         from photoclip.core.duplicates import DuplicateFinder
 
         def found(groups: list[Any]) -> None:
             self.duplicates_dialog.set_groups(groups)
-            self.duplicates_dialog.show_message("")
+            self.duplicates_dialog.show_message(message)
 
         failed = self.duplicates_dialog.show_message
         find = lambda s: DuplicateFinder(s.library).find()  # noqa: E731
@@ -198,7 +199,7 @@ class Dialogs:
         self.duplicates_dialog.set_undo_enabled(verb == "moved to" and bool(report.done))
         self.window.refresh_library()
         self.window.run_search()
-        self._find_duplicates()
+        self._find_duplicates(text)
 
     def trash_failed(self, message: str) -> None:
         if self.duplicates_dialog is not None:

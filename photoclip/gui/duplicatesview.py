@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
     QTreeView,
     QVBoxLayout,
@@ -230,6 +231,8 @@ class DuplicatesDialog(QDialog):
         self.tree.doubleClicked.connect(self._on_double_clicked)
         self.summary = QLabel()
         self.message = QLabel()
+        self.progress = QProgressBar()
+        self.progress.hide()
         self.trash_button = QPushButton()
         self.trash_button.clicked.connect(self._on_trash_clicked)
         self.undo_button = QPushButton("Undo last move to the trash")
@@ -248,13 +251,22 @@ class DuplicatesDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addWidget(self.tree)
+        layout.addWidget(self.progress)
         layout.addWidget(self.message)
         layout.addLayout(buttons)
         self.resize(720, 560)
 
     # -- fed by the window -------------------------------------------------------------------
 
+    def set_progress(self, done: int, total: int) -> None:
+        """While the search runs: photos compared so far (DuplicateFinder's progress)."""
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.progress.show()
+        self.summary.setText("Looking for near-duplicates...")
+
     def set_groups(self, groups: Sequence[DuplicateGroup]) -> None:
+        self.progress.hide()
         self.model.set_groups(groups)
         self.tree.expandAll()
         self.message.clear()

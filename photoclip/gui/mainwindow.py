@@ -23,6 +23,7 @@ from PySide6.QtGui import (
     QImage,
     QKeySequence,
     QShortcut,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -37,7 +38,14 @@ from PySide6.QtWidgets import (
 
 from photoclip.core import browsing
 from photoclip.core import worker as w
-from photoclip.core.actions import ChooseModel, CorrectTag, RemoveFolder, weights_file_profile
+from photoclip.core.actions import (
+    ChooseModel,
+    CorrectTag,
+    ExplainTags,
+    RemoveFolder,
+    UpdateSettings,
+    weights_file_profile,
+)
 from photoclip.core.catalog import Catalog, Photo
 from photoclip.core.imageio import ThumbnailStore
 from photoclip.core.paths import Locations
@@ -65,6 +73,8 @@ WELCOME, GRID, PHOTO = 0, 1, 2
 TEXTNESS_UNKNOWN, TEXTNESS_LEARNING, TEXTNESS_READY, TEXTNESS_FAILED = range(4)
 #: while indexing, the grid and the sidebar show new photos at most this often
 GRID_REFRESH_MS = 3000
+#: an indexing run of at least this many new photos measures the model's speed
+SPEED_SAMPLE = 50
 
 
 @dataclass(frozen=True)
@@ -139,6 +149,7 @@ class MainWindow(QMainWindow):
         self._library = LibraryView()
         self._open_id: int | None = None
         self._textness = TEXTNESS_UNKNOWN
+        self._rate = 0.0
         self._build(first_run)
         self.dialogs = Dialogs(self)
         self._build_menus()
@@ -176,6 +187,7 @@ class MainWindow(QMainWindow):
         sidebar.addWidget(self.folder_list)
         sidebar.addWidget(self.tag_panel)
         sidebar.setContentsMargins(6, 6, 0, 0)
+        sidebar.setSizes([200, 600])  # a few folders; many tags
         main = QWidget()
         layout = QVBoxLayout(main)
         layout.setContentsMargins(6, 6, 6, 0)
@@ -319,34 +331,53 @@ class MainWindow(QMainWindow):
             textness=request.textness if self._textness == TEXTNESS_READY else 0.0,
         )
 
-    def run_search(self) -> None:
-        """Search (or browse, without a query) with the bar's query and every filter."""
+    def run_search(self, background: bool = False) -> None:
+        """Search (or browse, without a query) with the bar's query and every filter.
+        A `background` refresh (new photos indexed) updates the grid without leaving the
+        page the user is on, and gives way to similar photos shown meanwhile."""
         request = self.search.request()
         if request.textness and self._textness == TEXTNESS_UNKNOWN:
             self._prepare_textness()
         options = self.options(request)
-        self._history.clear()
+        if not background:
+            self._history.clear()
         self._show_filters()
         if request.query:
-            self.status.show_message("Searching…")
+            self.status.show_message("" if background else "Searching…")
             self.tasks.read(
-                lambda s: s.search(request.query, options), self._show_found, key="search",
-                failed=self._search_failed,
+                lambda s: s.search(request.query, options),
+                lambda found: self._show_found(found, background),
+                key="search", failed=self._search_failed,
             )  # fmt: skip
         else:
             browsing_options = SearchOptions(**{**options.__dict__, "sort": DATE})
             self.tasks.read(
-                lambda s: browse(s.library.catalog, browsing_options), self._show_browsed,
+                lambda s: browse(s.library.catalog, browsing_options),
+                lambda photos: self._show_browsed(photos, background),
                 key="search", failed=self._search_failed,
             )  # fmt: skip
 
-    def _show_found(self, found: list[SearchResult]) -> None:
+    def _show_found(self, found: list[SearchResult], background: bool = False) -> None:
         self.status.show_message("")
         title = "" if found else "No photos match: try other words, or loosen the filters."
-        self._show(Shown([r.photo for r in found], [r.score for r in found], title))
+        self._show_either(
+            Shown([r.photo for r in found], [r.score for r in found], title), background
+        )
 
-    def _show_browsed(self, photos: list[Photo]) -> None:
-        self._show(Shown(photos, [None] * len(photos)))
+    def _show_browsed(self, photos: list[Photo], background: bool = False) -> None:
+        self._show_either(Shown(photos, [None] * len(photos)), background)
+
+    def _show_either(self, shown: Shown, background: bool) -> None:
+        if background:
+            self._show_refreshed(shown)
+        else:
+            self._show(shown)
+
+    def _show_refreshed(self, shown: Shown) -> None:
+        if self._history:
+            return  # similar photos are on screen: the refresh waits for the next one
+        self.results.set_results(shown.photos, shown.scores)
+        self.results_shown.emit(len(shown.photos))
 
     def _search_failed(self, message: str) -> None:
         self.status.show_message(message)
@@ -410,12 +441,18 @@ class MainWindow(QMainWindow):
             self.photo_view.show_photo(found)
             self.pages.setCurrentIndex(PHOTO)
             self.photo_view.setFocus(Qt.FocusReason.OtherFocusReason)
+            self.tasks.act(ExplainTags, photo_id, on_done=self._show_explanation)
             self._load_image(found.path)
             self.photo_shown.emit(photo_id)
 
         self.tasks.read(
             lambda s: browsing.photo_details(s.library.catalog, photo_id), details, key="photo"
         )
+
+    def _show_explanation(self, answer: tuple[int, list[Any]]) -> None:
+        photo_id, explanations = answer
+        if self._open_id == photo_id and self.pages.currentIndex() == PHOTO:
+            self.photo_view.show_explanation(explanations)
 
     def _load_image(self, path: Path) -> None:
         ratio = self.devicePixelRatioF()
@@ -500,13 +537,21 @@ class MainWindow(QMainWindow):
 
     def _on_progress(self, event: w.JobProgress) -> None:
         self.status.show_progress(event.progress)
+        self._rate = event.progress.rate
         if not self._grid_timer.isActive():
             self._grid_timer.start()
+
+    def _remember_speed(self, profile: str, rate: float) -> None:
+        """Photos per second of the model on this machine: the model chooser shows it."""
+        speeds = {**self.settings.speeds, profile: round(rate, 1)}
+        self.settings.speeds = speeds
+        self.welcome.chooser.set_speeds(speeds)
+        self.tasks.act(UpdateSettings, (("speeds", speeds),))
 
     def _grid_refresh(self) -> None:
         """New photos appear while indexing goes on (without losing the scroll position)."""
         self.refresh_library()
-        if self.pages.currentIndex() == GRID and not self._history:
+        if not self._history:
             self._rerun_keeping_scroll()
 
     def _on_state(self, event: w.StateChanged) -> None:
@@ -524,8 +569,10 @@ class MainWindow(QMainWindow):
             self.status.show_message("")
             self.run_search()
         report = event.report
+        if report is not None and report.embedded >= SPEED_SAMPLE and self._rate > 0:
+            self._remember_speed(self.tasks.worker.profile, self._rate)
         changed = report is not None and (report.embedded or report.removed or report.reused)
-        if changed and self.pages.currentIndex() == GRID and not self._history:
+        if changed and not self._history:
             self._rerun_keeping_scroll()
 
     def _rerun_keeping_scroll(self) -> None:
@@ -533,7 +580,7 @@ class MainWindow(QMainWindow):
         self.results_shown.connect(
             self._restore_scroll(scroll), Qt.ConnectionType.SingleShotConnection
         )
-        self.run_search()
+        self.run_search(background=True)
 
     def _restore_scroll(self, value: int) -> Any:
         return lambda _: self.grid.verticalScrollBar().setValue(value)
@@ -586,6 +633,11 @@ class MainWindow(QMainWindow):
             self.add_folders(folders)
         elif photos:
             self.search.search_photo(str(photos[0]))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Thumbnails are decoded for the screen's pixels (sharp on high-DPI screens)."""
+        super().showEvent(event)
+        self.thumbnails.ratio = self.devicePixelRatioF()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.thumbnails.clear_waiting()

@@ -43,7 +43,7 @@ class ResultsModel(QAbstractListModel):
         self.thumbnails = thumbnails
         self._photos: list[Photo] = []
         self._scores: list[float | None] = []
-        self._rows: dict[int, int] = {}
+        self._rows: dict[int, int] | None = {}
         self._placeholder: QPixmap | None = None
         thumbnails.loaded.connect(self._on_loaded)
 
@@ -51,7 +51,7 @@ class ResultsModel(QAbstractListModel):
         self.beginResetModel()
         self.thumbnails.clear_waiting()
         self._photos, self._scores = list(photos), list(scores)
-        self._rows = {photo.id: row for row, photo in enumerate(self._photos)}
+        self._rows = None  # made when the first thumbnail arrives, not while the grid resets
         self.endResetModel()
 
     def photo(self, row: int) -> Photo:
@@ -90,6 +90,8 @@ class ResultsModel(QAbstractListModel):
         )
 
     def _on_loaded(self, photo_id: int) -> None:
+        if self._rows is None:
+            self._rows = {photo.id: row for row, photo in enumerate(self._photos)}
         row = self._rows.get(photo_id)
         if row is not None:
             index = self.index(row)
@@ -185,11 +187,21 @@ class ResultsView(QListView):
         super().keyPressEvent(event)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
-        """Cells share the width evenly, so the grid fills the view without a ragged edge."""
         super().resizeEvent(event)
+        self._fit_cells()
+
+    def updateGeometries(self) -> None:
+        """Also when the scroll bar comes or goes (the viewport's width changes)."""
+        super().updateGeometries()
+        self._fit_cells()
+
+    def _fit_cells(self) -> None:
+        """Cells share the width evenly, so the grid fills the view without a ragged edge."""
         width = self.viewport().width()
+        if not self.verticalScrollBar().isVisible():  # the layout keeps room for it anyway
+            width -= self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
         columns = max(1, width // (self.icon + 8))
-        cell = QSize(width // columns, self.icon + 8)
+        cell = QSize((width - 2) // columns, self.icon + 8)  # a full row must not wrap
         if cell != self.gridSize():
             self.setGridSize(cell)
 

@@ -78,8 +78,12 @@ def _shoot(args: argparse.Namespace) -> None:
         save("grid")
         window.open_photo(window.results.photo(0).id)
         wait_until(lambda: window.pages.currentIndex() == 2, "the photo view", 60)
-        _settled(1.0)
+        _settled(1.5)
         save("photo")
+        window.show_similar(window.results.photo(0).id)
+        wait_until(lambda: window.banner.isVisible(), "similar photos", 60)
+        _wait_for_thumbnails(window, wait_until)
+        save("similar")
     finally:
         window.close()
         app.stop()

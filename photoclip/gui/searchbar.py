@@ -131,7 +131,7 @@ class SearchBar(QWidget):
         top.addWidget(self.field, 1)
         top.addWidget(self.sort)
         top.addSpacing(8)
-        top.addWidget(QLabel("Text"))
+        top.addWidget(QLabel("Text in photos"))
         top.addWidget(self.textness)
         bottom = QHBoxLayout()
         bottom.addWidget(QLabel("Cutoff"))

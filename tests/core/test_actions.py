@@ -14,11 +14,13 @@ from photoclip.core.actions import (
     ApplySort,
     ChooseModel,
     CorrectTag,
+    ExplainTags,
     LoadModel,
     PlanSort,
     RemoveFolder,
     SaveCategories,
     UndoSort,
+    UpdateSettings,
     weights_file_profile,
 )
 from photoclip.core.catalog import Catalog
@@ -159,6 +161,17 @@ def test_a_rejected_tag_leaves_the_photo(worker: Answers) -> None:
     assert f"Colours:{colour}" not in tags_by_name().get(name, set())
 
 
+def test_a_photo_s_tags_are_explained_label_by_label(worker: Answers) -> None:
+    worker.ask(SaveCategories, (colours_category(),), ())
+    with catalog() as opened:
+        photo = opened.photo_by_path(next(p for p in _paths(opened) if p.name == "blue.png"))
+    assert photo is not None
+    photo_id, explained = worker.ask(ExplainTags, photo.id)
+    colours = next(e for e in explained if e.category == "Colours")
+    assert photo_id == photo.id and colours.scores[0].label == "blue"
+    assert len(colours.scores) == len(COLOURS)
+
+
 def test_sort_plans_applies_and_undoes(worker: Answers, tmp_path: Path) -> None:
     worker.ask(SaveCategories, (colours_category(),), ())
     name = sorted(tags_by_name())[0]
@@ -180,6 +193,18 @@ def test_choosing_a_model_saves_it_and_a_bad_name_changes_nothing(worker: Answer
     with pytest.raises(AssertionError, match="does not exist"):
         worker.ask(ChooseModel, "ViT-B-32:/no/such/weights.safetensors")
     assert worker.worker.profile == "test-shapes"
+
+
+def test_settings_change_only_what_is_asked(worker: Answers) -> None:
+    path = Locations.from_environment().settings
+    Settings(model="test-shapes", threads=2).save(path)
+    changed = worker.ask(UpdateSettings, (("speeds", {"test-shapes": 40.0}),))
+    assert changed == Settings.load(path)
+    assert (changed.model, changed.threads, changed.speeds) == (
+        "test-shapes",
+        2,
+        {"test-shapes": 40.0},
+    )
 
 
 def test_a_weights_file_keeps_the_current_architecture(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from photoclip.core.duplicates import (
     fingerprint,
     fingerprint_distance,
     group_vectors,
+    rotated_pairs,
     same_picture,
 )
 from photoclip.core.vectorindex import IndexSettings, VectorIndex
@@ -123,6 +124,20 @@ def test_flat_photos_are_judged_by_colour_and_embedding_not_by_their_noisy_hash(
     assert not same_picture(fingerprint(red), fingerprint(dark_red), cosine=1.0)
 
 
+def test_turned_copies_become_candidates_without_the_embeddings() -> None:
+    originals = [photo_like(seed) for seed in range(20)]
+    images, ids, truth = [], [], set()
+    for number, image in enumerate(originals):
+        for turns, angle in enumerate((0, 90, 180, 270)):
+            images.append(image.rotate(angle, expand=True))
+            ids.append(number * 10 + turns)
+        truth |= {(number * 10 + a, number * 10 + b) for a in range(4) for b in range(a + 1, 4)}
+    hashes = np.array([fingerprint(image).rotations for image in images])
+    pairs = rotated_pairs(np.array(ids), hashes)
+    assert truth <= pairs
+    assert len(pairs - truth) <= len(truth) // 4  # few strangers for the fingerprint to veto
+
+
 # -- the finder, through indexing with the test-shapes model ---------------------------------------
 
 
@@ -161,9 +176,20 @@ def test_copies_are_grouped_with_their_original_and_different_photos_are_not(
         expected.append(sorted(group))
     for seed in range(100, 106):
         photo_like(seed).save(folder / f"single{seed}.jpg", quality=90)
+    steps: list[tuple[int, int]] = []
     with Library.open(Locations(tmp_path / "data", tmp_path / "cache")) as library:
         Indexer(library, shapes_encoder).index([folder])
-        groups = DuplicateFinder(library).find()
-    found = sorted(sorted(p.path for p in g.photos) for g in groups)
-    assert found == sorted(expected)
-    assert all(g.keep.path.name.endswith(".png") for g in groups)
+        groups = DuplicateFinder(library, progress=lambda *step: steps.append(step)).find()
+        found = sorted(sorted(p.path for p in g.photos) for g in groups)
+        assert found == sorted(expected)
+        assert all(g.keep.path.name.endswith(".png") for g in groups)
+        assert steps[-1][0] == steps[-1][1] >= 42  # every photo of a group was looked at
+        # A model that embeds turned photos far apart (CLIP may): the hashes still find them.
+        turned = DuplicateFinder(library, threshold=0.9999).find()
+        for group in expected:
+            rotated = [p for p in group if "-rot" in p.name or p.suffix == ".png"]
+            assert any(set(rotated) <= {p.path for p in g.photos} for g in turned)
+        # The drive is unplugged: the indexer's thumbnails still give the fingerprints.
+        folder.rename(tmp_path / "elsewhere")
+        offline = DuplicateFinder(library).find()
+        assert sorted(sorted(p.path for p in g.photos) for g in offline) == found

@@ -30,17 +30,17 @@ SCALES = (-2, -1, 0, 1, 2)
 
 
 class PixelEncoder:
-    """A fake encoder: the image shrunk to 4x4 grey pixels, made a unit vector. Text adds
-    bright or dark strokes, so a linear classifier can tell written images apart a bit."""
+    """A fake encoder: the image shrunk to 4x4 grey pixels, made a unit vector. It sees no
+    text, which is fine: the tests using it are about caching, not accuracy."""
 
     input_size = (64, 64)
 
     def __init__(self, model_key: str = "fake") -> None:
         self.model_key = model_key
-        self.calls = 0
+        self.embedded = 0
 
     def encode_pil(self, images: Sequence[Image.Image]) -> np.ndarray:
-        self.calls += 1
+        self.embedded += len(images)
         rows = [np.asarray(i.convert("L").resize((4, 4)), dtype=np.float64).ravel() for i in images]
         matrix = np.array(rows) - 127.5
         return (matrix / np.linalg.norm(matrix, axis=1, keepdims=True)).astype(np.float32)
@@ -91,12 +91,14 @@ def test_direction_is_learned_once_per_model_and_dropped_with_it(tmp_path: Path)
     catalog = _catalog(tmp_path, "one", "two")
     encoder = PixelEncoder("one")
     first = ensure_direction(catalog, encoder)
+    learned_from = encoder.embedded
     again = ensure_direction(catalog, encoder)
-    assert encoder.calls == 1 and np.array_equal(first.vector, again.vector)
-    assert np.isclose(np.linalg.norm(first.vector), 1.0) and 0.5 <= first.accuracy <= 1.0
+    assert learned_from > 0 and encoder.embedded == learned_from
+    assert np.array_equal(first.vector, again.vector)
+    assert np.isclose(np.linalg.norm(first.vector), 1.0) and first.samples == 240
     other = PixelEncoder("two")
     ensure_direction(catalog, other)
-    assert other.calls == 1
+    assert other.embedded == learned_from
     with catalog.transaction():
         catalog.drop_other_models(keep="two")
     assert load_direction(catalog, "one") is None
@@ -151,7 +153,7 @@ def circles_library(tmp_path_factory: pytest.TempPathFactory, shapes_encoder: An
 
 @pytest.mark.slow
 def test_the_direction_of_test_shapes_separates_held_out_pairs(shapes_encoder: Any) -> None:
-    assert learn_direction(shapes_encoder).accuracy >= 0.7  # measured: 0.775
+    assert learn_direction(shapes_encoder).accuracy >= 0.7  # measured: 0.7125
 
 
 @pytest.mark.slow

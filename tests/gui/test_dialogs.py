@@ -64,6 +64,8 @@ def test_a_rejected_tag_leaves_the_open_photo(make_app: Any, qtbot: Any, scenes:
     with qtbot.wait_signal(window.photo_shown, timeout=WAIT):
         window.open_photo(photo.id)
     assert any(t.label == label for t in window.photo_view.details.tags)
+    explained = window.photo_view._scores
+    qtbot.wait_until(lambda: "Every label's score" in explained.text(), timeout=WAIT)
     with qtbot.wait_signal(window.photo_shown, timeout=WAIT):
         window.photo_view.tag_rejected.emit(photo.id, "Colours", label)
     assert not any(t.label == label for t in window.photo_view.details.tags)
@@ -96,7 +98,7 @@ def test_the_failures_dialog_lists_why(make_app: Any, qtbot: Any, scenes: Path) 
     assert dialog.model.rowCount() == 1
 
 
-def test_near_duplicates_are_found_trashed_and_restored(
+def test_near_duplicates_are_found_and_the_extra_copy_trashed(
     make_app: Any, qtbot: Any, scenes: Path, monkeypatch: Any
 ) -> None:
     from photoclip.gui.duplicatesview import DuplicatesDialog
@@ -111,7 +113,25 @@ def test_near_duplicates_are_found_trashed_and_restored(
     assert sorted(dialog.model.all_paths()) == sorted(
         str(scenes / n) for n in ("red-circle.png", "red-circle-copy.png")
     )
-    with qtbot.wait_signal(window.results_shown, timeout=WAIT):
-        dialog.trash_button.click()
-    assert len(trashed) == 1 and len(names(window)) == 6
+    dialog.trash_button.click()
+    qtbot.wait_until(lambda: len(dialog.model.groups) == 0, timeout=WAIT)
     assert "1 photos moved to the trash" in dialog.message.text()
+    assert len(trashed) == 1
+    qtbot.wait_until(lambda: len(names(window)) == 6, timeout=WAIT)
+
+
+def test_settings_are_saved_and_the_model_kept(make_app: Any, qtbot: Any, scenes: Path) -> None:
+    from photoclip.core.paths import Locations
+    from photoclip.core.settings import Settings
+    from photoclip.gui.settingsdialog import SettingsDialog
+
+    window = indexed(make_app, qtbot, scenes).window
+    window.dialogs.settings()
+    dialog = opened(window, SettingsDialog, qtbot)
+    dialog.threads_spin.setValue(1)
+    dialog.accept()
+    path = Locations.from_environment().settings
+    qtbot.wait_until(lambda: path.exists() and Settings.load(path).threads == 1, timeout=WAIT)
+    assert window.settings.threads == 1
+    qtbot.wait(300)
+    assert window.tasks.worker.profile == "test-shapes"  # OK alone never switches the model

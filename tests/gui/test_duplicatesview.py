@@ -114,3 +114,13 @@ def test_an_empty_result_says_so_and_disables_the_trash(qtbot: QtBot) -> None:
     shown.set_groups([])
     assert shown.summary.text() == "No near-duplicate photos found."
     assert not shown.trash_button.isEnabled()
+
+
+def test_progress_shows_while_searching_and_hides_with_the_result(qtbot: QtBot) -> None:
+    shown = dialog(qtbot)
+    shown.set_progress(3, 10)
+    assert shown.progress.isVisible() and shown.progress.value() == 3
+    assert shown.summary.text() == "Looking for near-duplicates..."
+    shown.set_groups(GROUPS)
+    assert not shown.progress.isVisible()
+    assert shown.summary.text().startswith("2 groups")

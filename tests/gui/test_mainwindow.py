@@ -146,13 +146,14 @@ def test_pause_holds_the_worker_and_resume_lets_it_go(
     make_app: Any, qtbot: Any, scenes: Path
 ) -> None:
     app = indexed(make_app, qtbot, scenes)
-    with qtbot.wait_signal(app.bridge.state_changed, timeout=WAIT) as blocker:
+    paused = lambda event: event.state == w.PAUSED  # noqa: E731
+    with qtbot.wait_signal(app.bridge.state_changed, timeout=WAIT, check_params_cb=paused):
         app.window.status.pause.click()
-    assert blocker.args[0].state == w.PAUSED
-    assert app.window.status.pause.text() == "Resume"
-    with qtbot.wait_signal(app.bridge.state_changed, timeout=WAIT) as blocker:
+    assert app.window.status.pause.text() == "Resume" and app.worker.state == w.PAUSED
+    going = lambda event: event.state != w.PAUSED  # noqa: E731
+    with qtbot.wait_signal(app.bridge.state_changed, timeout=WAIT, check_params_cb=going):
         app.window.status.pause.click()
-    assert blocker.args[0].state != w.PAUSED
+    assert app.window.status.pause.text() == "Pause"
 
 
 def test_keyboard_search_focus_arrows_and_enter(make_app: Any, qtbot: Any, scenes: Path) -> None:
@@ -199,3 +200,64 @@ def test_the_textness_slider_learns_the_direction_once_then_steers(
     with qtbot.wait_signal(window.results_shown, timeout=WAIT):
         window.run_search()
     assert names(window)[0] == "red-circle.png"
+
+
+def test_a_first_run_offers_the_models_and_remembers_the_choice(
+    make_app: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from photoclip.core.settings import Settings
+
+    monkeypatch.delenv("PHOTOCLIP_MODEL")
+    app = make_app()
+    app.window.show()
+    assert app.window.welcome.chooser.isVisible()
+    app.start()
+    with qtbot.wait_signal(app.bridge.job_finished, timeout=WAIT, check_params_cb=_chose):
+        app.window.welcome.chooser.profile_chosen.emit("test-shapes")
+    qtbot.wait_until(lambda: "test-shapes" in app.window.status.detail.text(), timeout=WAIT)
+    assert Settings.load(Locations.from_environment().settings).model == "test-shapes"
+
+
+def _chose(event: Any) -> bool:
+    return bool(event.job == "ChooseModel")
+
+
+def test_photos_indexed_meanwhile_do_not_close_the_open_photo(
+    make_app: Any, qtbot: Any, scenes: Path
+) -> None:
+    window = indexed(make_app, qtbot, scenes).window
+    with qtbot.wait_signal(window.photo_shown, timeout=WAIT):
+        window.open_photo(window.results.photo(0).id)
+    write_scenes(scenes / "more", (("white-star", "white", "star"),))
+    qtbot.wait_until(lambda: window.results.rowCount() == len(SCENES) + 1, timeout=WAIT)
+    assert window.pages.currentIndex() == PHOTO
+
+
+def test_a_folder_dropped_on_the_window_is_added(make_app: Any, qtbot: Any, scenes: Path) -> None:
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    app = make_app()
+    app.window.show()
+    app.start()
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(scenes))])
+    drop = QDropEvent(
+        QPointF(50, 50),
+        Qt.DropAction.CopyAction,
+        data,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    app.window.dropEvent(drop)
+    qtbot.wait_until(lambda: app.window.results.rowCount() == len(SCENES), timeout=WAIT)
+    assert [f.path for f in app.window.folders.folders] == [scenes]
+
+
+def test_a_high_cutoff_keeps_only_the_best_matches(make_app: Any, qtbot: Any, scenes: Path) -> None:
+    window = indexed(make_app, qtbot, scenes).window
+    everything = search(window, qtbot, "a red circle")
+    with qtbot.wait_signal(window.results_shown, timeout=WAIT):
+        window.search.cutoff.setValue(95)
+    assert names(window)[0] == "red-circle.png"
+    assert len(names(window)) < len(everything)
