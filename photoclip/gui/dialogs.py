@@ -169,8 +169,19 @@ class Dialogs:
             self.duplicates_dialog.show_message(message)
 
         failed = self.duplicates_dialog.show_message
-        find = lambda s: DuplicateFinder(s.library).find()  # noqa: E731
+        progress = self._duplicates_progress()
+        find = lambda s: DuplicateFinder(s.library, progress=progress).find()  # noqa: E731
         self.tasks.read(find, found, key="duplicates", failed=failed)
+
+    def _duplicates_progress(self) -> Any:
+        """A progress callback for the pool thread: every 25th photo reaches the dialog."""
+        show = self.tasks.bridge.reply_to(lambda pair: self.duplicates_dialog.set_progress(*pair))
+
+        def progress(done: int, total: int) -> None:
+            if done % 25 == 0 or done == total:
+                show((done, total))
+
+        return progress
 
     def _duplicate_thumbnails(self, paths: list[str]) -> None:
         def read_all() -> list[tuple[str, QImage]]:

@@ -521,7 +521,10 @@ class MainWindow(QMainWindow):
         self.tasks.act(ChooseModel, profile, on_done=chosen)
 
     def _on_weights_file(self, path: str) -> None:
-        self.choose_model(weights_file_profile(Path(path), self.settings.model))
+        """A local checkpoint, for the architecture of the profile selected beside it."""
+        selected = self.welcome.chooser.selected_profile()
+        base = selected.name if selected is not None else self.settings.model
+        self.choose_model(weights_file_profile(Path(path), base))
 
     def _about(self) -> None:
         from photoclip import __version__
@@ -587,8 +590,8 @@ class MainWindow(QMainWindow):
 
     def _on_job_failed(self, event: w.JobFailed) -> None:
         self.status.show_message(f"{event.message}")
-        if event.job in ("ChooseModel", "LoadModel"):
-            self.welcome.chooser.set_message(event.message)
+        if event.job in ("ChooseModel", "LoadModel") or self.welcome.chooser.isVisible():
+            self.welcome.chooser.set_message(event.message)  # e.g. no weights, offline
             self.welcome.chooser.show()
         if event.job in ("PlanSort", "ApplySort", "UndoSort"):
             self.dialogs.sort_failed(event.message)
