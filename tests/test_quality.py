@@ -55,8 +55,8 @@ def test_ci_runs_the_readme_test_command_word_for_word() -> None:
 @pytest.mark.parametrize(
     "command",
     [
-        ["ruff", "check", "photoclip", "tests"],
-        ["ruff", "format", "--check", "photoclip", "tests"],
+        ["ruff", "check", "photoclip", "installer", "tests"],
+        ["ruff", "format", "--check", "photoclip", "installer", "tests"],
         ["mypy"],
         ["lint-imports"],
     ],

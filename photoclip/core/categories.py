@@ -3,7 +3,7 @@ JSON. Pure data: the catalog stores them (tagstore.py), tagging.py scores them.
 
 A file holds `[[category]]` tables: `name`, `kind` ("single" or "multi"), optional
 `context` and `margin`, and `labels`, each a name or a table with `name`, `phrasings`,
-`counter` and `threshold`. resources/categories.toml is the default set.
+`counter` and `threshold`. photoclip/resources/categories.toml is the default set.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ SINGLE = "single"
 MULTI = "multi"
 KINDS = (SINGLE, MULTI)
 
-#: The shipped defaults live beside the package in the repository's resources/ folder.
-DEFAULT_CATEGORIES = Path(__file__).resolve().parents[2] / "resources" / "categories.toml"
+#: The shipped defaults: package data, so an installed wheel and the app bundle carry them.
+DEFAULT_CATEGORIES = Path(__file__).resolve().parents[1] / "resources" / "categories.toml"
 
 
 class CategoryFileError(KnownError):

@@ -1,0 +1,1 @@
+"""Building and installing the PhotoClip app: PyInstaller spec, icons, platform installers."""
