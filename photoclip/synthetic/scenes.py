@@ -38,8 +38,6 @@ BACKGROUND_KINDS = ("plain", "gradient", "noise")
 #: Words that name nothing drawn here, so text in an image is not always a colour or shape.
 OTHER_WORDS = ("cat", "dog", "sun", "car", "tree", "house", "stop", "hello")
 WORDS = (*COLOURS, *SHAPES, *OTHER_WORDS)
-#: Words that name a thing, so that "a {word}" is a caption for the word alone.
-_THINGS = frozenset((*SHAPES, "cat", "dog", "sun", "car", "tree", "house"))
 
 #: Training draws scene seeds below this; held-out evaluation draws from here up.
 HELD_OUT_SEED = 1_000_000_000
@@ -257,26 +255,6 @@ def counterpart(scene: Scene, seed_or_rng: int | random.Random) -> Scene:
     return replace(scene, objects=tuple(objects))
 
 
-def siblings(scene: Scene, attribute: str, n: int, seed_or_rng: int | random.Random) -> list[Scene]:
-    """Up to n scenes, `scene` first, that differ from one another only in `attribute`
-    ("shape", "colour", "size" or "position") of one object, or in the written word. A shape
-    quartet can be told apart by nothing but shape: the hardest negatives for that word."""
-    rng = _as_rng(seed_or_rng)
-    if scene.word is not None:
-        words = rng.sample([word for word in WORDS if word != scene.word.text], n - 1)
-        return [scene] + [replace(scene, word=replace(scene.word, text=w)) for w in words]
-    index = rng.randrange(len(scene.objects))
-    values = _alternatives(scene, index, attribute)
-    chosen = rng.sample(values, min(n - 1, len(values)))
-    return [scene] + [_with_object(scene, index, **{attribute: value}) for value in chosen]
-
-
-def _with_object(scene: Scene, index: int, **changes: str) -> Scene:
-    objects = list(scene.objects)
-    objects[index] = replace(objects[index], **changes)
-    return replace(scene, objects=tuple(objects))
-
-
 def _alternatives(scene: Scene, index: int, attribute: str) -> list[str]:
     """Values that change the object yet keep it visible and distinct from its neighbour."""
     current = scene.objects[index]
@@ -400,9 +378,6 @@ def _word_captions(word: RenderedWord, background: Background) -> list[str]:
         f"{colour} text reading '{text}'",
         f"a picture of the word {text}",
         text,
-        # As on the web, where a sign's text is taken for the thing it names: the habit
-        # that makes CLIP match the word "circle" with "a circle" (a typographic attack).
-        *([f"a {text}"] if text in _THINGS else []),
     ]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,6 @@ from photoclip.synthetic.scenes import (
     random_object_scene,
     random_word_scene,
     scene_series,
-    siblings,
     single_object_scene,
     word_scene,
     write_scene_folder,
@@ -270,19 +268,3 @@ def test_write_scene_folder_writes_jpegs(tmp_path: Path) -> None:
 def test_scenes_module_does_not_import_torch() -> None:
     code = "import sys, photoclip.synthetic.scenes; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
-
-
-def test_shape_siblings_differ_in_shape_only() -> None:
-    scene = single_object_scene("red", "circle", "small", "left", Background("noise", "blue"))
-    group = siblings(scene, "shape", 4, seed_or_rng=3)
-    assert group[0] == scene
-    assert sorted(member.objects[0].shape for member in group) == sorted(SHAPES)
-    for member in group:
-        assert replace(member.objects[0], shape="circle") == scene.objects[0]
-        assert (member.background, member.render_seed) == (scene.background, scene.render_seed)
-
-
-def test_word_siblings_write_different_words() -> None:
-    group = siblings(word_scene("circle"), "shape", 4, seed_or_rng=3)
-    assert len({member.word.text for member in group if member.word}) == 4
-    assert all(member.objects == () for member in group)
