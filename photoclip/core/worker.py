@@ -548,8 +548,6 @@ class Worker:
         self._set_state(STOPPED)
 
     def _step(self) -> bool:
-        if (self._state == PAUSED) != self._paused:
-            self._refresh_state()  # paused or resumed while busy: say so before sleeping
         job = self._take(self._next_wakeup())
         if self._stopping:
             return False
@@ -561,7 +559,10 @@ class Worker:
 
     def _take(self, timeout: float | None) -> Job | None:
         with self._cv:
-            if not self._stopping and (self._paused or not self._heap):
+            # Checked under the lock: a pause or resume that came after the state was last
+            # published must be reported first, or its notify is lost and the worker sleeps on.
+            published = (self._state == PAUSED) == self._paused
+            if published and not self._stopping and (self._paused or not self._heap):
                 self._cv.wait(timeout)
             if self._stopping or self._paused or not self._heap:
                 return None

@@ -19,6 +19,7 @@ from photoclip.core.profiles import ModelProfile
 from photoclip.core.search import SearchOptions
 from photoclip.core.worker import (
     BULK,
+    PAUSED,
     USER,
     Event,
     Job,
@@ -383,6 +384,23 @@ def test_user_jobs_run_before_bulk_work_and_pause_holds_the_queue(start: Any, al
     worker.resume()
     eventually(lambda: len(Note.log) == 2)
     assert Note.log == ["user", "bulk"]
+
+
+def test_a_resume_that_lands_just_before_the_worker_sleeps_is_not_slept_through(
+    start: Any, album: Path
+) -> None:
+    worker, _ = start(album)
+    next_wakeup = worker._next_wakeup
+
+    def resume_between_publishing_and_sleeping() -> float | None:
+        if worker.state == PAUSED and worker._paused:
+            worker.resume()  # after the worker read its state, before it takes the lock
+        return next_wakeup()
+
+    worker._next_wakeup = resume_between_publishing_and_sleeping  # type: ignore[method-assign]
+    worker.pause()
+    eventually(lambda: not worker._paused)
+    eventually(lambda: worker.state != PAUSED, timeout=5)
 
 
 def test_the_idle_model_is_unloaded_and_loaded_again_on_demand(start: Any, album: Path) -> None:
