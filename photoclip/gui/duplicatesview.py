@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from photoclip.core.catalog import Photo
 from photoclip.core.duplicates import DuplicateGroup
+from photoclip.gui.models import column_title
 
 Index = QModelIndex | QPersistentModelIndex
 #: internalId of a group row; a photo row's is its group's row + 1
@@ -155,10 +156,7 @@ class DuplicateModel(QAbstractItemModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> object:
-        horizontal = orientation == Qt.Orientation.Horizontal
-        if horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < 3:
-            return self.HEADERS[section]
-        return None
+        return column_title(self.HEADERS, section, orientation, role)
 
     # -- cells -------------------------------------------------------------------------------
 

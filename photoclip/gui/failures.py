@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from photoclip.core.browsing import Failure
+from photoclip.gui.models import column_title
 
 Index = QModelIndex | QPersistentModelIndex
 #: the value a column sorts by (dates sort as dates, not as their text)
@@ -66,10 +67,7 @@ class FailureModel(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> object:
-        horizontal = orientation == Qt.Orientation.Horizontal
-        if horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < 3:
-            return self.HEADERS[section]
-        return None
+        return column_title(self.HEADERS, section, orientation, role)
 
 
 class FailuresDialog(QDialog):

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from photoclip.core.profiles import BUILTIN_PROFILES, ModelProfile
 from photoclip.gui.formatting import human_size
+from photoclip.gui.models import column_title
 
 Index = QModelIndex | QPersistentModelIndex
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
@@ -90,10 +91,7 @@ class ProfileModel(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> object:
-        horizontal = orientation == Qt.Orientation.Horizontal
-        if horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < 3:
-            return self.HEADERS[section]
-        return None
+        return column_title(self.HEADERS, section, orientation, role)
 
 
 class ModelChooser(QWidget):

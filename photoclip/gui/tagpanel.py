@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from photoclip.core.browsing import TagCount
+from photoclip.gui.models import column_title
 
 Index = QModelIndex | QPersistentModelIndex
 NO_PARENT = 0  # internalId of a category row; a label row holds its category's row + 1
@@ -108,10 +109,7 @@ class TagModel(QAbstractItemModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> object:
-        horizontal = orientation == Qt.Orientation.Horizontal
-        if horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < 2:
-            return self.HEADERS[section]
-        return None
+        return column_title(self.HEADERS, section, orientation, role)
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
