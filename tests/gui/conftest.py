@@ -10,18 +10,9 @@ from typing import Any
 import pytest
 
 import photoclip.gui  # noqa: F401 (guards None against PySide6 6.12 on Python 3.11)
+from photoclip.gui.selftest import SCENES  # one photo per colour: colour decides a search
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-#: (file name, colour, shape): one photo per colour, so the colour decides a search
-SCENES = (
-    ("red-circle", "red", "circle"),
-    ("blue-square", "blue", "square"),
-    ("green-triangle", "green", "triangle"),
-    ("yellow-star", "yellow", "star"),
-    ("purple-square", "purple", "square"),
-    ("orange-triangle", "orange", "triangle"),
-)
 
 
 HERE = Path(__file__).parent
