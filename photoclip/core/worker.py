@@ -236,10 +236,7 @@ class ComputeTextness(Job):
     def run(self, work: Work) -> IndexReport | None:
         from photoclip.core.textness import ensure_direction
 
-        record = work.library.active_model
-        if record is None:
-            raise KnownError("Nothing is indexed yet; add a folder first.")
-        ensure_direction(work.library.catalog, work.worker.model(record.profile))
+        ensure_direction(work.library.catalog, work.worker.active_encoder())
         return None
 
 
@@ -490,10 +487,6 @@ class Worker:
         if record is None:
             raise KnownError("Nothing is indexed yet. Add a folder first.")
         return self._models.get(record.profile)
-
-    def model(self, profile: str) -> Encoder:
-        """The encoder of a profile (loaded on demand, unloaded when idle)."""
-        return self._models.get(profile)
 
     @contextmanager
     def searcher(self) -> Iterator[Searcher]:
