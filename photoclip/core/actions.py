@@ -26,7 +26,7 @@ from photoclip.core.tagging import (
     install_default_categories,
 )
 from photoclip.core.tagstore import TagStore
-from photoclip.core.worker import USER, Job, Work
+from photoclip.core.worker import USER, IndexFiles, Job, Work
 
 Reply = Callable[[Any], None]
 
@@ -183,6 +183,53 @@ class UndoSort(Action):
 
     def perform(self, work: Work) -> Plan:
         return _sorter(work).undo()
+
+
+@dataclass(frozen=True)
+class FindDuplicates(Action):
+    """Group the active model's near-duplicate photos; replies with the groups (a list of
+    core.duplicates.DuplicateGroup). It only reads (the index, and the thumbnails or files
+    of candidate pairs), so a caller with a read-only library may run
+    core.duplicates.DuplicateFinder on a thread of its own instead, as the GUI does."""
+
+    threshold: float | None = None
+
+    def perform(self, work: Work) -> list[Any]:
+        from photoclip.core.duplicates import DuplicateFinder
+
+        return DuplicateFinder(work.library, self.threshold).find()
+
+
+@dataclass(frozen=True)
+class TrashPhotos(Action):
+    """Move photos to the system trash (journaled, see core.trash) and drop them from the
+    catalog. Replies with the core.trash.TrashReport."""
+
+    paths: tuple[Path, ...]
+
+    def perform(self, work: Work) -> Any:
+        from photoclip.core.trash import Trash
+
+        report = Trash(work.worker.locations.data).move(self.paths)
+        catalog = work.library.catalog
+        gone = [catalog.photo_by_path(path) for path in report.done]
+        work.worker._delete([photo.id for photo in gone if photo is not None])
+        return report
+
+
+@dataclass(frozen=True)
+class UndoTrash(Action):
+    """Take the last trashed batch back out of the trash and index it again (same bytes:
+    their vectors are found by content, unless a full scan pruned them meanwhile).
+    Replies with the TrashReport."""
+
+    def perform(self, work: Work) -> Any:
+        from photoclip.core.trash import Trash
+
+        report = Trash(work.worker.locations.data).undo()
+        if report.done:
+            work.worker.submit(IndexFiles(tuple(report.done)))
+        return report
 
 
 def _tagger(work: Work) -> Tagger:

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from photoclip.core.catalog import Catalog, Root
 from photoclip.core.embedding import Encoder
@@ -237,65 +237,6 @@ class ComputeTextness(Job):
         from photoclip.core.textness import ensure_direction
 
         ensure_direction(work.library.catalog, work.worker.active_encoder())
-        return None
-
-
-@dataclass(frozen=True)
-class FindDuplicates(Job):
-    """Group the active model's near-duplicate photos and hand the groups (a list of
-    core.duplicates.DuplicateGroup) to `deliver`, on the worker thread. It only reads (the
-    index, and the files of candidate pairs), so a caller with a read-only library may
-    run core.duplicates.DuplicateFinder on a thread of its own instead."""
-
-    deliver: Callable[[list[Any]], None]
-    threshold: float | None = None
-    priority: ClassVar[int] = USER
-
-    def run(self, work: Work) -> IndexReport | None:
-        from photoclip.core.duplicates import DuplicateFinder
-
-        self.deliver(DuplicateFinder(work.library, self.threshold).find())
-        return None
-
-
-@dataclass(frozen=True)
-class TrashPhotos(Job):
-    """Move photos to the system trash (journaled, see core.trash) and drop them from the
-    catalog; `deliver` gets the core.trash.TrashReport."""
-
-    paths: tuple[Path, ...]
-    deliver: Callable[[Any], None] | None = None
-    priority: ClassVar[int] = USER
-
-    def run(self, work: Work) -> IndexReport | None:
-        from photoclip.core.trash import Trash
-
-        report = Trash(work.worker.locations.data).move(self.paths)
-        catalog = work.library.catalog
-        gone = [catalog.photo_by_path(path) for path in report.done]
-        work.worker._delete([photo.id for photo in gone if photo is not None])
-        if self.deliver is not None:
-            self.deliver(report)
-        return None
-
-
-@dataclass(frozen=True)
-class UndoTrash(Job):
-    """Take the last trashed batch back out of the trash and index it again (same bytes:
-    their vectors are found by content, unless a full scan pruned them meanwhile);
-    `deliver` gets the TrashReport."""
-
-    deliver: Callable[[Any], None] | None = None
-    priority: ClassVar[int] = USER
-
-    def run(self, work: Work) -> IndexReport | None:
-        from photoclip.core.trash import Trash
-
-        report = Trash(work.worker.locations.data).undo()
-        if report.done:
-            work.worker.submit(IndexFiles(tuple(report.done)))
-        if self.deliver is not None:
-            self.deliver(report)
         return None
 
 

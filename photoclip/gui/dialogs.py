@@ -17,7 +17,9 @@ from photoclip.core.actions import (
     ApplySort,
     PlanSort,
     SaveCategories,
+    TrashPhotos,
     UndoSort,
+    UndoTrash,
     UpdateSettings,
     sort_folder,
 )
@@ -26,7 +28,6 @@ from photoclip.core.categories import Category
 from photoclip.core.settings import Settings
 from photoclip.core.sorting import APPLIED, Plan, Sorter
 from photoclip.core.tagstore import TagStore
-from photoclip.core.worker import TrashPhotos, UndoTrash
 from photoclip.gui.thumbnails import read_scaled
 
 if TYPE_CHECKING:
@@ -195,12 +196,11 @@ class Dialogs:
         self.tasks.run(read_all, show)
 
     def _trash(self, paths: list[str]) -> None:
-        reply = self.tasks.bridge.reply_to(lambda report: self._trashed(report, "moved to"))
-        self.tasks.submit(TrashPhotos(tuple(Path(p) for p in paths), deliver=reply))
+        done = lambda report: self._trashed(report, "moved to")  # noqa: E731
+        self.tasks.act(TrashPhotos, tuple(Path(p) for p in paths), on_done=done)
 
     def _undo_trash(self) -> None:
-        reply = self.tasks.bridge.reply_to(lambda report: self._trashed(report, "restored from"))
-        self.tasks.submit(UndoTrash(deliver=reply))
+        self.tasks.act(UndoTrash, on_done=lambda report: self._trashed(report, "restored from"))
 
     def _trashed(self, report: Any, verb: str) -> None:
         text = f"{len(report.done)} photos {verb} the trash."

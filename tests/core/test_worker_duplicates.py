@@ -11,16 +11,10 @@ from typing import Any
 import pytest
 
 from photoclip.core import trash
+from photoclip.core.actions import FindDuplicates, TrashPhotos, UndoTrash
 from photoclip.core.paths import Locations
 from photoclip.core.textness import load_direction
-from photoclip.core.worker import (
-    ComputeTextness,
-    FindDuplicates,
-    TrashPhotos,
-    UndoTrash,
-    Worker,
-    WorkerSettings,
-)
+from photoclip.core.worker import ComputeTextness, Worker, WorkerSettings
 from tests.conftest import TINY_ARCH
 from tests.core.test_worker import catalog, eventually, paths
 from tests.photos import make_photo
@@ -55,7 +49,7 @@ def test_find_trash_and_undo_through_the_worker(
     worker: Worker, fake_trash: Path, tmp_path: Path
 ) -> None:
     found: list[Any] = []
-    worker.submit(FindDuplicates(found.append))
+    worker.submit(FindDuplicates(reply=found.append))
     assert worker.wait_idle(30)
     [groups] = found
     copy = tmp_path / "album" / "copy-of-2.jpg"
@@ -64,12 +58,12 @@ def test_find_trash_and_undo_through_the_worker(
     ]
 
     reports: list[Any] = []
-    worker.submit(TrashPhotos((copy,), reports.append))
+    worker.submit(TrashPhotos((copy,), reply=reports.append))
     assert worker.wait_idle(30)
     assert reports[0].done == [copy] and (fake_trash / copy.name).exists()
     assert not copy.exists() and copy not in paths()
 
-    worker.submit(UndoTrash(reports.append))
+    worker.submit(UndoTrash(reply=reports.append))
     eventually(lambda: copy in paths())
     assert reports[1].done == [copy] and not (fake_trash / copy.name).exists()
 
