@@ -77,3 +77,16 @@ def _only(encoder: Any) -> Callable[[str], Any]:
         return encoder
 
     return load
+
+
+def file_drop(path: Path) -> Any:
+    """The QDropEvent of `path` dragged in from a file manager."""
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(path))])
+    buttons, keys = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    event = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, data, buttons, keys)
+    event.mime = data  # the event does not own its QMimeData: keep it alive with the event
+    return event

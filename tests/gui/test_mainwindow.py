@@ -15,7 +15,7 @@ from photoclip.core.catalog import Catalog
 from photoclip.core.paths import Locations
 from photoclip.gui.mainwindow import GRID, PHOTO, WELCOME
 from photoclip.gui.results import ScoreRole
-from tests.gui.conftest import SCENES, write_scenes
+from tests.gui.conftest import SCENES, file_drop, write_scenes
 
 WAIT = 60_000
 
@@ -234,21 +234,10 @@ def test_photos_indexed_meanwhile_do_not_close_the_open_photo(
 
 
 def test_a_folder_dropped_on_the_window_is_added(make_app: Any, qtbot: Any, scenes: Path) -> None:
-    from PySide6.QtCore import QMimeData, QPointF, QUrl
-    from PySide6.QtGui import QDropEvent
-
     app = make_app()
     app.window.show()
     app.start()
-    data = QMimeData()
-    data.setUrls([QUrl.fromLocalFile(str(scenes))])
-    drop = QDropEvent(
-        QPointF(50, 50),
-        Qt.DropAction.CopyAction,
-        data,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
+    drop = file_drop(scenes)
     app.window.dropEvent(drop)
     qtbot.wait_until(lambda: app.window.results.rowCount() == len(SCENES), timeout=WAIT)
     assert [f.path for f in app.window.folders.folders] == [scenes]

@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent
-
 from photoclip.core.search import DATE
 from photoclip.gui.searchbar import SearchBar
+from tests.gui.conftest import file_drop
 
 
 def test_typing_searches_once_after_a_pause(qtbot: Any) -> None:
@@ -42,15 +40,7 @@ def test_a_dropped_photo_becomes_the_query(qtbot: Any, tmp_path: Path) -> None:
     bar = SearchBar()
     qtbot.addWidget(bar)
     photo = tmp_path / "my photo.jpg"
-    data = QMimeData()
-    data.setUrls([QUrl.fromLocalFile(str(photo))])
-    drop = QDropEvent(
-        QPointF(5, 5),
-        Qt.DropAction.CopyAction,
-        data,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
+    drop = file_drop(photo)
     with qtbot.wait_signal(bar.changed):
         bar.field.dropEvent(drop)
     assert bar.request().query == f'"{photo}"'
