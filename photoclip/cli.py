@@ -652,7 +652,7 @@ def _print_groups(groups: list[Any], as_json: bool) -> None:
 
 def _trash_others(library: Any, locations: Locations, groups: list[Any], yes: bool) -> None:
     """The list above was the preview; ask (or take --yes), then move and forget them."""
-    from photoclip.core.trash import Trash
+    from photoclip.core.trash import trash_photos
 
     others = [photo for group in groups for photo in group.others]
     if not yes:
@@ -662,13 +662,7 @@ def _trash_others(library: Any, locations: Locations, groups: list[Any], yes: bo
         if answer.strip().lower() not in ("y", "yes"):
             print("Nothing moved.", file=sys.stderr)
             return
-    report = Trash(locations.data).move([photo.path for photo in others])
-    gone = {str(path) for path in report.done}
-    ids = [photo.id for photo in others if str(photo.path) in gone]
-    with library.catalog.transaction():
-        library.catalog.delete_photos(ids)
-        library.catalog.next_generation()
-    library.forget(ids)
+    report = trash_photos(library, locations.data, [photo.path for photo in others])
     library.save_index()
     _print_trash_report("moved to the trash", report)
 

@@ -208,13 +208,9 @@ class TrashPhotos(Action):
     paths: tuple[Path, ...]
 
     def perform(self, work: Work) -> Any:
-        from photoclip.core.trash import Trash
+        from photoclip.core.trash import trash_photos
 
-        report = Trash(work.worker.locations.data).move(self.paths)
-        catalog = work.library.catalog
-        gone = [catalog.photo_by_path(path) for path in report.done]
-        work.worker._delete([photo.id for photo in gone if photo is not None])
-        return report
+        return trash_photos(work.library, work.worker.locations.data, self.paths)
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,16 @@ class Library:
         if len(ids):
             self.index(key).add(ids, vectors)
 
+    def delete_photos(self, photo_ids: Sequence[int]) -> None:
+        """Drop photos from the catalog (one transaction, a new generation) and from every
+        loaded index. Their files are not touched."""
+        if not photo_ids:
+            return
+        with self.catalog.transaction():
+            self.catalog.delete_photos(photo_ids)
+            self.catalog.next_generation()
+        self.forget(photo_ids)
+
     def forget(self, photo_ids: Sequence[int]) -> None:
         """Remove photos from every loaded index (they were deleted or failed)."""
         for index in self._indexes.values():

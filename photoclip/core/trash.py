@@ -36,6 +36,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from photoclip.core.errors import KnownError
+from photoclip.core.library import Library
 
 JOURNAL_NAME = "trash-journal.json"
 
@@ -171,6 +172,15 @@ class Trash:
 
 
 # -- finding a file in the trash -------------------------------------------------------------------
+
+
+def trash_photos(library: Library, data: Path, paths: Sequence[Path]) -> TrashReport:
+    """Move photos to the trash (journaled in `data`) and drop the ones that went from
+    the library; the ones skipped stay, with their reasons in the report."""
+    report = Trash(data).move(paths)
+    photos = [library.catalog.photo_by_path(path) for path in report.done]
+    library.delete_photos([photo.id for photo in photos if photo is not None])
+    return report
 
 
 def locate_in_trash(original: Path, size: int, mtime_ns: int) -> Path | None:

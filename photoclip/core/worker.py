@@ -786,13 +786,9 @@ class Worker:
         return root if root is not None and root.online and not _hidden(path, root) else None
 
     def _delete(self, ids: list[int]) -> None:
-        if not ids:
-            return
-        catalog = self._library_catalog()
-        with catalog.transaction():
-            catalog.delete_photos(ids)
-            catalog.next_generation()
-        self._forget(ids)
+        assert self._library is not None
+        self._library.delete_photos(ids)
+        self._dirty = True
 
     def _forget(self, ids: list[int]) -> None:
         assert self._library is not None
