@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from photoclip.core.categories import Category
 from photoclip.core.errors import KnownError
 from photoclip.core.indexing import IndexReport
+from photoclip.core.library import check_thumbnail_folder, thumbnail_store
 from photoclip.core.paths import Locations
 from photoclip.core.profiles import resolve_profile
 from photoclip.core.settings import Settings
@@ -83,14 +84,22 @@ class ChooseModel(Action):
 @dataclass(frozen=True)
 class UpdateSettings(Action):
     """Change some settings (field name -> value) in the settings file, keeping the rest;
-    on the worker thread, so that it never races ChooseModel. Replies with the Settings."""
+    on the worker thread, so that it never races ChooseModel. A new thumbnail folder is
+    checked first and then written by the worker from the next photo on. Replies with
+    the Settings."""
 
     changes: tuple[tuple[str, Any], ...]
 
     def perform(self, work: Work) -> Settings:
         path = work.library.locations.settings
         settings = replace(Settings.load(path), **dict(self.changes))
+        thumbnails = thumbnail_store(work.library.locations, settings)
+        moved = thumbnails != work.library.thumbnails
+        if moved:
+            check_thumbnail_folder(thumbnails)  # a folder it cannot use changes nothing
         settings.save(path)
+        if moved:  # the old folder stays as it was: the user's to delete
+            work.library.thumbnails = thumbnails
         return settings
 
 

@@ -31,7 +31,7 @@ from photoclip.core.profiles import resolve_profile
 from photoclip.core.settings import Settings
 from photoclip.core.sorting import Rule
 from photoclip.core.tagstore import TagStore
-from photoclip.core.worker import Event, JobFailed, Worker, WorkerSettings
+from photoclip.core.worker import Event, IndexFiles, JobFailed, Worker, WorkerSettings
 from photoclip.synthetic.scenes import single_object_scene
 
 COLOURS = ("red", "green", "blue", "yellow", "purple", "orange")
@@ -205,6 +205,39 @@ def test_settings_change_only_what_is_asked(worker: Answers) -> None:
         2,
         {"test-shapes": 40.0},
     )
+
+
+def test_a_new_thumbnail_folder_is_written_from_then_on_and_the_old_one_kept(
+    worker: Answers, scenes: Path, tmp_path: Path
+) -> None:
+    locations = Locations.from_environment()
+    old = sorted(locations.thumbnails.rglob("*.jpg"))
+    assert len(old) == len(COLOURS)
+    chosen = tmp_path / "elsewhere" / "thumbs"
+    saved = worker.ask(UpdateSettings, (("thumbnail_cache", str(chosen)),))
+    assert saved.thumbnail_cache == Settings.load(locations.settings).thumbnail_cache
+    new = scenes / "new.png"
+    single_object_scene("red", "square", render_seed=9).render().save(new)
+    worker.worker.submit(IndexFiles((new,)))
+    assert worker.worker.wait_idle(60)
+    assert len(list(chosen.rglob("*.jpg"))) == 1
+    assert sorted(locations.thumbnails.rglob("*.jpg")) == old  # never deleted
+    with worker.worker.searcher() as searcher:
+        assert searcher.library.thumbnails.folder == chosen  # readers (duplicates) look there
+
+
+def test_a_thumbnail_folder_that_cannot_be_used_changes_nothing(
+    worker: Answers, tmp_path: Path
+) -> None:
+    path = Locations.from_environment().settings
+    before = Settings.load(path)
+    (tmp_path / "a-file").write_text("a file, not a folder")
+    unusable = tmp_path / "a-file" / "thumbs"
+    with pytest.raises(AssertionError, match=r"Thumbnails cannot be kept in .*a-file"):
+        worker.ask(UpdateSettings, (("thumbnail_cache", str(unusable)), ("textness", 1.5)))
+    assert Settings.load(path) == before
+    with worker.worker.searcher() as searcher:
+        assert searcher.library.thumbnails.folder == Locations.from_environment().thumbnails
 
 
 def test_a_weights_file_keeps_the_current_architecture(tmp_path: Path) -> None:

@@ -135,3 +135,54 @@ def test_settings_are_saved_and_the_model_kept(make_app: Any, qtbot: Any, scenes
     assert window.settings.threads == 1
     qtbot.wait(300)
     assert window.tasks.worker.profile == "test-shapes"  # OK alone never switches the model
+
+
+def _choose_thumbnail_folder(window: Any, qtbot: Any, folder: Path) -> None:
+    from photoclip.gui.settingsdialog import SettingsDialog
+
+    window.dialogs.settings()
+    dialog = opened(window, SettingsDialog, qtbot)
+    dialog.thumbnail_edit.setText(str(folder))
+    dialog.accept()
+
+
+def test_a_new_thumbnail_folder_keeps_every_photo_in_the_grid(
+    make_app: Any, qtbot: Any, scenes: Path, tmp_path: Path
+) -> None:
+    from photoclip.core.paths import Locations
+    from tests.gui.conftest import write_scenes
+
+    window = indexed(make_app, qtbot, scenes).window
+    old = sorted(Locations.from_environment().thumbnails.rglob("*.jpg"))
+    chosen = tmp_path / "thumbs"
+    _choose_thumbnail_folder(window, qtbot, chosen)
+    qtbot.wait_until(lambda: window.thumbnails.store.folder == chosen, timeout=WAIT)
+    assert window.settings.thumbnail_cache == str(chosen)
+    # None of the six has a thumbnail there yet: each is read from its own file.
+    cache, photos = window.thumbnails, list(window.results.photos)
+    cache._pixmaps.clear()
+    for photo in photos:
+        cache.request(photo)
+    qtbot.wait_until(lambda: all(p.id in cache._pixmaps for p in photos), timeout=WAIT)
+    assert not list(chosen.rglob("*.jpg"))
+    # A photo indexed now has its thumbnail in the new folder; the old one is left alone.
+    write_scenes(scenes, (("late-red-square", "red", "square"),))
+    qtbot.wait_until(lambda: len(names(window)) == 7, timeout=WAIT)
+    qtbot.wait_until(lambda: len(list(chosen.rglob("*.jpg"))) == 1, timeout=WAIT)
+    assert sorted(Locations.from_environment().thumbnails.rglob("*.jpg")) == old
+
+
+def test_a_thumbnail_folder_that_cannot_be_used_is_refused_with_a_warning(
+    make_app: Any, qtbot: Any, scenes: Path, tmp_path: Path
+) -> None:
+    window = indexed(make_app, qtbot, scenes).window
+    before = window.thumbnails.store
+    (tmp_path / "a-file").write_text("a file, not a folder")
+    with qtbot.wait_signal(window.tasks.bridge.job_failed, timeout=WAIT) as failed:
+        _choose_thumbnail_folder(window, qtbot, tmp_path / "a-file" / "thumbs")
+    assert failed.args[0].job == "UpdateSettings"
+    from PySide6.QtWidgets import QMessageBox
+
+    warning = opened(window, QMessageBox, qtbot)
+    assert "Thumbnails cannot be kept in" in warning.text()
+    assert window.thumbnails.store == before and window.settings.thumbnail_cache == ""
