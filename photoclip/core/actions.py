@@ -20,12 +20,7 @@ from photoclip.core.paths import Locations
 from photoclip.core.profiles import resolve_profile
 from photoclip.core.settings import Settings
 from photoclip.core.sorting import Plan, Rule, Sorter
-from photoclip.core.tagging import (
-    Explanation,
-    LazyClipTexts,
-    Tagger,
-    install_default_categories,
-)
+from photoclip.core.tagging import Explanation, Tagger, install_default_categories
 from photoclip.core.tagstore import TagStore
 from photoclip.core.worker import USER, IndexFiles, Job, Work
 
@@ -238,11 +233,7 @@ class UndoTrash(Action):
 
 
 def _tagger(work: Work) -> Tagger:
-    # The model loads only for labels whose vectors are not cached yet, as in `photoclip tag`.
-    record = work.library.active_model
-    if record is None:
-        raise KnownError("Nothing is indexed yet. Add a folder first.")
-    tagger = Tagger(work.library.catalog, LazyClipTexts(record.key, work.worker.active_encoder))
+    tagger = work.worker.tagger()  # kept between jobs: see Worker.tagger
     install_default_categories(tagger.store)
     return tagger
 
