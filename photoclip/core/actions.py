@@ -117,17 +117,17 @@ class RemoveFolder(Action):
 
 @dataclass(frozen=True)
 class SaveCategories(Action):
-    """Save edited categories, remove others, then re-tag the library for what changed.
-    Replies with the names of the categories now stored."""
+    """Remove categories (by name) and save edited ones, in one transaction, then re-tag
+    the library for what changed. A category or label that carries its stored id is that
+    row, renamed or not (TagStore.save_categories), so a rename keeps the corrections and
+    calibration. Replies with the names of the categories now stored."""
 
     changed: tuple[Category, ...] = ()
     removed: tuple[str, ...] = ()
 
     def perform(self, work: Work) -> list[str]:
         store = TagStore(work.library.catalog)
-        for name in self.removed:
-            store.remove_category(name)
-        saved = [store.save_category(category).name for category in self.changed]
+        saved = [c.name for c in store.save_categories(self.changed, self.removed)]
         if saved and work.library.active_model is not None:
             _tagger(work).retag(saved)
         return [c.name for c in store.categories()]

@@ -260,6 +260,22 @@ def test_an_idle_tagger_is_dropped_with_the_model(
         started.stop(timeout=30)
 
 
+def test_a_label_renamed_by_save_categories_keeps_its_confirmed_tag(worker: Answers) -> None:
+    worker.ask(SaveCategories, (colours_category(),), ())
+    with catalog() as opened:
+        stored = TagStore(opened).category("Colours")
+        photo = opened.photo_by_path(next(p for p in _paths(opened) if p.name == "blue.png"))
+    assert stored is not None and photo is not None
+    worker.ask(CorrectTag, photo.id, "Colours", "blue", "confirmed")
+    labels = tuple(
+        replace(lab, name="navy") if lab.name == "blue" else lab for lab in stored.labels
+    )
+    worker.ask(SaveCategories, (stored.with_labels(labels),), ())
+    with catalog() as opened:
+        mine = [(t.category, t.label, t.source) for t in TagStore(opened).tags([photo.id])]
+    assert ("Colours", "navy", "confirmed") in mine
+
+
 def test_sort_plans_applies_and_undoes(worker: Answers, tmp_path: Path) -> None:
     worker.ask(SaveCategories, (colours_category(),), ())
     name = sorted(tags_by_name())[0]

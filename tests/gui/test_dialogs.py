@@ -186,3 +186,36 @@ def test_a_thumbnail_folder_that_cannot_be_used_is_refused_with_a_warning(
     warning = opened(window, QMessageBox, qtbot)
     assert "Thumbnails cannot be kept in" in warning.text()
     assert window.thumbnails.store == before and window.settings.thumbnail_cache == ""
+
+
+def test_a_label_renamed_in_the_editor_keeps_its_confirmed_tag(
+    make_app: Any, qtbot: Any, scenes: Path
+) -> None:
+    from photoclip.core.catalog import Catalog
+    from photoclip.core.paths import Locations
+    from photoclip.core.tagstore import CONFIRMED, TagStore
+
+    window = with_colours(make_app, qtbot, scenes)
+    photo = next(p for p in window.results.photos if p.path.name == "red-circle.png")
+    with qtbot.wait_signal(window.photo_shown, timeout=WAIT):
+        window.open_photo(photo.id)
+    with qtbot.wait_signal(window.photo_shown, timeout=WAIT):
+        window.photo_view.tag_confirmed.emit(photo.id, "Colours", "red")
+    window.dialogs.category_editor()
+    editor = opened(window, CategoryEditor, qtbot)
+    row = next(i for i, d in enumerate(editor.drafts) if d.name == "Colours")
+    editor.select(row, [label.name for label in editor.drafts[row].labels].index("red"))
+    red_id = editor.current_label().id
+    editor.label_name_edit.selectAll()
+    qtbot.keyClicks(editor.label_name_edit, "crimson")
+    with qtbot.wait_signal(window.library_read, timeout=WAIT):
+        editor.save_button.click()
+    with Catalog.open(Locations.from_environment().catalog, readonly=True) as catalog:
+        store = TagStore(catalog)
+        colours = store.category("Colours")
+        assert colours is not None and colours.label("red") is None
+        crimson = colours.label("crimson")
+        assert crimson is not None and crimson.id == red_id
+        assert store.corrections([red_id])[red_id][CONFIRMED] == [photo.id]
+        mine = [(t.category, t.label, t.source) for t in store.tags([photo.id])]
+        assert ("Colours", "crimson", CONFIRMED) in mine
