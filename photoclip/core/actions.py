@@ -22,6 +22,7 @@ from photoclip.core.settings import Settings
 from photoclip.core.sorting import Plan, Rule, Sorter
 from photoclip.core.tagging import Explanation, Tagger, install_default_categories
 from photoclip.core.tagstore import TagStore
+from photoclip.core.thumbnails import FillThumbnails
 from photoclip.core.worker import USER, IndexFiles, Job, Work
 
 Reply = Callable[[Any], None]
@@ -80,8 +81,8 @@ class ChooseModel(Action):
 class UpdateSettings(Action):
     """Change some settings (field name -> value) in the settings file, keeping the rest;
     on the worker thread, so that it never races ChooseModel. A new thumbnail folder is
-    checked first and then written by the worker from the next photo on. Replies with
-    the Settings."""
+    checked first, then written by the worker from the next photo on and filled in the
+    background (core.thumbnails). Replies with the Settings."""
 
     changes: tuple[tuple[str, Any], ...]
 
@@ -94,7 +95,8 @@ class UpdateSettings(Action):
             check_thumbnail_folder(thumbnails)  # a folder it cannot use changes nothing
         settings.save(path)
         if moved:  # the old folder stays as it was: the user's to delete
-            work.library.thumbnails = thumbnails
+            previous, work.library.thumbnails = work.library.thumbnails.folder, thumbnails
+            work.worker.submit(FillThumbnails(previous))
         return settings
 
 

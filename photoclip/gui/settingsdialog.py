@@ -38,9 +38,9 @@ DEVICE_TEXTS = {
 #: the textness slider moves in halves: -2, -1.5, ... 2
 TEXTNESS_STEPS = 2
 THUMBNAIL_HELP = (
-    "Thumbnails are a cache: new ones are written to this folder from now on, and a photo "
-    "without one here is read from its own file. The old folder is left as it is; delete "
-    "it yourself if you no longer want it."
+    "Thumbnails are a cache: PhotoClip fills this folder in the background (copying from the "
+    "old one, or reading the photos), and meanwhile shows a photo from its own file. The old "
+    "folder is left as it is; delete it yourself if you no longer want it."
 )
 
 

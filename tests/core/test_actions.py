@@ -320,11 +320,13 @@ def test_a_new_thumbnail_folder_is_written_from_then_on_and_the_old_one_kept(
     chosen = tmp_path / "elsewhere" / "thumbs"
     saved = worker.ask(UpdateSettings, (("thumbnail_cache", str(chosen)),))
     assert saved.thumbnail_cache == Settings.load(locations.settings).thumbnail_cache
+    assert worker.worker.wait_idle(60)
+    assert len(list(chosen.rglob("*.jpg"))) == len(COLOURS)  # filled in the background
     new = scenes / "new.png"
     single_object_scene("red", "square", render_seed=9).render().save(new)
     worker.worker.submit(IndexFiles((new,)))
     assert worker.worker.wait_idle(60)
-    assert len(list(chosen.rglob("*.jpg"))) == 1
+    assert len(list(chosen.rglob("*.jpg"))) == len(COLOURS) + 1
     assert sorted(locations.thumbnails.rglob("*.jpg")) == old  # never deleted
     with worker.worker.searcher() as searcher:
         assert searcher.library.thumbnails.folder == chosen  # readers (duplicates) look there
