@@ -433,7 +433,7 @@ def _tagger(library: Any) -> Any:
 
     _, settings = _environment()
     record = library.active_model
-    load = partial(_load_encoder, record.profile, settings.device, settings)
+    load = cache(partial(_load_encoder, record.profile, settings.device, settings))
     tagger = Tagger(library.catalog, LazyClipTexts(record.key, load))
     install_default_categories(tagger.store)
     return tagger

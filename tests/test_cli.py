@@ -123,6 +123,11 @@ def test_indexing_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_doctor_reports_device_and_weights() -> None:
+    from photoclip.core.paths import Locations
+    from photoclip.core.settings import Settings
+
+    chosen = Path(os.environ["PHOTOCLIP_DATA_DIR"]).parent / "thumbs"
+    Settings(thumbnail_cache=str(chosen)).save(Locations.from_environment().settings)
     lines = {
         name.strip(): value.strip()
         for name, _, value in (
@@ -131,3 +136,4 @@ def test_doctor_reports_device_and_weights() -> None:
     }
     assert lines["device in use"] == "cpu"
     assert lines["model"].startswith("test-shapes") and lines["weights"] == "present"
+    assert lines["thumbnails"] == str(chosen)

@@ -15,17 +15,14 @@ from typing import Any, ClassVar
 from photoclip.core.categories import Category
 from photoclip.core.errors import KnownError
 from photoclip.core.indexing import IndexReport
+from photoclip.core.library import check_thumbnail_folder, thumbnail_store
 from photoclip.core.paths import Locations
 from photoclip.core.profiles import resolve_profile
 from photoclip.core.settings import Settings
 from photoclip.core.sorting import Plan, Rule, Sorter
-from photoclip.core.tagging import (
-    Explanation,
-    LazyClipTexts,
-    Tagger,
-    install_default_categories,
-)
+from photoclip.core.tagging import Explanation, Tagger, install_default_categories
 from photoclip.core.tagstore import TagStore
+from photoclip.core.thumbnails import FillThumbnails
 from photoclip.core.worker import USER, IndexFiles, Job, Work
 
 Reply = Callable[[Any], None]
@@ -83,14 +80,23 @@ class ChooseModel(Action):
 @dataclass(frozen=True)
 class UpdateSettings(Action):
     """Change some settings (field name -> value) in the settings file, keeping the rest;
-    on the worker thread, so that it never races ChooseModel. Replies with the Settings."""
+    on the worker thread, so that it never races ChooseModel. A new thumbnail folder is
+    checked first, then written by the worker from the next photo on and filled in the
+    background (core.thumbnails). Replies with the Settings."""
 
     changes: tuple[tuple[str, Any], ...]
 
     def perform(self, work: Work) -> Settings:
         path = work.library.locations.settings
         settings = replace(Settings.load(path), **dict(self.changes))
+        thumbnails = thumbnail_store(work.library.locations, settings)
+        moved = thumbnails != work.library.thumbnails
+        if moved:
+            check_thumbnail_folder(thumbnails)  # a folder it cannot use changes nothing
         settings.save(path)
+        if moved:  # the old folder stays as it was: the user's to delete
+            previous, work.library.thumbnails = work.library.thumbnails.folder, thumbnails
+            work.worker.submit(FillThumbnails(previous))
         return settings
 
 
@@ -113,17 +119,17 @@ class RemoveFolder(Action):
 
 @dataclass(frozen=True)
 class SaveCategories(Action):
-    """Save edited categories, remove others, then re-tag the library for what changed.
-    Replies with the names of the categories now stored."""
+    """Remove categories (by name) and save edited ones, in one transaction, then re-tag
+    the library for what changed. A category or label that carries its stored id is that
+    row, renamed or not (TagStore.save_categories), so a rename keeps the corrections and
+    calibration. Replies with the names of the categories now stored."""
 
     changed: tuple[Category, ...] = ()
     removed: tuple[str, ...] = ()
 
     def perform(self, work: Work) -> list[str]:
         store = TagStore(work.library.catalog)
-        for name in self.removed:
-            store.remove_category(name)
-        saved = [store.save_category(category).name for category in self.changed]
+        saved = [c.name for c in store.save_categories(self.changed, self.removed)]
         if saved and work.library.active_model is not None:
             _tagger(work).retag(saved)
         return [c.name for c in store.categories()]
@@ -229,11 +235,7 @@ class UndoTrash(Action):
 
 
 def _tagger(work: Work) -> Tagger:
-    # The model loads only for labels whose vectors are not cached yet, as in `photoclip tag`.
-    record = work.library.active_model
-    if record is None:
-        raise KnownError("Nothing is indexed yet. Add a folder first.")
-    tagger = Tagger(work.library.catalog, LazyClipTexts(record.key, work.worker.active_encoder))
+    tagger = work.worker.tagger()  # kept between jobs: see Worker.tagger
     install_default_categories(tagger.store)
     return tagger
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 from photoclip import __version__
 from photoclip.core.errors import KnownError
@@ -24,8 +25,16 @@ def diagnose(
         "catalog",
         f"{locations.catalog} ({'present' if locations.catalog.exists() else 'none yet'})",
     )
+    yield "thumbnails", str(_thumbnail_folder(locations))
     yield "weights cache", str(locations.weights)
     yield from _weights(locations, profile_name)
+
+
+def _thumbnail_folder(locations: Locations) -> Path:
+    from photoclip.core.library import thumbnail_store
+    from photoclip.core.settings import Settings
+
+    return thumbnail_store(locations, Settings.load(locations.settings)).folder
 
 
 def _versions() -> Iterator[tuple[str, str]]:

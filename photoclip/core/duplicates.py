@@ -323,7 +323,7 @@ class DuplicateFinder:
             raise KnownError(f"The threshold is a cosine in (0, 1], not {threshold}.")
         self.library, self.threshold, self.neighbours = library, threshold, neighbours
         self.rotations = rotations
-        thumbnails = ThumbnailStore(library.locations.thumbnails)
+        thumbnails = library.thumbnails
         self._read = images or (lambda photo: read_small_image(photo, thumbnails))
         #: (images read, images to read): the slow part
         self._progress = progress

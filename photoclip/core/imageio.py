@@ -19,6 +19,7 @@ import contextlib
 import functools
 import hashlib
 import io
+import logging
 import math
 import os
 import re
@@ -38,6 +39,8 @@ from photoclip.core.errors import ImageError
 
 if TYPE_CHECKING:
     import torch
+
+log = logging.getLogger(__name__)
 
 #: File name extensions the scanner offers to `read_photo` (lower case, with the dot).
 SUPPORTED_EXTENSIONS = frozenset(
@@ -132,12 +135,13 @@ class ThumbnailStore:
         # An empty file is what a crash between write and flush can leave: make it again.
         try:
             return self.path_for(content_hash).stat().st_size > 0
-        except FileNotFoundError:
+        except OSError:  # not there, or the folder cannot be looked in: none to reuse
             return False
 
     def save(self, content_hash: str, image: Image.Image) -> Path:
         """Write `image`'s thumbnail atomically. OSError (disk full, read-only) is the store's
-        problem, not the photo's, so it is not turned into an ImageError."""
+        problem, not the photo's: it is not an ImageError, and `decode_photo` goes on
+        without the thumbnail (readers then fall back to the photo itself)."""
         path = self.path_for(content_hash)
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
@@ -205,7 +209,23 @@ def _thumbnail(
 ) -> Path | None:
     if store is None:
         return None
-    return store.save(digest, image) if new else store.path_for(digest)
+    if not new:
+        return store.path_for(digest)
+    try:
+        return store.save(digest, image)
+    except OSError as error:  # the cache's problem (full, read-only), never the photo's
+        _warn_once(store.folder, error)
+        return None
+
+
+_warned_folders: set[Path] = set()
+
+
+def _warn_once(folder: Path, error: OSError) -> None:
+    """One warning per folder, not one per photo of a library."""
+    if folder not in _warned_folders:
+        _warned_folders.add(folder)
+        log.warning("thumbnails are not saved in %s: %s", folder, error.strerror or error)
 
 
 def read_file(path: Path) -> bytes:

@@ -27,7 +27,6 @@ from photoclip.core.embedding import Encoder
 from photoclip.core.errors import ImageError, KnownError
 from photoclip.core.imageio import (
     DEFAULT_MAX_PIXELS,
-    ThumbnailStore,
     decode_photo,
     hash_bytes,
     read_file,
@@ -146,7 +145,7 @@ class Indexer:
         self.decode_threads = decode_threads
         self.lookahead = lookahead_batches * batch_size
         self.max_pixels = max_pixels
-        self.thumbnails = ThumbnailStore(library.locations.thumbnails)
+        self.thumbnails = library.thumbnails
 
     @property
     def catalog(self) -> Catalog:

@@ -4,12 +4,16 @@ SQLite is the source of truth; each model's HNSW file is derived from it. The fi
 the catalog generation it was saved at, so opening it replays only what changed since (a
 crash between a commit and the next save costs a short catch-up, not a rebuild). A file
 that is missing, damaged or for other vectors is rebuilt from the catalog.
+
+The library also knows its thumbnail cache (`thumbnails`), where the settings put it:
+`thumbnail_store` is the one place that decides, for the indexer, duplicates and the GUI.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,26 +21,51 @@ from pathlib import Path
 from photoclip.core.catalog import Catalog, ModelRecord
 from photoclip.core.embedding import Encoder
 from photoclip.core.errors import KnownError
+from photoclip.core.imageio import ThumbnailStore
 from photoclip.core.paths import Locations
+from photoclip.core.settings import Settings
 from photoclip.core.vectorindex import IndexUnusableError, VectorIndex, delete_saved
 
 log = logging.getLogger(__name__)
 
 
-class Library:
-    """Opens the catalog in `locations` and serves a caught-up index per model."""
+def thumbnail_store(locations: Locations, settings: Settings) -> ThumbnailStore:
+    """The thumbnail cache the settings choose (the data folder's by default)."""
+    return ThumbnailStore(settings.thumbnail_folder(locations.thumbnails))
 
-    def __init__(self, locations: Locations, catalog: Catalog) -> None:
+
+def check_thumbnail_folder(store: ThumbnailStore) -> None:
+    """Make the folder and write a file in it, or say plainly why thumbnails cannot go
+    there (KnownError), before anything is switched to it."""
+    try:
+        store.folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=store.folder):
+            pass
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise KnownError(f"Thumbnails cannot be kept in {store.folder}: {reason}.") from error
+
+
+class Library:
+    """Opens the catalog in `locations` and serves a caught-up index per model.
+    `thumbnails` is the cache the indexer writes and readers look in (a job may swap it)."""
+
+    def __init__(
+        self, locations: Locations, catalog: Catalog, thumbnails: ThumbnailStore | None = None
+    ) -> None:
         self.locations = locations
         self.catalog = catalog
+        self.thumbnails = thumbnails or ThumbnailStore(locations.thumbnails)
         self._indexes: dict[str, VectorIndex] = {}
         self._lock = threading.Lock()
         self._writing_model: str | None = None
 
     @classmethod
     def open(cls, locations: Locations, *, readonly: bool = False) -> Library:
+        """The library in `locations`, with the thumbnail cache its settings file names."""
         locations.ensure()
-        return cls(locations, Catalog.open(locations.catalog, readonly=readonly))
+        thumbnails = thumbnail_store(locations, Settings.load(locations.settings))
+        return cls(locations, Catalog.open(locations.catalog, readonly=readonly), thumbnails)
 
     def close(self) -> None:
         self.catalog.close()
@@ -50,7 +79,8 @@ class Library:
     def reader(self) -> Library:
         """A library for searching from another thread: its own read-only catalog
         connection, this library's in-memory indexes (one writer, many readers is safe)."""
-        shared = Library(self.locations, Catalog.open(self.locations.catalog, readonly=True))
+        catalog = Catalog.open(self.locations.catalog, readonly=True)
+        shared = Library(self.locations, catalog, self.thumbnails)
         shared._indexes, shared._lock = self._indexes, self._lock
         return shared
 

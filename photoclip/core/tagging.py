@@ -120,27 +120,28 @@ class ClipTexts:
 class LazyClipTexts:
     """`ClipTexts` of a model loaded by `load` only when a label's vector is not cached yet:
     re-tagging after an edit of thresholds, or with labels embedded before, needs no model
-    (a CLI run then skips importing torch and loading the weights)."""
+    (a CLI run then skips importing torch and loading the weights).
+
+    `load` is called each time labels need embedding and the encoder is not kept, so a
+    long-lived tagger never holds a model its owner has unloaded: give a loader that is
+    cheap when called again (memoized, or the worker's, which keeps a model while used)."""
 
     def __init__(self, model_key: str, load: Callable[[], Any]) -> None:
         self._model_key = model_key
         self._load = load
-        self._texts: ClipTexts | None = None
 
     @property
     def model_key(self) -> str:
         return self._model_key
 
     def embed_labels(self, texts: Sequence[Sequence[str]], templates: Sequence[str]) -> np.ndarray:
-        if self._texts is None:
-            texts_of = ClipTexts(self._load())
-            if texts_of.model_key != self._model_key:
-                raise KnownError(
-                    f"The model loaded ({texts_of.model_key}) is not the one the library's "
-                    f"vectors come from ({self._model_key}); index again with it."
-                )
-            self._texts = texts_of
-        return self._texts.embed_labels(texts, templates)
+        texts_of = ClipTexts(self._load())
+        if texts_of.model_key != self._model_key:
+            raise KnownError(
+                f"The model loaded ({texts_of.model_key}) is not the one the library's "
+                f"vectors come from ({self._model_key}); index again with it."
+            )
+        return texts_of.embed_labels(texts, templates)
 
 
 # -- prompts -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ rejected (photo, label) pair is kept in `tag_corrections` and the tagger skips i
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -100,36 +101,71 @@ class TagStore:
         return found
 
     def save_category(self, category: Category) -> Category:
-        """Create or update a category; its labels become exactly `category.labels` (a label
-        kept by name keeps its id, so its corrections and calibration survive)."""
+        """Create or update a category; its labels become exactly `category.labels`."""
+        return self.save_categories([category])[0]
+
+    def save_categories(
+        self, changed: Sequence[Category], removed: Sequence[str] = ()
+    ) -> list[Category]:
+        """Remove the categories named in `removed`, then create or update `changed`, in
+        one transaction. A category or label is its stored row when it carries that row's
+        id (a renamed one stays itself, with its corrections and calibration), else the
+        row of its name; a label of no row is new, and the rows no label took are deleted.
+        Returns the categories as stored (with ids)."""
         with self.catalog.transaction() as db:
+            db.executemany("DELETE FROM tag_categories WHERE name = ?", [(n,) for n in removed])
+            own = {int(c.id) for c in changed if c.id is not None and _has_row(db, c.id)}
+            _park(db, "tag_categories", sorted(own))
+            ids = [self._save_category(db, category, category.id in own) for category in changed]
+        by_id = {c.id: c for c in self.categories()}
+        return [by_id[i] for i in ids]
+
+    def _save_category(self, db: sqlite3.Connection, category: Category, own: bool) -> int:
+        values = (category.name, category.kind, category.context, category.margin)
+        if own:
+            db.execute(
+                "UPDATE tag_categories SET name = ?, kind = ?, context = ?, margin = ? "
+                "WHERE id = ?",
+                (*values, category.id),
+            )
+            cat_id = int(category.id or 0)
+        else:
             db.execute(
                 "INSERT INTO tag_categories(name, kind, context, margin) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, "
                 "context = excluded.context, margin = excluded.margin",
-                (category.name, category.kind, category.context, category.margin),
+                values,
             )
             cat_id = db.execute(
                 "SELECT id FROM tag_categories WHERE name = ?", (category.name,)
             ).fetchone()[0]
-            names = [label.name for label in category.labels]
-            marks = ",".join("?" * len(names))
-            db.execute(
-                f"DELETE FROM tag_labels WHERE category_id = ? AND name NOT IN ({marks})",
-                (cat_id, *names),
-            )
-            for label in category.labels:
+        self._save_labels(db, cat_id, category.labels)
+        return cat_id
+
+    def _save_labels(self, db: sqlite3.Connection, cat_id: int, labels: Sequence[Label]) -> None:
+        stored = dict(
+            db.execute("SELECT id, name FROM tag_labels WHERE category_id = ?", (cat_id,))
+        )
+        rows = _label_rows(labels, stored)
+        db.executemany(
+            "DELETE FROM tag_labels WHERE id = ?", [(i,) for i in stored if i not in rows]
+        )
+        _park(db, "tag_labels", [i for i in rows if i is not None])
+        for label, row in zip(labels, rows, strict=True):
+            values = (label.name, json.dumps(list(label.phrasings)), int(label.counter),
+                      label.threshold)  # fmt: skip
+            if row is None:
                 db.execute(
                     "INSERT INTO tag_labels(category_id, name, phrasings, counter, threshold) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(category_id, name) DO UPDATE SET "
-                    "phrasings = excluded.phrasings, counter = excluded.counter, "
-                    "threshold = excluded.threshold",
-                    (cat_id, label.name, json.dumps(list(label.phrasings)), int(label.counter),
-                     label.threshold),
-                )  # fmt: skip
-        saved = self.category(category.name)
-        assert saved is not None
-        return saved
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (cat_id, *values),
+                )
+            else:
+                db.execute(
+                    "UPDATE tag_labels SET name = ?, phrasings = ?, counter = ?, threshold = ? "
+                    "WHERE id = ?",
+                    (*values, row),
+                )
 
     def remove_category(self, name: str) -> bool:
         with self.catalog.transaction() as db:
@@ -236,3 +272,28 @@ class TagStore:
         for label_id, verdict, photo_id in rows:
             found.setdefault(label_id, {CONFIRMED: [], REJECTED: []})[verdict].append(photo_id)
         return found
+
+
+def _has_row(db: sqlite3.Connection, category_id: int) -> bool:
+    return (
+        db.execute("SELECT 1 FROM tag_categories WHERE id = ?", (category_id,)).fetchone()
+        is not None
+    )
+
+
+def _park(db: sqlite3.Connection, table: str, ids: Sequence[int]) -> None:
+    """Give rows about to be renamed names no one uses, so that names swapped between two
+    of them (dog <-> cat) never collide on the way."""
+    db.executemany(
+        f"UPDATE {table} SET name = ? WHERE id = ?", [(f"\x01renaming {i}", i) for i in ids]
+    )
+
+
+def _label_rows(labels: Sequence[Label], stored: dict[int, str]) -> list[int | None]:
+    """The stored row each label takes: its own (by id: a renamed label keeps its row),
+    else the row of its name that no label claimed by id, else none (a new label)."""
+    claimed = {label.id for label in labels if label.id in stored}
+    free = {name.lower(): i for i, name in stored.items() if i not in claimed}
+    return [
+        label.id if label.id in claimed else free.pop(label.name.lower(), None) for label in labels
+    ]

@@ -42,6 +42,7 @@ from photoclip.core.library import Library
 from photoclip.core.paths import Locations
 from photoclip.core.scanning import is_photo_name, scan
 from photoclip.core.search import Searcher
+from photoclip.core.tagging import LazyClipTexts, Tagger
 from photoclip.core.watching import Change, ChangeKind, FolderWatcher, Settler
 from photoclip.core.workerstatus import STOPPED, write_status
 
@@ -125,7 +126,8 @@ class WorkerSettings:
     max_pixels: int = DEFAULT_MAX_PIXELS
     #: a file is read once its size and mtime held still this long
     settle_seconds: float = 0.5
-    #: the model is unloaded after this long unused, and loaded again on demand
+    #: the model (and the tagger's copy of the vectors) is dropped after this long unused,
+    #: and loaded again on demand
     unload_after: float = 300.0
     #: how often an offline root is looked for
     offline_recheck: float = 5.0
@@ -333,6 +335,8 @@ class Worker:
         self._yielding = False
         self._job_started = 0.0
         self._target_key: str | None = None
+        self._tagger: Tagger | None = None
+        self._tagger_used = 0.0
         self._dirty = False
         self._last_save = self._last_recheck = self._last_status = time.monotonic()
         self._state = STARTING
@@ -428,6 +432,23 @@ class Worker:
         if record is None:
             raise KnownError("Nothing is indexed yet. Add a folder first.")
         return self._models.get(record.profile)
+
+    def tagger(self) -> Tagger:
+        """The active model's Tagger, on the worker thread, kept from job to job: it holds
+        every photo's vector while the catalog's generation stands, so a re-tag after an
+        edit skips reading them all again. Categories, thresholds, label vectors and
+        corrections are read from the catalog at each use, so saving them never leaves it
+        stale; another active model gets a new one, and an unused one is dropped with
+        the model (`unload_after`). The model itself loads only for labels not cached."""
+        assert self._library is not None
+        record = self._library.active_model
+        if record is None:
+            raise KnownError("Nothing is indexed yet. Add a folder first.")
+        if self._tagger is None or self._tagger.model_key != record.key:
+            texts = LazyClipTexts(record.key, self.active_encoder)
+            self._tagger = Tagger(self._library.catalog, texts)
+        self._tagger_used = time.monotonic()
+        return self._tagger
 
     @contextmanager
     def searcher(self) -> Iterator[Searcher]:
@@ -557,6 +578,8 @@ class Worker:
     def _next_wakeup(self) -> float | None:
         now = time.monotonic()
         due = [self._settler.next_due(), self._models.next_unload()]
+        if self._tagger is not None:
+            due.append(self._tagger_used + self.settings.unload_after - now)
         if any(not r.online for r in self._catalog_roots()):
             due.append(self._last_recheck + self.settings.offline_recheck - now)
         if self._dirty:
@@ -575,6 +598,8 @@ class Worker:
                 if not root.online and self._present(root):
                     self._root_back(root.path)
         self._models.unload_idle()
+        if self._tagger is not None and now - self._tagger_used >= self.settings.unload_after:
+            self._tagger = None  # its vectors are a copy; the next tag job reads them again
         if self._dirty and (now - self._last_save >= self.settings.save_every or self._quiet()):
             self._save()
 
@@ -610,6 +635,7 @@ class Worker:
             return
         self._library.activate(key)
         self._library.index(key)
+        self._tagger = None  # the old model's vectors: free them now
         self._save()
         log.info("now searching with %s", key)
         self._emit(ModelActivated(key))

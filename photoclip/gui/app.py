@@ -28,6 +28,7 @@ from photoclip.core.library import Library
 from photoclip.core.paths import Locations
 from photoclip.core.profiles import MODEL_ENV, default_profile_name, resolve_profile
 from photoclip.core.settings import Settings
+from photoclip.core.thumbnails import FillThumbnails
 from photoclip.core.worker import Worker, WorkerSettings
 from photoclip.gui.bridge import WorkerBridge
 from photoclip.gui.mainwindow import MainWindow
@@ -76,6 +77,8 @@ class PhotoClipApp:
         self.worker.start()
         if not self.first_run:  # on a first run the user chooses (and the download waits)
             self.worker.submit(LoadModel())
+        if self.settings.thumbnail_cache:  # a fill the last session did not finish
+            self.worker.submit(FillThumbnails(self.locations.thumbnails))
 
     def stop(self) -> None:
         """Finish the batch in flight, save the index, end every thread (after the window

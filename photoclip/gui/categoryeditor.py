@@ -1,7 +1,9 @@
 """The category editor: categories, their labels, phrasings, context and thresholds.
 
 It edits copies (drafts) and hands back core `Category` objects only when everything is
-valid; the main window has the worker save them and re-tag.
+valid; the main window has the worker save them and re-tag. A draft keeps the stored id
+of what it was made from, so a renamed category or label goes back as itself, renamed
+(the tag store keeps its corrections and calibration), not as one removed and one new.
 """
 
 from __future__ import annotations
@@ -41,14 +43,16 @@ class LabelDraft:
     phrasings: list[str] = field(default_factory=list)
     counter: bool = False
     threshold: float | None = None
+    #: the stored label this was made from (None: a new one)
+    id: int | None = None
 
     @classmethod
     def of(cls, label: Label) -> LabelDraft:
-        return cls(label.name, list(label.phrasings), label.counter, label.threshold)
+        return cls(label.name, list(label.phrasings), label.counter, label.threshold, label.id)
 
     def label(self) -> Label:
         phrasings = tuple(p.strip() for p in self.phrasings if p.strip())
-        return Label(self.name.strip(), phrasings, self.counter, self.threshold)
+        return Label(self.name.strip(), phrasings, self.counter, self.threshold, id=self.id)
 
 
 @dataclass
@@ -58,16 +62,20 @@ class CategoryDraft:
     kind: str = SINGLE
     context: str = ""
     margin: float = 0.0
+    #: the stored category this was made from (None: a new one)
+    id: int | None = None
 
     @classmethod
     def of(cls, category: Category) -> CategoryDraft:
         labels = [LabelDraft.of(label) for label in category.labels]
-        return cls(category.name, labels, category.kind, category.context, category.margin)
+        return cls(category.name, labels, category.kind, category.context, category.margin,
+                   category.id)  # fmt: skip
 
     def category(self) -> Category:
         labels = tuple(label.label() for label in self.labels)
         margin = self.margin if self.kind == SINGLE else 0.0
-        return Category(self.name.strip(), labels, self.kind, self.context.strip(), margin)
+        context = self.context.strip()
+        return Category(self.name.strip(), labels, self.kind, context, margin, id=self.id)
 
 
 def problems(drafts: Sequence[CategoryDraft]) -> list[str]:
@@ -105,14 +113,23 @@ def _label_problems(draft: CategoryDraft, name: str) -> list[str]:
 def changes(
     originals: Sequence[Category], drafts: Sequence[CategoryDraft]
 ) -> tuple[list[Category], list[str]]:
-    """(categories new or different from the originals, names of originals gone). Names
-    compare without case, as the catalog does; a renamed category is one gone, one new."""
-    before = {c.name.lower(): c for c in originals}
+    """(categories new or different from the originals, names of originals gone). A draft
+    is the original of its id (renamed or not), else the one of its name; names compare
+    without case, as the catalog does."""
     now = [draft.category() for draft in drafts]
-    changed = [c for c in now if before.get(c.name.lower()) != c]
-    kept = {c.name.lower() for c in now}
-    removed = [c.name for c in originals if c.name.lower() not in kept]
+    changed = [c for c in now if _original(c, originals) != c]
+    ids = {c.id for c in now if c.id is not None}
+    claimed = {c.name.lower() for c in now if c.id is None}  # new ones take a row by name
+    removed = [c.name for c in originals if c.id not in ids and c.name.lower() not in claimed]
     return changed, removed
+
+
+def _original(category: Category, originals: Sequence[Category]) -> Category | None:
+    if category.id is not None:
+        same = next((c for c in originals if c.id == category.id), None)
+        if same is not None:
+            return same
+    return next((c for c in originals if c.name.lower() == category.name.lower()), None)
 
 
 class CategoryEditor(QDialog):
@@ -122,8 +139,10 @@ class CategoryEditor(QDialog):
     ((category, label) -> threshold; optional), `select(category, label)`, `problems()`.
 
     Signals:
-        saved(list changed, list removed): the `Category` objects added or changed, and
-            the names of the categories removed. Emitted once, by Save, when valid.
+        saved(list changed, list removed): the `Category` objects added or changed (with
+            the stored ids of those they were made from: a rename is a changed category
+            or label with its old id), and the names of the categories removed. Emitted
+            once, by Save, when valid.
     """
 
     saved = Signal(list, list)

@@ -127,11 +127,14 @@ class Dialogs:
         dialog.open()
 
     def _settings_chosen(self, chosen: Settings, in_use: str) -> None:
-        """Saved by the worker (in order with any model change), then a new model chosen."""
+        """Saved by the worker (in order with any model change), then a new model chosen.
+        The thumbnail folder changes once the worker has checked it (it may refuse)."""
         window = self.window
-        window.settings = replace(chosen, model=window.settings.model)
+        kept = window.settings
+        window.settings = replace(chosen, model=kept.model, thumbnail_cache=kept.thumbnail_cache)
         changes = tuple((f.name, getattr(chosen, f.name)) for f in fields(chosen))
-        self.tasks.act(UpdateSettings, tuple(c for c in changes if c[0] != "model"))
+        changed = tuple(c for c in changes if c[0] != "model")
+        self.tasks.act(UpdateSettings, changed, on_done=window.settings_saved)
         if chosen.model and chosen.model != in_use:
             window.choose_model(chosen.model)
 

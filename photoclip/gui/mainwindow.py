@@ -47,7 +47,7 @@ from photoclip.core.actions import (
     weights_file_profile,
 )
 from photoclip.core.catalog import Catalog, Photo
-from photoclip.core.imageio import ThumbnailStore
+from photoclip.core.library import thumbnail_store
 from photoclip.core.paths import Locations
 from photoclip.core.scanning import is_photo_name
 from photoclip.core.search import DATE, SearchOptions, SearchResult
@@ -159,9 +159,8 @@ class MainWindow(QMainWindow):
     # -- building ----------------------------------------------------------------------------
 
     def _build(self, first_run: bool) -> None:
-        self.thumbnails = ThumbnailCache(
-            ThumbnailStore(self.locations.thumbnails), ICON, parent=self
-        )
+        store = thumbnail_store(self.locations, self.settings)
+        self.thumbnails = ThumbnailCache(store, ICON, parent=self)
         self.results = ResultsModel(self.thumbnails, self)
         self.grid = ResultsView(ICON)
         self.grid.setModel(self.results)
@@ -520,6 +519,12 @@ class MainWindow(QMainWindow):
 
         self.tasks.act(ChooseModel, profile, on_done=chosen)
 
+    def settings_saved(self, saved: Settings) -> None:
+        """The worker saved the settings: thumbnails are now looked for where it writes
+        them (a photo without one there is read from its file, so the grid stays whole)."""
+        self.settings.thumbnail_cache = saved.thumbnail_cache
+        self.thumbnails.store = thumbnail_store(self.locations, saved)
+
     def _on_weights_file(self, path: str) -> None:
         """A local checkpoint, for the architecture of the profile selected beside it."""
         selected = self.welcome.chooser.selected_profile()
@@ -597,8 +602,16 @@ class MainWindow(QMainWindow):
             self.dialogs.sort_failed(event.message)
         if event.job in ("TrashPhotos", "UndoTrash"):
             self.dialogs.trash_failed(event.message)
+        if event.job == "UpdateSettings":  # the status line is cleared once the worker idles
+            self._warn("Settings not saved", event.message)
         if event.job == "ComputeTextness":
             self._textness = TEXTNESS_FAILED
+
+    def _warn(self, title: str, text: str) -> None:
+        """A warning that does not wait: the box is opened, not exec'd."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
 
     def _on_root_status(self, event: w.RootStatusChanged) -> None:
         self.folders.set_online(event.path, event.online)

@@ -37,6 +37,11 @@ DEVICE_TEXTS = {
 }
 #: the textness slider moves in halves: -2, -1.5, ... 2
 TEXTNESS_STEPS = 2
+THUMBNAIL_HELP = (
+    "Thumbnails are a cache: PhotoClip fills this folder in the background (copying from the "
+    "old one, or reading the photos), and meanwhile shows a photo from its own file. The old "
+    "folder is left as it is; delete it yourself if you no longer want it."
+)
 
 
 class SettingsDialog(QDialog):
@@ -73,6 +78,8 @@ class SettingsDialog(QDialog):
         self.thumbnail_edit.setPlaceholderText("Default: inside PhotoClip's data folder")
         self.thumbnail_button = QPushButton("Choose…")
         self.thumbnail_button.clicked.connect(self._on_choose_folder)
+        self.thumbnail_edit.setToolTip(THUMBNAIL_HELP)
+        self.thumbnail_button.setToolTip(THUMBNAIL_HELP)
         self.textness_slider = QSlider(Qt.Orientation.Horizontal)
         self.textness_slider.setRange(-2 * TEXTNESS_STEPS, 2 * TEXTNESS_STEPS)
         self.textness_slider.setTickPosition(QSlider.TickPosition.TicksBelow)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,7 @@ from photoclip.core.profiles import resolve_profile
 from photoclip.core.settings import Settings
 from photoclip.core.sorting import Rule
 from photoclip.core.tagstore import TagStore
-from photoclip.core.worker import Event, JobFailed, Worker, WorkerSettings
+from photoclip.core.worker import Event, IndexFiles, JobFailed, Worker, WorkerSettings
 from photoclip.synthetic.scenes import single_object_scene
 
 COLOURS = ("red", "green", "blue", "yellow", "purple", "orange")
@@ -172,6 +174,108 @@ def test_a_photo_s_tags_are_explained_label_by_label(worker: Answers) -> None:
     assert len(colours.scores) == len(COLOURS)
 
 
+def whole_library_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every read of all the photo vectors (what a cold Tagger does first), by model key."""
+    reads: list[str] = []
+    original = Catalog.photo_vectors
+
+    def spy(self: Catalog, model_key: str, ids: Any = None, *, newer_than: Any = None) -> Any:
+        if ids is None and newer_than is None:
+            reads.append(model_key)
+        return original(self, model_key, ids, newer_than=newer_than)
+
+    monkeypatch.setattr(Catalog, "photo_vectors", spy)
+    return reads
+
+
+def test_a_second_tag_job_reuses_the_tagger_until_the_photos_change(
+    worker: Answers, scenes: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = whole_library_reads(monkeypatch)
+    worker.ask(SaveCategories, (colours_category(),), ())
+    first = len(reads)
+    assert first >= 1
+    worker.ask(SaveCategories, (colours_category(),), ())
+    assert len(reads) == first  # warm: the vectors were kept from the first job
+    new = scenes / "late.png"
+    single_object_scene("red", "square", render_seed=9).render().save(new)
+    worker.worker.submit(IndexFiles((new,)))
+    assert worker.worker.wait_idle(60)
+    worker.ask(SaveCategories, (colours_category(),), ())
+    assert len(reads) == first + 1  # a new photo: read again, never a stale copy
+
+
+def test_the_next_tag_job_follows_saved_categories(worker: Answers) -> None:
+    worker.ask(SaveCategories, (colours_category(),), ())
+    fewer = Category("Colours", (Label("red"), Label("blue")), context="a colour")
+    worker.ask(SaveCategories, (fewer,), ())
+    with catalog() as opened:
+        photo = opened.photo_by_path(next(p for p in _paths(opened) if p.name == "blue.png"))
+    assert photo is not None
+    _, explained = worker.ask(ExplainTags, photo.id)
+    colours = next(e for e in explained if e.category == "Colours")
+    assert sorted(s.label for s in colours.scores) == ["blue", "red"]
+    tagged = {t for found in tags_by_name().values() for t in found if t.startswith("Colours:")}
+    assert tagged <= {"Colours:red", "Colours:blue"}
+
+
+def test_the_next_tag_job_follows_the_model_switched_to(
+    shapes_encoder: Encoder, tiny_encoder: Any, scenes: Path
+) -> None:
+    models = {"test-shapes": shapes_encoder, tiny_encoder.profile.name: tiny_encoder}
+    started = Worker(Locations.from_environment(), models.__getitem__, "test-shapes", SETTINGS)
+    answers = Answers(started)
+    started.start([scenes])
+    try:
+        assert started.wait_idle(60)
+        answers.ask(SaveCategories, (colours_category(),), ())
+        started.switch_model(tiny_encoder.profile.name)
+        assert started.wait_idle(60)
+        answers.ask(SaveCategories, (colours_category(),), ())
+    finally:
+        started.stop(timeout=30)
+    with catalog() as opened:
+        assert opened.active_model == tiny_encoder.model_key
+        calibrated = TagStore(opened).calibration(tiny_encoder.model_key)
+        assert len(calibrated) == len(COLOURS)  # the new model's scores, not the old ones
+
+
+def test_an_idle_tagger_is_dropped_with_the_model(
+    shapes_encoder: Encoder, scenes: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models = {"test-shapes": shapes_encoder}
+    quick = replace(SETTINGS, unload_after=0.2)
+    started = Worker(Locations.from_environment(), models.__getitem__, "test-shapes", quick)
+    answers = Answers(started)
+    started.start([scenes])
+    try:
+        assert started.wait_idle(60)
+        reads = whole_library_reads(monkeypatch)
+        answers.ask(SaveCategories, (colours_category(),), ())
+        first = len(reads)
+        time.sleep(0.6)  # the worker wakes for the drop on its own
+        answers.ask(SaveCategories, (colours_category(),), ())
+        assert len(reads) == first + 1
+    finally:
+        started.stop(timeout=30)
+
+
+def test_a_label_renamed_by_save_categories_keeps_its_confirmed_tag(worker: Answers) -> None:
+    worker.ask(SaveCategories, (colours_category(),), ())
+    with catalog() as opened:
+        stored = TagStore(opened).category("Colours")
+        photo = opened.photo_by_path(next(p for p in _paths(opened) if p.name == "blue.png"))
+    assert stored is not None and photo is not None
+    worker.ask(CorrectTag, photo.id, "Colours", "blue", "confirmed")
+    labels = tuple(
+        replace(lab, name="navy") if lab.name == "blue" else lab for lab in stored.labels
+    )
+    worker.ask(SaveCategories, (stored.with_labels(labels),), ())
+    with catalog() as opened:
+        mine = [(t.category, t.label, t.source) for t in TagStore(opened).tags([photo.id])]
+    assert ("Colours", "navy", "confirmed") in mine
+
+
 def test_sort_plans_applies_and_undoes(worker: Answers, tmp_path: Path) -> None:
     worker.ask(SaveCategories, (colours_category(),), ())
     name = sorted(tags_by_name())[0]
@@ -205,6 +309,41 @@ def test_settings_change_only_what_is_asked(worker: Answers) -> None:
         2,
         {"test-shapes": 40.0},
     )
+
+
+def test_a_new_thumbnail_folder_is_written_from_then_on_and_the_old_one_kept(
+    worker: Answers, scenes: Path, tmp_path: Path
+) -> None:
+    locations = Locations.from_environment()
+    old = sorted(locations.thumbnails.rglob("*.jpg"))
+    assert len(old) == len(COLOURS)
+    chosen = tmp_path / "elsewhere" / "thumbs"
+    saved = worker.ask(UpdateSettings, (("thumbnail_cache", str(chosen)),))
+    assert saved.thumbnail_cache == Settings.load(locations.settings).thumbnail_cache
+    assert worker.worker.wait_idle(60)
+    assert len(list(chosen.rglob("*.jpg"))) == len(COLOURS)  # filled in the background
+    new = scenes / "new.png"
+    single_object_scene("red", "square", render_seed=9).render().save(new)
+    worker.worker.submit(IndexFiles((new,)))
+    assert worker.worker.wait_idle(60)
+    assert len(list(chosen.rglob("*.jpg"))) == len(COLOURS) + 1
+    assert sorted(locations.thumbnails.rglob("*.jpg")) == old  # never deleted
+    with worker.worker.searcher() as searcher:
+        assert searcher.library.thumbnails.folder == chosen  # readers (duplicates) look there
+
+
+def test_a_thumbnail_folder_that_cannot_be_used_changes_nothing(
+    worker: Answers, tmp_path: Path
+) -> None:
+    path = Locations.from_environment().settings
+    before = Settings.load(path)
+    (tmp_path / "a-file").write_text("a file, not a folder")
+    unusable = tmp_path / "a-file" / "thumbs"
+    with pytest.raises(AssertionError, match=r"Thumbnails cannot be kept in .*a-file"):
+        worker.ask(UpdateSettings, (("thumbnail_cache", str(unusable)), ("textness", 1.5)))
+    assert Settings.load(path) == before
+    with worker.worker.searcher() as searcher:
+        assert searcher.library.thumbnails.folder == Locations.from_environment().thumbnails
 
 
 def test_a_weights_file_keeps_the_current_architecture(tmp_path: Path) -> None:

@@ -193,3 +193,25 @@ def test_copies_are_grouped_with_their_original_and_different_photos_are_not(
         folder.rename(tmp_path / "elsewhere")
         offline = DuplicateFinder(library).find()
         assert sorted(sorted(p.path for p in g.photos) for g in offline) == found
+
+
+def test_the_thumbnails_of_the_settings_folder_give_the_fingerprints(
+    tmp_path: Path, tiny_encoder: Any
+) -> None:
+    from photoclip.core.indexing import Indexer
+    from photoclip.core.library import Library
+    from photoclip.core.paths import Locations
+    from photoclip.core.settings import Settings
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.jpg", "b.jpg"):  # byte-identical copies: one vector, one thumbnail
+        photo_like(7).save(folder / name, quality=90)
+    locations = Locations(tmp_path / "data", tmp_path / "cache")
+    Settings(thumbnail_cache=str(tmp_path / "thumbs")).save(locations.settings)
+    with Library.open(locations) as library:
+        Indexer(library, tiny_encoder).index([folder])
+        folder.rename(tmp_path / "unplugged")  # only the thumbnails are left to read
+        groups = DuplicateFinder(library).find()
+    assert [sorted(p.path.name for p in g.photos) for g in groups] == [["a.jpg", "b.jpg"]]
+    assert not list(locations.thumbnails.rglob("*.jpg"))

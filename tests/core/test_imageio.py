@@ -502,6 +502,22 @@ def test_small_photo_thumbnail_is_not_enlarged(tmp_path: Path):
         assert image.size == (100, 60)
 
 
+def test_a_thumbnail_that_cannot_be_written_costs_only_the_thumbnail(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    # A cache folder under a file stands in for a read-only one (chmod does not stop root).
+    (tmp_path / "a-file").write_text("not a folder")
+    store = ThumbnailStore(tmp_path / "a-file" / "thumbs")
+    paths = [save(textured((300, 200 + i)), tmp_path / f"{i}.jpg") for i in range(2)]
+
+    photos = [read_photo(path, target=None, thumbnails=store) for path in paths]
+
+    assert [p.thumbnail_path for p in photos] == [None, None]
+    assert all(p.width == 300 for p in photos)
+    warned = [r for r in caplog.records if "thumbnails are not saved" in r.getMessage()]
+    assert len(warned) == 1  # once for the folder, not once per photo
+
+
 def test_thumbnail_store_refuses_what_is_not_a_hash(tmp_path: Path):
     with pytest.raises(ValueError, match="not a content hash"):
         ThumbnailStore(tmp_path).path_for("../../etc/passwd")

@@ -9,10 +9,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from photoclip.core.imageio import ThumbnailStore
 from photoclip.core.indexing import IndexControl, Indexer, IndexProgress
 from photoclip.core.library import Library
 from photoclip.core.paths import Locations
 from photoclip.core.search import Searcher, SearchOptions
+from photoclip.core.settings import Settings
 from tests.photos import make_photo
 
 COLOURS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (220, 220, 40), (120, 40, 160)]
@@ -49,6 +51,26 @@ def test_first_run_embeds_every_photo(library: Library, tiny_encoder: Any, album
     assert (report.embedded, report.reused, report.unchanged, report.failed) == (10, 0, 0, 0)
     assert library.catalog.counts().indexed == 10
     assert len(library.index()) == 10
+
+
+def test_thumbnails_go_where_the_settings_say(
+    tmp_path: Path, tiny_encoder: Any, album: Path
+) -> None:
+    locations = Locations.from_environment()
+    Settings(thumbnail_cache=str(tmp_path / "thumbs")).save(locations.settings)
+    with Library.open(locations) as chosen:
+        run(chosen, tiny_encoder, album)
+    assert len(list((tmp_path / "thumbs").rglob("*.jpg"))) == 10
+    assert not list(locations.thumbnails.rglob("*.jpg"))
+
+
+def test_a_thumbnail_folder_it_cannot_write_fails_no_photo(
+    library: Library, tiny_encoder: Any, album: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "a-file").write_text("a file, not a folder")
+    library.thumbnails = ThumbnailStore(tmp_path / "a-file" / "thumbs")
+    report = run(library, tiny_encoder, album)
+    assert (report.embedded, report.failed) == (10, 0)
 
 
 def test_vectors_land_on_the_photo_they_came_from(

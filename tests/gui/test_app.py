@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QRect
@@ -53,3 +54,25 @@ def test_self_test_prints_one_line_and_exits_0(tmp_path: Path) -> None:
     lines = done.stdout.splitlines()
     assert len(lines) == 1 and lines[0].startswith("self-test ok:"), done.stdout
     assert "red-circle.png" in lines[0]
+
+
+def test_a_start_fills_the_chosen_thumbnail_folder_left_unfinished(
+    make_app: Any, qtbot: Any, scenes: Path, tmp_path: Path
+) -> None:
+    from photoclip.core.paths import Locations
+    from photoclip.core.settings import Settings
+
+    first = make_app()
+    first.start()
+    first.window.add_folders([scenes])
+    qtbot.wait_until(lambda: first.worker.wait_idle(0) and first.worker.state == "idle",
+                     timeout=60_000)  # fmt: skip
+    first.window.close()
+    first.stop()
+    locations = Locations.from_environment()
+    chosen = tmp_path / "thumbs"
+    Settings(model="test-shapes", thumbnail_cache=str(chosen)).save(locations.settings)
+    second = make_app()
+    second.start()
+    qtbot.wait_until(lambda: len(list(chosen.rglob("*.jpg"))) == 6, timeout=60_000)
+    assert len(list(locations.thumbnails.rglob("*.jpg"))) == 6  # copied, not moved

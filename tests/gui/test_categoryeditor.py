@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
@@ -91,12 +93,50 @@ def test_a_new_category_with_labels_is_saved(qtbot: QtBot) -> None:
     assert changed == [Category("Weather", (Label("snow"), Label("rain")))] and removed == []
 
 
-def test_a_renamed_category_is_one_removed_and_one_changed(qtbot: QtBot) -> None:
+def test_a_renamed_category_never_saved_is_one_removed_and_one_new(qtbot: QtBot) -> None:
     editor = _editor(qtbot)
     _type(qtbot, editor.name_edit, "Animals")
     assert editor.category_list.item(0).text() == "Animals"
     changed, removed = _save(qtbot, editor)
     assert [c.name for c in changed] == ["Animals"] and removed == ["Pets"]
+
+
+def _stored(qtbot: QtBot) -> CategoryEditor:
+    """An editor of categories as the tag store gives them: with their rows' ids."""
+    labels = tuple(replace(label, id=10 + i) for i, label in enumerate(PETS.labels))
+    pets = replace(PETS, labels=labels, id=1)
+    editor = CategoryEditor([pets, replace(SCENE, id=2)])
+    qtbot.addWidget(editor)
+    editor.show()
+    return editor
+
+
+def test_a_renamed_stored_category_goes_back_as_itself(qtbot: QtBot) -> None:
+    editor = _stored(qtbot)
+    _type(qtbot, editor.name_edit, "Animals")
+    changed, removed = _save(qtbot, editor)
+    assert [(c.name, c.id) for c in changed] == [("Animals", 1)] and removed == []
+    assert [label.id for label in changed[0].labels] == [10, 11, 12]
+
+
+def test_a_renamed_stored_label_goes_back_with_its_id(qtbot: QtBot) -> None:
+    editor = _stored(qtbot)
+    editor.select(0, 0)
+    _type(qtbot, editor.label_name_edit, "puppy")
+    changed, removed = _save(qtbot, editor)
+    assert removed == [] and [c.name for c in changed] == ["Pets"]
+    puppy = changed[0].labels[0]
+    assert (puppy, puppy.id) == (Label("puppy", ("a puppy",)), 10)
+
+
+def test_a_removed_category_s_name_can_go_to_a_renamed_one(qtbot: QtBot) -> None:
+    editor = _stored(qtbot)
+    editor.select(1)
+    qtbot.mouseClick(editor.remove_category_button, Qt.MouseButton.LeftButton)
+    editor.select(0)
+    _type(qtbot, editor.name_edit, "Scene")
+    changed, removed = _save(qtbot, editor)
+    assert [(c.name, c.id) for c in changed] == [("Scene", 1)] and removed == ["Scene"]
 
 
 def test_invalid_categories_are_explained_and_never_saved(qtbot: QtBot) -> None:

@@ -135,3 +135,86 @@ def test_settings_are_saved_and_the_model_kept(make_app: Any, qtbot: Any, scenes
     assert window.settings.threads == 1
     qtbot.wait(300)
     assert window.tasks.worker.profile == "test-shapes"  # OK alone never switches the model
+
+
+def _choose_thumbnail_folder(window: Any, qtbot: Any, folder: Path) -> None:
+    from photoclip.gui.settingsdialog import SettingsDialog
+
+    window.dialogs.settings()
+    dialog = opened(window, SettingsDialog, qtbot)
+    dialog.thumbnail_edit.setText(str(folder))
+    dialog.accept()
+
+
+def test_a_new_thumbnail_folder_keeps_every_photo_in_the_grid(
+    make_app: Any, qtbot: Any, scenes: Path, tmp_path: Path
+) -> None:
+    from photoclip.core.paths import Locations
+    from tests.gui.conftest import write_scenes
+
+    window = indexed(make_app, qtbot, scenes).window
+    old = sorted(Locations.from_environment().thumbnails.rglob("*.jpg"))
+    chosen = tmp_path / "thumbs"
+    _choose_thumbnail_folder(window, qtbot, chosen)
+    qtbot.wait_until(lambda: window.thumbnails.store.folder == chosen, timeout=WAIT)
+    assert window.settings.thumbnail_cache == str(chosen)
+    # Every photo shows, from the new folder or (until the worker has filled it) its file.
+    cache, photos = window.thumbnails, list(window.results.photos)
+    cache._pixmaps.clear()
+    for photo in photos:
+        cache.request(photo)
+    qtbot.wait_until(lambda: all(p.id in cache._pixmaps for p in photos), timeout=WAIT)
+    # A photo indexed now has its thumbnail in the new folder; the old one is left alone.
+    write_scenes(scenes, (("late-red-square", "red", "square"),))
+    qtbot.wait_until(lambda: len(names(window)) == 7, timeout=WAIT)
+    qtbot.wait_until(lambda: len(list(chosen.rglob("*.jpg"))) == 7, timeout=WAIT)
+    assert sorted(Locations.from_environment().thumbnails.rglob("*.jpg")) == old
+
+
+def test_a_thumbnail_folder_that_cannot_be_used_is_refused_with_a_warning(
+    make_app: Any, qtbot: Any, scenes: Path, tmp_path: Path
+) -> None:
+    window = indexed(make_app, qtbot, scenes).window
+    before = window.thumbnails.store
+    (tmp_path / "a-file").write_text("a file, not a folder")
+    with qtbot.wait_signal(window.tasks.bridge.job_failed, timeout=WAIT) as failed:
+        _choose_thumbnail_folder(window, qtbot, tmp_path / "a-file" / "thumbs")
+    assert failed.args[0].job == "UpdateSettings"
+    from PySide6.QtWidgets import QMessageBox
+
+    warning = opened(window, QMessageBox, qtbot)
+    assert "Thumbnails cannot be kept in" in warning.text()
+    assert window.thumbnails.store == before and window.settings.thumbnail_cache == ""
+
+
+def test_a_label_renamed_in_the_editor_keeps_its_confirmed_tag(
+    make_app: Any, qtbot: Any, scenes: Path
+) -> None:
+    from photoclip.core.catalog import Catalog
+    from photoclip.core.paths import Locations
+    from photoclip.core.tagstore import CONFIRMED, TagStore
+
+    window = with_colours(make_app, qtbot, scenes)
+    photo = next(p for p in window.results.photos if p.path.name == "red-circle.png")
+    with qtbot.wait_signal(window.photo_shown, timeout=WAIT):
+        window.open_photo(photo.id)
+    with qtbot.wait_signal(window.photo_shown, timeout=WAIT):
+        window.photo_view.tag_confirmed.emit(photo.id, "Colours", "red")
+    window.dialogs.category_editor()
+    editor = opened(window, CategoryEditor, qtbot)
+    row = next(i for i, d in enumerate(editor.drafts) if d.name == "Colours")
+    editor.select(row, [label.name for label in editor.drafts[row].labels].index("red"))
+    red_id = editor.current_label().id
+    editor.label_name_edit.selectAll()
+    qtbot.keyClicks(editor.label_name_edit, "crimson")
+    with qtbot.wait_signal(window.library_read, timeout=WAIT):
+        editor.save_button.click()
+    with Catalog.open(Locations.from_environment().catalog, readonly=True) as catalog:
+        store = TagStore(catalog)
+        colours = store.category("Colours")
+        assert colours is not None and colours.label("red") is None
+        crimson = colours.label("crimson")
+        assert crimson is not None and crimson.id == red_id
+        assert store.corrections([red_id])[red_id][CONFIRMED] == [photo.id]
+        mine = [(t.category, t.label, t.source) for t in store.tags([photo.id])]
+        assert ("Colours", "crimson", CONFIRMED) in mine

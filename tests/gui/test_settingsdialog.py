@@ -73,3 +73,8 @@ def test_a_saved_weights_file_profile_shows_as_its_file(qtbot: QtBot, tmp_path: 
 def test_no_model_chosen_yet_selects_the_default(qtbot: QtBot) -> None:
     dialog = _dialog(qtbot, Settings())
     assert dialog.chosen().model == "fast"
+
+
+def test_the_thumbnail_folder_says_the_old_one_is_left_alone(qtbot: QtBot) -> None:
+    dialog = _dialog(qtbot)
+    assert "old folder is left as it is" in dialog.thumbnail_edit.toolTip()

@@ -1,0 +1,42 @@
+"""The library's thumbnail cache: where the settings put it, shared with its readers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from photoclip.core.errors import KnownError
+from photoclip.core.imageio import ThumbnailStore
+from photoclip.core.library import Library, check_thumbnail_folder, thumbnail_store
+from photoclip.core.paths import Locations
+from photoclip.core.settings import Settings
+
+
+def test_thumbnails_go_to_the_data_folder_unless_the_settings_choose_one(tmp_path: Path) -> None:
+    locations = Locations(tmp_path / "data", tmp_path / "cache")
+    assert thumbnail_store(locations, Settings()).folder == locations.thumbnails
+    chosen = Settings(thumbnail_cache=str(tmp_path / "thumbs"))
+    assert thumbnail_store(locations, chosen) == ThumbnailStore(tmp_path / "thumbs")
+
+
+def test_an_opened_library_and_its_readers_use_the_settings_folder(tmp_path: Path) -> None:
+    locations = Locations(tmp_path / "data", tmp_path / "cache")
+    Settings(thumbnail_cache=str(tmp_path / "thumbs")).save(locations.settings)
+    with Library.open(locations) as library:
+        assert library.thumbnails.folder == tmp_path / "thumbs"
+        reader = library.reader()
+        assert reader.thumbnails == library.thumbnails
+        reader.close()
+
+
+def test_a_folder_that_cannot_hold_thumbnails_is_refused_with_the_reason(tmp_path: Path) -> None:
+    # A path under a file stands in for a read-only folder (chmod does not stop root).
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(KnownError, match=r"Thumbnails cannot be kept in .*a-file/thumbs"):
+        check_thumbnail_folder(ThumbnailStore(tmp_path / "a-file" / "thumbs"))
+
+
+def test_a_usable_folder_is_made_and_left_empty(tmp_path: Path) -> None:
+    check_thumbnail_folder(ThumbnailStore(tmp_path / "new" / "thumbs"))
+    assert list((tmp_path / "new" / "thumbs").iterdir()) == []
