@@ -42,6 +42,8 @@ class Encoder(Protocol):
     dim: int
     #: (height, width) the model's transform produces; the decoder never needs more pixels.
     input_size: tuple[int, int]
+    #: the catalog records it with the model's vectors
+    open_clip_version: str
 
     @property
     def model_key(self) -> str: ...
@@ -79,6 +81,7 @@ class LocalEncoder:
     dim: int
     #: (height, width) the transform produces; the decoder never needs more pixels.
     input_size: tuple[int, int]
+    open_clip_version: str
 
     @property
     def model_key(self) -> str:
@@ -174,6 +177,7 @@ def load_encoder(
         tokenizer=tokenizer,
         dim=_output_dim(model),
         input_size=_input_size(model),
+        open_clip_version=open_clip.__version__,
     )
 
 

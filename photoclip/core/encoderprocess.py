@@ -94,6 +94,7 @@ class _Loaded:
     device: str
     dim: int
     input_size: tuple[int, int]
+    open_clip_version: str
 
 
 class RemoteEncoder:
@@ -106,6 +107,7 @@ class RemoteEncoder:
     ) -> None:
         self.profile = profile
         self.device, self.dim, self.input_size = loaded.device, loaded.dim, loaded.input_size
+        self.open_clip_version = loaded.open_clip_version
         self._channel, self._timeout = channel, timeout
         self._lock = threading.Lock()
 
@@ -170,8 +172,8 @@ class _Channel:
             if kind == "progress" and progress is not None:
                 progress(*body)
             elif kind == "loaded":
-                device, dim, (height, width) = body
-                return _Loaded(device, dim, (height, width))
+                device, dim, (height, width), version = body
+                return _Loaded(device, dim, (height, width), version)
             elif kind == "error":
                 raise _rebuilt(*body)
 
@@ -262,7 +264,8 @@ def serve(
     except Exception as error:
         sender.send(_failure(error))
         return
-    sender.send(("loaded", encoder.device, encoder.dim, encoder.input_size))
+    loaded = (encoder.device, encoder.dim, encoder.input_size, encoder.open_clip_version)
+    sender.send(("loaded", *loaded))
     _answer(connection, sender, encoder)
 
 
