@@ -36,6 +36,7 @@ from PIL import Image
 from photoclip.core import errors
 from photoclip.core.embedding import LocalEncoder, load_encoder
 from photoclip.core.errors import ModelError
+from photoclip.core.imageio import model_min_short
 from photoclip.core.profiles import ModelProfile
 from photoclip.core.weights import Progress
 
@@ -124,8 +125,16 @@ class RemoteEncoder:
         return self._channel.pid
 
     def prepare(self, image: Image.Image) -> np.ndarray:
-        """The decoded pixels as they are; the child applies the model's own transform
-        (which converts to RGB first, as done here, so a palette survives the trip)."""
+        """The decoded pixels, for the child to apply the model's own transform to (which
+        converts to RGB first, as done here, so that a palette survives the trip).
+
+        A photo the decoder could not draft (PNG, HEIC, ...) is first box-reduced by an
+        integer factor while its short side keeps DRAFT_MARGIN times the model's input
+        side, the bound JPEG drafts keep too (cosine >= 0.99999 to the full decode): the
+        batches in flight then hold and send ~1 MB a photo, not 36 MB for 12 MP."""
+        factor = min(image.size) // model_min_short(self.input_size)
+        if factor >= 2:
+            image = image.reduce(factor)
         return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
 
     def encode_prepared(self, prepared: Sequence[np.ndarray]) -> np.ndarray:

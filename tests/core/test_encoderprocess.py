@@ -115,6 +115,18 @@ def test_prepared_images_are_plain_pixels_not_tensors(remote: RemoteEncoder) -> 
     assert prepared.dtype == np.uint8 and prepared.shape[2] == 3
 
 
+def test_a_large_photo_crosses_reduced_and_embeds_as_in_this_process(
+    remote: RemoteEncoder, local: LocalEncoder
+) -> None:
+    scene = single_object_scene("red", "circle", render_seed=3).render()
+    large = scene.resize((scene.width * 16, scene.height * 12), Image.Resampling.BICUBIC)
+    prepared = remote.prepare(large)
+    assert min(prepared.shape[:2]) >= 2 * max(remote.input_size)
+    assert prepared.size * 16 <= large.width * large.height * 3  # far fewer bytes to send
+    ours, theirs = remote.encode_prepared([prepared])[0], local.encode_pil([large])[0]
+    assert float(ours @ theirs) > 0.9999
+
+
 def test_threads_asking_at_once_each_get_their_own_answer(
     remote: RemoteEncoder, local: LocalEncoder
 ) -> None:
