@@ -189,10 +189,7 @@ class _Channel:
     def request(self, method: str, args: tuple[Any, ...], timeout: float) -> Any:
         if self._gone is not None:
             raise ModelError(self._gone)
-        try:
-            self._connection.send((method, args))
-        except OSError:
-            self._lost()
+        self._send((method, args), timeout)
         kind, *body = self._receive(timeout)
         if kind == "error":
             raise _rebuilt(*body)
@@ -210,27 +207,42 @@ class _Channel:
             self._process.kill()
             self._process.join()
 
+    def _send(self, message: tuple[Any, ...], timeout: float) -> None:
+        """Send, or stop a child that has not read it in time: a batch larger than the
+        pipe's buffer waits for the child to read it, and a hung child never would."""
+        watchdog = threading.Timer(timeout, self._stop_hung, (timeout,))
+        watchdog.start()
+        try:
+            self._connection.send(message)
+        except OSError:
+            self._lost()
+        finally:
+            watchdog.cancel()
+
     def _receive(self, timeout: float) -> tuple[Any, ...]:
         deadline = time.monotonic() + timeout
         while not self._connection.poll(_POLL_SECONDS):
             if not self._process.is_alive():
                 break  # nothing more will come; recv() below reports it
             if time.monotonic() > deadline:
-                self._hung(timeout)
+                self._stop_hung(timeout)
+                self._fail(str(self._gone))
         try:
             return tuple(self._connection.recv())
         except (EOFError, OSError):
             self._lost()
 
     def _lost(self) -> NoReturn:
+        if self._gone is not None:  # stopped for not answering: say that, not "killed"
+            self._fail(self._gone)
         self._process.join(_EXIT_SECONDS)
         code = self._process.exitcode
         how = f"killed by signal {-code}" if code and code < 0 else f"exit code {code}"
         self._fail(f"The model process stopped unexpectedly ({how}). Try again to reload it.")
 
-    def _hung(self, timeout: float) -> NoReturn:
+    def _stop_hung(self, timeout: float) -> None:
+        self._gone = f"The model process did not answer within {timeout:g} s and was stopped."
         self._process.kill()
-        self._fail(f"The model process did not answer within {timeout:g} s and was stopped.")
 
     def _fail(self, reason: str) -> NoReturn:
         self._gone = reason

@@ -6,6 +6,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -199,13 +201,18 @@ def test_a_child_killed_during_a_request_fails_that_request(fresh: RemoteEncoder
     killer.join()
 
 
-def test_a_child_that_stops_answering_is_stopped_after_the_timeout() -> None:
+@pytest.mark.parametrize("batch", ["texts", "pixels beyond the pipe's buffer"])
+def test_a_child_that_stops_answering_is_stopped_after_the_timeout(batch: str) -> None:
     encoder = start(timeout=1.0)
+    large = [np.zeros((512, 512, 3), np.uint8)] * 4
     try:
         os.kill(encoder.pid or 0, signal.SIGSTOP)
         started = time.monotonic()
         with pytest.raises(ModelError, match="did not answer within 1 s"):
-            encoder.encode_texts(["a red circle"])
+            if batch == "texts":
+                encoder.encode_texts(["a red circle"])
+            else:
+                encoder.encode_prepared(large)
         assert time.monotonic() - started < 10
         assert gone(encoder.pid)
     finally:
@@ -218,6 +225,42 @@ def test_closing_ends_the_child_and_later_calls_say_so(fresh: RemoteEncoder) -> 
     with pytest.raises(ModelError, match="unloaded"):
         fresh.encode_texts(["a red circle"])
     fresh.close()  # twice is fine
+
+
+ORPHAN = """
+import os, signal, sys
+from photoclip.core.encoderprocess import start_encoder
+from photoclip.core.profiles import resolve_profile
+
+if __name__ == "__main__":
+    encoder = start_encoder(resolve_profile("test-shapes"), device="cpu", threads=1)
+    print(encoder.pid, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # no clean-up of any kind
+"""
+
+
+def running(pid: int) -> bool:
+    """Whether the process exists and has not exited (a zombie has)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_a_child_whose_parent_is_killed_exits_on_its_own(tmp_path: Path) -> None:
+    script = tmp_path / "parent.py"
+    script.write_text(ORPHAN)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300
+    )
+    pid = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 20
+    while running(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not running(pid)
 
 
 # -- through the worker, as the GUI uses it -----------------------------------------------------
