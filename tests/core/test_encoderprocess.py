@@ -40,6 +40,8 @@ SCENES = (
     ("purple", "square"),
 )
 TEMPLATES = ("a photo of a {}.", "a {} thing.")
+#: for the tests that stop (SIGSTOP) or kill (SIGKILL) a child
+posix_signals = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
 def start(**options: Any) -> RemoteEncoder:
@@ -176,6 +178,7 @@ def test_a_child_that_dies_while_loading_is_a_model_error() -> None:
         start(load=encoderloaders.crash)
 
 
+@posix_signals
 def test_a_killed_child_is_a_clear_error_and_a_new_one_works(fresh: RemoteEncoder) -> None:
     os.kill(fresh.pid or 0, signal.SIGKILL)
     assert gone(fresh.pid)
@@ -191,6 +194,7 @@ def test_a_killed_child_is_a_clear_error_and_a_new_one_works(fresh: RemoteEncode
         again.close()
 
 
+@posix_signals
 def test_a_child_killed_during_a_request_fails_that_request(fresh: RemoteEncoder) -> None:
     pid = fresh.pid or 0
     os.kill(pid, signal.SIGSTOP)  # the request below is sent, and waits for an answer
@@ -201,6 +205,7 @@ def test_a_child_killed_during_a_request_fails_that_request(fresh: RemoteEncoder
     killer.join()
 
 
+@posix_signals
 @pytest.mark.parametrize("batch", ["texts", "pixels beyond the pipe's buffer"])
 def test_a_child_that_stops_answering_is_stopped_after_the_timeout(batch: str) -> None:
     encoder = start(timeout=1.0)
@@ -326,6 +331,7 @@ def test_a_worker_indexes_tags_and_searches_through_the_child(
     assert len(started) == 1
 
 
+@posix_signals
 def test_after_a_child_dies_the_worker_loads_another(
     worker: tuple[Worker, list[Any], list[RemoteEncoder]], scenes: Path
 ) -> None:
