@@ -86,13 +86,19 @@ def gui_entry() -> str:
 
 
 def launcher_source(entry: str) -> str:
-    """A script that runs `module:function` and exits with its return value."""
+    """A script that runs `module:function` and exits with its return value.
+
+    The app's model process (core.encoderprocess) starts as this same executable; the
+    `freeze_support()` call, before anything else is imported, runs it there and exits."""
     module, _, function = entry.partition(":")
     return (
         f'"""PhotoClip app bundle entry point: {entry}."""\n'
+        "import multiprocessing\n"
         "import sys\n\n"
-        f"from {module} import {function}\n\n"
-        f"sys.exit({function}())\n"
+        "if __name__ == '__main__':\n"
+        "    multiprocessing.freeze_support()\n"
+        f"    from {module} import {function}\n\n"
+        f"    sys.exit({function}())\n"
     )
 
 

@@ -1,5 +1,9 @@
 """The CLIP encoder: open_clip's model, eval transform and tokenizer behind one small API.
 
+`Encoder` is what indexing, search and tagging ask of a model; `LocalEncoder` runs it in
+this process, `photoclip.core.encoderprocess.RemoteEncoder` in a child process (the GUI's,
+whose process must never import torch: its C extensions hold the GIL while they load).
+
 torch and open_clip are imported inside `load_encoder`, so importing this module is cheap
 and the CLI's --help and the GUI's first paint never wait for them.
 """
@@ -10,7 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -26,9 +30,47 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class Encoder(Protocol):
+    """Embeds images and texts into one L2-normalised float32 space (rows of arrays).
+
+    Images go in two steps so that decoding threads can do the first: `prepare` turns a
+    decoded RGB image into the model's input (any thread), `encode_prepared` embeds a batch
+    of them (one caller at a time is fastest, but any thread may call)."""
+
+    profile: ModelProfile
+    device: str
+    dim: int
+    #: (height, width) the model's transform produces; the decoder never needs more pixels.
+    input_size: tuple[int, int]
+    #: the catalog records it with the model's vectors
+    open_clip_version: str
+
+    @property
+    def model_key(self) -> str: ...
+
+    @property
+    def alive(self) -> bool:
+        """False once the encoder can no longer answer (closed, or its process died)."""
+        ...
+
+    def prepare(self, image: Image.Image) -> Any: ...
+
+    def encode_prepared(self, prepared: Sequence[Any]) -> np.ndarray: ...
+
+    def encode_pil(self, images: Sequence[Image.Image]) -> np.ndarray: ...
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_prompts(self, classnames: Sequence[str], templates: Sequence[str]) -> np.ndarray:
+        """One unit row per class name: its text through every template, averaged."""
+        ...
+
+    def close(self) -> None: ...
+
+
 @dataclass
-class Encoder:
-    """Embeds images and texts into one L2-normalised float32 space."""
+class LocalEncoder:
+    """The `Encoder` in this process: open_clip's model, transform and tokenizer."""
 
     profile: ModelProfile
     device: str
@@ -39,10 +81,24 @@ class Encoder:
     dim: int
     #: (height, width) the transform produces; the decoder never needs more pixels.
     input_size: tuple[int, int]
+    open_clip_version: str
 
     @property
     def model_key(self) -> str:
         return self.profile.key
+
+    @property
+    def alive(self) -> bool:
+        return True  # the model lives as long as this object
+
+    def prepare(self, image: Image.Image) -> torch.Tensor:
+        """The eval transform, in the decoding threads: the model's thread only infers."""
+        return self.preprocess(image)
+
+    def encode_prepared(self, prepared: Sequence[torch.Tensor]) -> np.ndarray:
+        import torch
+
+        return self.encode_images(torch.stack(list(prepared)))
 
     def encode_images(self, batch: torch.Tensor) -> np.ndarray:
         """Embed a batch of preprocessed images (N, C, H, W)."""
@@ -54,9 +110,7 @@ class Encoder:
         return features.float().cpu().numpy()
 
     def encode_pil(self, images: Sequence[Image.Image]) -> np.ndarray:
-        import torch
-
-        return self.encode_images(torch.stack([self.preprocess(image) for image in images]))
+        return self.encode_prepared([self.preprocess(image) for image in images])
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         import torch
@@ -65,6 +119,17 @@ class Encoder:
             tokens = self.tokenizer(list(texts)).to(self.device)
             features = self.model.encode_text(tokens, normalize=True)
         return features.float().cpu().numpy()
+
+    def embed_prompts(self, classnames: Sequence[str], templates: Sequence[str]) -> np.ndarray:
+        import open_clip
+
+        weights = open_clip.build_zero_shot_classifier(
+            self.model, self.tokenizer, list(classnames), list(templates), device=self.device
+        )
+        return weights.T.float().cpu().numpy()
+
+    def close(self) -> None:
+        """Nothing to stop: the model goes with the last reference."""
 
     def _dtype(self) -> torch.dtype:
         return next(self.model.parameters()).dtype
@@ -84,7 +149,7 @@ def load_encoder(
     cache: Path | None = None,
     progress: Progress | None = None,
     threads: int | None = None,
-) -> Encoder:
+) -> LocalEncoder:
     """Build the profile's model on the best working device (or the one asked for)."""
     import open_clip
     import torch
@@ -104,7 +169,7 @@ def load_encoder(
         raise ModelError(f"Could not load {profile.name}: {error}") from error
     model.eval()
     tokenizer = open_clip.get_tokenizer(profile.arch)
-    return Encoder(
+    return LocalEncoder(
         profile=profile,
         device=device,
         model=model,
@@ -112,6 +177,7 @@ def load_encoder(
         tokenizer=tokenizer,
         dim=_output_dim(model),
         input_size=_input_size(model),
+        open_clip_version=open_clip.__version__,
     )
 
 

@@ -30,15 +30,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 from PIL import ExifTags, Image, ImageOps
 
 from photoclip.core.errors import ImageError
-
-if TYPE_CHECKING:
-    import torch
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +99,9 @@ class DecodedPhoto:
     height: int
     #: EXIF DateTimeOriginal as a POSIX timestamp (local time unless the EXIF gives an offset).
     taken_at: float | None
-    #: The eval transform's CHW tensor, or None when no transform was given.
-    tensor: torch.Tensor | None
+    #: What `preprocess` made of the pixels (the eval transform's CHW tensor, or an
+    #: `Encoder.prepare`'s input of another kind), or None when none was given.
+    tensor: Any
     thumbnail_path: Path | None
 
 
@@ -163,7 +161,7 @@ def is_supported(path: Path) -> bool:
 def read_photo(
     path: Path,
     target: tuple[int, int] | int | None,
-    preprocess: Callable[[Image.Image], torch.Tensor] | None = None,
+    preprocess: Callable[[Image.Image], Any] | None = None,
     thumbnails: ThumbnailStore | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> DecodedPhoto:
@@ -180,7 +178,7 @@ def read_photo(
 def decode_photo(
     data: bytes,
     target: tuple[int, int] | int | None,
-    preprocess: Callable[[Image.Image], torch.Tensor] | None = None,
+    preprocess: Callable[[Image.Image], Any] | None = None,
     thumbnails: ThumbnailStore | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     digest: str | None = None,

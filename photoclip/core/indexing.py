@@ -301,7 +301,7 @@ class Indexer:
         decoded = decode_photo(
             data,
             target=self.encoder.input_size,
-            preprocess=self.encoder.preprocess,
+            preprocess=self.encoder.prepare,
             thumbnails=self.thumbnails,
             max_pixels=self.max_pixels,
             digest=outcome.content_hash,
@@ -334,9 +334,7 @@ class Indexer:
     def _embed(self, outcomes: list[_Outcome]) -> Any:
         if not outcomes:
             return []
-        import torch
-
-        return self.encoder.encode_images(torch.stack([o.tensor for o in outcomes]))
+        return self.encoder.encode_prepared([o.tensor for o in outcomes])
 
     def _record(
         self, outcome: _Outcome, plan: _Plan, report: IndexReport, generation: int

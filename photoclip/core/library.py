@@ -93,14 +93,12 @@ class Library:
 
     def use_model(self, encoder: Encoder) -> None:
         """Start writing vectors of `encoder`'s model (registered, its index ready)."""
-        import open_clip
-
         record = ModelRecord(
             encoder.model_key,
             encoder.profile.name,
             encoder.profile.arch,
             encoder.dim,
-            open_clip.__version__,
+            encoder.open_clip_version,
             encoder.profile.random_weights,
         )
         known = self.catalog.model(record.key)

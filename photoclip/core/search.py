@@ -126,9 +126,9 @@ class Searcher:
 
     def _image_vector(self, path: Path) -> np.ndarray:
         encoder = self._encoder()
-        decoded = read_photo(path, target=encoder.input_size, preprocess=encoder.preprocess)
+        decoded = read_photo(path, target=encoder.input_size, preprocess=encoder.prepare)
         assert decoded.tensor is not None  # a preprocess was given
-        return encoder.encode_images(decoded.tensor.unsqueeze(0))[0]
+        return encoder.encode_prepared([decoded.tensor])[0]
 
     def _stored_vector(self, photo_id: int) -> np.ndarray:
         model = self.library.catalog.active_model

@@ -32,7 +32,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -40,6 +40,9 @@ from photoclip.core.catalog import Catalog
 from photoclip.core.categories import SINGLE, Category, default_categories
 from photoclip.core.errors import KnownError
 from photoclip.core.tagstore import CONFIRMED, REJECTED, Calibration, TagRow, TagStore
+
+if TYPE_CHECKING:
+    from photoclip.core.embedding import Encoder
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +96,7 @@ class TextVectors(Protocol):
 class ClipTexts:
     """Label vectors from an `Encoder`: every phrasing through every template, averaged."""
 
-    def __init__(self, encoder: Any) -> None:
+    def __init__(self, encoder: Encoder) -> None:
         self.encoder = encoder
 
     @property
@@ -101,17 +104,8 @@ class ClipTexts:
         return str(self.encoder.model_key)
 
     def embed_labels(self, texts: Sequence[Sequence[str]], templates: Sequence[str]) -> np.ndarray:
-        import open_clip
-
         flat = [text for phrasings in texts for text in phrasings]
-        weights = open_clip.build_zero_shot_classifier(
-            self.encoder.model,
-            self.encoder.tokenizer,
-            flat,
-            list(templates),
-            device=self.encoder.device,
-        )
-        per_phrasing = weights.T.float().cpu().numpy()
+        per_phrasing = self.encoder.embed_prompts(flat, list(templates))
         bounds = np.cumsum([0, *(len(p) for p in texts)])
         means = [per_phrasing[a:b].mean(axis=0) for a, b in itertools.pairwise(bounds)]
         return _normalise(np.stack(means).astype(np.float32))

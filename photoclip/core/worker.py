@@ -246,7 +246,8 @@ class ComputeTextness(Job):
 
 
 class _Models:
-    """Encoders by profile name: loaded on first use, dropped after `unload_after` unused.
+    """Encoders by profile name: loaded on first use, closed after `unload_after` unused,
+    loaded again when one has died (a model process that crashed or was killed).
     The lock covers loading only; inference runs on the caller's own reference."""
 
     def __init__(self, load: Callable[[str], Encoder], unload_after: float) -> None:
@@ -254,9 +255,15 @@ class _Models:
         self._loaded: dict[str, Encoder] = {}
         self._used: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._closed = False
 
     def get(self, name: str) -> Encoder:
         with self._lock:
+            if self._closed:  # a model loaded now would outlive the worker
+                raise KnownError("PhotoClip is closing; the model is unloaded.")
+            if name in self._loaded and not self._loaded[name].alive:
+                log.warning("the model %s stopped; loading it again", name)
+                self._drop(name)
             if name not in self._loaded:
                 log.info("loading the model %s", name)
                 self._loaded[name] = self._load(name)
@@ -277,7 +284,19 @@ class _Models:
         with self._lock:
             for name in [n for n, used in self._used.items() if now - used >= self.unload_after]:
                 log.info("unloading the idle model %s", name)
-                del self._loaded[name], self._used[name]
+                self._drop(name)
+
+    def close(self) -> None:
+        """Unload every model (a model process ends with it)."""
+        with self._lock:
+            self._closed = True
+            for name in list(self._loaded):
+                self._drop(name)
+
+    def _drop(self, name: str) -> None:
+        encoder = self._loaded.pop(name)
+        self._used.pop(name, None)
+        encoder.close()
 
     def next_unload(self) -> float | None:
         with self._lock:
@@ -494,11 +513,14 @@ class Worker:
     def _close(self) -> None:
         self._set_state(STOPPING)
         self._watcher.stop()
-        if self._library is not None:
-            try:
-                self._library.save_index()
-            finally:
-                self._library.close()
+        try:
+            if self._library is not None:
+                try:
+                    self._library.save_index()
+                finally:
+                    self._library.close()
+        finally:
+            self._models.close()
         self._ready.set()
         self._set_state(STOPPED)
 

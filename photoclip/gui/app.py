@@ -1,14 +1,16 @@
 """The desktop app's composition root: the window first, then the worker and the model.
 
 `main()` shows the window at once; a start-up thread decides the model (environment, then
-settings, then the library's own), starts the worker and asks it to load the model, so
-torch and open_clip are imported on the worker's thread, never on the GUI thread.
+settings, then the library's own), starts the worker and asks it to load the model. The
+model runs in a child process (core.encoderprocess): importing torch holds the GIL for most
+of a second, which no thread of this process could do without freezing the window.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import os
 import signal
 import sys
@@ -112,12 +114,21 @@ def is_first_run(locations: Locations, settings: Settings) -> bool:
 
 
 def encoder_loader(
-    locations: Locations, settings: Settings, progress: Callable[[int, int], None]
+    locations: Locations,
+    settings: Settings,
+    progress: Callable[[int, int], None],
+    *,
+    in_process: bool = False,
 ) -> Callable[[str], Encoder]:
-    def load(name: str) -> Encoder:
-        from photoclip.core.embedding import load_encoder
+    """Loads a profile's model in a child process (or, `in_process`, on the calling thread,
+    which then imports torch here: for comparisons and debugging)."""
+    from photoclip.core.embedding import load_encoder
+    from photoclip.core.encoderprocess import start_encoder
 
-        return load_encoder(
+    start = load_encoder if in_process else start_encoder
+
+    def load(name: str) -> Encoder:
+        return start(
             resolve_profile(name),
             device=settings.device,
             cache=locations.ensure().weights,
@@ -173,6 +184,8 @@ def _quit_on_signals(qt: QApplication) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A frozen app's model process starts as this executable; this runs it and exits.
+    multiprocessing.freeze_support()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")

@@ -2,7 +2,8 @@
 
 Opens the main window, indexes a folder of generated scenes with the `test-shapes` model in
 a temporary data folder, searches through the search bar (the GUI's own path: debounce,
-read pool, results grid) and checks that the matching scene comes first. Prints one line
+read pool, results grid) and checks that the matching scene comes first, and that the
+window's process never imported torch (the model runs in its own process). Prints one line
 and exits 0, or 1 with the reason. The installer's smoke test runs it.
 """
 
@@ -121,6 +122,8 @@ def _index_and_search(app: object, photos: Path) -> tuple[str, int]:
     first = window.results.photo(0).path.name
     if first != EXPECTED:
         raise SelfTestError(f"'{QUERY}' found {first} first, not {EXPECTED}")
+    if "torch" in sys.modules:  # its import would have frozen the window
+        raise SelfTestError("the window's process imported torch")
     return first, window.results.rowCount()
 
 

@@ -1,13 +1,15 @@
 """Indexing throughput on camera-size JPEGs against a naive pipeline and the bare encoder.
 
     python tests/benchmarks/bench_indexing.py [--photos 300] [--arch ViT-B-32]
-        [--source ../shared/data/coco-mini/val2017]
+        [--source ../shared/data/coco-mini/val2017] [--no-remote]
 
 Makes N 4032x3024 quality-90 JPEGs (a quarter EXIF-rotated) by upscaling real photos from
 --source (or gradients when it is missing) into a temp folder, then measures, in one run:
   (a) naive: full decode + open_clip's transform + the same model, one thread, batch 16;
   (b) encoder alone on ready tensors (the ceiling);
-  (c) PhotoClip's indexer (draft decode in a thread pool, batched inference, commits).
+  (c) PhotoClip's indexer (draft decode in a thread pool, batched inference, commits);
+  (d) the same indexer with the model in a child process, as the desktop app runs it
+      (decoded pixels cross a pipe; the child applies the transform and infers).
 Also times a rescan of the unchanged folder, and of 10k unchanged files (--rescan 10000).
 Prints JSON; the figure of merit is (c)/(b).
 """
@@ -85,6 +87,18 @@ def photoclip_indexer(encoder: object, folder: Path, data: Path, batch: int) -> 
     }
 
 
+def remote_indexer(encoder: object, folder: Path, data: Path, batch: int) -> float:
+    """(c) again, on a fresh catalog, with the model in a child process (same threads)."""
+    from photoclip.core.encoderprocess import start_encoder
+
+    profile = encoder.profile  # type: ignore[attr-defined]
+    remote = start_encoder(profile, device="cpu", threads=torch.get_num_threads())
+    try:
+        return photoclip_indexer(remote, folder, data, batch)["photos_per_second"]
+    finally:
+        remote.close()
+
+
 def rescan_many(count: int, work: Path) -> dict[str, float]:
     """10k small files indexed once, then rescanned: only stat() and one query each. The
     rescan never runs the model, so the first pass uses the tiny test architecture."""
@@ -110,6 +124,7 @@ def main() -> None:
     parser.add_argument("--arch", default="ViT-B-32")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--rescan", type=int, default=10000)
+    parser.add_argument("--no-remote", action="store_true", help="skip (d), the child process")
     parser.add_argument(
         "--source", type=Path, default=Path(__file__).parents[3] / "shared/data/coco-mini/val2017"
     )
@@ -123,6 +138,9 @@ def main() -> None:
         ceiling = encoder_alone(encoder, args.photos, args.batch)
         baseline = naive(encoder, paths, args.batch)
         ours = photoclip_indexer(encoder, work / "photos", work / "data", args.batch)
+        remote = 0.0
+        if not args.no_remote:
+            remote = remote_indexer(encoder, work / "photos", work / "remote-data", args.batch)
         many = rescan_many(args.rescan, work) if args.rescan else {}
     result = {
         "arch": args.arch,
@@ -133,6 +151,8 @@ def main() -> None:
         "photoclip_per_s": round(ours["photos_per_second"], 2),
         "photoclip_vs_encoder": round(ours["photos_per_second"] / ceiling, 3),
         "photoclip_vs_naive": round(ours["photos_per_second"] / baseline, 2),
+        "photoclip_remote_per_s": round(remote, 2),
+        "remote_vs_in_process": round(remote / ours["photos_per_second"], 3),
         "rescan_300_seconds": round(ours["rescan_seconds"], 3),
         "rescan_many": many,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -76,3 +77,67 @@ def test_a_start_fills_the_chosen_thumbnail_folder_left_unfinished(
     second.start()
     qtbot.wait_until(lambda: len(list(chosen.rglob("*.jpg"))) == 6, timeout=60_000)
     assert len(list(locations.thumbnails.rglob("*.jpg"))) == 6  # copied, not moved
+
+
+GUI_PROCESS = """
+import json, multiprocessing, sys
+from pathlib import Path
+from photoclip.core.paths import Locations
+from photoclip.core.settings import Settings
+from photoclip.gui.app import PhotoClipApp, application
+from photoclip.gui.selftest import _ranked, wait_until, write_scenes
+
+if __name__ == "__main__":
+    application([])
+    photos = Path(sys.argv[1])
+    write_scenes(photos)
+    locations = Locations.from_environment()
+    app = PhotoClipApp(locations, Settings.load(locations.settings))
+    app.window.show()
+    app.start()
+    app.window.add_folders([photos])
+    wait_until(lambda: app.window.results.rowCount() == 6, "indexing")
+    wait_until(lambda: app.worker.wait_idle(0), "the worker")
+    app.window.search.field.setText("a red circle")
+    wait_until(lambda: _ranked(app.window), "the search")
+    first = app.window.results.photo(0).path.name
+    with app.worker.searcher() as searcher:  # an image as the query: decoded in this process
+        similar = searcher.similar(photos.parent / "query.png")[0].photo.path.name
+    children = [p.pid for p in multiprocessing.active_children()]
+    app.window.close()
+    app.stop()
+    print(json.dumps({
+        "first": first,
+        "similar": similar,
+        "imported": sorted(m for m in ("torch", "open_clip", "torchvision") if m in sys.modules),
+        "children": children,
+        "left": [p.pid for p in multiprocessing.active_children()],
+    }))
+"""
+
+
+@pytest.mark.slow
+def test_the_window_process_indexes_and_searches_without_importing_torch(tmp_path: Path) -> None:
+    """The model runs in a child process, which ends with the app."""
+    from photoclip.synthetic.scenes import single_object_scene
+
+    single_object_scene("blue", "square", render_seed=99).render().save(tmp_path / "query.png")
+    script = tmp_path / "gui_process.py"
+    script.write_text(GUI_PROCESS)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PHOTOCLIP_MODEL": "test-shapes"}
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "photos")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert (result["first"], result["similar"]) == ("red-circle.png", "blue-square.png")
+    assert result["imported"] == []
+    assert len(result["children"]) == 1  # the model's process
+    assert result["left"] == []
+    with pytest.raises(ProcessLookupError):
+        os.kill(result["children"][0], 0)

@@ -119,3 +119,11 @@ def test_launcher_runs_the_entry_and_exits_with_its_return_value(tmp_path):
         [sys.executable, str(launcher)], cwd=tmp_path, capture_output=True, text=True
     )
     assert (done.returncode, done.stdout) == (3, "ran\n")
+
+
+def test_launcher_lets_a_frozen_model_process_start_before_the_app_is_imported():
+    """A frozen app's spawned child is this executable again: freeze_support() must run it
+    (and exit) before the window's modules are imported."""
+    source = bundle.launcher_source("photoclip.gui.app:main")
+    assert source.index("multiprocessing.freeze_support()") < source.index("import main")
+    assert "if __name__ == '__main__':" in source
