@@ -48,6 +48,9 @@ class StatusBar(QStatusBar):
         self.failures.setFlat(True)
         self.failures.hide()
         self.model = QLabel()
+        #: Whether `detail` shows indexing progress (cleared when the worker goes idle)
+        #: rather than a message, which stays until the next one replaces it.
+        self._detail_is_progress = False
         self.addWidget(self.state)
         self.addWidget(self.bar)
         self.addWidget(self.detail, 1)
@@ -68,14 +71,15 @@ class StatusBar(QStatusBar):
         self.state.setText(names.get(event.state, event.state.capitalize()))
         if event.state in (w.IDLE, w.PAUSED, w.STOPPING):
             self.bar.hide()
-            if event.state == w.IDLE:
-                self.detail.setText("")
+            if event.state == w.IDLE and self._detail_is_progress:
+                self.detail.setText("")  # a message (a failed job's reason) stays readable
 
     def show_progress(self, progress: IndexProgress) -> None:
         self.bar.show()
         self.bar.setRange(0, max(progress.total, 1))
         self.bar.setValue(progress.done)
         self.detail.setText(progress_text(progress))
+        self._detail_is_progress = True
 
     def show_failures(self, count: int) -> None:
         self.failures.setText(f"{count} failed…")
@@ -86,6 +90,7 @@ class StatusBar(QStatusBar):
 
     def show_message(self, text: str) -> None:
         self.detail.setText(text)
+        self._detail_is_progress = False
 
     def _on_pause(self, paused: bool) -> None:
         self.pause.setText("Resume" if paused else "Pause")

@@ -1,0 +1,64 @@
+"""The status bar: indexing progress in words, pause/resume, failures, and messages that
+stay readable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from photoclip.core import worker as w
+from photoclip.core.indexing import IndexProgress
+from photoclip.gui.statusbar import StatusBar, eta_text, progress_text
+
+
+def test_progress_reads_as_done_of_total_rate_and_time_left() -> None:
+    assert progress_text(IndexProgress(1200, 5000, 12.5, 304)) == (
+        "1,200 of 5,000 photos · 12.5/s · 5 min left"
+    )
+    assert progress_text(IndexProgress(3, 10, 0.0, None)) == "3 of 10 photos · 0.0/s"
+    assert (eta_text(42), eta_text(7200)) == ("42 s left", "2.0 h left")
+
+
+def test_progress_is_cleared_when_the_worker_goes_idle(qtbot: Any) -> None:
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    bar.show_state(w.StateChanged(w.WORKING, queue=1))
+    bar.show_progress(IndexProgress(5, 10, 2.0, 2.5))
+    assert bar.bar.isVisibleTo(bar) and "5 of 10" in bar.detail.text()
+    bar.show_state(w.StateChanged(w.IDLE, queue=0))
+    assert (bar.state.text(), bar.detail.text(), bar.bar.isVisibleTo(bar)) == (
+        "Up to date",
+        "",
+        False,
+    )
+
+
+def test_a_failed_jobs_message_outlives_the_worker_going_idle(qtbot: Any) -> None:
+    """A job fails, then the worker goes idle at once: the reason must stay readable."""
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    bar.show_progress(IndexProgress(5, 10, 2.0, 2.5))
+    bar.show_message("Thumbnails cannot be kept in /nope: Permission denied.")
+    bar.show_state(w.StateChanged(w.IDLE, queue=0))
+    assert bar.detail.text() == "Thumbnails cannot be kept in /nope: Permission denied."
+
+
+def test_pause_button_says_what_it_will_do_and_reports_the_toggle(qtbot: Any) -> None:
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    with qtbot.wait_signal(bar.pause_toggled) as paused:
+        bar.pause.click()
+    assert paused.args == [True] and bar.pause.text() == "Resume"
+    with qtbot.wait_signal(bar.pause_toggled) as resumed:
+        bar.pause.click()
+    assert resumed.args == [False] and bar.pause.text() == "Pause"
+
+
+def test_failures_button_shows_only_when_photos_failed(qtbot: Any) -> None:
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    bar.show_failures(0)
+    assert not bar.failures.isVisibleTo(bar)
+    bar.show_failures(3)
+    assert bar.failures.isVisibleTo(bar) and bar.failures.text() == "3 failed…"
+    with qtbot.wait_signal(bar.failures_requested):
+        bar.failures.click()
