@@ -308,6 +308,15 @@ def worker() -> Iterator[tuple[Worker, list[Any], list[RemoteEncoder]]]:
     worker.stop(timeout=60)
 
 
+def indexed(
+    worker: tuple[Worker, list[Any], list[RemoteEncoder]], scenes: Path
+) -> tuple[Worker, list[Any], list[RemoteEncoder]]:
+    """The worker, started on `scenes` and idle once they are indexed."""
+    worker[0].start([scenes])
+    assert worker[0].wait_idle(120)
+    return worker
+
+
 def top_result(worker: Worker, query: str) -> str:
     with worker.searcher() as searcher:
         return searcher.search(query)[0].photo.path.name
@@ -316,9 +325,7 @@ def top_result(worker: Worker, query: str) -> str:
 def test_a_worker_indexes_tags_and_searches_through_the_child(
     worker: tuple[Worker, list[Any], list[RemoteEncoder]], scenes: Path
 ) -> None:
-    running, failures, started = worker
-    running.start([scenes])
-    assert running.wait_idle(120)
+    running, failures, started = indexed(worker, scenes)
     assert not failures
     assert top_result(running, "a red circle") == "red-circle.png"
     with Catalog.open(Locations.from_environment().catalog, readonly=True) as catalog:
@@ -335,9 +342,7 @@ def test_a_worker_indexes_tags_and_searches_through_the_child(
 def test_after_a_child_dies_the_worker_loads_another(
     worker: tuple[Worker, list[Any], list[RemoteEncoder]], scenes: Path
 ) -> None:
-    running, _, started = worker
-    running.start([scenes])
-    assert running.wait_idle(120)
+    running, _, started = indexed(worker, scenes)
     os.kill(started[0].pid or 0, signal.SIGKILL)
     assert gone(started[0].pid)
     assert top_result(running, "a green triangle") == "green-triangle.png"
