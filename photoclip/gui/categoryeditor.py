@@ -124,6 +124,48 @@ def changes(
     return changed, removed
 
 
+Tag = tuple[str, str]
+
+
+def tag_renames(
+    originals: Sequence[Category], changed: Sequence[Category], removed: Sequence[str]
+) -> dict[Tag, Tag | None]:
+    """What each original (category, label) is called after a save: its new names where the
+    category or label was renamed, None where it is gone; tags that stay as they were are
+    left out. A tag filter on screen follows this, instead of showing nothing."""
+    renames: dict[Tag, Tag | None] = {}
+    gone = {name.lower() for name in removed}
+    for before in originals:
+        after = _category_after(before, changed)
+        for label in before.labels:
+            old = (before.name, label.name)
+            if before.name.lower() in gone and after is None:
+                renames[old] = None
+            elif after is not None:
+                new = _label_after(label, after)
+                if new != label.name:
+                    renames[old] = (after.name, new) if new is not None else None
+                elif after.name != before.name:
+                    renames[old] = (after.name, label.name)
+    return renames
+
+
+def _category_after(before: Category, changed: Sequence[Category]) -> Category | None:
+    """The saved version of `before`: the one with its id, else a new one taking its name."""
+    by_id = next((c for c in changed if before.id is not None and c.id == before.id), None)
+    by_name = (c for c in changed if c.id is None and c.name.lower() == before.name.lower())
+    return by_id or next(by_name, None)
+
+
+def _label_after(label: Label, category: Category) -> str | None:
+    """The label's name in the saved category: by its id, else by its name; None if gone."""
+    same = next(
+        (lab for lab in category.labels if label.id is not None and lab.id == label.id), None
+    )
+    same = same or category.label(label.name)
+    return same.name if same is not None else None
+
+
 def _original(category: Category, originals: Sequence[Category]) -> Category | None:
     if category.id is not None:
         same = next((c for c in originals if c.id == category.id), None)

@@ -73,13 +73,20 @@ class Dialogs:
         def edit(setup: tuple[list[Category], Thresholds]) -> None:
             editor = CategoryEditor(setup[0], self.window)
             editor.set_calibrated(setup[1])
-            editor.saved.connect(self._save_categories)
+            editor.saved.connect(lambda changed, removed: self._save(setup[0], changed, removed))
             editor.open()
 
         self.tasks.read(lambda s: read_tag_setup(s.library.catalog), edit)
 
-    def _save_categories(self, changed: list[Category], removed: list[str]) -> None:
-        done = lambda _: self.window.refresh_library()  # noqa: E731
+    def _save(self, originals: list[Category], changed: list[Category], removed: list[str]) -> None:
+        from photoclip.gui.categoryeditor import tag_renames  # loaded with the editor
+
+        renames = tag_renames(originals, changed, removed)
+
+        def done(_: object) -> None:
+            self.window.follow_tag_renames(renames)
+            self.window.refresh_library()
+
         self.tasks.act(SaveCategories, tuple(changed), tuple(removed), on_done=done)
 
     def sort(self) -> None:

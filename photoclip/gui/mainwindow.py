@@ -9,6 +9,7 @@ widgets whose requests are wired here.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -415,6 +416,18 @@ class MainWindow(QMainWindow):
 
     def _on_tag_filter(self, category: str, label: str) -> None:
         self._tag = (category, label) if category else None
+        self.run_search()
+
+    def follow_tag_renames(self, renames: Mapping[tuple[str, str], tuple[str, str] | None]) -> None:
+        """After categories are saved: a tag filter on screen follows its label's new name,
+        and is cleared if the label is gone (it would show nothing)."""
+        if self._tag is None or self._tag not in renames:
+            return
+        self._tag = renames[self._tag]
+        if self._tag is None:
+            self.tag_panel.clear_filter()
+        else:
+            self.tag_panel.set_filter(*self._tag)
         self.run_search()
 
     # -- similar photos, one photo, going back ---------------------------------------------------

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from photoclip.core.categories import MULTI, Category, Label
-from photoclip.gui.categoryeditor import CategoryEditor
+from photoclip.gui.categoryeditor import CategoryEditor, tag_renames
 
 PETS = Category(
     "Pets",
@@ -177,3 +177,32 @@ def test_the_calibrated_threshold_is_shown_and_where_an_own_one_starts(qtbot: Qt
     editor.threshold_check.setChecked(True)
     changed, _ = _save(qtbot, editor)
     assert changed[0].label("cat") == Label("cat", threshold=0.271)
+
+
+def _with_ids(name: str, id_: int, *labels: tuple[str, int]) -> Category:
+    return Category(name, tuple(Label(n, id=i) for n, i in labels), id=id_)
+
+
+def test_tag_renames_follow_ids_through_renames_swaps_and_removals() -> None:
+    pets = _with_ids("Pets", 1, ("dog", 10), ("cat", 11), ("bird", 12))
+    docs = _with_ids("Docs", 2, ("receipt", 20))
+    food = _with_ids("Food", 3, ("pizza", 30))
+    swapped = _with_ids(
+        "Animals", 1, ("cat", 10), ("dog", 11)
+    )  # renamed, labels swapped, bird gone
+    renames = tag_renames([pets, docs, food], [swapped], ["Docs"])
+    assert renames == {
+        ("Pets", "dog"): ("Animals", "cat"),
+        ("Pets", "cat"): ("Animals", "dog"),
+        ("Pets", "bird"): None,
+        ("Docs", "receipt"): None,
+    }  # Food, untouched, is left out
+
+
+def test_tag_renames_match_a_new_category_that_takes_a_removed_ones_name() -> None:
+    old = _with_ids("Pets", 1, ("dog", 10))
+    new = Category("Pets", (Label("dog"), Label("cat")))  # no ids: made anew in the editor
+    assert tag_renames([old], [new], ["Pets"]) == {}
+    assert tag_renames([old], [Category("Pets", (Label("cat"),))], ["Pets"]) == {
+        ("Pets", "dog"): None
+    }

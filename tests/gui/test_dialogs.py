@@ -200,15 +200,8 @@ def test_a_label_renamed_in_the_editor_keeps_its_confirmed_tag(
         window.open_photo(photo.id)
     with qtbot.wait_signal(window.photo_shown, timeout=WAIT):
         window.photo_view.tag_confirmed.emit(photo.id, "Colours", "red")
-    window.dialogs.category_editor()
-    editor = opened(window, CategoryEditor, qtbot)
-    row = next(i for i, d in enumerate(editor.drafts) if d.name == "Colours")
-    editor.select(row, [label.name for label in editor.drafts[row].labels].index("red"))
-    red_id = editor.current_label().id
-    editor.label_name_edit.selectAll()
-    qtbot.keyClicks(editor.label_name_edit, "crimson")
-    with qtbot.wait_signal(window.library_read, timeout=WAIT):
-        editor.save_button.click()
+    red_id = _label_id(window, qtbot, "Colours", "red")
+    _rename_label(window, qtbot, "Colours", "red", "crimson")
     with Catalog.open(Locations.from_environment().catalog, readonly=True) as catalog:
         store = TagStore(catalog)
         colours = store.category("Colours")
@@ -218,3 +211,39 @@ def test_a_label_renamed_in_the_editor_keeps_its_confirmed_tag(
         assert store.corrections([red_id])[red_id][CONFIRMED] == [photo.id]
         mine = [(t.category, t.label, t.source) for t in store.tags([photo.id])]
         assert ("Colours", "crimson", CONFIRMED) in mine
+
+
+def _label_id(window: Any, qtbot: Any, category: str, label: str) -> int | None:
+    """The stored id of a label, as the category editor shows it (closed again)."""
+    window.dialogs.category_editor()
+    editor = opened(window, CategoryEditor, qtbot)
+    row = next(i for i, d in enumerate(editor.drafts) if d.name == category)
+    editor.select(row, [lab.name for lab in editor.drafts[row].labels].index(label))
+    found = editor.current_label().id
+    editor.close()
+    return found
+
+
+def _rename_label(window: Any, qtbot: Any, category: str, old: str, new: str) -> None:
+    window.dialogs.category_editor()
+    editor = opened(window, CategoryEditor, qtbot)
+    row = next(i for i, d in enumerate(editor.drafts) if d.name == category)
+    editor.select(row, [label.name for label in editor.drafts[row].labels].index(old))
+    editor.label_name_edit.selectAll()
+    qtbot.keyClicks(editor.label_name_edit, new)
+    with qtbot.wait_signal(window.library_read, timeout=WAIT):
+        editor.save_button.click()
+
+
+def test_a_tag_filter_follows_its_label_when_the_label_is_renamed(
+    make_app: Any, qtbot: Any, scenes: Path
+) -> None:
+    window = with_colours(make_app, qtbot, scenes)
+    label = sorted(tagged(window))[0]
+    with qtbot.wait_signal(window.results_shown, timeout=WAIT):
+        window.tag_panel.filter_requested.emit("Colours", label)
+    shown = names(window)
+    _rename_label(window, qtbot, "Colours", label, f"deep {label}")
+    qtbot.wait_until(lambda: f"tagged Colours: deep {label}" in window.search.filters.text())
+    assert window.tag_panel.current_filter() == ("Colours", f"deep {label}")
+    qtbot.wait_until(lambda: names(window) == shown, timeout=WAIT)
