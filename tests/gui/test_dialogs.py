@@ -35,6 +35,15 @@ def with_colours(make_app: Any, qtbot: Any, scenes: Path) -> Any:
     return window
 
 
+def filtered_by_a_colour(make_app: Any, qtbot: Any, scenes: Path) -> tuple[Any, str]:
+    """A window whose grid shows only the photos of one tagged colour, and that colour."""
+    window = with_colours(make_app, qtbot, scenes)
+    label = sorted(tagged(window))[0]
+    with qtbot.wait_signal(window.results_shown, timeout=WAIT):
+        window.tag_panel.filter_requested.emit("Colours", label)
+    return window, label
+
+
 def _counts(window: Any) -> list[Any]:
     return list(window._library.tags)
 
@@ -46,10 +55,7 @@ def tagged(window: Any) -> dict[str, str]:
 def test_saved_categories_tag_the_library_and_filter_the_grid(
     make_app: Any, qtbot: Any, scenes: Path
 ) -> None:
-    window = with_colours(make_app, qtbot, scenes)
-    label = sorted(tagged(window))[0]
-    with qtbot.wait_signal(window.results_shown, timeout=WAIT):
-        window.tag_panel.filter_requested.emit("Colours", label)
+    window, label = filtered_by_a_colour(make_app, qtbot, scenes)
     assert names(window) and all(name.startswith(label) for name in names(window))
     assert f"tagged Colours: {label}" in window.search.filters.text()
     with qtbot.wait_signal(window.results_shown, timeout=WAIT):
@@ -238,10 +244,7 @@ def _rename_label(window: Any, qtbot: Any, category: str, old: str, new: str) ->
 def test_a_tag_filter_follows_its_label_when_the_label_is_renamed(
     make_app: Any, qtbot: Any, scenes: Path
 ) -> None:
-    window = with_colours(make_app, qtbot, scenes)
-    label = sorted(tagged(window))[0]
-    with qtbot.wait_signal(window.results_shown, timeout=WAIT):
-        window.tag_panel.filter_requested.emit("Colours", label)
+    window, label = filtered_by_a_colour(make_app, qtbot, scenes)
     shown = names(window)
     _rename_label(window, qtbot, "Colours", label, f"deep {label}")
     qtbot.wait_until(lambda: f"tagged Colours: deep {label}" in window.search.filters.text())
