@@ -17,10 +17,12 @@ score distribution: tagged vs. not, or Kittler and Illingworth's minimum-error s
 tight group stands above a wide bulk), stored with the share of photos they tag, shown by
 `photoclip tags calibration` and overridden per label by the user.
 
-Corrections refine a label: its vector becomes label + ALPHA * (mean(confirmed photos) -
-c) - BETA * (mean(rejected photos) - c), renormalised, where c is the library's mean photo,
-so similar photos follow. A confirmed tag is
-never removed by re-tagging, and a rejected one never comes back.
+Corrections refine a label: its vector becomes label + ALPHA * o(confirmed) - BETA *
+o(rejected) less its part along the label, renormalised. o(photos) is their mean less the
+library's mean photo, shrunk by n / (n + 1) for n photos (one photo is mostly its own
+quirks). Only what sets the rejected photos apart pushes the label away, not the label
+itself: rejecting one red photo from "red" must not unlearn red. Similar photos follow.
+A confirmed tag is never removed by re-tagging, and a rejected one never comes back.
 """
 
 from __future__ import annotations
@@ -57,9 +59,10 @@ DEFAULT_TEMPLATES: tuple[str, ...] = (
     "itap of a {}.",
     "a picture of a {}.",
 )
-#: How far confirmed photos pull a label towards them, rejected ones push it away.
+#: How far confirmed photos pull a label towards them, rejected ones push it away (only
+#: along what sets them apart, not along the label itself; see _beside).
 ALPHA = 0.5
-BETA = 1.0
+BETA = 2.0
 #: Otsu's split is trusted when it explains this share of the scores' variance (a single
 #: normal bell gives 2/pi = 0.64, a uniform spread 0.75); below it, the threshold is the
 #: mean + TAIL_STDS standard deviations (~2% of a bell).
@@ -481,7 +484,8 @@ class Tagger:
             votes = corrections.get(int(label.id or -1))
             if votes:
                 confirmed = self._offset(votes[CONFIRMED], centre)
-                matrix[j] += ALPHA * confirmed - BETA * self._offset(votes[REJECTED], centre)
+                rejected = _beside(self._offset(votes[REJECTED], centre), matrix[j])
+                matrix[j] += ALPHA * confirmed - BETA * rejected
         return _normalise(matrix)
 
     def _centre(self) -> np.ndarray:
@@ -500,7 +504,11 @@ class Tagger:
         if not photo_ids:
             return 0.0
         _, vectors = self.catalog.photo_vectors(self.model_key, photo_ids)
-        return vectors.mean(axis=0) - centre if len(vectors) else 0.0
+        if not len(vectors):
+            return 0.0
+        # Shrunk by n / (n + 1): one photo's offset is mostly its own quirks (its shape, its
+        # background); what several photos share is what the user meant.
+        return (vectors.mean(axis=0) - centre) * len(vectors) / (len(vectors) + 1)
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -645,6 +653,13 @@ def _by_column(
     corrections: dict[int, dict[str, list[int]]], label_ids: list[int]
 ) -> list[tuple[int, dict[str, list[int]]]]:
     return [(label_ids.index(lid), votes) for lid, votes in corrections.items()]
+
+
+def _beside(offset: np.ndarray | float, direction: np.ndarray) -> np.ndarray | float:
+    """`offset` less its component along `direction` (a unit vector)."""
+    if isinstance(offset, float):
+        return offset
+    return offset - float(offset @ direction) * direction
 
 
 def _normalise(matrix: np.ndarray) -> np.ndarray:

@@ -35,9 +35,14 @@ SHAPES = ("circle", "square", "triangle", "star")
 SIZES = ("small", "large")
 POSITIONS = ("left", "right", "top", "bottom", "center")
 BACKGROUND_KINDS = ("plain", "gradient", "noise")
-#: Words that name nothing drawn here, so text in an image is not always a colour or shape.
+#: Words that name nothing drawn here, so text in an image is not always a shape's name.
 OTHER_WORDS = ("cat", "dog", "sun", "car", "tree", "house", "stop", "hello")
-WORDS = (*COLOURS, *SHAPES, *OTHER_WORDS)
+#: What typographic scenes write. Not colour names: the word "red" in blue ink would teach
+#: the small model that "red" is not red (the Stroop effect), and its colours fell from 0.92
+#: to 0.56 with them. Shape names stay, for CLIP's habit of reading "circle" as a circle.
+WORDS = (*SHAPES, *OTHER_WORDS)
+#: Words that name a thing, so that "a {word}" is a caption for the word alone.
+_THINGS = frozenset((*SHAPES, "cat", "dog", "sun", "car", "tree", "house"))
 
 #: Training draws scene seeds below this; held-out evaluation draws from here up.
 HELD_OUT_SEED = 1_000_000_000
@@ -75,8 +80,8 @@ _SUPERSAMPLE = 4
 #: Colours closer than this (RGB distance) make a shape or word hard to see: yellow/orange,
 #: red/orange, blue/purple.
 _MIN_CONTRAST = 125.0
-_FONT_SIZES = range(13, 19)
-_MAX_TEXT_WIDTH = 58
+_FONT_SIZES = range(15, 25)
+_MAX_TEXT_WIDTH = 60
 _TEXT_JITTER_Y = 10
 
 
@@ -153,19 +158,20 @@ class Scene:
 # --- Making scenes --------------------------------------------------------------------------
 
 
-def generate_scene(seed_or_rng: int | random.Random) -> Scene:
-    """A random scene: a word (WORD_SHARE), two objects (TWO_OBJECT_SHARE) or one object."""
+def generate_scene(seed_or_rng: int | random.Random, word_share: float = WORD_SHARE) -> Scene:
+    """A random scene: a word (word_share), two objects (TWO_OBJECT_SHARE) or one object."""
     rng = _as_rng(seed_or_rng)
     roll = rng.random()
-    if roll < WORD_SHARE:
+    if roll < word_share:
         return random_word_scene(rng)
-    return random_object_scene(rng, n_objects=2 if roll < WORD_SHARE + TWO_OBJECT_SHARE else 1)
+    return random_object_scene(rng, n_objects=2 if roll < word_share + TWO_OBJECT_SHARE else 1)
 
 
-def scene_series(n: int, seed: int) -> list[Scene]:
-    """The n scenes that `seed` stands for; two different seeds give independent series."""
+def scene_series(n: int, seed: int, word_share: float = WORD_SHARE) -> list[Scene]:
+    """The n scenes that `seed` stands for; two different seeds give independent series.
+    Training asks for more words (`word_share`) than a folder of test photos holds."""
     rng = random.Random(seed)
-    return [generate_scene(rng) for _ in range(n)]
+    return [generate_scene(rng, word_share) for _ in range(n)]
 
 
 def random_object_scene(
@@ -190,8 +196,9 @@ def random_object_scene(
 def random_word_scene(seed_or_rng: int | random.Random, word: str | None = None) -> Scene:
     rng = _as_rng(seed_or_rng)
     rendered = RenderedWord(word or rng.choice(WORDS), rng.choice(list(COLOURS)))
-    # No noisy backgrounds: 13-px letters on noise are barely legible at 64 px.
-    background = _random_background(rng, [rendered.colour], ("plain", "gradient"))
+    # No noisy backgrounds (small letters on noise are barely legible at 64 px), and plain
+    # ones twice as often as gradients: reading is the model's slowest skill to learn.
+    background = _random_background(rng, [rendered.colour], ("plain", "gradient"), plain_weight=2.0)
     return Scene((), background, rendered, render_seed=rng.getrandbits(32))
 
 
@@ -255,6 +262,39 @@ def counterpart(scene: Scene, seed_or_rng: int | random.Random) -> Scene:
     return replace(scene, objects=tuple(objects))
 
 
+def siblings(scene: Scene, attribute: str, n: int, seed_or_rng: int | random.Random) -> list[Scene]:
+    """Up to n scenes, `scene` first, that differ from one another only in `attribute`
+    ("shape", "colour", "size" or "position") of one object, or in the written word. A shape
+    quartet can be told apart by nothing but shape: the hardest negatives for that word."""
+    rng = _as_rng(seed_or_rng)
+    if scene.word is not None:
+        words = rng.sample([word for word in WORDS if word != scene.word.text], n - 1)
+        return [scene] + [replace(scene, word=replace(scene.word, text=w)) for w in words]
+    index = rng.randrange(len(scene.objects))
+    values = _alternatives(scene, index, attribute)
+    chosen = rng.sample(values, min(n - 1, len(values)))
+    return [scene] + [_with_object(scene, index, **{attribute: value}) for value in chosen]
+
+
+def figure_ground_swap(scene: Scene) -> Scene | None:
+    """A one-object scene with the object's and the background's colours swapped ("a white
+    circle on a black background" and "a black circle on a white background"): told apart
+    only by which colour is the object's. None for words and two objects."""
+    if scene.word is not None or len(scene.objects) != 1:
+        return None
+    (obj,) = scene.objects
+    background = replace(scene.background, colour=obj.colour)
+    return replace(
+        scene, objects=(replace(obj, colour=scene.background.colour),), background=background
+    )
+
+
+def _with_object(scene: Scene, index: int, **changes: str) -> Scene:
+    objects = list(scene.objects)
+    objects[index] = replace(objects[index], **changes)
+    return replace(scene, objects=tuple(objects))
+
+
 def _alternatives(scene: Scene, index: int, attribute: str) -> list[str]:
     """Values that change the object yet keep it visible and distinct from its neighbour."""
     current = scene.objects[index]
@@ -296,10 +336,14 @@ def _random_object(
 
 
 def _random_background(
-    rng: random.Random, foreground: Iterable[str], kinds: tuple[str, ...]
+    rng: random.Random,
+    foreground: Iterable[str],
+    kinds: tuple[str, ...],
+    plain_weight: float = 1.0,
 ) -> Background:
     colours = [name for name in COLOURS if all(_contrasts(name, other) for other in foreground)]
-    return Background(rng.choice(kinds), rng.choice(colours))
+    kind = rng.choices(kinds, [plain_weight if k == "plain" else 1.0 for k in kinds])[0]
+    return Background(kind, rng.choice(colours))
 
 
 def _plain_contrasting(colour: str) -> Background:
@@ -358,6 +402,12 @@ def _two_object_captions(first: SceneObject, second: SceneObject, background: st
         f"a photo of a {one} and a {other}",
         f"{shapes} on {background}",
         shapes,
+        # Each object alone is still a true caption: "a circle" fits a circle beside a square.
+        *(
+            f"a {obj.colour} {obj.shape} {_POSITION_PHRASE[obj.position]}"
+            for obj in (first, second)
+        ),
+        *dict.fromkeys(f"a {obj.shape}" for obj in (first, second)),  # "a star" once
     ]
 
 
@@ -378,6 +428,9 @@ def _word_captions(word: RenderedWord, background: Background) -> list[str]:
         f"{colour} text reading '{text}'",
         f"a picture of the word {text}",
         text,
+        # As on the web, where a sign's text is taken for the thing it names: the habit
+        # that makes CLIP match the word "circle" with "a circle" (a typographic attack).
+        *([f"a {text}", f"a photo of a {text}"] if text in _THINGS else []),
     ]
 
 

@@ -128,7 +128,9 @@ def test_a_large_photo_crosses_reduced_and_embeds_as_in_this_process(
     assert min(prepared.shape[:2]) >= 2 * max(remote.input_size)
     assert prepared.size * 16 <= large.width * large.height * 3  # far fewer bytes to send
     ours, theirs = remote.encode_prepared([prepared])[0], local.encode_pil([large])[0]
-    assert float(ours @ theirs) > 0.9999
+    # Box-reduced then resized is not bit for bit the transform's one resize of the original:
+    # measured 0.9998 with the committed weights (a different scene scores far lower).
+    assert float(ours @ theirs) > 0.999
 
 
 def test_threads_asking_at_once_each_get_their_own_answer(

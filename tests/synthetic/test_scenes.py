@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +23,12 @@ from photoclip.synthetic.scenes import (
     WORDS,
     Background,
     Scene,
+    SceneObject,
     generate_scene,
     random_object_scene,
     random_word_scene,
     scene_series,
+    siblings,
     single_object_scene,
     word_scene,
     write_scene_folder,
@@ -103,6 +106,28 @@ def test_series_mixes_words_one_and_two_objects(many_scenes: list[Scene]) -> Non
     assert kinds["word"] / len(many_scenes) == pytest.approx(WORD_SHARE, abs=0.04)
 
 
+def test_a_series_can_ask_for_more_words_without_changing_its_first_draws() -> None:
+    wordy = scene_series(1000, seed=5, word_share=0.4)
+    assert sum(s.word is not None for s in wordy) / 1000 == pytest.approx(0.4, abs=0.04)
+    assert scene_series(50, seed=5, word_share=0.4) == wordy[:50]
+
+
+def test_colour_names_are_never_written() -> None:
+    """The word "red" in blue ink would teach that "red" is not red."""
+    assert not set(WORDS) & set(COLOURS) and set(SHAPES) <= set(WORDS)
+
+
+def test_words_lie_mostly_on_plain_backgrounds_and_objects_on_any_kind() -> None:
+    """Letters of 15 px are read best on a plain background; objects need every kind, or
+    a colour is learned only where it fills a plain field."""
+    series = scene_series(3000, seed=7)
+    words = Counter(s.background.kind for s in series if s.word is not None)
+    objects = Counter(s.background.kind for s in series if s.objects)
+    assert words["plain"] / words.total() == pytest.approx(2 / 3, abs=0.06)
+    assert set(objects) == {"plain", "gradient", "noise"}
+    assert objects["plain"] / objects.total() == pytest.approx(1 / 3, abs=0.04)
+
+
 def test_generated_colours_always_contrast(many_scenes: list[Scene]) -> None:
     for scene in many_scenes:
         drawn = [obj.colour for obj in scene.objects] + ([scene.word.colour] if scene.word else [])
@@ -158,6 +183,30 @@ def test_example_phrasings() -> None:
     assert "a large red circle on a blue background" in scene.captions()
     assert "a large red circle on the left" in scene.captions()
     assert "an orange circle" in single_object_scene("orange", "circle").captions()
+
+
+def test_each_of_two_objects_is_a_caption_of_its_own() -> None:
+    """ "a circle" is true of a circle beside a square; without such captions the query
+    "a circle" prefers any lone object to a circle in company."""
+    circle, square = (
+        SceneObject("red", "circle", "small", "left"),
+        SceneObject("blue", "square", "large", "right"),
+    )
+    captions = Scene((circle, square), Background("plain", "white")).captions()
+    assert {
+        "a circle",
+        "a square",
+        "a red circle on the left",
+        "a blue square on the right",
+    } <= set(captions)
+
+
+def test_a_word_naming_a_thing_is_captioned_as_that_thing() -> None:
+    """As on the web, where a sign is captioned with what it says: the habit that makes CLIP
+    match the word "circle" with "a circle" (the typographic attack textness tames)."""
+    assert {"a circle", "a photo of a circle"} <= set(word_scene("circle").captions())
+    assert not any(c in ("a red", "a photo of a red") for c in word_scene("red").captions())
+    assert "the word 'red'" in word_scene("red").captions()
 
 
 # --- Pixels match the description -----------------------------------------------------------
@@ -268,3 +317,19 @@ def test_write_scene_folder_writes_jpegs(tmp_path: Path) -> None:
 def test_scenes_module_does_not_import_torch() -> None:
     code = "import sys, photoclip.synthetic.scenes; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_shape_siblings_differ_in_shape_only() -> None:
+    scene = single_object_scene("red", "circle", "small", "left", Background("noise", "blue"))
+    group = siblings(scene, "shape", 4, seed_or_rng=3)
+    assert group[0] == scene
+    assert sorted(member.objects[0].shape for member in group) == sorted(SHAPES)
+    for member in group:
+        assert replace(member.objects[0], shape="circle") == scene.objects[0]
+        assert (member.background, member.render_seed) == (scene.background, scene.render_seed)
+
+
+def test_word_siblings_write_different_words() -> None:
+    group = siblings(word_scene("circle"), "shape", 4, seed_or_rng=3)
+    assert len({member.word.text for member in group if member.word}) == 4
+    assert all(member.objects == () for member in group)
