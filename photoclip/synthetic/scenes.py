@@ -256,10 +256,8 @@ def counterpart(scene: Scene, seed_or_rng: int | random.Random) -> Scene:
             replace(second, position=first.position),
         )
         return replace(scene, objects=swapped)
-    objects = list(scene.objects)
     value = rng.choice(_alternatives(scene, index, attribute))
-    objects[index] = replace(objects[index], **{attribute: value})
-    return replace(scene, objects=tuple(objects))
+    return _with_object(scene, index, **{attribute: value})
 
 
 def siblings(scene: Scene, attribute: str, n: int, seed_or_rng: int | random.Random) -> list[Scene]:
