@@ -245,6 +245,7 @@ class MainWindow(QMainWindow):
         bridge.download_progressed.connect(self.welcome.chooser.set_progress)
         self.tasks.failed.connect(self.status.show_message)
         self.search.changed.connect(self.run_search)
+        self.search.field.textChanged.connect(self._query_edited)
         self.search.field.leave_down.connect(self._focus_grid)
         self.grid.opened.connect(self.open_photo)
         self.grid.leave_up.connect(self.search.focus)
@@ -356,6 +357,11 @@ class MainWindow(QMainWindow):
                 lambda photos: self._show_browsed(photos, background),
                 key="search", failed=self._search_failed,
             )  # fmt: skip
+
+    def _query_edited(self) -> None:
+        """Results asked for before this edit answer an old request: drop them (the
+        debounced search for the new text follows)."""
+        self.tasks.cancel("search")
 
     def _show_found(self, found: list[SearchResult], background: bool = False) -> None:
         self.status.show_message("")

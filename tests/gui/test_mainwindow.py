@@ -69,6 +69,16 @@ def test_a_typed_query_ranks_the_matching_scene_first(
     assert window.results.index(0).data(ScoreRole) > window.results.index(1).data(ScoreRole)
 
 
+def test_results_asked_for_before_the_query_changed_never_show(
+    make_app: Any, qtbot: Any, scenes: Path
+) -> None:
+    """A refresh still running when the user types (new photos, say) answers the old
+    request: it must not land on screen as if it were the new query's answer."""
+    window = indexed(make_app, qtbot, scenes).window
+    window.run_search(background=True)  # browsing, newest first: orange-triangle on top
+    assert search(window, qtbot, "a red circle")[0] == "red-circle.png"
+
+
 def test_query_syntax_subtracts_a_term(make_app: Any, qtbot: Any, scenes: Path) -> None:
     window = indexed(make_app, qtbot, scenes).window
     assert search(window, qtbot, "red + blue - blue")[0] == "red-circle.png"
