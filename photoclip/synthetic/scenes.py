@@ -41,8 +41,9 @@ OTHER_WORDS = ("cat", "dog", "sun", "car", "tree", "house", "stop", "hello")
 #: the small model that "red" is not red (the Stroop effect), and its colours fell from 0.92
 #: to 0.56 with them. Shape names stay, for CLIP's habit of reading "circle" as a circle.
 WORDS = (*SHAPES, *OTHER_WORDS)
-#: Words that name a thing, so that "a {word}" is a caption for the word alone.
-_THINGS = frozenset((*SHAPES, "cat", "dog", "sun", "car", "tree", "house"))
+#: Words that name a thing (all but "stop" and "hello"), so that "a {word}" is a caption
+#: for the word alone.
+_THINGS = frozenset(WORDS) - {"stop", "hello"}
 
 #: Training draws scene seeds below this; held-out evaluation draws from here up.
 HELD_OUT_SEED = 1_000_000_000
