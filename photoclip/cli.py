@@ -252,7 +252,10 @@ def run_doctor(args: argparse.Namespace) -> int:
     from photoclip.core.diagnostics import diagnose
 
     locations, settings = _environment()
-    for name, value in diagnose(locations, args.model or settings.model, settings.device):
+    # The library's model first, as `status` shows it; --model asks about another.
+    requested = args.model or settings.model
+    lines = diagnose(locations, requested, settings.device, chosen=bool(args.model))
+    for name, value in lines:
         print(f"{name:>18}: {value}")
     return 0
 

@@ -183,6 +183,20 @@ def _quit_on_signals(qt: QApplication) -> None:
     ticker.start(250)
 
 
+def _system_libraries_present() -> bool:
+    """On Linux, name the missing libraries Qt's xcb plugin needs (Qt itself would abort
+    naming another); a Wayland session may still start without them."""
+    from photoclip.gui import systemlibs
+
+    if not systemlibs.uses_xcb():
+        return True
+    problem = systemlibs.check_platform_libraries()
+    if problem is None:
+        return True
+    print(problem, file=sys.stderr)
+    return bool(os.environ.get("WAYLAND_DISPLAY"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # A frozen app's model process starts as this executable; this runs it and exits.
     multiprocessing.freeze_support()
@@ -193,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from photoclip.gui.selftest import self_test
 
         return self_test()
+    if not _system_libraries_present():
+        return 1
     qt = application(argv)
     locations = Locations.from_environment()
     photoclip = PhotoClipApp(locations, Settings.load(locations.settings))
