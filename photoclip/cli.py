@@ -34,9 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command is None:
         return _launch_app(["--self-test"] if args.self_test else [])
+    _start_log_file()
     try:
         return int(args.run(args) or 0)
     except KnownError as error:
+        log.info("%s failed: %r", args.command, error)  # the type goes to the log file only
         print(f"photoclip: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -694,6 +696,12 @@ def _print_trash_report(verb: str, report: Any) -> None:
 
 
 # -- wiring: the CLI's composition root --------------------------------------------------------
+
+
+def _start_log_file() -> None:
+    from photoclip.core.logfile import start_log_file
+
+    start_log_file(Locations.from_environment().cache)
 
 
 def _environment() -> tuple[Locations, Settings]:

@@ -52,6 +52,8 @@ def check_plain_failure(done: subprocess.CompletedProcess[str], seconds: float) 
 
 def test_index_with_hf_hub_offline_fails_in_seconds(tmp_path: Path) -> None:
     check_plain_failure(*index_offline(tmp_path, HF_HUB_OFFLINE="1"))
+    log = Path(os.environ["PHOTOCLIP_CACHE_DIR"]) / "photoclip.log"
+    assert "WeightsUnavailableError" in log.read_text()  # the type: in the log, not the output
 
 
 def test_index_with_the_hub_unreachable_fails_in_seconds(tmp_path: Path) -> None:

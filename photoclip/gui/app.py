@@ -27,6 +27,7 @@ from photoclip.core.catalog import Catalog
 from photoclip.core.embedding import Encoder
 from photoclip.core.errors import KnownError
 from photoclip.core.library import Library
+from photoclip.core.logfile import start_log_file
 from photoclip.core.paths import Locations
 from photoclip.core.profiles import MODEL_ENV, default_profile_name, resolve_profile
 from photoclip.core.settings import Settings
@@ -211,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     qt = application(argv)
     locations = Locations.from_environment()
+    start_log_file(locations.cache)
     photoclip = PhotoClipApp(locations, Settings.load(locations.settings))
     photoclip.window.show()
     QTimer.singleShot(0, photoclip.start)

@@ -138,13 +138,16 @@ class ModelChooser(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setWordWrap(True)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        # Names are short; the demo's title wraps onto a second line instead of widening
+        # the column (and squeezing every description).
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(0, self.fontMetrics().horizontalAdvance("M" * 16))
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        # Room for every profile's two-line description without scrolling, also where a
+        # Room for every profile's three-line description without scrolling, also where a
         # layout gives the chooser only its size hint (the welcome page centres it).
-        lines = 2 * len(self.model.profiles) + 2
+        lines = 3 * len(self.model.profiles) + 2
         self.table.setMinimumHeight(self.fontMetrics().lineSpacing() * lines)
         self.setMinimumWidth(self.fontMetrics().averageCharWidth() * 90)
         self.use_button = QPushButton("Use this model")

@@ -111,6 +111,7 @@ def test_the_remote_encoder_describes_the_same_model(
         local.device,
     )
     assert remote.alive and remote.pid != os.getpid()
+    assert remote.origin == local.origin and remote.origin.endswith("(architecture as given)")
 
 
 def test_prepared_images_are_plain_pixels_not_tensors(remote: RemoteEncoder) -> None:
