@@ -92,16 +92,19 @@ def _safetensors_header(path: Path) -> tuple[Shapes, dict[str, Any]]:
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             log.info("%s: unreadable safetensors header: %r", path, error)
             raise ModelError(_damaged(path, "its header is not readable")) from error
-    meta = header.pop("__metadata__", None) or {}
+    if not isinstance(header, dict):
+        raise ModelError(_damaged(path, "its header is not a list of tensors"))
+    meta = header.pop("__metadata__", None)
+    meta = meta if isinstance(meta, dict) else {}
     try:
         end = max(int(entry["data_offsets"][1]) for entry in header.values())
         shapes = {name: tuple(int(n) for n in entry["shape"]) for name, entry in header.items()}
-    except (TypeError, KeyError, ValueError, IndexError) as error:
+    except (TypeError, KeyError, ValueError, IndexError, OverflowError) as error:
         raise ModelError(_damaged(path, "its list of tensors is not readable")) from error
     if 8 + length + end > size:
         missing = 8 + length + end - size
         raise ModelError(_damaged(path, f"it ends {missing:,} bytes early"))
-    return shapes, dict(meta)
+    return shapes, meta
 
 
 def _torch_entries(path: Path) -> tuple[Shapes, dict[str, Any]]:

@@ -3,11 +3,15 @@ does not fit said in words."""
 
 from __future__ import annotations
 
+import json
 import re
+import struct
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from photoclip.core.checkpoints import identify, read_checkpoint
 from photoclip.core.embedding import load_encoder
@@ -147,3 +151,37 @@ def test_an_embedded_config_is_used(tiny_arch: str, tiny_encoder: Any, tmp_path:
     found = identify(read_checkpoint(folder / "open_clip_model.safetensors"), ["ViT-B-32"])
     assert found.how == "its embedded open_clip config"
     assert open_clip.get_model_config(found.arch) == config
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=12,
+)
+TENSOR = st.fixed_dictionaries(
+    {"dtype": st.just("F16"), "shape": st.lists(JSON, max_size=3), "data_offsets": JSON}
+)
+HEADER = st.dictionaries(st.text(max_size=6), TENSOR | JSON, max_size=4)
+
+
+def _safetensors(header: object, tail: bytes) -> bytes:
+    text = json.dumps(header).encode()
+    return struct.pack("<Q", len(text)) + text + tail
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    content=st.binary(max_size=300) | st.builds(_safetensors, HEADER | JSON, st.binary(max_size=64))
+)
+def test_any_bytes_read_as_weights_or_fail_in_words(
+    tmp_path_factory: pytest.TempPathFactory, content: bytes
+) -> None:
+    path = tmp_path_factory.mktemp("hostile") / "weights.safetensors"
+    path.write_bytes(content)
+    try:
+        checkpoint = read_checkpoint(path)
+    except ModelError as error:
+        assert "weights.safetensors" in str(error)
+        assert not EXCEPTION_NAME.search(str(error)), error
+    else:
+        assert checkpoint.shapes and all(isinstance(s, tuple) for s in checkpoint.shapes.values())
