@@ -50,3 +50,36 @@ def test_choosing_the_demo_model_indexes_a_dropped_folder(
 
 def _chose(event: Any) -> bool:
     return bool(event.job == "ChooseModel")
+
+
+def test_offline_a_model_to_download_says_so_in_seconds(
+    qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real model process, HF_HUB_OFFLINE=1 (set for every test): "Use this model" on
+    the default answers with the plain sentence, not 60 s of "Loading fast…" and then an
+    exception's name."""
+    import time
+
+    from photoclip.gui.app import PhotoClipApp
+
+    monkeypatch.delenv("PHOTOCLIP_MODEL", raising=False)
+    locations = Locations.from_environment()
+    app = PhotoClipApp(locations, Settings.load(locations.settings))
+    qtbot.addWidget(app.window)
+    try:
+        app.window.show()
+        app.start()
+        chooser = app.window.welcome.chooser
+        selected = chooser.selected_profile()
+        assert selected is not None and selected.name == "fast"
+        started = time.monotonic()
+        with qtbot.wait_signal(app.bridge.job_failed, timeout=WAIT):
+            qtbot.mouseClick(chooser.use_button, Qt.MouseButton.LeftButton)
+        assert time.monotonic() - started < 10
+        assert chooser.message.text() == (
+            "PhotoClip cannot download the 'fast' model's weights: this computer is offline. "
+            "Connect to the internet once, or choose a weights file you already have."
+        )
+    finally:
+        app.window.close()
+        app.stop()
