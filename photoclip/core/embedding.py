@@ -44,6 +44,8 @@ class Encoder(Protocol):
     input_size: tuple[int, int]
     #: the catalog records it with the model's vectors
     open_clip_version: str
+    #: CLIP's softmax temperature, exp(model.logit_scale)
+    logit_scale: float
 
     @property
     def model_key(self) -> str: ...
@@ -82,6 +84,9 @@ class LocalEncoder:
     #: (height, width) the transform produces; the decoder never needs more pixels.
     input_size: tuple[int, int]
     open_clip_version: str
+    #: CLIP's learned softmax temperature (exp of `logit_scale`): tagging turns cosines
+    #: into probabilities at the scale the model was trained with.
+    logit_scale: float = 100.0
 
     @property
     def model_key(self) -> str:
@@ -178,7 +183,14 @@ def load_encoder(
         dim=_output_dim(model),
         input_size=_input_size(model),
         open_clip_version=open_clip.__version__,
+        logit_scale=_logit_scale(model),
     )
+
+
+def _logit_scale(model: Any) -> float:
+    """exp(logit_scale), CLIP's temperature; 100 (CLIP's ceiling) for a model without one."""
+    scale = getattr(model, "logit_scale", None)
+    return float(scale.exp().item()) if scale is not None else 100.0
 
 
 def _create_kwargs(profile: ModelProfile, cache: Path | None, progress: Progress | None) -> dict:

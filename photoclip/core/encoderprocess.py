@@ -103,6 +103,7 @@ class _Loaded:
     dim: int
     input_size: tuple[int, int]
     open_clip_version: str
+    logit_scale: float
 
 
 class RemoteEncoder:
@@ -116,6 +117,7 @@ class RemoteEncoder:
         self.profile = profile
         self.device, self.dim, self.input_size = loaded.device, loaded.dim, loaded.input_size
         self.open_clip_version = loaded.open_clip_version
+        self.logit_scale = loaded.logit_scale
         self._channel, self._timeout = channel, timeout
         self._lock = threading.Lock()
 
@@ -188,8 +190,8 @@ class _Channel:
             if kind == "progress" and progress is not None:
                 progress(*body)
             elif kind == "loaded":
-                device, dim, (height, width), version = body
-                return _Loaded(device, dim, (height, width), version)
+                device, dim, (height, width), version, scale = body
+                return _Loaded(device, dim, (height, width), version, scale)
             elif kind == "error":
                 raise _rebuilt(*body)
 
@@ -292,7 +294,10 @@ def serve(
     except Exception as error:
         sender.send(_failure(error))
         return
-    loaded = (encoder.device, encoder.dim, encoder.input_size, encoder.open_clip_version)
+    loaded = (
+        encoder.device, encoder.dim, encoder.input_size, encoder.open_clip_version,
+        encoder.logit_scale,
+    )  # fmt: skip
     sender.send(("loaded", *loaded))
     _answer(connection, sender, encoder)
 

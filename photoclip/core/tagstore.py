@@ -243,9 +243,10 @@ class TagStore:
 
     # -- corrections -----------------------------------------------------------------------
 
-    def correct(self, photo_id: int, label_id: int, verdict: str, tag: TagRow) -> None:
+    def correct(self, photo_id: int, label_id: int, verdict: str, tag: TagRow) -> str | None:
         """The user confirms or rejects a label on a photo; `tag` is the evidence to keep
-        with a confirmation."""
+        with a confirmation. Returns the verdict it replaces (None: there was none)."""
+        previous = self.verdict(photo_id, label_id)
         with self.catalog.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO tag_corrections VALUES (?, ?, ?, ?)",
@@ -260,6 +261,33 @@ class TagStore:
                     (photo_id, label_id, tag.score, tag.threshold, tag.runner_up,
                      tag.runner_up_score),
                 )  # fmt: skip
+        return previous
+
+    def verdict(self, photo_id: int, label_id: int) -> str | None:
+        rows = self.catalog.read(
+            "SELECT verdict FROM tag_corrections WHERE photo_id = ? AND label_id = ?",
+            (photo_id, label_id),
+        )
+        return str(rows[0][0]) if rows else None
+
+    def uncorrect(self, photo_id: int, label_id: int, previous: str | None) -> None:
+        """Undo a correction: the pair's verdict goes back to `previous` (None: none). A
+        confirmed row is dropped; the next re-tag decides the pair again."""
+        with self.catalog.transaction() as db:
+            db.execute(
+                "DELETE FROM tag_corrections WHERE photo_id = ? AND label_id = ?",
+                (photo_id, label_id),
+            )
+            db.execute(
+                "DELETE FROM photo_tags WHERE photo_id = ? AND label_id = ? "
+                "AND source = 'confirmed'",
+                (photo_id, label_id),
+            )
+            if previous is not None:
+                db.execute(
+                    "INSERT INTO tag_corrections VALUES (?, ?, ?, ?)",
+                    (photo_id, label_id, previous, time.time()),
+                )
 
     def corrections(self, label_ids: Sequence[int]) -> dict[int, dict[str, list[int]]]:
         """label id -> {"confirmed": [photo ids], "rejected": [photo ids]}."""

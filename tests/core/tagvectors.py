@@ -39,10 +39,13 @@ class FakeTexts:
     """Each text is a fixed vector; a label is the mean of its phrasings (templates ignored).
     Counts how many texts it was asked to embed, to check the cache."""
 
-    def __init__(self, vectors: dict[str, np.ndarray], model_key: str = MODEL_KEY) -> None:
+    def __init__(
+        self, vectors: dict[str, np.ndarray], model_key: str = MODEL_KEY, logit_scale: float = 10.0
+    ) -> None:
         self.vectors = vectors
         self.embedded = 0
         self._key = model_key
+        self.logit_scale = logit_scale
 
     @property
     def model_key(self) -> str:
