@@ -427,10 +427,8 @@ def run_tag(args: argparse.Namespace) -> int:
             _print_explanation(tagger.explain(_photo_id(library, args.explain)), args.json)
             return 0
         changes = _corrections(library, tagger, args)
-        if changes:  # a correction re-tags its own category, and nothing else
-            results = []
-        else:
-            results = tagger.retag(args.category)
+        # A correction re-tags its own category, and nothing else.
+        results = [] if changes else tagger.retag(args.category)
         # Every photo's tags are read only for --json, which lists them.
         _print_tags(tagger.store.tags() if args.json else [], results, args.json, changes)
     return 0

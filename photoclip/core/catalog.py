@@ -154,11 +154,12 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     """,
     # 4 (issue 14): tag thresholds are probabilities now (CLIP's softmax over a category's
-    # labels and a background), no longer cosines: the old calibrations, the tagger's
-    # rows and user thresholds (cosines) mean nothing on the new scale. The user's
-    # corrections stay.
+    # labels), no longer cosines: the old calibrations, the tagger's rows and user
+    # thresholds (cosines) mean nothing on the new scale. The user's corrections stay. A
+    # calibration also keeps the cosine the library's scores split at, where they do.
     """
     DELETE FROM tag_calibration;
+    ALTER TABLE tag_calibration ADD COLUMN split REAL;
     DELETE FROM photo_tags WHERE source = 'auto';
     UPDATE tag_labels SET threshold = NULL;
     """,

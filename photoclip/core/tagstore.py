@@ -36,6 +36,8 @@ class Calibration:
     #: how many photos it was computed from, and the share of them above it
     photos: int
     tag_rate: float
+    #: the cosine the library's scores split at (None: they support no split)
+    split: float | None = None
 
 
 class TagRow(NamedTuple):
@@ -198,18 +200,20 @@ class TagStore:
 
     def calibration(self, model_key: str) -> dict[int, Calibration]:
         rows = self.catalog.read(
-            "SELECT label_id, threshold, photos, tag_rate FROM tag_calibration WHERE model_key = ?",
+            "SELECT label_id, threshold, photos, tag_rate, split FROM tag_calibration "
+            "WHERE model_key = ?",
             (model_key,),
         )
-        return {r[0]: Calibration(r[0], r[1], r[2], r[3]) for r in rows}
+        return {r[0]: Calibration(*r) for r in rows}
 
     def put_calibration(self, model_key: str, calibrations: Iterable[Calibration]) -> None:
         now = time.time()
         with self.catalog.transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO tag_calibration VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO tag_calibration(model_key, label_id, threshold, photos, "
+                "tag_rate, calibrated_at, split) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (model_key, c.label_id, c.threshold, c.photos, c.tag_rate, now)
+                    (model_key, c.label_id, c.threshold, c.photos, c.tag_rate, now, c.split)
                     for c in calibrations
                 ],
             )

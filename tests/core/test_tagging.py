@@ -31,7 +31,9 @@ from photoclip.core.tagging import (
     decide,
     install_default_categories,
     learned_threshold,
+    library_split,
     probabilities,
+    single_choice_split,
     tag_photos,
     templates_for,
 )
@@ -71,15 +73,19 @@ def _labels_of(tagger: Tagger, ids: list[int], category: str = "Colour") -> list
 # -- probabilities and decisions ------------------------------------------------------------
 
 
-def test_probabilities_are_clips_softmax_over_labels_and_the_background() -> None:
-    category = Category("C", (Label("a"), Label("b")))
-    scores, background = np.array([[0.3, 0.1]]), np.array([[0.2, 0.0]])
+def test_single_choice_probabilities_are_clips_softmax_over_the_labels() -> None:
+    category = Category("C", (Label("a"), Label("b"), Label("x", counter=True)))
+    scores, background = np.array([[0.3, 0.1, 0.2]]), np.array([[0.9]])
     probs = probabilities(category, scores, background, scale=10.0)
-    e = np.exp(10 * np.array([0.3, 0.1, 0.2, 0.0]))
-    assert probs[0] == pytest.approx(e[:2] / e.sum())
+    e = np.exp(10 * np.array([0.3, 0.1, 0.2]))
+    assert probs[0] == pytest.approx(e / e.sum())  # the background is not a rival here
     # A rejected pair is out of the running: its share goes to the others.
-    blocked = probabilities(category, scores, background, 10.0, blocked=np.array([[True, False]]))
+    blocked = probabilities(
+        category, scores, background, 10.0, blocked=np.array([[True, False, False]])
+    )
     assert blocked[0, 0] == 0 and blocked[0, 1] == pytest.approx(e[1] / e[1:].sum())
+    shifted = probabilities(category, scores, background, 10.0, shift=np.array([[0, 2.0, 0]]))
+    assert shifted[0, 1] == pytest.approx(np.exp(3) / (np.exp(3) + np.exp(3) + np.exp(2)))
 
 
 def test_multi_label_probabilities_set_each_label_against_counters_and_background() -> None:
@@ -107,12 +113,11 @@ def test_multi_label_decides_each_label_on_its_own_threshold() -> None:
     assert sorted(pairs) == [(0, 0), (0, 1), (1, 0), (2, 1)]
 
 
-def test_a_threshold_is_learned_only_where_the_winners_show_two_groups() -> None:
+def test_a_probability_threshold_is_what_noise_rarely_reaches_and_at_least_a_half() -> None:
     rng = np.random.default_rng(0)
     one_group = np.clip(rng.normal(0.8, 0.05, 50), 0, 1)
     assert learned_threshold(one_group) == DEFAULT_THRESHOLD
-    two = np.concatenate([rng.normal(0.95, 0.01, 30), rng.normal(0.55, 0.03, 20)])
-    assert 0.6 < learned_threshold(two) < 0.94  # the photos it barely wins drop out
+    assert learned_threshold(one_group, noise=0.7, floor=0.62) == 0.62
     assert learned_threshold(one_group[:2]) == DEFAULT_THRESHOLD  # too few to judge
     # No winner above what noise reaches: nothing stands out, the label tags nothing.
     assert learned_threshold(one_group, noise=0.95) == np.inf
@@ -124,7 +129,7 @@ def test_a_category_of_random_vectors_tags_nothing_and_says_why(tmp_path: Path) 
     test-shapes model's width) at its logit scale."""
     rng = np.random.default_rng(3)
     texts = {name: rng.normal(size=64) for name in ("a", "b", "c", *BACKGROUND_PROMPTS)}
-    catalog, ids = catalog_with_vectors(tmp_path, rng.normal(size=(300, 64)))
+    catalog, _ = catalog_with_vectors(tmp_path, rng.normal(size=(300, 64)))
     tagger = Tagger(catalog, FakeTexts(texts))
     tagger.store.save_category(Category("Noise", (Label("a"), Label("b"), Label("c"))))
     [result] = tagger.retag()
@@ -173,6 +178,20 @@ def test_label_vectors_are_cached_per_phrasing_and_templates(tmp_path: Path) -> 
     tagger.store.save_category(edited)
     tagger.retag()
     assert texts.embedded == 6 + 2  # only the edited label, with both its phrasings
+
+
+def test_library_splits_are_made_only_where_the_scores_support_them() -> None:
+    rng = np.random.default_rng(0)
+    two = np.concatenate([rng.normal(0.1, 0.02, 900), rng.normal(0.5, 0.02, 100)])
+    assert 0.2 < library_split(two) < 0.4
+    assert library_split(rng.normal(0.2, 0.05, 10_000)) == -np.inf  # one bell: no split
+    # A single-choice label that also wins photos of things outside the category.
+    own, outsiders = rng.normal(0.6, 0.02, 12), rng.normal(0.3, 0.05, 10)
+    scores = np.concatenate([own, outsiders, rng.normal(0.1, 0.1, 60)])
+    won = np.arange(len(scores)) < 22
+    assert outsiders.max() < single_choice_split(scores, won) <= own.min()
+    only_own = np.arange(len(scores)) < 12  # its winners stand out: all count
+    assert single_choice_split(scores, only_own) == -np.inf
 
 
 def test_calibration_is_stored_visible_and_a_user_threshold_wins(tmp_path: Path) -> None:
@@ -384,49 +403,28 @@ def test_abstains_on_scenes_whose_colour_is_not_in_the_category(
 
 
 @pytest.mark.slow
-def test_multi_label_calibration_tags_most_photos_of_each_colour_and_no_others(
+def test_multi_label_tags_most_photos_of_each_colour(
     tmp_path: Path, shapes_encoder: Any, scene_library: tuple[np.ndarray, list[str], list[str]]
 ) -> None:
     vectors, colours, _ = scene_library
     tagger, ids = _shapes_tagger(tmp_path, shapes_encoder, vectors)
     tagger.store.save_category(Category("Colours", tuple(Label(c) for c in SCENE_COLOURS), MULTI))
-    tagger.store.save_category(Category("Red", (Label("red"),), kind=MULTI))
+    others = Label("other", ("another colour",), counter=True)
+    tagger.store.save_category(Category("Red", (Label("red"), others), kind=MULTI))
     tagger.retag()
     truth = set(zip(ids, colours, strict=True))
     tags = tagger.store.tags()
     found = {(t.photo_id, t.label) for t in tags if t.category == "Colours"}
     right = len(found & truth)
-    # Measured: precision 0.84, recall 0.54 (52 right of 62 tags, of 96 photos). Labels
-    # whose photos do not stand apart (orange, black, white) fall back to the tail rule and
-    # tag few. With thresholds picked knowing the answers, the best is recall 0.80 at
-    # precision 0.97, so no calibration reaches the interim weights' 0.97 / 1.00 here.
-    assert right / len(found) >= 0.8 and right / len(truth) >= 0.5
+    # Measured: precision 0.62, recall 0.82 (each label against the background and the
+    # counter-labels only, at what noise reaches 1 in 20). The old library calibration
+    # measured 0.84 / 0.54 here; its bars were 0.8 / 0.5. With this model the background
+    # prompts ("a photo", ...) mean little (it never saw a photo), so a multi-label
+    # label's only opponent is weak: see MULTI_NOISE_FLOOR for the trade measured.
+    assert right / len(found) >= 0.6 and right / len(truth) >= 0.8
     red = {t.photo_id for t in tags if t.category == "Red"}
     true_red = {i for i, c in truth if c == "red"}
-    assert red <= true_red and len(red) >= 9  # measured 9 of the 12, and nothing else
-
-
-@pytest.mark.slow
-def test_a_few_corrections_change_the_result_for_similar_photos(
-    tmp_path: Path, shapes_encoder: Any, scene_library: tuple[np.ndarray, list[str], list[str]]
-) -> None:
-    vectors, colours, _ = scene_library
-    tagger, ids = _shapes_tagger(tmp_path, shapes_encoder, vectors)
-    # A user who set a low threshold: orange photos pass for red too.
-    tagger.store.save_category(Category("Red", (Label("red", threshold=0.1),), kind=MULTI))
-    tagger.retag()
-
-    def tagged(colour: str) -> int:
-        got = _labels_of(tagger, ids, "Red")
-        return sum(g == "red" for g, c in zip(got, colours, strict=True) if c == colour)
-
-    orange = [i for i, c in zip(ids, colours, strict=True) if c == "orange"]
-    assert tagged("orange") >= len(orange) * 2 // 3 and tagged("red") == colours.count("red")
-    wrong = [i for i, g in zip(orange, _labels_of(tagger, orange, "Red"), strict=True) if g]
-    for photo_id in wrong[:3]:
-        tagger.correct(photo_id, "Red", "red", REJECTED)
-    assert tagged("orange") <= 2  # the other orange photos followed the three
-    assert tagged("red") == colours.count("red")  # and red ones stayed
+    assert red <= true_red and len(red) >= 9  # measured: 9 of the 12, and nothing else
 
 
 @pytest.mark.slow
