@@ -90,22 +90,25 @@ def scene_set(
 
 
 def made_up_photo(rng: random.Random, size: tuple[int, int] = (320, 240)) -> Image.Image:
-    """A stand-in for a real photo in tests (which may not read ../shared): blurred blobs of
-    many colours and a horizon, nothing a shape category names."""
-    pixels = np.zeros((size[1], size[0], 3), np.float32)
-    horizon = rng.randint(size[1] // 3, 2 * size[1] // 3)
-    pixels[:horizon] = [rng.randint(90, 200) for _ in range(3)]
-    pixels[horizon:] = [rng.randint(30, 140) for _ in range(3)]
-    image = Image.fromarray(pixels.astype(np.uint8))
+    """A stand-in for a real photo in tests (which may not read ../shared): a sky over
+    ground, textured with smooth noise, and a few thin lines (branches, wires) - nothing
+    a shape category names."""
+    width, height = size
+    horizon = rng.randint(height // 3, 2 * height // 3)
+    pixels = np.empty((height, width, 3), np.float32)
+    pixels[:horizon] = [rng.randint(90, 220) for _ in range(3)]
+    pixels[horizon:] = [rng.randint(30, 150) for _ in range(3)]
+    noise_rng = np.random.default_rng(rng.randrange(2**32))
+    coarse = noise_rng.normal(0, 40, (height // 16 + 1, width // 16 + 1, 3))
+    texture = np.kron(coarse, np.ones((16, 16, 1)))[:height, :width]
+    image = Image.fromarray(np.clip(pixels + texture, 0, 255).astype(np.uint8))
+    image = image.filter(ImageFilter.GaussianBlur(4))
     draw = ImageDraw.Draw(image)
-    for _ in range(rng.randint(15, 30)):
-        x, y = rng.randrange(size[0]), rng.randrange(size[1])
-        r = rng.randint(5, size[0] // 5)
-        fill = tuple(rng.randint(0, 255) for _ in range(3))
-        draw.ellipse((x - r, y - r // 2, x + r, y + r), fill=fill)
-    noise = np.random.default_rng(rng.randrange(2**32)).normal(0, 12, pixels.shape)
-    blurred = np.asarray(image.filter(ImageFilter.GaussianBlur(6)), np.float32) + noise
-    return Image.fromarray(np.clip(blurred, 0, 255).astype(np.uint8))
+    for _ in range(rng.randint(3, 8)):
+        points = [(rng.randrange(width), rng.randrange(height)) for _ in range(3)]
+        draw.line(points, fill=tuple(rng.randint(0, 255) for _ in range(3)), width=2)
+    grain = noise_rng.normal(0, 8, (height, width, 3))
+    return Image.fromarray(np.clip(np.asarray(image, np.float32) + grain, 0, 255).astype(np.uint8))
 
 
 # -- drawing ---------------------------------------------------------------------------------
