@@ -122,6 +122,9 @@ def test_one_rejection_changes_only_photos_that_look_like_it_and_can_be_undone(
     changed = [i for i in others if after[i] != before[i]]
     lost = [i for i in changed if _right(before[i], truth[i][0])]
     assert after[k] != before[k]
+    twin = len(ids) - 8 - LOOK_ALIKES + k  # its look-alike (resized, saved again)
+    assert before[twin] == before[k] and after[twin] != before[k]  # it follows
+    assert change.describe().startswith("1 similar photo now tagged")
     assert len(changed) <= 0.05 * len(ids) and len(lost) <= 2
     assert tagger.store.calibration(tagger.model_key) == calibrated  # no threshold moved
     assert sum(change.lost.values()) + sum(change.gained.values()) >= len(changed)
