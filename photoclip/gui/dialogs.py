@@ -14,8 +14,10 @@ from PySide6.QtGui import QImage
 
 from photoclip.core import browsing
 from photoclip.core.actions import (
+    AddSuggestedCategories,
     ApplySort,
     PlanSort,
+    PreviewSuggestedCategories,
     SaveCategories,
     TrashPhotos,
     UndoSort,
@@ -77,6 +79,24 @@ class Dialogs:
             editor.open()
 
         self.tasks.read(lambda s: read_tag_setup(s.library.catalog), edit)
+
+    def suggested_categories(self) -> None:
+        """Offer the suggested categories, each with how many photos it would tag."""
+        from photoclip.gui.suggestions import SuggestedCategoriesDialog
+
+        def offer(previews: list[tuple[str, int, int]]) -> None:
+            dialog = SuggestedCategoriesDialog(previews, self.window)
+            dialog.add_requested.connect(self._add_suggested)
+            dialog.open()
+
+        self.tasks.act(PreviewSuggestedCategories, on_done=offer)
+
+    def _add_suggested(self, names: list[str]) -> None:
+        def added(found: list[str]) -> None:
+            self.window.status.show_message(f"Added: {', '.join(found) or 'nothing'}")
+            self.window.refresh_library()
+
+        self.tasks.act(AddSuggestedCategories, tuple(names), on_done=added)
 
     def _save(self, originals: list[Category], changed: list[Category], removed: list[str]) -> None:
         from photoclip.gui.categoryeditor import tag_renames  # loaded with the editor
