@@ -607,15 +607,7 @@ class Tagger:
     def thresholds(self, category: Category) -> np.ndarray:
         """The user's threshold where set, else the learned one (never learned yet: +inf,
         so nothing is tagged until a calibration ran)."""
-        if not ready(category):
-            return np.full(len(category.labels), np.inf)
-        calibrated = self.store.calibration(self.model_key)
-        values = []
-        for label in category.labels:
-            found = calibrated.get(int(label.id or -1))
-            value = label.threshold if label.threshold is not None else None
-            values.append(value if value is not None else found.threshold if found else np.inf)
-        return np.array(values, dtype=np.float64)
+        return _stored_thresholds(category, self.store.calibration(self.model_key))
 
     def splits(self, category: Category) -> np.ndarray:
         """Each label's cosine split learned from the library (-inf: none; a label with
@@ -749,18 +741,7 @@ class Tagger:
     def check(self) -> list[CategoryCheck]:
         """Per category: the share of the library tagged, per-label counts, and warnings
         (a label that never tags, no separation, a label tagging over 90%)."""
-        photos = len(self.catalog.photo_ids_with_vectors(self.model_key))
-        tags = self.store.tags()
-        found = []
-        for category in self._categories(None):
-            mine = [t for t in tags if t.category == category.name]
-            counts = {lab.name: 0 for lab in category.labels if not lab.counter}
-            for tag in mine:
-                counts[tag.label] = counts.get(tag.label, 0) + 1
-            tagged = len({t.photo_id for t in mine})
-            warnings = check_warnings(category, self.thresholds(category), counts, photos)
-            found.append(CategoryCheck(category.name, photos, tagged, counts, warnings))
-        return found
+        return check_categories(self.catalog, self.model_key)
 
     # -- label vectors -------------------------------------------------------------------
 
@@ -964,6 +945,39 @@ def calibration_warnings(category: Category, calibrated: dict[int, Calibration])
         elif found.tag_rate > MAX_PLAUSIBLE_RATE:
             warnings.append(f"'{label.name}' is above its threshold on {found.tag_rate:.0%}")
     return warnings
+
+
+def check_categories(catalog: Catalog, model_key: str) -> list[CategoryCheck]:
+    """`photoclip tags check` and the category editor's figures, from the stored tags and
+    thresholds (no model needed)."""
+    store = TagStore(catalog)
+    photos = len(catalog.photo_ids_with_vectors(model_key))
+    calibrated = store.calibration(model_key)
+    tags = store.tags()
+    found = []
+    for category in store.categories():
+        mine = [t for t in tags if t.category == category.name]
+        counts = {lab.name: 0 for lab in category.labels if not lab.counter}
+        for tag in mine:
+            counts[tag.label] = counts.get(tag.label, 0) + 1
+        tagged = len({t.photo_id for t in mine})
+        thresholds = _stored_thresholds(category, calibrated)
+        warnings = check_warnings(category, thresholds, counts, photos)
+        found.append(CategoryCheck(category.name, photos, tagged, counts, warnings))
+    return found
+
+
+def _stored_thresholds(category: Category, calibrated: dict[int, Calibration]) -> np.ndarray:
+    """The user's threshold where set, else the learned one (+inf: none learned yet, or
+    the category cannot tag)."""
+    if not ready(category):
+        return np.full(len(category.labels), np.inf)
+    values = []
+    for label in category.labels:
+        found = calibrated.get(int(label.id or -1))
+        learned = found.threshold if found is not None else np.inf
+        values.append(label.threshold if label.threshold is not None else learned)
+    return np.array(values, dtype=np.float64)
 
 
 def check_warnings(

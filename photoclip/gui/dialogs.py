@@ -29,6 +29,7 @@ from photoclip.core.catalog import Catalog
 from photoclip.core.categories import Category
 from photoclip.core.settings import Settings
 from photoclip.core.sorting import APPLIED, Plan, Sorter
+from photoclip.core.tagging import CategoryCheck, check_categories
 from photoclip.core.tagstore import TagStore
 from photoclip.gui.thumbnails import read_scaled
 
@@ -38,8 +39,9 @@ if TYPE_CHECKING:
 Thresholds = dict[tuple[str, str], float]
 
 
-def read_tag_setup(catalog: Catalog) -> tuple[list[Category], Thresholds]:
-    """The categories, and the threshold calibrated for each label by the active model."""
+def read_tag_setup(catalog: Catalog) -> tuple[list[Category], Thresholds, list[CategoryCheck]]:
+    """The categories, the threshold learned for each label by the active model, and what
+    each category does to the library (the figures of `photoclip tags check`)."""
     store = TagStore(catalog)
     categories = store.categories()
     key = catalog.active_model
@@ -50,7 +52,7 @@ def read_tag_setup(catalog: Catalog) -> tuple[list[Category], Thresholds]:
         for label in category.labels
         if label.id in calibrated
     }
-    return categories, thresholds
+    return categories, thresholds, check_categories(catalog, key) if key else []
 
 
 def read_sort_setup(catalog: Catalog, locations: Any) -> tuple[list[Category], Plan | None]:
@@ -72,9 +74,10 @@ class Dialogs:
     def category_editor(self) -> None:
         from photoclip.gui.categoryeditor import CategoryEditor
 
-        def edit(setup: tuple[list[Category], Thresholds]) -> None:
+        def edit(setup: tuple[list[Category], Thresholds, list[CategoryCheck]]) -> None:
             editor = CategoryEditor(setup[0], self.window)
             editor.set_calibrated(setup[1])
+            editor.set_checks(setup[2])
             editor.saved.connect(lambda changed, removed: self._save(setup[0], changed, removed))
             editor.open()
 

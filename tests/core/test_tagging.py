@@ -27,6 +27,7 @@ from photoclip.core.tagging import (
     ClipTexts,
     LazyClipTexts,
     Tagger,
+    check_warnings,
     confidence,
     decide,
     install_default_categories,
@@ -463,3 +464,28 @@ def test_the_indexer_hook_receives_the_committed_photos(tmp_path: Path, tiny_enc
             library.catalog.photo_ids_with_vectors(tiny_encoder.model_key)
         )
         assert len(seen) == 5
+
+
+def test_check_warns_of_labels_that_never_tag_or_tag_nearly_everything() -> None:
+    category = Category("C", (Label("a"), Label("b"), Label("c"), Label("x", counter=True)))
+    thresholds = np.array([0.5, 0.5, np.inf, 0.5])
+    warnings = check_warnings(category, thresholds, {"a": 95, "b": 0, "c": 0}, 100)
+    assert warnings == [
+        "'a' tags 95% of the library",
+        "'b' tags no photo",
+        "no photo stands out for 'c'",
+    ]
+    alone = Category("D", (Label("d"),))
+    assert check_warnings(alone, np.array([0.5]), {"d": 3}, 100) == [
+        "needs two labels, or a label and a counter-label, before it tags"
+    ]
+
+
+def test_a_category_of_one_label_tags_nothing_and_says_why(tmp_path: Path) -> None:
+    tagger, _, _ = _tagger(tmp_path, _photos({"red": 5, "blue": 5}))
+    tagger.store.save_category(Category("Red", (Label("red"),)))
+    [result] = tagger.retag()
+    assert result.tagged == 0
+    assert result.warnings[-1] == "'Red' needs two labels, or a label and a counter-label"
+    tagger.store.save_category(Category("Red", (Label("red"), Label("other", counter=True))))
+    assert tagger.retag()[0].counts == {"red": 5, "other": 0}
