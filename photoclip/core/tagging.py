@@ -84,8 +84,9 @@ NOISE_FLOOR = 0.8
 #: 0.71 at 0.99.
 MULTI_NOISE_FLOOR = 0.95
 NOISE_SAMPLES = 2000
-#: Below this many winners there is nothing to learn a threshold from.
-MIN_WINNERS = 3
+#: Below this many winners a label's photos cannot be told from noise (a handful of photos
+#: in a small library): its threshold is DEFAULT_THRESHOLD and the noise floor.
+MIN_WINNERS = 10
 #: A library split (cosine): Otsu's is trusted when it explains this share of the scores'
 #: variance (a single normal bell gives 2/pi = 0.64, a uniform spread 0.75).
 MIN_SEPARATION = 0.8

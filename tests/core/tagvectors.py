@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from photoclip.core.catalog import Catalog, ModelRecord
+from photoclip.core.tagging import BACKGROUND_PROMPTS
 
 MODEL_KEY = "fake:model"
 
@@ -42,7 +43,11 @@ class FakeTexts:
     def __init__(
         self, vectors: dict[str, np.ndarray], model_key: str = MODEL_KEY, logit_scale: float = 10.0
     ) -> None:
-        self.vectors = vectors
+        # The background prompts ("a photo", ...), where a test gives none: one direction
+        # shared by all of them, away from every basis vector.
+        width = len(next(iter(vectors.values())))
+        background = np.ones(width, dtype=np.float32) / np.sqrt(width)
+        self.vectors = {**{p: background for p in BACKGROUND_PROMPTS}, **vectors}
         self.embedded = 0
         self._key = model_key
         self.logit_scale = logit_scale
