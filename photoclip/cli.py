@@ -536,9 +536,10 @@ def _print_explanation(explanations: list[Any], as_json: bool) -> None:
             mark = f"tagged ({s.source})" if s.tagged else ""
             counter = " [counter]" if s.counter else ""
             threshold = "-" if s.threshold is None else f"{s.threshold:.3f}"
+            split = "" if s.split is None else f", library split {s.split:.3f}"
             print(
                 f"  {s.label:<24} probability {s.probability:.3f}  threshold {threshold}"
-                f"  (cosine {s.score:.3f}){counter}  {mark}"
+                f"  (cosine {s.score:.3f}{split}){counter}  {mark}"
             )
         print(f"  {'none of these':<24} probability {e.background:.3f}")
         for note in e.notes:

@@ -491,6 +491,9 @@ class LabelScore:
     counter: bool
     tagged: bool
     source: str | None
+    #: the cosine the library's scores split at, which a photo must also reach (None:
+    #: the scores support no split)
+    split: float | None = None
 
 
 @dataclass(frozen=True)
@@ -648,7 +651,7 @@ class Tagger:
     ) -> Explanation:
         scores, background = self._cosines(category, vectors)
         probs = self._probabilities(category, ids, vectors, scores, background)
-        thresholds = self.thresholds(category)
+        thresholds, splits = self.thresholds(category), self.splits(category)
         rows = [
             LabelScore(
                 label.name,
@@ -658,6 +661,7 @@ class Tagger:
                 label.counter,
                 (category.name, label.name) in sources,
                 sources.get((category.name, label.name)),
+                float(splits[j]) if np.isfinite(splits[j]) else None,
             )
             for j, label in enumerate(category.labels)
         ]
@@ -936,6 +940,8 @@ def install_default_categories(store: TagStore, names: Sequence[str] | None = No
 
 def calibration_warnings(category: Category, calibrated: dict[int, Calibration]) -> list[str]:
     """Say it when a label would tag nothing or nearly everything."""
+    if not ready(category):
+        return ["needs two labels, or a label and a counter-label, before it tags"]
     warnings = []
     for label in category.labels:
         found = calibrated.get(int(label.id or -1))

@@ -44,7 +44,8 @@ def score_text(tag: PhotoTag) -> str:
 
 
 def explanation_html(explanations: Sequence[Explanation]) -> str:
-    """Every label's probability, threshold and cosine per category, as `tag --explain`
+    """Every label's probability, threshold, cosine and library split (the cosine a photo
+    must also reach, where the library's scores split) per category, as `tag --explain`
     prints them, with counter-labels marked and the "none of these" share."""
     parts = []
     for e in explanations:
@@ -53,6 +54,7 @@ def explanation_html(explanations: Sequence[Explanation]) -> str:
             f"<td align='right'>&nbsp;{s.probability:.3f}</td>"
             f"<td align='right'>&nbsp;{_number(s.threshold)}</td>"
             f"<td align='right'>&nbsp;{s.score:.3f}</td>"
+            f"<td align='right'>&nbsp;{_number(s.split)}</td>"
             f"<td>&nbsp;{'✓' if s.tagged else ''}</td></tr>"
             for s in e.scores
         )
@@ -60,7 +62,7 @@ def explanation_html(explanations: Sequence[Explanation]) -> str:
         parts.append(
             f"<p><b>{escape(e.category)}</b> ({e.kind}, logit scale {e.logit_scale:.1f})<table>"
             "<tr><th align='left'>label</th><th>&nbsp;probability</th><th>&nbsp;threshold</th>"
-            f"<th>&nbsp;cosine</th><th></th></tr>{rows}</table>"
+            f"<th>&nbsp;cosine</th><th>&nbsp;library split</th><th></th></tr>{rows}</table>"
             f"none of these: {e.background:.3f}{notes}</p>"
         )
     return "".join(parts)
