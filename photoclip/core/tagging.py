@@ -1,31 +1,35 @@
-"""Zero-shot auto-tagging: label vectors from ensembled prompts, CLIP's own softmax over a
-category's labels and a generic background, thresholds learned from the library only where
-its scores support it, decisions, and corrections that stay local.
+"""Zero-shot auto-tagging: label vectors from ensembled prompts, CLIP's own softmax at the
+model's logit scale, thresholds grounded in what noise reaches, library splits only where
+the scores support them, decisions, and corrections that stay local (and can be undone).
 
 A label's vector is the mean of its phrasings x prompt templates in embedding space
 (open_clip's `build_zero_shot_classifier`), cached in the catalog per (model, phrasings,
-templates). Tagging never re-embeds photos: it reads `Catalog.photo_vectors`, so editing a
-category re-tags the whole library in a matrix product.
+templates), with the model's logit scale. Tagging never re-embeds photos: it reads
+`Catalog.photo_vectors`, so editing a category re-tags the whole library in a matrix
+product.
 
-Probabilities. A photo's cosines to the labels, and to BACKGROUND_PROMPTS ("a photo", "an
-image", "a picture": an implicit "none of these"), times the model's own logit scale, go
-through a softmax, as CLIP was trained. Single-choice: one softmax over every label
-(counter-labels included) and the background. Multi-label: each label against the
-category's counter-labels and the background only.
+Probabilities. A photo's cosines times the model's logit scale go through a softmax, as
+CLIP was trained. Single-choice: over the category's labels, counter-labels included.
+Multi-label: each label against the counter-labels and BACKGROUND_PROMPTS ("a photo", "an
+image", "a picture": an implicit "none of these"). (Measured on the test-shapes model: the
+background as a single-choice rival takes a third of the shapes from their labels, so
+there it is shown, "none of these", but does not compete.)
 
-Decisions. A label tags a photo when its probability reaches its threshold (by default
-DEFAULT_THRESHOLD: more likely than everything else together); single-choice takes the most
-probable label only, which must lead the runner-up by the category's margin; a counter-label
-or the background winning is an abstention. A label whose photos do not stand out (the
-photos it wins do so with a mean probability below STAND_OUT: what random vectors give) tags
-nothing, and says why. Where the probabilities of the photos a label wins fall in two clear
-groups, its threshold is raised to the split (learned from the library); else the default
-stands. Thresholds are stored per model and shown by `photoclip tags calibration`.
+Decisions. A label tags a photo when its probability reaches its threshold: at least
+DEFAULT_THRESHOLD (more likely than all else together) and at least what random photo
+vectors reach for it one time in five (NOISE_FLOOR); single-choice takes the most probable
+label only, which must lead the runner-up by the category's margin; a counter-label
+winning is an abstention. Where the library's cosines for a label split into two groups
+(Otsu, or Kittler-Illingworth's minimum error; for single-choice, among the photos it
+wins), the photo must also be on the upper side; where they do not, no split is made
+(never a fallback into the upper tail). A label whose winners do not stand out from noise
+tags nothing, and says so ("no photo stands out for 'circle'"). A category needs two
+labels, or a label and a counter-label, before it tags.
 
 Corrections are local. A confirmed tag stays, a rejected one never comes back, and photos
 that look like the corrected one (image cosine >= NEIGHBOUR_RADIUS) have the label's logit
 moved towards the verdict, most for the nearest; no threshold and no label vector changes,
-so the rest of the library keeps its tags. Each correction can be undone.
+so the rest of the library keeps its tags. Each correction can be undone (`Tagger.undo`).
 """
 
 from __future__ import annotations
