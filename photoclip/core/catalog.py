@@ -153,6 +153,16 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (model_key, recipe)
     ) WITHOUT ROWID;
     """,
+    # 4 (issue 14): tag thresholds are probabilities now (CLIP's softmax over a category's
+    # labels), no longer cosines: the old calibrations, the tagger's rows and user
+    # thresholds (cosines) mean nothing on the new scale. The user's corrections stay. A
+    # calibration also keeps the cosine the library's scores split at, where they do.
+    """
+    DELETE FROM tag_calibration;
+    ALTER TABLE tag_calibration ADD COLUMN split REAL;
+    DELETE FROM photo_tags WHERE source = 'auto';
+    UPDATE tag_labels SET threshold = NULL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

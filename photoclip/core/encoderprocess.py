@@ -105,7 +105,8 @@ class _Loaded:
     input_size: tuple[int, int]
     open_clip_version: str
     #: which architecture and weights, and how the architecture was known
-    origin: str = ""
+    origin: str
+    logit_scale: float
 
 
 class RemoteEncoder:
@@ -120,6 +121,7 @@ class RemoteEncoder:
         self.device, self.dim, self.input_size = loaded.device, loaded.dim, loaded.input_size
         self.open_clip_version = loaded.open_clip_version
         self.origin = loaded.origin
+        self.logit_scale = loaded.logit_scale
         self._channel, self._timeout = channel, timeout
         self._lock = threading.Lock()
 
@@ -192,8 +194,8 @@ class _Channel:
             if kind == "progress" and progress is not None:
                 progress(*body)
             elif kind == "loaded":
-                device, dim, (height, width), version, origin = body
-                return _Loaded(device, dim, (height, width), version, origin)
+                device, dim, (height, width), version, origin, scale = body
+                return _Loaded(device, dim, (height, width), version, origin, scale)
             elif kind == "error":
                 raise _rebuilt(*body)
 
@@ -299,8 +301,11 @@ def serve(
         log.info("loading %s failed", profile.name, exc_info=error)
         sender.send(_failure(error))
         return
-    version, origin = encoder.open_clip_version, getattr(encoder, "origin", "")
-    sender.send(("loaded", encoder.device, encoder.dim, encoder.input_size, version, origin))
+    loaded = (
+        encoder.device, encoder.dim, encoder.input_size, encoder.open_clip_version,
+        getattr(encoder, "origin", ""), encoder.logit_scale,
+    )  # fmt: skip
+    sender.send(("loaded", *loaded))
     _answer(connection, sender, encoder)
 
 
