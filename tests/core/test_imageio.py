@@ -668,9 +668,10 @@ def test_decoding_reduces_every_format_as_far_as_the_model_allows(big_jpeg: byte
     # What RemoteEncoder.prepare used to do alone, so the GUI's model and the CLI's get the
     # same pixels: both sides keep their minimum, and one more halving would break one.
     need, long = imageio.model_min_short(32), imageio.THUMBNAIL_SIZE
-    for data in (big_jpeg, encode(textured((1600, 1200)), "PNG")):
+    png = encode(textured((1600, 1200)), "PNG")
+    for data, expected in ((big_jpeg, (400, 300)), (png, (267, 200))):  # 1/4 draft; 1/6 box
         image = decode_image(data, reduce_to=(need, long)).image
         short_side, long_side = sorted(image.size)
         assert short_side >= need and long_side >= long
         assert short_side < 2 * need or long_side < 2 * long
-        assert image.size == (400, 300)
+        assert image.size == expected
