@@ -102,7 +102,7 @@ class _Walk:
             return
         path = Path(entry.path)
         try:
-            if entry.is_dir():
+            if _is_folder(entry):
                 if path not in self.excluded and self._may_enter(entry, path):
                     yield from self.folder(path)
             elif is_photo_name(entry.name):
@@ -122,6 +122,13 @@ class _Walk:
             log.info("not following %s: it links to %s, inside or above the root", path, target)
             return False
         return True
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a link loop: not a folder to walk, but a file to record
+        return False
 
 
 def _entry_stat(path: Path) -> os.stat_result | None:
