@@ -27,6 +27,7 @@ import re
 import stat
 import struct
 import tempfile
+import warnings
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -433,6 +434,9 @@ def _configure_pillow() -> None:
 
     pillow_heif.register_heif_opener()
     Image.MAX_IMAGE_PIXELS = None  # check_pixels enforces the user's limit instead
+    # "Corrupt EXIF data", "Tag data larger than file": Pillow warns and reads on. A photo
+    # that decodes is indexed, one that does not gets a reason; the warnings are noise.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 
 
 def check_pixels(size: tuple[int, int], max_pixels: int) -> None:

@@ -16,6 +16,7 @@ from photoclip.core.library import Library
 from photoclip.core.paths import Locations
 from photoclip.core.search import Searcher, SearchOptions
 from photoclip.core.settings import Settings
+from tests import hostile
 from tests.photos import make_photo
 
 COLOURS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (220, 220, 40), (120, 40, 160)]
@@ -375,3 +376,30 @@ def test_two_writers_interleaving_batches_agree_with_the_catalog(
             writers[i % 2].index([folders[1]])
             writers[(i + 1) % 2].index([folders[0]])
     assert_index_agrees_with_catalog(locations, tiny_encoder.model_key)
+
+
+def test_a_hostile_library_indexes_in_one_run_and_again_unchanged(
+    library: Library, tiny_encoder: Any, tmp_path: Path
+) -> None:
+    """Issue 16's acceptance on tests/hostile.py's library (~160 files): every good photo
+    indexed, every bad one a failure with a reason, damaged ones either, none lost, none
+    extra, no exception out of the run; a second run changes nothing."""
+    made = hostile.make_library(tmp_path / "hostile", seed=16)
+    root = (tmp_path / "hostile").resolve()
+    first = run(library, tiny_encoder, root)
+    rows = {
+        Path(r[0]): (r[1], r[2])
+        for r in library.catalog.read("SELECT path, status, failure FROM photos")
+    }
+    expected = {root / h.path.relative_to(tmp_path / "hostile"): h for h in made}
+    assert sorted(rows, key=str) == sorted(expected, key=str)
+    for path, item in expected.items():
+        status, reason = rows[path]
+        wanted = {"good": ["indexed"], "bad": ["failed"], "either": ["indexed", "failed"]}
+        assert status in wanted[item.expect], (path, reason)
+        assert (status == "failed") == bool(reason), (path, reason)
+    assert first.embedded + first.reused + first.failed == len(made) and not first.cancelled
+    assert len(library.index()) == library.catalog.counts().indexed
+    second = run(library, tiny_encoder, root)
+    assert (second.embedded, second.failed, second.unchanged) == (0, 0, len(made))
+    assert library.catalog.counts().photos == len(made)
