@@ -339,7 +339,9 @@ def assert_index_agrees_with_catalog(locations: Locations, model_key: str) -> No
         assert sorted(index.ids().tolist()) == sorted(ids.tolist())
         assert np.array_equal(index.vectors(ids), vectors)
         for photo_id, vector in zip(ids.tolist(), vectors, strict=True):
-            assert index.search(vector, 1)[0][0] == photo_id
+            hits = index.search(vector, 3)  # near-identical photos may tie to the last bit
+            assert photo_id in [i for i, score in hits if score >= hits[0][1] - 1e-6]
+            assert hits[0][1] > 1 - 1e-5
 
 
 def test_two_writers_leave_an_index_that_agrees_with_the_catalog(
