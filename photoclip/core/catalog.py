@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from photoclip.core import dates
 from photoclip.core.errors import CatalogError
 
 INDEXED = "indexed"
@@ -191,8 +192,10 @@ class Photo:
 
     @property
     def date(self) -> float:
-        """When the photo was taken, else when the file was last written."""
-        return self.taken_at if self.taken_at is not None else self.mtime_ns / 1e9
+        """When the photo was taken, else when the file was last written; a time that is no
+        date (year 0 or 10000 somewhere, stored before 0.1 checked) counts as unknown."""
+        usable = dates.usable(self.taken_at) or dates.usable(self.mtime_ns / 1e9)
+        return usable if usable is not None else 0.0
 
 
 @dataclass(frozen=True)

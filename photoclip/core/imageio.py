@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 from PIL import ExifTags, Image, ImageOps
 
+from photoclip.core import dates
 from photoclip.core.errors import ImageError
 
 log = logging.getLogger(__name__)
@@ -98,8 +99,6 @@ _SIGNATURES = {
 }
 _EXIF_DATE = re.compile(r"(\d{4})\D(\d\d)\D(\d\d)\D(\d\d)\D(\d\d)\D(\d\d)")
 _EXIF_OFFSET = re.compile(r"([+-])(\d\d):?(\d\d)")
-_EARLIEST_DATE = datetime(1, 1, 2, tzinfo=timezone.utc).timestamp()
-_LATEST_DATE = datetime(9999, 12, 30, tzinfo=timezone.utc).timestamp()
 #: What Pillow's plugins raise on damaged data; a bug of ours is none of these.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
 
@@ -503,13 +502,21 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 
 def _to_8_bits(image: Image.Image) -> Image.Image:
-    # Float images are 0..1 by convention (NaN as black); integer ones are taken as 16-bit.
-    values = np.asarray(image)
-    if image.mode == "F":
-        scaled = np.clip(np.nan_to_num(values) * 255.0 + 0.5, 0, 255)
-    else:
-        scaled = np.clip(values, 0, 65535).astype(np.uint32) >> 8
-    return Image.fromarray(scaled.astype(np.uint8))
+    """Float images are 0..1 by convention (NaN as black); integer ones are taken as 16-bit.
+
+    One working copy, changed in place: a 100 MP 32-bit image is 400 MB, and each
+    temporary of a chained expression would cost as much again."""
+    values = np.array(image)  # a writable copy, in the image's own type
+    if values.dtype.kind == "f":
+        np.nan_to_num(values, copy=False)
+        np.multiply(values, 255.0, out=values)
+        np.add(values, 0.5, out=values)
+        np.clip(values, 0, 255, out=values)
+    elif values.dtype != np.uint16:
+        np.clip(values, 0, 65535, out=values)
+    if values.dtype.kind != "f":
+        np.right_shift(values, 8, out=values)
+    return Image.fromarray(values.astype(np.uint8))
 
 
 def _over_white(rgba: Image.Image) -> Image.Image:
@@ -544,7 +551,7 @@ def parse_exif_datetime(text: object, offset: object = None) -> float | None:
         return None
     # Placeholders such as 0001:01:01 and 9999:12:31 are no dates; beyond this range a
     # date could not even be shown in every time zone (year 0 or 10000).
-    return stamp if _EARLIEST_DATE <= stamp <= _LATEST_DATE else None
+    return dates.usable(stamp)
 
 
 def _parse_offset(offset: object) -> timezone | None:

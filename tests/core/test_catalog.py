@@ -216,3 +216,24 @@ def test_a_savepoint_undoes_one_part_of_a_transaction(catalog: Catalog) -> None:
             )
             raise RuntimeError("one file's problem")
     assert [p for p, _ in catalog.known_files(root.id).items()] == ["/photos/a.jpg"]
+
+
+@pytest.mark.parametrize(
+    ("taken_at", "mtime_ns", "expected"),
+    [
+        (253402343999.0, 1_700_000_000 * 10**9, 1_700_000_000.0),  # 9999-12-31 at -12:00
+        (-62135640000.0, 1_700_000_000 * 10**9, 1_700_000_000.0),  # 0001-01-01 at +12:00
+        (None, 10**21, 0.0),  # a file stamped in year 33658: no date at all
+        (1_600_000_000.0, 10**21, 1_600_000_000.0),
+    ],
+)
+def test_a_photo_date_is_always_one_every_zone_can_show(
+    taken_at: float | None, mtime_ns: int, expected: float
+) -> None:
+    from datetime import datetime
+
+    from photoclip.core.catalog import Photo
+
+    photo = Photo(1, Path("/p.jpg"), 1, 1, mtime_ns, None, None, None, taken_at, INDEXED, None)
+    assert photo.date == expected
+    datetime.fromtimestamp(photo.date)  # what sorting's {year} does; raised before
