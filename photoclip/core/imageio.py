@@ -27,9 +27,10 @@ import re
 import stat
 import struct
 import tempfile
+import threading
 import warnings
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -388,17 +389,54 @@ def decode_image(
     full_size = image.size
     if reduce_to is not None:
         draft(image, *reduce_to)
-    try:
-        image.load()
-    except _DECODE_ERRORS as error:
-        raise ImageError(_decode_reason(error)) from error
-    exif = _exif(image)
-    orientation = exif.get(ExifTags.Base.Orientation, 1)
-    rgb = to_rgb(_upright(image, orientation))
-    if reduce_to is not None:
-        rgb = box_reduce(rgb, *reduce_to)
+    with DECODING.hold(_decoding_cost(image.size)):
+        try:
+            image.load()
+        except _DECODE_ERRORS as error:
+            raise ImageError(_decode_reason(error)) from error
+        exif = _exif(image)
+        orientation = exif.get(ExifTags.Base.Orientation, 1)
+        rgb = to_rgb(_upright(image, orientation))
+        if reduce_to is not None:
+            rgb = box_reduce(rgb, *reduce_to)
     width, height = full_size[::-1] if orientation in (5, 6, 7, 8) else full_size
     return DecodedImage(rgb, width, height, exif_taken_at(exif))
+
+
+class MemoryBudget:
+    """Bytes that the decoding threads may hold in full-size pixels at once.
+
+    Photos decode in parallel, but two of the largest the limits admit (100 MP: 400 MB
+    each as Pillow holds RGB, twice that while converted) would together cost ~1.6 GB.
+    A decode that needs more than is free waits; one that needs more than the whole
+    budget runs alone. Camera JPEGs decode at a draft scale and cost a few MB."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._free = capacity
+        self._changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, amount: int) -> Iterator[None]:
+        amount = min(amount, self.capacity)
+        with self._changed:
+            self._changed.wait_for(lambda: self._free >= amount)
+            self._free -= amount
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._free += amount
+                self._changed.notify_all()
+
+
+#: 512 MB: a few large PNGs or HEICs at once, one photo at the pixel limit alone.
+DECODING = MemoryBudget(512 * 1024 * 1024)
+
+
+def _decoding_cost(size: tuple[int, int]) -> int:
+    # Pillow keeps 4 bytes a pixel for RGB (and for I and F); conversion holds a second copy.
+    return size[0] * size[1] * 4 * 2
 
 
 def box_reduce(image: Image.Image, min_short: int, min_long: int) -> Image.Image:

@@ -474,15 +474,16 @@ _NEVER = KnownFile(-1, -1, -1, None, "")
 
 def failure_reason(error: BaseException, path: Path) -> str:
     """The reason recorded for a file whose reading, decoding or embedding raised `error`.
-    An ImageError says it already; anything else is also logged with its traceback, since
-    it may be a bug, but it stops only this file."""
+    An ImageError says it already; anything else may be a bug: it is logged too (its
+    traceback only with --verbose: no input may print one), but it stops only this file."""
     if isinstance(error, ImageError):
         return str(error)
     if isinstance(error, MemoryError):
         return "not enough memory to read this photo"
     if isinstance(error, OSError):
         return f"cannot read the file: {error.strerror or error}"
-    log.error("unexpected error on %r", path, exc_info=error)
+    log.warning("unexpected error on %r: %r", path, error)
+    log.debug("the traceback of that error", exc_info=error)
     return f"unexpected error ({type(error).__name__}: {error})"
 
 

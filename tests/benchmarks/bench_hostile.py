@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import random
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -98,8 +99,7 @@ def outcome(library: Library, root: Path, made: list[hostile.Hostile], base: Pat
     return {"defects": defects, "extra_rows": extra, "reasons": dict(reasons.most_common())}
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    work = Path(tempfile.mkdtemp(prefix="photoclip-hostile-"))
+def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     os.environ["PHOTOCLIP_DATA_DIR"] = str(work / "data")
     os.environ["PHOTOCLIP_CACHE_DIR"] = str(work / "cache")
     base = work / "library"
@@ -140,7 +140,11 @@ def main() -> None:
     parser.add_argument("--truncations", type=int, default=120)
     parser.add_argument("--flips", type=int, default=80)
     parser.add_argument("--big", action="store_true")
-    print(json.dumps(run(parser.parse_args()), indent=1))
+    work = Path(tempfile.mkdtemp(prefix="photoclip-hostile-"))
+    try:
+        print(json.dumps(run(parser.parse_args(), work), indent=1))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -675,3 +675,25 @@ def test_decoding_reduces_every_format_as_far_as_the_model_allows(big_jpeg: byte
         assert short_side >= need and long_side >= long
         assert short_side < 2 * need or long_side < 2 * long
         assert image.size == expected
+
+
+def test_the_decoding_budget_keeps_two_large_photos_apart():
+    budget = imageio.MemoryBudget(100)
+    inside: list[int] = []
+    most = [0]
+
+    def decode(amount: int) -> None:
+        with budget.hold(amount):
+            inside.append(min(amount, 100))  # more than the budget is charged as all of it
+            most[0] = max(most[0], sum(inside))
+            time.sleep(0.05)
+            inside.remove(min(amount, 100))
+
+    threads = [threading.Thread(target=decode, args=(n,)) for n in (80, 80, 500, 10, 10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert not any(thread.is_alive() for thread in threads)  # more than the budget: alone
+    assert most[0] <= 100  # two of 80 never together, nor anything beside the 500
+    assert budget._free == 100
