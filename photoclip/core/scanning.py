@@ -61,9 +61,13 @@ def is_photo_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in SUPPORTED_EXTENSIONS
 
 
-def scan(root: Path, excluded: Excluded | None = None) -> Iterator[FileEntry]:
-    """Every photo below `root`, following links to folders outside it, never in a loop."""
-    walk = _Walk(_resolved(root), excluded or Excluded())
+def scan(
+    root: Path, excluded: Excluded | None = None, within: Path | None = None
+) -> Iterator[FileEntry]:
+    """Every photo below `root`, following links to folders outside it, never in a loop.
+    `within` is the library root that `root` lies in (a watcher rescans one new folder):
+    a link to a folder anywhere in it is not followed either."""
+    walk = _Walk(_resolved(within or root), excluded or Excluded())
     yield from walk.folder(root)
 
 

@@ -754,7 +754,8 @@ class Worker:
 
     def _changed(self, path: Path, is_dir: bool) -> None:
         if is_dir:
-            for entry in scan(path, self._excluded):
+            root = self._root_for(path)
+            for entry in scan(path, self._excluded, within=root.path if root else None):
                 self._settler.touch(entry.path)
         elif is_photo_name(path.name):
             self._settler.touch(path)

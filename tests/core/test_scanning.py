@@ -94,3 +94,14 @@ def test_special_files_with_photo_names_are_offered_for_their_reason(tmp_path: P
     assert found == ["dangling.jpg", "inside.jpg", "loop.jpg", "pipe.jpg"]
     assert file_entry(tmp_path / "folder.jpg") is None
     assert file_entry(photo) is not None
+
+
+@pytest.mark.skipif(os.name == "nt", reason="symlinks need privileges on Windows")
+def test_a_rescan_of_one_folder_does_not_follow_links_elsewhere_in_its_root(
+    tmp_path: Path,
+) -> None:
+    photo = touch(tmp_path / "b/photo.jpg")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a/link").symlink_to(tmp_path / "b")
+    assert [e.path for e in scan(tmp_path)] == [photo]  # found once, by its own path
+    assert [e.path for e in scan(tmp_path / "a", within=tmp_path)] == []
