@@ -301,7 +301,10 @@ _SPECIAL: dict[str, Callable[[Path], Made]] = {
     "dangling.jpg": _simple(lambda p: p.symlink_to(p.with_name("missing.jpg")), BAD),
     "unreadable.jpg": _unreadable,
     "album.jpg": _folder_named_like_a_photo,
-    # Links to folders above and inside: each photo is still found once, by its own path.
-    "up": lambda p: (p.symlink_to(p.parent.parent), [])[1],
+    # Links to the folder above the library (where PhotoClip's data may be), to the
+    # library itself and to the folder holding the link: each photo is found once, by its
+    # own path, and nothing outside the library comes in.
+    "up": lambda p: (p.symlink_to(p.parents[2]), [])[1],
+    "top": lambda p: (p.symlink_to(p.parents[1]), [])[1],
     "again": lambda p: (p.symlink_to(p.parent), [])[1],
 }

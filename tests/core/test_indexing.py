@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -380,15 +381,27 @@ def test_two_writers_interleaving_batches_agree_with_the_catalog(
     assert_index_agrees_with_catalog(locations, tiny_encoder.model_key)
 
 
+@pytest.fixture
+def library_inside(tmp_path: Path) -> Iterator[Library]:
+    """A library whose data and cache folders lie inside the folder it indexes."""
+    root = tmp_path / "hostile"
+    inside = Locations(data=root / "PhotoClip data", cache=root / "PhotoClip cache")
+    with Library.open(inside) as opened:
+        yield opened
+
+
 def test_a_hostile_library_indexes_in_one_run_and_again_unchanged(
-    library: Library, tiny_encoder: Any, tmp_path: Path
+    library_inside: Library, tiny_encoder: Any, tmp_path: Path
 ) -> None:
-    """Issue 16's acceptance on tests/hostile.py's library (~160 files): every good photo
-    indexed, every bad one a failure with a reason, damaged ones either, none lost, none
-    extra, no exception out of the run; a second run changes nothing."""
+    """Issue 16's acceptance on tests/hostile.py's library (~160 files) with PhotoClip's
+    own data folder inside it: every good photo indexed, every bad one a failure with a
+    reason, damaged ones either, none lost, none extra (no thumbnail), no exception out
+    of the run; a second run changes nothing."""
+    library = library_inside
     made = hostile.make_library(tmp_path / "hostile", seed=16)
     root = (tmp_path / "hostile").resolve()
     first = run(library, tiny_encoder, root)
+    assert any(library.thumbnails.folder.rglob("*.jpg"))
     rows = {
         Path(r[0]): (r[1], r[2])
         for r in library.catalog.read("SELECT path, status, failure FROM photos")
