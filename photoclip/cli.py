@@ -28,6 +28,7 @@ log = logging.getLogger("photoclip")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _print_any_file_name()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s: %(message)s",
@@ -44,6 +45,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("photoclip: interrupted", file=sys.stderr)
         return 130
+
+
+def _print_any_file_name() -> None:
+    """A file name that is not UTF-8 reaches Python with lone surrogates; printing it would
+    raise. Results go out as the name's own bytes (as `ls` does, so a script gets the real
+    path back); messages show such a byte as an escape (\\udcff) that anyone can read."""
+    for stream, errors in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors=errors)
 
 
 def build_parser() -> argparse.ArgumentParser:

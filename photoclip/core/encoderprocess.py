@@ -141,10 +141,12 @@ class RemoteEncoder:
         """The decoded pixels, for the child to apply the model's own transform to (which
         converts to RGB first, as done here, so that a palette survives the trip).
 
-        A photo the decoder could not draft (PNG, HEIC, ...) is first box-reduced by an
-        integer factor while its short side keeps DRAFT_MARGIN times the model's input
-        side, the bound JPEG drafts keep too (cosine >= 0.99999 to the full decode): the
-        batches in flight then hold and send ~1 MB a photo, not 36 MB for 12 MP."""
+        An image larger than the model needs is first box-reduced by an integer factor
+        while its short side keeps DRAFT_MARGIN times the model's input side, the bound
+        JPEG drafts keep too (cosine >= 0.99999 to the full decode): the batches in flight
+        then hold and send ~1 MB a photo, not 36 MB for 12 MP. A photo from `decode_photo`
+        arrives reduced already (`imageio.box_reduce`, the one decode path of every
+        encoder), so this changes nothing for it: the GUI's model sees the CLI's pixels."""
         factor = min(image.size) // model_min_short(self.input_size)
         if factor >= 2:
             image = image.reduce(factor)
