@@ -102,7 +102,7 @@ def run_index(args: argparse.Namespace) -> int:
     locations, settings = _environment()
     with _open_library(locations) as library:
         profile = args.model or _library_profile(library) or settings.model
-        encoder = _load_encoder(profile, args.device or settings.device, settings)
+        encoder = _lazy_encoder(library, profile, args.device or settings.device, settings)
         indexer = Indexer(
             library,
             encoder,
@@ -112,8 +112,9 @@ def run_index(args: argparse.Namespace) -> int:
         )
         with _ProgressBar(enabled=not args.json) as bar:
             report = indexer.index(list(args.paths), progress=bar.update)
-        with library.catalog.transaction():
-            library.catalog.set_meta("device", encoder.device)
+        if encoder.loaded:  # else the device of the last run that used the model stands
+            with library.catalog.transaction():
+                library.catalog.set_meta("device", encoder.device)
     if args.json:
         _print_json(report.as_json())
     else:
@@ -772,7 +773,7 @@ def _undo_trash(library: Any, locations: Locations) -> int:
     record = library.active_model
     if report.done and record is not None:
         _, settings = _environment()
-        encoder = _load_encoder(record.profile, settings.device, settings)
+        encoder = _lazy_encoder(library, record.profile, settings.device, settings)
         Indexer(library, encoder).index_files(list(report.done))
         library.save_index()
     _print_trash_report("restored", report)
@@ -819,6 +820,19 @@ def _load_encoder(profile_name: str | None, device: str | None, settings: Settin
             progress=bar.advance,
             threads=settings.threads or None,
         )
+
+
+def _lazy_encoder(
+    library: Any, profile_name: str | None, device: str | None, settings: Settings
+) -> Any:
+    """The profile's encoder, built only when a photo needs embedding (torch and the model
+    cost seconds; a rescan that finds nothing new needs neither)."""
+    from photoclip.core.embedding import LazyEncoder
+    from photoclip.core.profiles import resolve_profile
+
+    profile = resolve_profile(profile_name)
+    load = partial(_load_encoder, profile_name, device, settings)
+    return LazyEncoder(profile, load, library.catalog.model(profile.key))
 
 
 class _searcher:

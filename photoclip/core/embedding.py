@@ -11,6 +11,7 @@ and the CLI's --help and the GUI's first paint never wait for them.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ from photoclip.core.weights import Progress, ensure_weights, pretrained_config
 if TYPE_CHECKING:
     import torch
     from PIL import Image
+
+    from photoclip.core.catalog import ModelRecord
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +143,92 @@ class LocalEncoder:
 
     def _dtype(self) -> torch.dtype:
         return next(self.model.parameters()).dtype
+
+
+class LazyEncoder:
+    """An `Encoder` whose model is built by `load` on the first call that needs it.
+
+    A rescan that finds nothing new, or photos that only moved, never imports torch: the
+    model key comes from the profile, and the size and open_clip version of vectors already
+    stored come from the catalog's `record` of them. Safe to share between threads (the
+    indexer's decoding threads ask for `input_size` and `prepare`); one of them builds."""
+
+    def __init__(
+        self,
+        profile: ModelProfile,
+        load: Callable[[], Encoder],
+        record: ModelRecord | None = None,
+    ) -> None:
+        self.profile = profile
+        self._load = load
+        self._record = record if record is not None and record.key == profile.key else None
+        self._encoder: Encoder | None = None
+        self._failure: Exception | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._encoder is not None
+
+    def get(self) -> Encoder:
+        """The real encoder, built now if it is not yet."""
+        with self._lock:
+            if self._failure is not None:
+                raise self._failure  # once: threads behind the first must not retry a download
+            if self._encoder is None:
+                try:
+                    self._encoder = self._load()
+                except Exception as error:
+                    self._failure = error
+                    raise
+            return self._encoder
+
+    @property
+    def model_key(self) -> str:
+        return self.profile.key
+
+    @property
+    def dim(self) -> int:
+        return self._record.dim if self._record else self.get().dim
+
+    @property
+    def open_clip_version(self) -> str:
+        return self._record.open_clip_version if self._record else self.get().open_clip_version
+
+    @property
+    def device(self) -> str:
+        return self.get().device
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self.get().input_size
+
+    @property
+    def logit_scale(self) -> float:
+        return self.get().logit_scale
+
+    @property
+    def alive(self) -> bool:
+        return self._encoder is None or self._encoder.alive
+
+    def prepare(self, image: Image.Image) -> Any:
+        return self.get().prepare(image)
+
+    def encode_prepared(self, prepared: Sequence[Any]) -> np.ndarray:
+        return self.get().encode_prepared(prepared)
+
+    def encode_pil(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return self.get().encode_pil(images)
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self.get().encode_texts(texts)
+
+    def embed_prompts(self, classnames: Sequence[str], templates: Sequence[str]) -> np.ndarray:
+        return self.get().embed_prompts(classnames, templates)
+
+    def close(self) -> None:
+        if self._encoder is not None:
+            self._encoder.close()
 
 
 def register_model_configs() -> None:

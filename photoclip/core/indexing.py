@@ -23,7 +23,7 @@ from typing import Any
 
 from photoclip.core.catalog import FAILED, Catalog, KnownFile, Root
 from photoclip.core.embedding import Encoder
-from photoclip.core.errors import ImageError, KnownError
+from photoclip.core.errors import ImageError, KnownError, ModelError
 from photoclip.core.imageio import (
     DEFAULT_MAX_PIXELS,
     decode_photo,
@@ -291,6 +291,8 @@ class Indexer:
             outcome.content_hash = hash_bytes(data)
             if _needs_decoding(outcome.content_hash, plan, known_hashes):
                 self._decode(outcome, data)
+        except ModelError:
+            raise  # a model built lazily, on the first photo to decode, failed: not the photo's
         except Exception as error:  # whatever one file does, it is that file's failure
             outcome.tensor = None
             outcome.failure = failure_reason(error, entry.path)

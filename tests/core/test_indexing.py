@@ -418,3 +418,68 @@ def test_a_hostile_library_indexes_in_one_run_and_again_unchanged(
     second = run(library, tiny_encoder, root)
     assert (second.embedded, second.failed, second.unchanged) == (0, 0, len(made))
     assert library.catalog.counts().photos == len(made)
+
+
+# -- a lazily built model (issue 17: a rescan with nothing new builds no model) --------------
+
+
+def lazy(encoder: Any, library: Library, fail: bool = False) -> Any:
+    from photoclip.core.embedding import LazyEncoder
+    from photoclip.core.errors import ModelError
+
+    def load() -> Any:
+        if fail:
+            raise ModelError("no weights here")
+        return encoder
+
+    return LazyEncoder(encoder.profile, load, library.catalog.model(encoder.model_key))
+
+
+def test_a_rescan_with_nothing_new_builds_no_model(
+    library: Library, tiny_encoder: Any, album: Path
+) -> None:
+    run(library, tiny_encoder, album)
+    again = lazy(tiny_encoder, library)
+    report = run(library, again, album)
+    assert (report.embedded, report.unchanged) == (0, 10)
+    assert not again.loaded
+
+
+def test_moved_photos_need_no_model(
+    library: Library, tiny_encoder: Any, album: Path, tmp_path: Path
+) -> None:
+    run(library, tiny_encoder, album)
+    shutil.move(album / "sub0", tmp_path / "elsewhere")
+    (album / "sub0").mkdir()
+    shutil.move(tmp_path / "elsewhere", album / "sub0" / "moved")
+    again = lazy(tiny_encoder, library)
+    report = run(library, again, album)
+    assert (report.embedded, report.reused, report.removed) == (0, 5, 0)
+    assert not again.loaded
+
+
+def test_a_new_photo_builds_the_model_once(
+    library: Library, tiny_encoder: Any, album: Path
+) -> None:
+    run(library, tiny_encoder, album)
+    make_photo(album / "new.jpg", (10, 250, 250), pattern=3)
+    make_photo(album / "new2.jpg", (250, 10, 250), pattern=5)
+    calls = []
+    from photoclip.core.embedding import LazyEncoder
+
+    again = LazyEncoder(tiny_encoder.profile, lambda: calls.append(1) or tiny_encoder)
+    report = run(library, again, album)
+    assert (report.embedded, report.unchanged) == (2, 10)
+    assert calls == [1]
+
+
+def test_a_model_that_cannot_load_stops_the_run_and_fails_no_photo(
+    library: Library, tiny_encoder: Any, album: Path
+) -> None:
+    from photoclip.core.errors import ModelError
+
+    run(library, tiny_encoder, album)
+    make_photo(album / "new.jpg", (10, 250, 250), pattern=3)
+    with pytest.raises(ModelError, match="no weights here"):
+        run(library, lazy(tiny_encoder, library, fail=True), album)
+    assert library.catalog.counts().failed == 0
