@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,6 +23,7 @@ import numpy as np
 from photoclip.core.device import probe_device
 from photoclip.core.errors import ModelError
 from photoclip.core.profiles import MODEL_CONFIG_DIR, ModelProfile
+from photoclip.core.texttower import TrimmedText
 from photoclip.core.weights import Progress, ensure_weights, pretrained_config
 
 if TYPE_CHECKING:
@@ -127,16 +129,21 @@ class LocalEncoder:
 
         with torch.inference_mode():
             tokens = self.tokenizer(list(texts)).to(self.device)
-            features = self.model.encode_text(tokens, normalize=True)
+            features = self.text_tower.encode_text(tokens, normalize=True)
         return features.float().cpu().numpy()
 
     def embed_prompts(self, classnames: Sequence[str], templates: Sequence[str]) -> np.ndarray:
         import open_clip
 
         weights = open_clip.build_zero_shot_classifier(
-            self.model, self.tokenizer, list(classnames), list(templates), device=self.device
+            self.text_tower, self.tokenizer, list(classnames), list(templates), device=self.device
         )
         return weights.T.float().cpu().numpy()
+
+    @cached_property
+    def text_tower(self) -> TrimmedText:
+        """encode_text on the positions prompts use (photoclip.core.texttower)."""
+        return TrimmedText(self.model)
 
     def close(self) -> None:
         """Nothing to stop: the model goes with the last reference."""
@@ -280,7 +287,7 @@ def load_encoder(
         model=model,
         preprocess=preprocess,
         tokenizer=tokenizer,
-        dim=_output_dim(model),
+        dim=_output_dim(model, tokenizer),
         input_size=_input_size(model),
         open_clip_version=open_clip.__version__,
         origin=origin,
@@ -351,14 +358,14 @@ def _preprocess_overrides(config: dict[str, Any]) -> dict[str, Any]:
     return {arg: config[key] for key, arg in mapping.items() if key in config}
 
 
-def _output_dim(model: Any) -> int:
+def _output_dim(model: Any, tokenizer: Any) -> int:
+    """The shared space's size, probed on the text side: a text-only search never runs
+    the image tower (both towers end in the same space)."""
     import torch
 
-    size = model.visual.image_size
-    height, width = (size, size) if isinstance(size, int) else size
     with torch.inference_mode():
-        probe = torch.zeros(1, 3, height, width, device=next(model.parameters()).device)
-        return int(model.encode_image(probe.to(next(model.parameters()).dtype)).shape[-1])
+        probe = tokenizer(["a"]).to(next(model.parameters()).device)
+        return int(TrimmedText(model).encode_text(probe).shape[-1])
 
 
 def _input_size(model: Any) -> tuple[int, int]:

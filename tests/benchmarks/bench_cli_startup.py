@@ -1,0 +1,83 @@
+"""Cold one-shot commands against a bare `import torch, open_clip`, in one interleaved run.
+
+    python tests/benchmarks/bench_cli_startup.py [--rounds 5] [--photos 20]
+
+Makes a library of generated photos in a temporary folder (indexed once with test-shapes),
+then, round by round, runs each command in a fresh interpreter: `index DIR` with nothing
+changed, `status`, `tags list`, and `python -c "import torch, open_clip"`. Prints JSON: the
+median wall time of each and the median of its per-round ratio to the bare import (issue 17
+asks <= 0.3 for the rescan). A loaded machine moves all of them; the ratios move less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from photoclip.synthetic.scenes import single_object_scene
+
+COLOURS = ("red", "blue", "green", "yellow", "purple", "orange")
+SHAPES = ("circle", "square", "triangle", "star")
+
+
+def make_photos(folder: Path, count: int) -> None:
+    folder.mkdir(parents=True)
+    for i in range(count):
+        colour, shape = COLOURS[i % len(COLOURS)], SHAPES[i // len(COLOURS) % len(SHAPES)]
+        single_object_scene(colour, shape).render().save(folder / f"{i:03d}-{colour}-{shape}.png")
+
+
+def timed(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--photos", type=int, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        photos = Path(home) / "photos"
+        make_photos(photos, args.photos)
+        env = {
+            **os.environ,
+            "PHOTOCLIP_DATA_DIR": f"{home}/data",
+            "PHOTOCLIP_CACHE_DIR": f"{home}/cache",
+            "PHOTOCLIP_MODEL": "test-shapes",
+        }
+        photoclip = [sys.executable, "-m", "photoclip"]
+        subprocess.run([*photoclip, "index", str(photos)], env=env, check=True)
+        commands = {
+            "import torch, open_clip": [sys.executable, "-c", "import torch, open_clip"],
+            "index (nothing changed)": [*photoclip, "index", str(photos)],
+            "status": [*photoclip, "status"],
+            "tags list": [*photoclip, "tags", "list"],
+        }
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(args.rounds):
+            for name, command in commands.items():
+                times[name].append(timed(command, env))
+    bare = times["import torch, open_clip"]
+    results = {
+        name: {
+            "median_s": round(statistics.median(runs), 3),
+            "ratio_to_import": round(
+                statistics.median(t / b for t, b in zip(runs, bare, strict=True)), 3
+            ),
+        }
+        for name, runs in times.items()
+    }
+    print(json.dumps({"rounds": args.rounds, "photos": args.photos, **results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
