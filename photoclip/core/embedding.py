@@ -94,6 +94,8 @@ class LocalEncoder:
     #: CLIP's learned softmax temperature (exp of `logit_scale`): tagging turns cosines
     #: into probabilities at the scale the model was trained with.
     logit_scale: float = 100.0
+    #: Images go in channels-last (NHWC) memory, which conv towers run faster on.
+    channels_last: bool = False
 
     @property
     def model_key(self) -> str:
@@ -118,6 +120,8 @@ class LocalEncoder:
 
         with torch.inference_mode():
             batch = batch.to(self.device, dtype=self._dtype(), non_blocking=True)
+            if self.channels_last:
+                batch = batch.contiguous(memory_format=torch.channels_last)
             features = self.model.encode_image(batch, normalize=True)
         return features.float().cpu().numpy()
 
@@ -279,8 +283,9 @@ def load_encoder(
             f"{arch} ({error})."
         ) from error
     model.eval()
+    fused = fuse_for_inference(model)
     tokenizer = open_clip.get_tokenizer(arch)
-    log.info("loaded %s", origin)
+    log.info("loaded %s%s", origin, " (fused, channels-last)" if fused else "")
     return LocalEncoder(
         profile=profile,
         device=device,
@@ -292,7 +297,31 @@ def load_encoder(
         open_clip_version=open_clip.__version__,
         origin=origin,
         logit_scale=_logit_scale(model),
+        channels_last=fused,
     )
+
+
+def fuse_for_inference(model: Any) -> bool:
+    """Fold the train-time branches of MobileOne/FastViT blocks (MobileCLIP's image tower)
+    into single convolutions, and keep that tower channels-last; returns whether it did.
+
+    Same vectors (a test checks), less work: measured +20-26% at batch 8 for the fusing,
+    up to +15% more for channels-last, on a 2-core CPU (issue 17). Towers without such
+    blocks (ViTs) are left alone."""
+    import torch
+
+    if not any(_reparameterizable(module) for module in model.visual.modules()):
+        return False
+    from timm.utils.model import reparameterize_model
+
+    reparameterize_model(model.visual, inplace=True)
+    model.visual.to(memory_format=torch.channels_last)
+    return True
+
+
+def _reparameterizable(module: Any) -> bool:
+    # The hooks timm's reparameterize_model calls (MobileOne, FastViT, RepVGG-style blocks).
+    return any(hasattr(module, name) for name in ("reparameterize", "switch_to_deploy"))
 
 
 def check_requirements(profile: ModelProfile) -> None:

@@ -1,0 +1,137 @@
+"""The encoder's inference preparations (fusing MobileCLIP-style towers) and LazyEncoder."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from photoclip.core.embedding import LazyEncoder, fuse_for_inference
+
+#: A MobileCLIP-shaped model, tiny: a FastViT image tower of MobileOne/RepMixer blocks (the
+#: blocks MobileCLIP's fastvit_mci towers are made of) and a small text tower.
+FASTVIT = "PhotoClip-Tiny-FastViT"
+FASTVIT_CONFIG = {
+    "embed_dim": 32,
+    "custom_text": True,
+    "vision_cfg": {"timm_model_name": "fastvit_t8", "timm_model_pretrained": False,
+                   "timm_pool": "avg", "timm_proj": None, "image_size": 64},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2,
+                 "layers": 1, "no_causal_mask": True},
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fastvit(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    import open_clip
+
+    folder = tmp_path_factory.mktemp("fastvit_config")
+    (folder / f"{FASTVIT}.json").write_text(json.dumps(FASTVIT_CONFIG))
+    open_clip.add_model_config(folder)
+    torch.manual_seed(0)
+    model = open_clip.create_model(FASTVIT, pretrained=None).eval()
+    # Fresh batch norms are identities; trained ones are not, and fusing must fold them in.
+    for module in model.visual.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+    return model
+
+
+def image_vectors(model: Any, images: torch.Tensor) -> torch.Tensor:
+    with torch.inference_mode():
+        return model.encode_image(images, normalize=True)
+
+
+def test_fused_vectors_equal_unfused(fastvit: Any) -> None:
+    images = torch.randn(8, 3, 64, 64)
+    fused = copy.deepcopy(fastvit)
+    assert fuse_for_inference(fused)
+    # The train-time branches are gone: fewer modules do the same work.
+    assert len(list(fused.visual.modules())) < len(list(fastvit.visual.modules()))
+    before = image_vectors(fastvit, images)
+    after = image_vectors(fused, images.contiguous(memory_format=torch.channels_last))
+    assert torch.allclose(before, after, atol=1e-4)
+
+
+def test_a_vit_is_left_alone(tiny_encoder: Any) -> None:
+    model = copy.deepcopy(tiny_encoder.model)
+    modules = len(list(model.modules()))
+    assert not fuse_for_inference(model)
+    assert len(list(model.modules())) == modules
+    assert not tiny_encoder.channels_last
+
+
+# -- LazyEncoder ---------------------------------------------------------------------------
+
+
+def test_lazy_encoder_builds_once_for_many_threads(tiny_encoder: Any) -> None:
+    calls = []
+
+    def load() -> Any:
+        calls.append(1)
+        return tiny_encoder
+
+    lazy = LazyEncoder(tiny_encoder.profile, load)
+    assert lazy.model_key == tiny_encoder.model_key and not lazy.loaded
+    threads = [threading.Thread(target=lambda: lazy.input_size) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls == [1] and lazy.loaded
+    np.testing.assert_allclose(lazy.encode_texts(["a"]), tiny_encoder.encode_texts(["a"]))
+
+
+def test_lazy_encoder_remembers_a_failed_build(tiny_encoder: Any) -> None:
+    calls = []
+
+    def load() -> Any:
+        calls.append(1)
+        raise RuntimeError("no weights")
+
+    lazy = LazyEncoder(tiny_encoder.profile, load)
+    for _ in range(3):
+        with pytest.raises(RuntimeError, match="no weights"):
+            lazy.get()
+    assert calls == [1]
+
+
+@pytest.mark.slow
+def test_mobileclip2_s0_fused_equals_unfused() -> None:
+    """The real architecture of the 'small' profile (random weights, trained-like norms)."""
+    import open_clip
+
+    torch.manual_seed(0)
+    model = open_clip.create_model("MobileCLIP2-S0", pretrained=None, pretrained_text=False)
+    model.eval()
+    for module in model.visual.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.2, 0.2)
+            module.running_var.uniform_(0.5, 2.0)
+    images = torch.randn(2, 3, 256, 256)
+    before = image_vectors(model, images)
+    assert fuse_for_inference(model)
+    after = image_vectors(model, images.contiguous(memory_format=torch.channels_last))
+    assert torch.allclose(before, after, atol=1e-4)
+
+
+def test_load_encoder_fuses_and_feeds_channels_last(
+    fastvit: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from photoclip.core.embedding import load_encoder
+    from photoclip.core.profiles import RANDOM_WEIGHTS_ENV, resolve_profile
+
+    monkeypatch.setenv(RANDOM_WEIGHTS_ENV, "1")
+    encoder = load_encoder(resolve_profile(FASTVIT), device="cpu")
+    assert encoder.channels_last
+    assert len(list(encoder.model.visual.modules())) < len(list(fastvit.visual.modules()))
+    images = torch.randn(3, 3, 64, 64)  # NCHW, as the transform makes them
+    expected = image_vectors(encoder.model, images).numpy()
+    np.testing.assert_allclose(encoder.encode_images(images), expected, atol=1e-5)
