@@ -249,9 +249,12 @@ class Catalog:
         self.close()
 
     def _migrate(self) -> None:
-        version = self._check_version()
-        for number in range(version, SCHEMA_VERSION):
-            with self.transaction():
+        if self._check_version() == SCHEMA_VERSION:
+            return
+        # Two processes may open a new data folder at once: the version is read again
+        # under the write lock (BEGIN IMMEDIATE), so only the first one migrates.
+        with self.transaction():
+            for number in range(self._check_version(), SCHEMA_VERSION):
                 for statement in _statements(MIGRATIONS[number]):
                     self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {number + 1}")

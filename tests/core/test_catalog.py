@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 import threading
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import numpy as np
@@ -166,3 +169,35 @@ def test_readers_see_committed_batches_while_the_writer_works(tmp_path: Path) ->
         thread.start()
         thread.join()
     assert seen == [0]  # a reader never sees half a batch, and is not blocked by it
+
+
+def _open_at_once(path: Path, start: Barrier, failures: Queue[str]) -> None:
+    start.wait()
+    try:
+        Catalog.open(path).close()
+    except Exception as error:  # reported to the parent, which asserts there were none
+        failures.put(repr(error))
+
+
+def test_processes_opening_a_new_catalog_at_once_all_succeed(tmp_path: Path) -> None:
+    """Two commands started together on a new data folder raced to create the schema
+    (`table meta already exists`); the migration is one transaction that re-checks."""
+    context = multiprocessing.get_context("fork")
+    failures: Queue[str] = context.Queue()
+    for trial in range(4):
+        path = tmp_path / f"catalog-{trial}.sqlite3"
+        start = context.Barrier(6)
+        processes = [
+            context.Process(target=_open_at_once, args=(path, start, failures)) for _ in range(6)
+        ]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(60)
+        assert [p.exitcode for p in processes] == [0] * 6
+        with Catalog.open(path, readonly=True) as opened:
+            assert opened._check_version() == SCHEMA_VERSION
+    found = []
+    while not failures.empty():
+        found.append(failures.get())
+    assert found == []
