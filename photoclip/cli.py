@@ -223,15 +223,18 @@ def _add_watch(commands: Any) -> None:
 
 
 def run_watch(args: argparse.Namespace) -> int:
+    from photoclip.core.library import recorded_profile
     from photoclip.core.profiles import resolve_profile
     from photoclip.core.worker import Worker, WorkerSettings, serve
 
     locations, settings = _environment()
     device = args.device or settings.device
+    # As `index`: the library keeps its model; only --model switches it.
+    profile = args.model or recorded_profile(locations) or settings.model
     worker = Worker(
         locations,
         lambda name: _load_encoder(name, device, settings),
-        resolve_profile(args.model or settings.model).name,
+        resolve_profile(profile).name,
         WorkerSettings(
             batch_size=settings.batch_size, max_pixels=settings.max_megapixels * 1_000_000
         ),

@@ -34,6 +34,16 @@ def thumbnail_store(locations: Locations, settings: Settings) -> ThumbnailStore:
     return ThumbnailStore(settings.thumbnail_folder(locations.thumbnails))
 
 
+def recorded_profile(locations: Locations) -> str | None:
+    """The profile of the library's model, None before the first index (read-only)."""
+    if not locations.catalog.exists():
+        return None
+    with Catalog.open(locations.catalog, readonly=True) as catalog:
+        key = catalog.active_model
+        record = catalog.model(key) if key else None
+    return record.profile if record else None
+
+
 def check_thumbnail_folder(store: ThumbnailStore) -> None:
     """Make the folder and write a file in it, or say plainly why thumbnails cannot go
     there (KnownError), before anything is switched to it."""
@@ -109,6 +119,11 @@ class Library:
             )
         with self.catalog.transaction():
             self.catalog.register_model(record)
+            if self.catalog.active_model is None:
+                # The library's first model is its model from the first vector on: a first
+                # run killed early must not leave later runs to guess (and load another).
+                self.catalog.set_meta("active_model", record.key)
+                self.catalog.drop_other_models(keep=record.key)  # leftovers of such runs
         self._writing_model = record.key
         self.index(record.key)
 

@@ -354,6 +354,8 @@ class Worker:
         self._yielding = False
         self._job_started = 0.0
         self._target_key: str | None = None
+        #: the active model listeners were last told of (ModelActivated)
+        self._announced: str | None = None
         self._tagger: Tagger | None = None
         self._tagger_used = 0.0
         self._dirty = False
@@ -503,6 +505,7 @@ class Worker:
 
     def _open(self, roots: tuple[Path, ...]) -> None:
         self._library = Library.open(self.locations)
+        self._announced = self._library.catalog.active_model
         if self._library.active_model is not None:
             self._library.index()  # loaded here, so that readers share it
         self._ready.set()
@@ -580,7 +583,7 @@ class Worker:
         job = self._current
         assert job is not None and self._control is not None
         self._emit(JobProgress(job.name, progress))
-        if self._library is not None and self._library.catalog.active_model is None:
+        if self._library is not None and self._announced is None:
             self._maybe_activate()  # the very first photos are searchable at once
         if time.monotonic() - self._last_status >= 1.0:
             self._write_status(self._state, done=progress.done, total=progress.total)
@@ -651,11 +654,20 @@ class Worker:
         assert self._library is not None
         key, catalog = self._target_key, self._library.catalog
         active = catalog.active_model
-        if key is None or active == key or catalog.model(key) is None:
+        if key is None or catalog.model(key) is None:
             return  # (no record: the model was loaded, e.g. at start-up, but wrote nothing)
+        if active == key:
+            if self._announced != key:  # a new library's first model is active at once
+                self._announce(key)
+            return
         if active is not None and not self._complete(key):
             return
         self._library.activate(key)
+        self._announce(key)
+
+    def _announce(self, key: str) -> None:
+        assert self._library is not None
+        self._announced = key
         self._library.index(key)
         self._tagger = None  # the old model's vectors: free them now
         self._save()

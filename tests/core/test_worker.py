@@ -132,6 +132,17 @@ def test_start_indexes_and_a_new_file_becomes_searchable(start: Any, album: Path
         assert any(r.photo.path == new for r in searcher.search("green", None))
 
 
+def test_a_new_library_s_first_model_is_announced_once(start: Any, album: Path) -> None:
+    """The first model is recorded before its first vector (a first run killed early
+    keeps it); listeners still hear that it is the one searches use, once."""
+    worker, recorder = start(album)
+    assert [e.model_key for e in recorder.of(ModelActivated)] == [worker.encoder().model_key]
+    make_photo(album / "sub0" / "new.jpg", (10, 250, 10))
+    eventually(lambda: album / "sub0" / "new.jpg" in paths())
+    assert worker.wait_idle(30)
+    assert len(recorder.of(ModelActivated)) == 1
+
+
 def test_hidden_folders_are_ignored_like_the_scanner_does(start: Any, album: Path) -> None:
     worker, _ = start(album)
     make_photo(album / ".cache" / "thumb.jpg")
