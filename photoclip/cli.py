@@ -1,7 +1,10 @@
 """The `photoclip` command: a thin front end over photoclip.core.
 
-Exit codes: 0 success, 1 a condition the user can fix (the message says how), 2 bad usage,
-130 interrupted. torch is imported only by commands that need the model.
+Exit codes: 0 success, 1 a condition the user can fix (the message says how), 2 bad usage
+(a query that cannot be searched for included), 130 interrupted. No input gives a traceback:
+an unexpected error prints one line, and its traceback goes to the log file
+(`photoclip.log` in the cache folder). torch is imported only by commands that need the
+model.
 """
 
 from __future__ import annotations
@@ -9,15 +12,21 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
+import os
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
 from photoclip import __version__
-from photoclip.core.errors import KnownError
+from photoclip.core.errors import KnownError, QueryError
 from photoclip.core.paths import Locations
 from photoclip.core.settings import Settings
 from photoclip.core.workerstatus import read_status
@@ -26,22 +35,77 @@ log = logging.getLogger("photoclip")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    _tolerant_output()
+    args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s: %(message)s",
     )
     if args.command is None:
         return _launch_app(["--self-test"] if args.self_test else [])
+    return _guarded(args, argv)
+
+
+def _guarded(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    """Run the command; every way it can end becomes a message and an exit code."""
     try:
         return int(args.run(args) or 0)
+    except QueryError as error:  # the query is what the user typed: bad usage
+        print(f"photoclip: {error}", file=sys.stderr)
+        return 2
     except KnownError as error:
         print(f"photoclip: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("photoclip: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `photoclip search x | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as error:
+        return _unexpected(error, argv, verbose=args.verbose)
+
+
+def _tolerant_output() -> None:
+    """A path no encoding can show (a non-UTF-8 file name) is printed escaped."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
+def _unexpected(error: Exception, argv: Sequence[str] | None, *, verbose: bool) -> int:
+    """A bug, not the user's doing: one line here, the traceback in the log file."""
+    where = _log_traceback(error, list(sys.argv[1:] if argv is None else argv))
+    if verbose:
+        traceback.print_exception(error, file=sys.stderr)
+    said = " ".join(str(error).split())[:300]  # one line, whatever the error holds
+    print(
+        f"photoclip: unexpected error ({type(error).__name__}: {said}). "
+        f"The details are in {where}; please report them.",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def log_file() -> Path:
+    return Locations.from_environment().cache / "photoclip.log"
+
+
+def _log_traceback(error: Exception, argv: list[str]) -> Path:
+    """Append the traceback to the log file (else to one in the temporary folder)."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    text = "".join(traceback.format_exception(error))
+    entry = f"{stamp} photoclip {__version__} {argv!r}\n{text}\n"
+    for path in (log_file(), Path(tempfile.gettempdir()) / "photoclip.log"):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8", errors="backslashreplace") as handle:
+                handle.write(entry)
+            return path
+        except OSError:
+            continue
+    return Path("(no log: neither the cache folder nor the temporary folder is writable)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,9 +149,10 @@ def _add_index(commands: Any) -> None:
 
 def run_index(args: argparse.Namespace) -> int:
     from photoclip.core.indexing import Indexer
+    from photoclip.core.runs import recorded
 
     locations, settings = _environment()
-    with _open_library(locations) as library:
+    with _open_library(locations) as library, recorded(library.catalog, "index"):
         profile = args.model or _library_profile(library) or settings.model
         encoder = _load_encoder(profile, args.device or settings.device, settings)
         indexer = Indexer(
@@ -118,7 +183,7 @@ def _add_search(commands: Any) -> None:
     command = commands.add_parser("search", help="find photos by a description")
     command.add_argument("query", help='e.g. "dog on a beach", "beach + sunset - people"')
     _add_result_options(command)
-    command.add_argument("--min-score", type=float, help="hide results below this cosine score")
+    command.add_argument("--min-score", type=_finite, help="hide results below this cosine score")
     command.add_argument("--folder", type=Path, help="only photos inside this folder")
     command.add_argument("--since", type=_date, help="taken on or after (YYYY-MM-DD)")
     command.add_argument("--until", type=_date, help="taken before (YYYY-MM-DD)")
@@ -138,7 +203,7 @@ def _add_search(commands: Any) -> None:
 def run_search(args: argparse.Namespace) -> int:
     from photoclip.core.search import SearchOptions
 
-    _, settings = _environment()
+    locations, settings = _environment()
     textness = args.textness if args.textness is not None else settings.textness
     options = SearchOptions(
         textness=textness,
@@ -151,20 +216,51 @@ def run_search(args: argparse.Namespace) -> int:
         sort=args.sort,
     )
     with _searcher() as searcher:
+        _check_filters(searcher.library, args)
         results = searcher.search(args.query, options)
         if options.textness:
-            _remember_textness(searcher)
+            _remember_textness(searcher, locations)
         _print_results(results, args.json)
     return 0
 
 
-def _remember_textness(searcher: Any) -> None:
-    """Store a direction the search had to learn, so the next search finds it."""
+def _check_filters(library: Any, args: argparse.Namespace) -> None:
+    """A filter that can match nothing is a mistake to point out, not an empty result."""
+    if args.tag is not None and not _tag_exists(library.catalog, *args.tag):
+        raise KnownError(f"There is no tag {':'.join(args.tag)}. See: photoclip tags list")
+    if args.folder is not None:
+        folder = args.folder.expanduser().resolve()
+        roots = [root.path for root in library.catalog.roots()]
+        if not any(folder.is_relative_to(r) or r.is_relative_to(folder) for r in roots):
+            raise KnownError(
+                f"{args.folder} is not in any of PhotoClip's folders "
+                f"({', '.join(map(str, roots)) or 'none yet'})."
+            )
+
+
+def _tag_exists(catalog: Any, category: str, label: str) -> bool:
+    rows = catalog.read(
+        "SELECT 1 FROM tag_labels l JOIN tag_categories c ON c.id = l.category_id "
+        "WHERE c.name = ? AND l.name = ?",
+        (category, label),
+    )
+    return bool(rows)
+
+
+def _remember_textness(searcher: Any, locations: Locations) -> None:
+    """Store a direction the search had to learn, so the next search finds it (the
+    search itself reads the catalog read-only; a read-only data folder keeps nothing)."""
+    from photoclip.core.catalog import Catalog
     from photoclip.core.textness import load_direction, save_direction
 
     direction = searcher.textness_direction()
-    if load_direction(searcher.library.catalog, direction.model_key) is None:
-        save_direction(searcher.library.catalog, direction)
+    if load_direction(searcher.library.catalog, direction.model_key) is not None:
+        return
+    try:
+        with Catalog.open(locations.catalog) as catalog:
+            save_direction(catalog, direction)
+    except KnownError as error:
+        log.info("the textness direction is not kept: %s", error)
 
 
 def _textness(text: str) -> float:
@@ -200,11 +296,13 @@ def _add_status(commands: Any) -> None:
 
 
 def run_status(args: argparse.Namespace) -> int:
+    from photoclip.core.library import Library
+
     locations, _ = _environment()
     if not locations.catalog.exists():
         status: dict[str, Any] = _empty_status()
-    else:
-        with _open_library(locations) as library:
+    else:  # read-only: status works on a read-only or damaged data folder too
+        with Library.open(locations, readonly=True) as library:
             status = _library_status(library)
     status.update(read_status(locations))
     if args.json:
@@ -241,8 +339,21 @@ def run_watch(args: argparse.Namespace) -> int:
         after_commit=_auto_tagging,
     )
     worker.subscribe(_WatchLine())
-    serve(worker, list(args.paths))
+    with _run_marker(locations, "watch"):
+        serve(worker, list(args.paths))
     return 0
+
+
+@contextmanager
+def _run_marker(locations: Locations, command: str) -> Iterator[None]:
+    """`status` tells of a run that did not finish (the worker writes its own catalog
+    connection; this one holds only the marker)."""
+    from photoclip.core.catalog import Catalog
+    from photoclip.core.runs import recorded
+
+    locations.ensure()
+    with Catalog.open(locations.catalog) as catalog, recorded(catalog, command):
+        yield
 
 
 def _add_doctor(commands: Any) -> None:
@@ -273,10 +384,10 @@ def _add_tags(commands: Any) -> None:
     edit.add_argument("category")
     edit.add_argument("label", nargs="?")
     edit.add_argument("--context", help='category: prompt context, e.g. "a type of pet"')
-    edit.add_argument("--margin", type=float, help="single-choice lead over the runner-up")
+    edit.add_argument("--margin", type=_finite, help="single-choice lead over the runner-up")
     edit.add_argument("--kind", choices=("single", "multi"))
     edit.add_argument("--phrasing", action="append", help="label: an alternative phrasing")
-    edit.add_argument("--threshold", type=float, help="label: your own threshold")
+    edit.add_argument("--threshold", type=_finite, help="label: your own threshold")
     edit.add_argument("--auto-threshold", action="store_true", help="label: calibrated again")
     edit.add_argument("--counter", action=argparse.BooleanOptionalAction, default=None)
     remove = actions.add_parser("remove", help="remove a category, or some of its labels")
@@ -612,7 +723,7 @@ def _add_duplicates(commands: Any) -> None:
     command = commands.add_parser("duplicates", help="find near-duplicate photos")
     command.add_argument(
         "--threshold",
-        type=float,
+        type=_finite,
         help="cosine from which photos are compared (default 0.75; lower finds more)",
     )
     command.add_argument("--json", action="store_true", help="print the groups as JSON")
@@ -717,22 +828,32 @@ def _load_encoder(profile_name: str | None, device: str | None, settings: Settin
         return load_encoder(
             profile,
             device=device,
-            cache=locations.ensure().weights,
+            cache=_weights_folder(locations),
             progress=bar.advance,
             threads=settings.threads or None,
         )
+
+
+def _weights_folder(locations: Locations) -> Path:
+    """Made if it can be (a read-only cache still serves weights that are there)."""
+    try:
+        locations.weights.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        log.info("cannot make %s: %s", locations.weights, error)
+    return locations.weights
 
 
 class _searcher:
     """Context manager: a Searcher over the library, loading the library's own model."""
 
     def __enter__(self) -> Any:
+        from photoclip.core.library import Library
         from photoclip.core.search import Searcher
 
         locations, settings = _environment()
         if not locations.catalog.exists():
             raise KnownError("Nothing is indexed yet. Add a folder first: photoclip index FOLDER")
-        self.library = _open_library(locations)
+        self.library = Library.open(locations, readonly=True)  # a search writes nothing
         record = self.library.active_model
         if record is None:
             raise KnownError("Nothing is indexed yet. Add a folder first: photoclip index FOLDER")
@@ -749,7 +870,7 @@ class _searcher:
 
 
 def _add_result_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("-n", type=int, default=20, help="how many results (default 20)")
+    command.add_argument("-n", type=_count, default=20, help="how many results (default 20)")
     command.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
@@ -787,6 +908,7 @@ def _empty_status() -> dict[str, Any]:
         "index_size": 0,
         "index_health": "empty",
         "roots": [],
+        "unfinished_runs": [],
     }
 
 
@@ -810,7 +932,17 @@ def _library_status(library: Any) -> dict[str, Any]:
         "index_size": size,
         "index_health": health,
         "roots": [str(root.path) for root in catalog.roots()],
+        "unfinished_runs": _unfinished_runs(catalog),
     }
+
+
+def _unfinished_runs(catalog: Any) -> list[dict[str, Any]]:
+    from photoclip.core.runs import unfinished
+
+    return [
+        {"command": r.command, "pid": r.pid, "started_at": r.started_at, "reason": r.reason}
+        for r in unfinished(catalog)
+    ]
 
 
 def _print_status(status: dict[str, Any]) -> None:
@@ -820,6 +952,10 @@ def _print_status(status: dict[str, Any]) -> None:
     print(f"worker: {status['worker']}   queue: {status['queue']}")
     for root in status["roots"]:
         print(f"folder: {root}")
+    for run in status["unfinished_runs"]:
+        started = datetime.fromtimestamp(run["started_at"]).strftime("%Y-%m-%d %H:%M:%S")
+        why = run["reason"] or "killed, or the computer stopped; no reason was recorded"
+        print(f"stopped early: `{run['command']}` started {started} did not finish ({why})")
     for failure in status["failures"]:
         print(f"  failed {failure['path']}: {failure['reason']}")
 
@@ -829,10 +965,30 @@ def _print_json(data: dict[str, Any]) -> None:
     sys.stdout.write("\n")
 
 
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of 1 or more")
+    return value
+
+
 def _date(text: str) -> float:
     try:
         return datetime.fromisoformat(text).timestamp()
-    except ValueError as error:
+    except (ValueError, OverflowError, OSError) as error:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date like 2024-07-31") from error
 
 

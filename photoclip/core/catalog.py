@@ -229,14 +229,27 @@ class Catalog:
     @classmethod
     def open(cls, path: Path, *, readonly: bool = False) -> Catalog:
         try:
-            connection = _connect(path, readonly)
-            catalog = cls(connection, path)
-            if not readonly:
-                catalog._migrate()
-            else:
-                catalog._check_version()
+            if readonly:
+                return cls._open_readonly(path)
+            catalog = cls(_connect(path, readonly), path)
+            catalog._migrate()
         except sqlite3.Error as error:
             raise translate(error, path) from error
+        return catalog
+
+    @classmethod
+    def _open_readonly(cls, path: Path) -> Catalog:
+        catalog = cls(_connect(path, readonly=True), path)
+        try:
+            version = catalog._check_version()
+        except sqlite3.OperationalError:
+            # A read-only data folder: a WAL reader needs a -shm file it cannot make
+            # there. Nothing can write the catalog either, so read it as unchanging.
+            catalog.close()
+            catalog = cls(_connect(path, readonly=True, immutable=True), path)
+            version = catalog._check_version()
+        if version < SCHEMA_VERSION:  # written by an older PhotoClip: migrate it first
+            cls.open(path).close()
         return catalog
 
     def close(self) -> None:
@@ -593,9 +606,10 @@ class Catalog:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+def _connect(path: Path, readonly: bool, immutable: bool = False) -> sqlite3.Connection:
     if readonly:
-        connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, isolation_level=None)
+        uri = f"{path.absolute().as_uri()}?mode=ro" + ("&immutable=1" if immutable else "")
+        connection = sqlite3.connect(uri, uri=True, isolation_level=None)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(path, isolation_level=None)
@@ -603,11 +617,24 @@ def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
     connection.execute("PRAGMA busy_timeout = 5000")
     connection.execute("PRAGMA foreign_keys = ON")
     if not readonly:
-        connection.execute("PRAGMA journal_mode = WAL")
+        _use_wal(connection)
         # NORMAL is durable across application crashes in WAL mode; only an OS crash can
         # lose the last commits, and the index is rebuilt from what survived.
         connection.execute("PRAGMA synchronous = NORMAL")
     return connection
+
+
+def _use_wal(connection: sqlite3.Connection, tries: int = 100) -> None:
+    """Switch to WAL. Processes opening a new catalog at once race to switch it, and SQLite
+    answers the loser "locked" at once, without its busy handler: so wait and retry."""
+    for attempt in range(tries):
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == tries - 1:
+                raise
+            time.sleep(0.05)
 
 
 def _statements(script: str) -> list[str]:

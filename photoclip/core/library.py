@@ -72,8 +72,10 @@ class Library:
 
     @classmethod
     def open(cls, locations: Locations, *, readonly: bool = False) -> Library:
-        """The library in `locations`, with the thumbnail cache its settings file names."""
-        locations.ensure()
+        """The library in `locations`, with the thumbnail cache its settings file names.
+        Read-only, it makes and writes nothing (a read-only or damaged data folder)."""
+        if not readonly:
+            locations.ensure()
         thumbnails = thumbnail_store(locations, Settings.load(locations.settings))
         return cls(locations, Catalog.open(locations.catalog, readonly=readonly), thumbnails)
 

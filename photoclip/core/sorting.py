@@ -374,6 +374,8 @@ def formed_folder(pattern: str, category: str, label: str, date: float) -> Path:
         raise SortError(
             f"'{pattern}': unknown field {error}; use {{category}} {{label}} {{year}} {{month}}"
         ) from error
+    if "\x00" in formed:
+        raise SortError(f"{pattern!r}: a folder name cannot hold a NUL character")
     folder, base = _absolute(formed), _absolute(_fixed_part(pattern))
     if not _inside(folder, base):
         raise OutsideDestinationError(f"{folder} would be outside {base}")

@@ -184,7 +184,7 @@ def test_processes_opening_a_new_catalog_at_once_all_succeed(tmp_path: Path) -> 
     (`table meta already exists`); the migration is one transaction that re-checks."""
     context = multiprocessing.get_context("fork")
     failures: Queue[str] = context.Queue()
-    for trial in range(4):
+    for trial in range(8):
         path = tmp_path / f"catalog-{trial}.sqlite3"
         start = context.Barrier(6)
         processes = [
