@@ -129,7 +129,8 @@ class WorkerSettings:
     #: the model (and the tagger's copy of the vectors) is dropped after this long unused,
     #: and loaded again on demand
     unload_after: float = 300.0
-    #: how often an offline root is looked for
+    #: how often an offline root is looked for, and the catalog read for roots that
+    #: another process (a concurrent `photoclip index`) added
     offline_recheck: float = 5.0
     #: live changes save the index at most this often (a crash replays from the catalog)
     save_every: float = 60.0
@@ -605,8 +606,7 @@ class Worker:
         due = [self._settler.next_due(), self._models.next_unload()]
         if self._tagger is not None:
             due.append(self._tagger_used + self.settings.unload_after - now)
-        if any(not r.online for r in self._catalog_roots()):
-            due.append(self._last_recheck + self.settings.offline_recheck - now)
+        due.append(self._last_recheck + self.settings.offline_recheck - now)
         if self._dirty:
             due.append(self._last_save + self.settings.save_every - now)
         known = [max(0.0, d) for d in due if d is not None]
@@ -622,6 +622,8 @@ class Worker:
             for root in self._catalog_roots():
                 if not root.online and self._present(root):
                     self._root_back(root.path)
+                elif root.online and root.path not in self._watcher.roots:
+                    self._root_added_elsewhere(root.path)
         self._models.unload_idle()
         if self._tagger is not None and now - self._tagger_used >= self.settings.unload_after:
             self._tagger = None  # its vectors are a copy; the next tag job reads them again
@@ -831,6 +833,13 @@ class Worker:
         self._settler.forget_under(path)
         self._set_online(root, False)
         self._watcher.watch(path)  # from its parent only, until it returns
+
+    def _root_added_elsewhere(self, path: Path) -> None:
+        """Another process added a root (its files may be half indexed): watch it and
+        reconcile it like any other."""
+        log.info("%s was added by another PhotoClip; watching it", path)
+        self._watcher.watch(path)
+        self.submit(ScanRoots((path,)))
 
     def _root_back(self, path: Path) -> None:
         root = next((r for r in self._catalog_roots() if r.path == path), None)
