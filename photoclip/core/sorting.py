@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from photoclip.core.catalog import Catalog, Photo
+from photoclip.core.catalog import Catalog, Photo, Root
 from photoclip.core.errors import KnownError
 from photoclip.core.imageio import content_hash
 
@@ -161,7 +161,11 @@ class Sorter:
         size = photo.size
         if rule.mode == ALBUM:
             album = rule.destination.partition(":")[2]
-            return Step(photo.id, str(photo.path), album, ALBUM, 0)
+            # Known now, so that an apply killed between the catalog's commit and the
+            # journal's still undoes exactly what it added.
+            there = photo.id in self.album(album)
+            note = "already there" if there else "to add"
+            return Step(photo.id, str(photo.path), album, ALBUM, 0, note=note)
         try:
             folder = formed_folder(rule.destination, rule.category, label, photo.date)
         except OutsideDestinationError as error:
@@ -240,8 +244,12 @@ class Sorter:
         if step.action == ALBUM:
             return self._add_to_album(step)
         source, target = Path(step.source), Path(step.destination)
+        if before == STARTED and step.action == MOVE and _half_moved(step, source, target):
+            source.unlink()  # the crash came between placing the file and removing the source
         if before == STARTED and _finished(step, source, target):
-            # The crash came after the file was placed; the catalog may not know yet.
+            # The crash came after the file was placed (maybe before its temporary name
+            # was removed); the catalog may not know yet.
+            _remove_partial(target)
             if step.action == MOVE:
                 self._follow_move(step, target)
             return DONE
@@ -268,15 +276,15 @@ class Sorter:
             step.note = f"{target} changed since the sort; left in place"
             return KEPT
         if step.action == MOVE:
-            if not target.exists() and source.exists():
-                self._follow(step.photo_id, source)  # the crash came after it was put back
-                self._forget_added_root(step)
-                return UNDONE
-            _move(target, source, step.hash)
+            if _half_moved(step, source, target):  # a crash mid-move, either way
+                target.unlink()
+            elif target.exists():  # (else the crash came after it was put back)
+                _move(target, source, step.hash)
             self._follow(step.photo_id, source)
             self._forget_added_root(step)
         elif target.exists() or target.is_symlink():
             target.unlink()
+        _remove_partial(target)  # what a crash mid-copy may have left
         for folder in reversed(step.created):
             with contextlib.suppress(OSError):
                 Path(folder).rmdir()  # only when empty
@@ -285,27 +293,28 @@ class Sorter:
     # -- the catalog ---------------------------------------------------------------------
 
     def _follow_move(self, step: Step, target: Path) -> None:
-        added = self._follow(step.photo_id, target)
-        if added is not None:
-            step.added_root = str(added)
+        if not step.added_root and self._root_holding(target) is None:
+            # Journaled before the catalog gets the root, so that an undo after a crash
+            # in between still knows the root is the sort's to forget.
+            step.added_root = str(target.parent)
             self._checkpoint()
+        self._follow(step.photo_id, target)
 
-    def _follow(self, photo_id: int, path: Path) -> Path | None:
-        """Point the photo's row at `path`; returns the folder made a library root for it
-        when no root held it."""
-        root = max(
+    def _follow(self, photo_id: int, path: Path) -> None:
+        """Point the photo's row at `path` (its folder becomes a root if none holds it)."""
+        root = self._root_holding(path)
+        with self.catalog.transaction():
+            if root is None:
+                root = self.catalog.add_root(path.parent)
+            self.catalog.move_photo(photo_id, path, root.id, path.stat().st_mtime_ns)
+            self.catalog.next_generation()
+
+    def _root_holding(self, path: Path) -> Root | None:
+        return max(
             (r for r in self.catalog.roots() if path.is_relative_to(r.path)),
             key=lambda r: len(r.path.parts),
             default=None,
         )
-        added = None
-        with self.catalog.transaction():
-            if root is None:
-                root = self.catalog.add_root(path.parent)
-                added = root.path
-            self.catalog.move_photo(photo_id, path, root.id, path.stat().st_mtime_ns)
-            self.catalog.next_generation()
-        return added
 
     def _forget_added_root(self, step: Step) -> None:
         """A root the apply added for moved photos goes with the last of them."""
@@ -318,6 +327,8 @@ class Sorter:
                 self.catalog.remove_root(root.id)
 
     def _add_to_album(self, step: Step) -> str:
+        if step.note == "already there":
+            return DONE
         with self.catalog.transaction() as db:
             db.execute("INSERT OR IGNORE INTO albums(name) VALUES (?)", (step.destination,))
             album = db.execute("SELECT id FROM albums WHERE name = ?", (step.destination,))
@@ -325,7 +336,7 @@ class Sorter:
                 "INSERT OR IGNORE INTO album_photos VALUES (?, ?)",
                 (album.fetchone()[0], step.photo_id),
             )
-        step.note = "added" if cursor.rowcount else "already there"
+        step.note = "added" if cursor.rowcount or step.note == "to add" else "already there"
         return DONE
 
     def _remove_from_album(self, step: Step) -> str:
@@ -537,6 +548,16 @@ def _finished(step: Step, source: Path, target: Path) -> bool:
     if not target.exists():
         return False
     return step.action != MOVE or not source.exists()
+
+
+def _half_moved(step: Step, source: Path, target: Path) -> bool:
+    """Both names hold the photo's bytes: a move stopped after placing it, before the
+    other name was removed."""
+    if not (source.exists() and target.exists()):
+        return False
+    if os.path.samefile(source, target):
+        return True
+    return step.hash is not None and content_hash(source) == step.hash == content_hash(target)
 
 
 def _ours(step: Step, source: Path, target: Path) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -33,6 +34,10 @@ def _tree(folder: Path) -> dict[str, str]:
 
 @pytest.fixture
 def library(tmp_path: Path) -> tuple[Catalog, dict[str, list[int]], Path]:
+    return _library(tmp_path)
+
+
+def _library(tmp_path: Path) -> tuple[Catalog, dict[str, list[int]], Path]:
     """Photos in two source folders, tagged red (3, two with the same name), green (2)
     and blue (2); returns the catalog, photo ids by label, and the base folder."""
     catalog = Catalog.open(tmp_path / "catalog.sqlite3")
@@ -361,3 +366,117 @@ def test_a_link_in_the_destination_that_leads_out_is_a_conflict_not_a_way_out(
     )
     assert {Path(s.destination).parent.name for s in plan.steps} == {"red", "green"}
     assert sum("outside" in c for c in plan.conflicts) == 2
+
+
+class _Kill:
+    """Raises KeyboardInterrupt at the `at`-th call of the wrapped steps (a kill at that
+    point: `before` the call does anything, or after it did everything but return)."""
+
+    def __init__(self, at: int, before: bool) -> None:
+        self.at, self.before, self.calls = at, before, 0
+
+    def wrap(self, real: Callable[..., object]) -> Callable[..., object]:
+        def step(*args: object) -> object:
+            self.calls += 1
+            number = self.calls  # steps nest (a copy places its file): count on entry
+            if self.before and number == self.at:
+                raise KeyboardInterrupt
+            result = real(*args)
+            if not self.before and number == self.at:
+                raise KeyboardInterrupt
+            return result
+
+        return step
+
+
+#: Every function through which sorting changes the disk or its journal.
+_STEPS = ("_write", "_move", "_copy_verified", "_place", "_make_folders", "_remove_partial")
+
+
+def _killed_at(
+    monkeypatch: pytest.MonkeyPatch, kill: _Kill | None, action: Callable[[], object]
+) -> bool:
+    """Run `action` with `kill` armed; True if it was killed."""
+    with monkeypatch.context() as patch:
+        if kill is not None:
+            for name in _STEPS:
+                patch.setattr(sorting, name, kill.wrap(getattr(sorting, name)))
+            for name in ("link", "symlink"):
+                patch.setattr(sorting.os, name, kill.wrap(getattr(os, name)))
+        try:
+            action()
+        except KeyboardInterrupt:
+            return True
+    return False
+
+
+def _state(catalog: Catalog, base: Path) -> tuple[dict[str, str], list[str], set[int]]:
+    """The files (links as their targets), the catalog's paths, the album."""
+    files = {}
+    for path in sorted(base.rglob("*")):
+        name = str(path.relative_to(base))
+        if path.is_symlink():
+            files[name] = "-> " + str(Path(os.readlink(path)).relative_to(base))
+        elif path.is_file() and not name.startswith("journals") and "sqlite3" not in name:
+            files[name] = content_hash(path)
+    paths = sorted(
+        str(Path(r[0]).relative_to(base)) for r in catalog.read("SELECT path FROM photos")
+    )
+    return files, paths, Sorter(catalog, base / "journals").album("Colourful")
+
+
+def _journal_state(journals: Path) -> str:
+    with Catalog.open(journals.parent / "catalog.sqlite3", readonly=True) as catalog:
+        found = Sorter(catalog, journals).latest()
+    assert found is not None
+    return found[1].state
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("before", [True, False], ids=["before-a-step", "after-a-step"])
+def test_a_kill_at_any_point_of_apply_or_undo_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, before: bool
+) -> None:
+    """Killed at each point where apply or undo touches the disk or the journal, then
+    run again by a new process: the apply ends as an unkilled one does, and the undo
+    gives back every byte, every catalog path and no extra library folder."""
+    monkeypatch.setattr(sorting.os, "fsync", lambda fd: None)  # what a kill loses is not this
+
+    def trial(
+        folder: Path, kill_apply: _Kill | None, kill_undo: _Kill | None
+    ) -> tuple[object, bool]:
+        catalog, _, base = _library(folder)
+        original = _state(catalog, base)
+        Sorter(catalog, base / "journals").plan(
+            [
+                Rule.parse(f"Colour:red={base}/dest/{{label}}", "copy"),
+                Rule.parse(f"Colour:blue={base}/dest/{{label}}", "move"),  # outside the root
+                Rule.parse(f"Colour:green={base}/dest/{{label}}", "hardlink"),
+                Rule.parse(f"Colour:green={base}/links", "symlink"),
+                Rule.parse("Colour:*=album:Colourful"),
+            ]
+        )
+        journals = base / "journals"
+        killed = _killed_at(monkeypatch, kill_apply, Sorter(catalog, journals).apply)
+        if killed and _journal_state(journals) != "applied":  # (a kill after its last write)
+            Sorter(catalog, journals).apply()  # a new process resumes
+        applied = _state(catalog, base)
+        if _killed_at(monkeypatch, kill_undo, Sorter(catalog, journals).undo):
+            killed = True
+            if _journal_state(journals) != "reverted":
+                Sorter(catalog, journals).undo()
+        assert _state(catalog, base) == original
+        assert [r.path for r in catalog.roots()] == [base / "src"]
+        catalog.close()
+        return applied, killed
+
+    reference, _ = trial(tmp_path / "reference", None, None)
+    applying, undoing = _Kill(0, before), _Kill(0, before)
+    trial(tmp_path / "counting", applying, undoing)
+    assert applying.calls > 20 and undoing.calls > 10
+    for at in range(1, applying.calls + 1):
+        applied, killed = trial(tmp_path / f"apply-{at}", _Kill(at, before), None)
+        assert killed and applied == reference, f"killed at step {at} of the apply"
+    for at in range(1, undoing.calls + 1):
+        applied, killed = trial(tmp_path / f"undo-{at}", None, _Kill(at, before))
+        assert killed and applied == reference, f"killed at step {at} of the undo"
