@@ -341,6 +341,8 @@ def run_watch(args: argparse.Namespace) -> int:
     worker.subscribe(_WatchLine())
     with _run_marker(locations, "watch"):
         serve(worker, list(args.paths))
+        if worker.failure is not None:  # kept as the run's reason for `status`
+            raise KnownError(f"Watching stopped on an error: {worker.failure}")
     return 0
 
 

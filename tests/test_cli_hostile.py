@@ -227,3 +227,19 @@ def test_a_read_only_data_folder_still_answers_status_and_search(indexed: Path) 
     finally:
         for path in [indexed, *indexed.rglob("*")]:
             path.chmod(path.stat().st_mode | 0o200)
+
+
+def test_a_watch_that_stops_on_an_error_says_so_and_status_keeps_why(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from photoclip.core.worker import Worker
+
+    def broken(self: Worker, roots: Any) -> None:
+        raise RuntimeError("the disk went away")
+
+    monkeypatch.setattr(Worker, "_open", broken)
+    code, _, err = _run(capsys, "watch")
+    assert code == 1 and "Watching stopped on an error: RuntimeError: the disk went away" in err
+    code, out, _ = _run(capsys, "status", "--json")
+    [run] = json.loads(out)["unfinished_runs"]
+    assert run["command"] == "watch" and "the disk went away" in run["reason"]

@@ -362,6 +362,8 @@ class Worker:
         self._dirty = False
         self._last_save = self._last_recheck = self._last_status = time.monotonic()
         self._state = STARTING
+        #: why the worker's thread ended early, if it did (a bug; the log has the rest)
+        self.failure: str | None = None
 
     # -- control, from any thread ----------------------------------------------------------
 
@@ -499,8 +501,9 @@ class Worker:
             self._open(roots)
             while self._step():
                 pass
-        except Exception:
+        except Exception as error:
             log.exception("the worker stopped on an unexpected error")
+            self.failure = f"{type(error).__name__}: {error}"
         finally:
             self._close()
 
