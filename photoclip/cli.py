@@ -707,6 +707,8 @@ def run_sort(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(plan.as_json())
         return 0
+    if args.plan and not plan.steps:
+        print("Nothing to sort: no photo has the tags these rules name.", file=sys.stderr)
     for s in plan.steps:
         print(f"{s.status:>8} {s.action:<8} {s.source} -> {s.destination} {s.note}".rstrip())
     for line in plan.conflicts + plan.problems:

@@ -73,6 +73,8 @@ class Rule:
             raise SortError(f"'{text}' is not CATEGORY:LABEL=DESTINATION")
         if mode not in MODES:
             raise SortError(f"mode must be one of {', '.join(MODES)}")
+        if not _is_album(destination):
+            _check_pattern(destination)
         return cls(category, label, destination, ALBUM if _is_album(destination) else mode)
 
 
@@ -391,6 +393,12 @@ def formed_folder(pattern: str, category: str, label: str, date: float) -> Path:
     if not _inside(folder, base):
         raise OutsideDestinationError(f"{folder} would be outside {base}")
     return folder
+
+
+def _check_pattern(pattern: str) -> None:
+    """A pattern's mistakes are told when the rule is read, not when a photo matches."""
+    with contextlib.suppress(OutsideDestinationError):  # (a link in the way: per photo)
+        formed_folder(pattern, "category", "label", 0.0)
 
 
 class OutsideDestinationError(SortError):

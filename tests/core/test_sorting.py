@@ -191,6 +191,9 @@ def test_apply_refuses_without_a_plan_and_rules_are_checked(tmp_path: Path) -> N
         Rule.parse("Colour=/somewhere")
     with pytest.raises(SortError):
         Rule.parse("Colour:red=/x", "teleport")
+    for pattern in ("/x/{bad", "/x/{nope}", "/x/{0}", "/x/{label.nope}", "/x/\x00/{label}"):
+        with pytest.raises(SortError):  # told at once, even when no photo has the tag
+            Rule.parse(f"Colour:red={pattern}")
 
 
 def test_a_move_across_devices_is_copy_verify_delete_and_undoes(
