@@ -242,9 +242,12 @@ class Catalog:
         catalog = cls(_connect(path, readonly=True), path)
         try:
             version = catalog._check_version()
-        except sqlite3.OperationalError:
+        except sqlite3.OperationalError as error:
             # A read-only data folder: a WAL reader needs a -shm file it cannot make
             # there. Nothing can write the catalog either, so read it as unchanging.
+            # (Only then: an immutable reader would miss a live writer's commits.)
+            if not any(why in str(error) for why in _NO_SHM):
+                raise
             catalog.close()
             catalog = cls(_connect(path, readonly=True, immutable=True), path)
             version = catalog._check_version()
@@ -604,6 +607,10 @@ class Catalog:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+#: What a read-only WAL open says when its folder cannot hold the -shm file.
+_NO_SHM = ("attempt to write a readonly database", "unable to open database file")
 
 
 def _connect(path: Path, readonly: bool, immutable: bool = False) -> sqlite3.Connection:

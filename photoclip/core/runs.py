@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from photoclip.core.catalog import Catalog
 from photoclip.core.workerstatus import process_alive
@@ -74,10 +75,20 @@ def markers(catalog: Catalog) -> list[Run]:
     found = []
     for (value,) in rows:
         try:
-            found.append(Run(**json.loads(value)))
-        except (ValueError, TypeError):  # a marker a later version wrote: not ours to read
+            found.append(_run(json.loads(value)))
+        except (ValueError, TypeError, KeyError, OverflowError):  # not a marker we wrote
             continue
     return found
+
+
+def _run(data: dict[str, object]) -> Run:
+    started_at = float(data["started_at"])  # type: ignore[arg-type]
+    datetime.fromtimestamp(started_at)  # one a calendar holds (status shows it)
+    reason = data.get("reason")
+    pid = data["pid"]
+    if not isinstance(pid, int):
+        raise TypeError("pid")
+    return Run(str(data["command"]), pid, started_at, None if reason is None else str(reason))
 
 
 def unfinished(catalog: Catalog) -> list[Run]:

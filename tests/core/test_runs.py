@@ -58,6 +58,9 @@ def test_a_killed_run_is_unfinished_until_a_clean_run_of_its_command(catalog: Ca
 
 
 def test_a_marker_it_cannot_read_is_skipped(catalog: Catalog) -> None:
+    odd = ['{"command": "index", "from": "a later version"}', "not json", "[]",
+           '{"command": "index", "pid": 1, "started_at": 1e300}']  # fmt: skip
     with catalog.transaction():
-        catalog.set_meta("run:1", '{"command": "index", "from": "a later version"}')
+        for n, value in enumerate(odd):
+            catalog.set_meta(f"run:{n}", value)
     assert runs.markers(catalog) == []
