@@ -9,6 +9,7 @@ has been brought up to date since.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -43,11 +44,11 @@ def recorded(catalog: Catalog, command: str) -> Iterator[Run]:
     run = begin(catalog, command)
     try:
         yield run
-    except KeyboardInterrupt:
-        end(catalog, run, reason="interrupted (Ctrl-C)")
-        raise
     except BaseException as error:
-        end(catalog, run, reason=f"{type(error).__name__}: {error}")
+        why = "interrupted (Ctrl-C)" if isinstance(error, KeyboardInterrupt) else None
+        # Best effort: the run's own error (a full disk, say) is what must get out.
+        with contextlib.suppress(Exception):
+            end(catalog, run, reason=why or f"{type(error).__name__}: {error}")
         raise
     end(catalog, run)
 

@@ -64,3 +64,11 @@ def test_a_marker_it_cannot_read_is_skipped(catalog: Catalog) -> None:
         for n, value in enumerate(odd):
             catalog.set_meta(f"run:{n}", value)
     assert runs.markers(catalog) == []
+
+
+def test_a_marker_that_cannot_be_written_never_hides_the_run_s_own_error(
+    catalog: Catalog,
+) -> None:
+    with pytest.raises(OSError, match="No space"), runs.recorded(catalog, "index"):
+        catalog.close()  # the catalog is gone too: recording the reason fails
+        raise OSError(28, "No space left on device")
