@@ -10,6 +10,7 @@ model.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -60,7 +61,8 @@ def _guarded(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         print("photoclip: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `photoclip search x | head`: the reader has what it wanted
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        with contextlib.suppress(OSError, ValueError):  # (no flush error at exit either)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except Exception as error:
         return _unexpected(error, argv, verbose=args.verbose)
