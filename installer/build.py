@@ -5,8 +5,9 @@
 
 The smoke test runs `dist/PhotoClip/PhotoClip --self-test` offscreen with throw-away data
 and cache folders: the window opens, indexes a generated folder with the test-shapes model,
-searches and exits 0. A full build bundles torch and takes many minutes, so CI runs only
-tests/installer (spec sanity); this script is run by hand, like the benchmarks.
+searches and exits 0. A full build bundles torch (installer/README.md says which build to
+install first) and takes many minutes, so CI runs only tests/installer (spec sanity); this
+script is run by hand, like the benchmarks.
 `--entry photoclip.cli:main` bundles another entry point (a build before the window exists).
 """
 

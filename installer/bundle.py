@@ -3,8 +3,9 @@ PyInstaller, kept here as plain Python so that tests can check them without PyIn
 
 Everything is found from the checkout (ROOT) and from the installed packages, never from a
 user's folders: the bundle carries no catalog, no settings and no model weights except the
-project's tiny test-shapes model, which `--self-test` needs (8 MB, so the self-test works
-offline on any machine). Real weights are downloaded on first run or picked from a file.
+project's tiny test-shapes model (package data, 9 MB: the demo model on the welcome page and
+the one `--self-test` uses, so both work offline on any machine). Real weights are
+downloaded on first run or picked from a file.
 """
 
 from __future__ import annotations
@@ -143,16 +144,6 @@ def torchvision_binaries() -> list[tuple[str, str]]:
     return [(str(p), "torchvision") for p in sorted(folder.iterdir()) if p.suffix in suffixes]
 
 
-def test_shapes_data() -> list[tuple[str, str]]:
-    """The test-shapes weights where photoclip.core.profiles looks for them.
-
-    profiles.py finds them from its own location (two folders up, then tests/models); in
-    the bundle that is the folder holding the bundled `photoclip` package.
-    """
-    weights = ROOT / "tests" / "models" / "test-shapes.safetensors"
-    return [(str(weights), "tests/models")]
-
-
 def desktop_data() -> list[tuple[str, str]]:
     """The icon set and the Linux .desktop entry, for the window icon and install.sh."""
     resources = ROOT / "resources"
@@ -164,7 +155,7 @@ def desktop_data() -> list[tuple[str, str]]:
 
 
 def datas() -> list[tuple[str, str]]:
-    return photoclip_data() + open_clip_data() + test_shapes_data() + desktop_data()
+    return photoclip_data() + open_clip_data() + desktop_data()
 
 
 def dropped(dest_name: str) -> bool:

@@ -16,9 +16,6 @@ import logging
 import math
 import os
 import sys
-import tempfile
-import time
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -44,10 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command is None:
         return _launch_app(["--self-test"] if args.self_test else [])
-    return _guarded(args, argv)
+    return _guarded(args, _start_log_file())
 
 
-def _guarded(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+def _guarded(args: argparse.Namespace, log_path: Path | None) -> int:
     """Run the command; every way it can end becomes a message and an exit code."""
     try:
         return int(args.run(args) or 0)
@@ -55,6 +52,7 @@ def _guarded(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         print(f"photoclip: {error}", file=sys.stderr)
         return 2
     except KnownError as error:
+        log.info("%s failed: %r", args.command, error)  # the type goes to the log file only
         print(f"photoclip: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -65,7 +63,7 @@ def _guarded(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except Exception as error:
-        return _unexpected(error, argv, verbose=args.verbose)
+        return _unexpected(error, args.command, log_path)
 
 
 def _tolerant_output() -> None:
@@ -76,38 +74,18 @@ def _tolerant_output() -> None:
             reconfigure(errors="backslashreplace")
 
 
-def _unexpected(error: Exception, argv: Sequence[str] | None, *, verbose: bool) -> int:
-    """A bug, not the user's doing: one line here, the traceback in the log file."""
-    where = _log_traceback(error, list(sys.argv[1:] if argv is None else argv))
-    if verbose:
-        traceback.print_exception(error, file=sys.stderr)
+def _unexpected(error: Exception, command: str, log_path: Path | None) -> int:
+    """A bug, not the user's doing: one line here, the traceback in the log file (at INFO,
+    which the terminal shows only with -v)."""
+    log.info("%s stopped on an unexpected error", command, exc_info=error)
     said = " ".join(str(error).split())[:300]  # one line, whatever the error holds
+    where = f"The details are in {log_path}" if log_path else "No log file could be written"
     print(
         f"photoclip: unexpected error ({type(error).__name__}: {said}). "
-        f"The details are in {where}; please report them.",
+        f"{where}; please report them.",
         file=sys.stderr,
     )
     return 1
-
-
-def log_file() -> Path:
-    return Locations.from_environment().cache / "photoclip.log"
-
-
-def _log_traceback(error: Exception, argv: list[str]) -> Path:
-    """Append the traceback to the log file (else to one in the temporary folder)."""
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-    text = "".join(traceback.format_exception(error))
-    entry = f"{stamp} photoclip {__version__} {argv!r}\n{text}\n"
-    for path in (log_file(), Path(tempfile.gettempdir()) / "photoclip.log"):
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "a", encoding="utf-8", errors="backslashreplace") as handle:
-                handle.write(entry)
-            return path
-        except OSError:
-            continue
-    return Path("(no log: neither the cache folder nor the temporary folder is writable)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -370,7 +348,10 @@ def run_doctor(args: argparse.Namespace) -> int:
     from photoclip.core.diagnostics import diagnose
 
     locations, settings = _environment()
-    for name, value in diagnose(locations, args.model or settings.model, settings.device):
+    # The library's model first, as `status` shows it; --model asks about another.
+    requested = args.model or settings.model
+    lines = diagnose(locations, requested, settings.device, chosen=bool(args.model))
+    for name, value in lines:
         print(f"{name:>18}: {value}")
     return 0
 
@@ -811,6 +792,12 @@ def _print_trash_report(verb: str, report: Any) -> None:
 
 
 # -- wiring: the CLI's composition root --------------------------------------------------------
+
+
+def _start_log_file() -> Path | None:
+    from photoclip.core.logfile import start_log_file
+
+    return start_log_file(Locations.from_environment().cache)
 
 
 def _environment() -> tuple[Locations, Settings]:

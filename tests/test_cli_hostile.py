@@ -154,9 +154,10 @@ def test_an_unexpected_error_is_one_line_and_the_traceback_is_in_the_log(
     code, out, err = _run(capsys, "status")
     assert code == 1 and not out
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert "RuntimeError: something no one expected" in err and str(cli.log_file()) in err
-    logged = cli.log_file().read_text(encoding="utf-8")
-    assert "Traceback" in logged and "no one expected" in logged and "'status'" in logged
+    log_file = Locations.from_environment().cache / "photoclip.log"
+    assert "RuntimeError: something no one expected" in err and str(log_file) in err
+    logged = log_file.read_text(encoding="utf-8")
+    assert "Traceback" in logged and "no one expected" in logged and "status stopped" in logged
 
 
 def test_status_tells_of_an_index_run_that_stopped_early_and_why(

@@ -17,7 +17,7 @@ from photoclip.core.errors import KnownError
 from photoclip.core.indexing import IndexReport
 from photoclip.core.library import check_thumbnail_folder, thumbnail_store
 from photoclip.core.paths import Locations
-from photoclip.core.profiles import resolve_profile
+from photoclip.core.profiles import file_profile, resolve_profile
 from photoclip.core.settings import Settings
 from photoclip.core.sorting import Plan, Rule, Sorter
 from photoclip.core.tagging import Explanation, Tagger, install_default_categories
@@ -100,10 +100,10 @@ class UpdateSettings(Action):
         return settings
 
 
-def weights_file_profile(path: Path, current: str | None) -> str:
-    """The profile for a local checkpoint: the architecture of the current (else default)
-    model, with these weights."""
-    return f"{resolve_profile(current).arch}:{Path(path).expanduser().resolve()}"
+def weights_file_profile(path: Path) -> str:
+    """The profile for a local checkpoint: the file alone (its architecture is read from
+    the file when the model loads)."""
+    return file_profile(Path(path)).name
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,8 @@ class LocalEncoder:
     #: (height, width) the transform produces; the decoder never needs more pixels.
     input_size: tuple[int, int]
     open_clip_version: str
+    #: which architecture and weights, and how the architecture was known (for the log)
+    origin: str = ""
 
     @property
     def model_key(self) -> str:
@@ -151,6 +153,9 @@ def load_encoder(
     threads: int | None = None,
 ) -> LocalEncoder:
     """Build the profile's model on the best working device (or the one asked for)."""
+    check_requirements(profile)
+    # Weights first, before torch is imported: offline without them is known in seconds.
+    weights = None if profile.random_weights else ensure_weights(profile, cache or Path(), progress)
     import open_clip
     import torch
 
@@ -158,17 +163,23 @@ def load_encoder(
     if threads:
         torch.set_num_threads(threads)
     device = probe_device(device)
-    kwargs = _create_kwargs(profile, cache, progress)
+    arch, origin = _architecture(profile, weights)
+    kwargs = _create_kwargs(profile, weights)
     # fp16 halves memory and doubles speed on CUDA; CPUs here lack fast half/bf16 units.
     precision = "fp16" if device == "cuda" else "fp32"
     try:
         model, _, preprocess = open_clip.create_model_and_transforms(
-            profile.arch, device=device, precision=precision, **kwargs
+            arch, device=device, precision=precision, **kwargs
         )
-    except RuntimeError as error:
-        raise ModelError(f"Could not load {profile.name}: {error}") from error
+    except (RuntimeError, AssertionError, ValueError, KeyError) as error:
+        log.info("open_clip could not load %s: %r", profile.name, error)
+        raise ModelError(
+            f"PhotoClip could not load the model '{profile.name}': its weights do not fit "
+            f"{arch} ({error})."
+        ) from error
     model.eval()
-    tokenizer = open_clip.get_tokenizer(profile.arch)
+    tokenizer = open_clip.get_tokenizer(arch)
+    log.info("loaded %s", origin)
     return LocalEncoder(
         profile=profile,
         device=device,
@@ -178,14 +189,49 @@ def load_encoder(
         dim=_output_dim(model),
         input_size=_input_size(model),
         open_clip_version=open_clip.__version__,
+        origin=origin,
     )
 
 
-def _create_kwargs(profile: ModelProfile, cache: Path | None, progress: Progress | None) -> dict:
-    if profile.random_weights:
+def check_requirements(profile: ModelProfile) -> None:
+    """Libraries a profile needs beyond the core install, said plainly when missing."""
+    import importlib.util
+
+    if profile.extra is None:
+        return
+    try:
+        found = importlib.util.find_spec(profile.extra.module) is not None
+    except (ImportError, ValueError):  # a parent package missing, or a broken entry
+        found = False
+    if not found:
+        raise ModelError(profile.extra.missing_message(profile.name))
+
+
+def _architecture(profile: ModelProfile, weights: Path | None) -> tuple[str, str]:
+    """The open_clip architecture to build, and where it and its weights came from.
+
+    A local file is checked against the profile's architecture, or, when the profile names
+    none (a file the user picked), the architecture is read from the file itself."""
+    from photoclip.core.checkpoints import check_fits, identify, read_checkpoint
+
+    if profile.weights_file is None or weights is None:
+        source = profile.pretrained or "random weights"
+        return profile.arch, f"{profile.arch} weights {source}"
+    import open_clip
+
+    checkpoint = read_checkpoint(weights)
+    if profile.arch:
+        check_fits(checkpoint, profile.arch)
+        return profile.arch, f"{profile.arch} weights from {weights} (architecture as given)"
+    found = identify(checkpoint, open_clip.list_models())
+    return found.arch, found.describe(weights)
+
+
+def _create_kwargs(profile: ModelProfile, weights: Path | None) -> dict:
+    if weights is None:
         # pretrained_text=False: text towers from the HF hub would otherwise download.
         return {"pretrained": None, "pretrained_text": False}
-    kwargs: dict[str, Any] = {"pretrained": str(ensure_weights(profile, cache or Path(), progress))}
+    kwargs: dict[str, Any] = {"pretrained": str(weights)}
     if profile.pretrained:
         kwargs.update(_preprocess_overrides(pretrained_config(profile)))
     kwargs["pretrained_text"] = False

@@ -39,6 +39,7 @@ from photoclip.core import errors
 from photoclip.core.embedding import LocalEncoder, load_encoder
 from photoclip.core.errors import ModelError
 from photoclip.core.imageio import model_min_short
+from photoclip.core.logfile import start_log_file
 from photoclip.core.profiles import ModelProfile
 from photoclip.core.weights import Progress
 
@@ -103,6 +104,8 @@ class _Loaded:
     dim: int
     input_size: tuple[int, int]
     open_clip_version: str
+    #: which architecture and weights, and how the architecture was known
+    origin: str = ""
 
 
 class RemoteEncoder:
@@ -116,6 +119,7 @@ class RemoteEncoder:
         self.profile = profile
         self.device, self.dim, self.input_size = loaded.device, loaded.dim, loaded.input_size
         self.open_clip_version = loaded.open_clip_version
+        self.origin = loaded.origin
         self._channel, self._timeout = channel, timeout
         self._lock = threading.Lock()
 
@@ -188,8 +192,8 @@ class _Channel:
             if kind == "progress" and progress is not None:
                 progress(*body)
             elif kind == "loaded":
-                device, dim, (height, width), version = body
-                return _Loaded(device, dim, (height, width), version)
+                device, dim, (height, width), version, origin = body
+                return _Loaded(device, dim, (height, width), version, origin)
             elif kind == "error":
                 raise _rebuilt(*body)
 
@@ -286,14 +290,17 @@ def serve(
     goes (its end of the pipe closes)."""
     # Ctrl-C in a terminal reaches the whole process group; stopping is the parent's call.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if cache is not None:  # the weights folder sits in the cache folder, beside the log
+        start_log_file(cache.parent)
     sender = _Sender(connection)
     try:
         encoder = load(profile, device, cache, sender.progress, threads)
     except Exception as error:
+        log.info("loading %s failed", profile.name, exc_info=error)
         sender.send(_failure(error))
         return
-    loaded = (encoder.device, encoder.dim, encoder.input_size, encoder.open_clip_version)
-    sender.send(("loaded", *loaded))
+    version, origin = encoder.open_clip_version, getattr(encoder, "origin", "")
+    sender.send(("loaded", encoder.device, encoder.dim, encoder.input_size, version, origin))
     _answer(connection, sender, encoder)
 
 

@@ -1,7 +1,8 @@
 """Model profiles: which open_clip architecture and weights PhotoClip embeds with.
 
 A profile is named by a short alias ("fast", "quality", ...) or in open_clip terms as
-`ARCH:PRETRAINED`, where PRETRAINED is a pretrained tag or a local checkpoint file. A bare
+`ARCH:PRETRAINED`, where PRETRAINED is a pretrained tag or a local checkpoint file, or by a
+checkpoint file alone, whose architecture is then read from the file. A bare
 `ARCH` means random weights, which are for tests and benchmarks only and must be asked for
 with PHOTOCLIP_ALLOW_RANDOM_WEIGHTS=1. This module imports neither torch nor open_clip.
 """
@@ -20,10 +21,29 @@ DEFAULT_PROFILE = "fast"
 
 #: Architectures PhotoClip ships configs for (registered with open_clip on first load).
 MODEL_CONFIG_DIR = Path(__file__).with_name("model_configs")
-#: The project's own tiny CLIP trained on synthetic scenes (see photoclip/synthetic).
+#: The project's own tiny CLIP trained on synthetic scenes (see photoclip/synthetic): package
+#: data, so that every install (editable, wheel, app bundle) has a model that works offline.
 TEST_SHAPES_WEIGHTS = (
-    Path(__file__).resolve().parents[2] / "tests" / "models" / "test-shapes.safetensors"
+    Path(__file__).resolve().parents[1] / "resources" / "models" / "test-shapes.safetensors"
 )
+
+
+@dataclass(frozen=True)
+class Extra:
+    """An optional part of the install that a profile needs (`pip install photoclip[name]`)."""
+
+    name: str
+    #: the module whose absence means the extra is not installed
+    module: str
+
+    def missing_message(self, profile: str) -> str:
+        return (
+            f"The '{profile}' model needs the {self.module} library, which this install "
+            f"leaves out to stay small. Add it with: pip install 'photoclip[{self.name}]'"
+        )
+
+
+MULTILINGUAL = Extra("multilingual", "transformers")
 
 
 @dataclass(frozen=True)
@@ -37,6 +57,13 @@ class ModelProfile:
     #: A local checkpoint (the user's file, or the project's test-shapes weights).
     weights_file: Path | None = None
     note: str = ""
+    #: The Hugging Face repository of `pretrained` as open_clip names it (a test checks),
+    #: so that the weights cache is looked at without importing open_clip and torch.
+    hub: str | None = None
+    #: What the model chooser calls it (the name, when empty).
+    title: str = ""
+    #: Optional libraries it needs beyond the core install.
+    extra: Extra | None = None
 
     @property
     def random_weights(self) -> bool:
@@ -48,7 +75,8 @@ class ModelProfile:
         if self.pretrained:
             return f"{self.arch}:{self.pretrained}"
         if self.weights_file:
-            return f"{self.arch}:file:{_file_fingerprint(self.weights_file)}"
+            arch = f"{self.arch}:" if self.arch else ""  # no arch: the file says which
+            return f"{arch}file:{_file_fingerprint(self.weights_file)}"
         return f"{self.arch}:random"
 
 
@@ -67,6 +95,7 @@ BUILTIN_PROFILES: dict[str, ModelProfile] = {
             "ViT-B-32",
             "datacomp_xl_s13b_b90k",
             note="Default. Fastest on a CPU; 69.2% ImageNet zero-shot.",
+            hub="laion/CLIP-ViT-B-32-DataComp.XL-s13B-b90K/",
         ),
         ModelProfile(
             "small",
@@ -74,6 +103,7 @@ BUILTIN_PROFILES: dict[str, ModelProfile] = {
             "dfndr2b",
             note="Distilled MobileCLIP2: half the memory of 'fast', 71.5% ImageNet zero-shot; "
             "about 0.6-0.8x its speed on a CPU.",
+            hub="timm/MobileCLIP2-S0-OpenCLIP/",
         ),
         ModelProfile(
             "balanced",
@@ -81,6 +111,7 @@ BUILTIN_PROFILES: dict[str, ModelProfile] = {
             "dfn2b",
             note="Finer detail (196 patches): 76.2% ImageNet zero-shot, about 0.55x the speed "
             "of 'fast' on a CPU.",
+            hub="apple/DFN2B-CLIP-ViT-B-16/",
         ),
         ModelProfile(
             "quality",
@@ -88,18 +119,23 @@ BUILTIN_PROFILES: dict[str, ModelProfile] = {
             "datacomp_xl_s13b_b90k",
             note="Best results (79.2% ImageNet zero-shot); about 10x slower than 'fast'. "
             "Use a GPU.",
+            hub="laion/CLIP-ViT-L-14-DataComp.XL-s13B-b90K/",
         ),
         ModelProfile(
             "multilingual",
             "xlm-roberta-base-ViT-B-32",
             "laion5b_s13b_b90k",
             note="Searches in Chinese, German, Spanish and 100 other languages (62.3% ImageNet).",
+            hub="laion/CLIP-ViT-B-32-xlm-roberta-base-laion5B-s13B-b90k/",
+            extra=MULTILINGUAL,
         ),
         ModelProfile(
             "test-shapes",
             "PhotoClip-TestShapes",
             weights_file=TEST_SHAPES_WEIGHTS,
-            note="A tiny CLIP trained on generated shapes; for tests and demos only.",
+            note="A tiny model trained on drawn shapes: it finds circles, squares, stars and "
+            "their colours, not dogs or beaches. Try PhotoClip now; switch later.",
+            title="Demo: shapes and colours only (works offline, 9 MB)",
         ),
     )
 }
@@ -114,6 +150,8 @@ def resolve_profile(name: str | None = None) -> ModelProfile:
     name = (name or default_profile_name()).strip()
     if name in BUILTIN_PROFILES:
         return BUILTIN_PROFILES[name]
+    if _is_file_alone(name):
+        return file_profile(Path(name))
     arch, sep, pretrained = name.partition(":")
     if not arch:
         raise ModelError(f"'{name}' is not a model profile. Known: {', '.join(BUILTIN_PROFILES)}")
@@ -126,6 +164,20 @@ def resolve_profile(name: str | None = None) -> ModelProfile:
         # The name is what the catalog stores to load this model again: make it absolute.
         return ModelProfile(f"{arch}:{candidate.resolve()}", arch, weights_file=candidate.resolve())
     return ModelProfile(name, arch, pretrained)
+
+
+def file_profile(path: Path) -> ModelProfile:
+    """A weights file on its own: the architecture is read from the file when it loads."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ModelError(f"The weights file {file} does not exist.")
+    # The name is what the catalog stores to load this model again: make it absolute.
+    return ModelProfile(str(file.resolve()), "", weights_file=file.resolve())
+
+
+def _is_file_alone(name: str) -> bool:
+    """A path with no ARCH: before it (Windows' C:\\ included: the file exists)."""
+    return _looks_like_path(name) and (":" not in name or Path(name).expanduser().is_file())
 
 
 def _random_profile(arch: str) -> ModelProfile:

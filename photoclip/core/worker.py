@@ -160,6 +160,15 @@ class Work:
         )
 
 
+def _unexpected(job: str, error: Exception) -> str:
+    """A bug, said without the exception's type (that goes to the log file)."""
+    detail = f": {error}" if str(error) else ""
+    return (
+        f"{job} stopped on an unexpected problem{detail}. "
+        "The log file (photoclip.log) has the details."
+    )
+
+
 class Job:
     """One unit of work on the worker thread. Subclass it for new kinds of work (a re-tag
     job, say): set `priority`, and `yields = True` for bulk work that can resume."""
@@ -566,8 +575,8 @@ class Worker:
         except KnownError as error:
             self._emit(JobFailed(job.name, str(error)))
         except Exception as error:  # a bug in one job must not stop the worker
-            log.exception("job %s failed", job.name)
-            self._emit(JobFailed(job.name, f"unexpected error: {error!r}"))
+            log.exception("job %s failed", job.name)  # the type and traceback: the log file
+            self._emit(JobFailed(job.name, _unexpected(job.name, error)))
         else:
             yielded = bool(report and report.cancelled and self._yielding)
             if yielded and not self._stopping:

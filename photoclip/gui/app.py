@@ -27,6 +27,7 @@ from photoclip.core.catalog import Catalog
 from photoclip.core.embedding import Encoder
 from photoclip.core.errors import KnownError
 from photoclip.core.library import Library
+from photoclip.core.logfile import start_log_file
 from photoclip.core.paths import Locations
 from photoclip.core.profiles import MODEL_ENV, default_profile_name, resolve_profile
 from photoclip.core.settings import Settings
@@ -183,6 +184,20 @@ def _quit_on_signals(qt: QApplication) -> None:
     ticker.start(250)
 
 
+def _system_libraries_present() -> bool:
+    """On Linux, name the missing libraries Qt's xcb plugin needs (Qt itself would abort
+    naming another); a Wayland session may still start without them."""
+    from photoclip.gui import systemlibs
+
+    if not systemlibs.uses_xcb():
+        return True
+    problem = systemlibs.check_platform_libraries()
+    if problem is None:
+        return True
+    print(problem, file=sys.stderr)
+    return bool(os.environ.get("WAYLAND_DISPLAY"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # A frozen app's model process starts as this executable; this runs it and exits.
     multiprocessing.freeze_support()
@@ -193,8 +208,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from photoclip.gui.selftest import self_test
 
         return self_test()
+    if not _system_libraries_present():
+        return 1
     qt = application(argv)
     locations = Locations.from_environment()
+    start_log_file(locations.cache)
     photoclip = PhotoClipApp(locations, Settings.load(locations.settings))
     photoclip.window.show()
     QTimer.singleShot(0, photoclip.start)

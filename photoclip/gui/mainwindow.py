@@ -48,6 +48,7 @@ from photoclip.core.actions import (
     weights_file_profile,
 )
 from photoclip.core.catalog import Catalog, Photo
+from photoclip.core.errors import KnownError
 from photoclip.core.library import thumbnail_store
 from photoclip.core.paths import Locations
 from photoclip.core.scanning import is_photo_name
@@ -545,10 +546,11 @@ class MainWindow(QMainWindow):
         self.thumbnails.store = thumbnail_store(self.locations, saved)
 
     def _on_weights_file(self, path: str) -> None:
-        """A local checkpoint, for the architecture of the profile selected beside it."""
-        selected = self.welcome.chooser.selected_profile()
-        base = selected.name if selected is not None else self.settings.model
-        self.choose_model(weights_file_profile(Path(path), base))
+        """A local checkpoint: the model process reads which architecture it holds."""
+        try:
+            self.choose_model(weights_file_profile(Path(path)))
+        except KnownError as error:  # gone since it was picked
+            self.welcome.chooser.set_message(str(error))
 
     def _about(self) -> None:
         from photoclip import __version__

@@ -42,8 +42,8 @@ OFFLINE_MESSAGE = (
 
 
 def user_profiles() -> list[ModelProfile]:
-    """The built-in profiles a person would choose from (not the test model)."""
-    return [p for p in BUILTIN_PROFILES.values() if p.name != "test-shapes"]
+    """The built-in profiles, the demo model (test-shapes, installed with PhotoClip) last."""
+    return sorted(BUILTIN_PROFILES.values(), key=lambda p: p.weights_file is not None)
 
 
 def speed_text(speed: float | None) -> str:
@@ -86,7 +86,7 @@ class ProfileModel(QAbstractTableModel):
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         speed = speed_text(self.speeds.get(profile.name))
-        return (profile.name, speed, profile.note)[index.column()]
+        return (profile.title or profile.name, speed, profile.note)[index.column()]
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -104,8 +104,8 @@ class ModelChooser(QWidget):
 
     Signals:
         profile_chosen(str name): use this profile (download its weights if need be).
-        weights_file_chosen(str path): use this local weights file (for the selected
-            profile's architecture).
+        weights_file_chosen(str path): use this local weights file (its architecture is
+            read from the file).
     """
 
     profile_chosen = Signal(str)
@@ -138,13 +138,16 @@ class ModelChooser(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setWordWrap(True)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        # Names are short; the demo's title wraps onto a second line instead of widening
+        # the column (and squeezing every description).
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(0, self.fontMetrics().horizontalAdvance("M" * 16))
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        # Room for every profile's two-line description without scrolling, also where a
+        # Room for every profile's three-line description without scrolling, also where a
         # layout gives the chooser only its size hint (the welcome page centres it).
-        lines = 2 * len(self.model.profiles) + 2
+        lines = 3 * len(self.model.profiles) + 2
         self.table.setMinimumHeight(self.fontMetrics().lineSpacing() * lines)
         self.setMinimumWidth(self.fontMetrics().averageCharWidth() * 90)
         self.use_button = QPushButton("Use this model")
@@ -235,9 +238,7 @@ class ModelChooser(QWidget):
             )
             return False
         self.weights_file = str(file)
-        profile = self.selected_profile()
-        arch = f" for {profile.arch}" if profile else ""
-        self.file_label.setText(f"Weights file{arch}: {file}")
+        self.file_label.setText(f"Weights file: {file} (PhotoClip reads its model from it)")
         self.set_message("")
         self.weights_file_chosen.emit(str(file))
         return True

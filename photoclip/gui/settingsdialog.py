@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -46,9 +47,9 @@ THUMBNAIL_HELP = (
 
 class SettingsDialog(QDialog):
     """Edit a copy of the settings; `chosen()` gives the result after the dialog is
-    accepted. A local weights file becomes the profile `ARCH:PATH`, ARCH being the
-    architecture of the profile selected. Emits no signals of its own (QDialog's
-    accepted/rejected say when it closes)."""
+    accepted. A local weights file becomes the profile PATH (the model process reads the
+    architecture from the file); an `ARCH:PATH` saved before stays as it is. Emits no
+    signals of its own (QDialog's accepted/rejected say when it closes)."""
 
     def __init__(
         self,
@@ -62,6 +63,8 @@ class SettingsDialog(QDialog):
         listed = profiles.values() if isinstance(profiles, Mapping) else profiles
         self.chooser = ModelChooser(listed, confirm=False)
         self.chooser.set_speeds(settings.speeds)
+        self._file_arch = ""
+        self.chooser.weights_file_chosen.connect(lambda _: setattr(self, "_file_arch", ""))
         self._make_widgets()
         self._layout()
         self._show(settings)
@@ -128,12 +131,14 @@ class SettingsDialog(QDialog):
         if name is None or self.chooser.model.row_of(name) >= 0:
             self.chooser.set_current(name or DEFAULT_PROFILE)
             return
-        arch, _, file = name.partition(":")
+        # A file alone (its model read from it), or ARCH:FILE as older versions saved it.
+        arch, _, file = ("", "", name) if Path(name).is_file() else name.partition(":")
         same_arch = next((p for p in self.chooser.model.profiles if p.arch == arch), None)
         if same_arch is not None:
             self.chooser.set_current(same_arch.name)
         self.chooser.weights_file = file
-        self.chooser.file_label.setText(f"Weights file for {arch}: {file}")
+        self._file_arch = arch  # an ARCH:FILE profile stays one until another file is picked
+        self.chooser.file_label.setText(f"Weights file{f' for {arch}' if arch else ''}: {file}")
 
     def _on_textness(self, value: int) -> None:
         self.textness_value.setText(f"{value / TEXTNESS_STEPS:+.1f}")
@@ -160,5 +165,6 @@ class SettingsDialog(QDialog):
         if profile is None:
             return self.settings.model
         if self.chooser.weights_file:
-            return f"{profile.arch}:{self.chooser.weights_file}"
+            arch = f"{self._file_arch}:" if self._file_arch else ""
+            return f"{arch}{self.chooser.weights_file}"
         return profile.name

@@ -10,7 +10,7 @@ from photoclip.gui.modelchooser import ModelChooser
 
 OFFLINE = (
     "PhotoClip works offline: the model downloads once, then nothing leaves your computer; "
-    "without a connection, pick a weights file you already have."
+    "without a connection, pick a weights file you already have, or try the demo model."
 )
 
 
@@ -36,6 +36,7 @@ class WelcomePage(QWidget):
         add.clicked.connect(self.add_requested)
         self.chooser = ModelChooser()
         offline = QLabel(OFFLINE)
+        offline.setObjectName("offline")
         offline.setWordWrap(True)
         offline.setAlignment(Qt.AlignmentFlag.AlignCenter)
         offline.setForegroundRole(offline.foregroundRole())

@@ -1,6 +1,6 @@
 """Train the tiny `PhotoClip-TestShapes` CLIP on generated scenes, on a CPU, in minutes.
 
-    python -m photoclip.synthetic.training --out tests/models/test-shapes.safetensors
+    python -m photoclip.synthetic.training --out photoclip/resources/models/test-shapes.safetensors
 
 The model is open_clip's own CLIP built from photoclip/core/model_configs with random
 weights, trained with open_clip's contrastive loss on `scene_series` scenes, and saved as a
@@ -35,7 +35,7 @@ from photoclip.synthetic.scenes import (
 )
 
 ARCH = "PhotoClip-TestShapes"
-DEFAULT_OUT = Path("tests/models/test-shapes.safetensors")
+DEFAULT_OUT = Path("photoclip/resources/models/test-shapes.safetensors")
 
 
 @dataclass(frozen=True)

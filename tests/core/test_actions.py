@@ -28,6 +28,7 @@ from photoclip.core.actions import (
 from photoclip.core.catalog import Catalog
 from photoclip.core.categories import Category, Label
 from photoclip.core.embedding import Encoder, load_encoder
+from photoclip.core.errors import KnownError
 from photoclip.core.paths import Locations
 from photoclip.core.profiles import resolve_profile
 from photoclip.core.settings import Settings
@@ -346,9 +347,13 @@ def test_a_thumbnail_folder_that_cannot_be_used_changes_nothing(
         assert searcher.library.thumbnails.folder == Locations.from_environment().thumbnails
 
 
-def test_a_weights_file_keeps_the_current_architecture(tmp_path: Path) -> None:
+def test_a_weights_file_is_a_profile_of_its_own(tmp_path: Path) -> None:
+    """The file alone, absolute: its architecture is read from the file when it loads."""
     weights = tmp_path / "w.safetensors"
-    assert weights_file_profile(weights, "fast") == f"ViT-B-32:{weights.resolve()}"
+    weights.write_bytes(b"weights")
+    assert weights_file_profile(weights) == str(weights.resolve())
+    with pytest.raises(KnownError, match="does not exist"):
+        weights_file_profile(tmp_path / "gone.safetensors")
 
 
 def _paths(opened: Catalog) -> list[Path]:

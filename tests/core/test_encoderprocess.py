@@ -111,6 +111,7 @@ def test_the_remote_encoder_describes_the_same_model(
         local.device,
     )
     assert remote.alive and remote.pid != os.getpid()
+    assert remote.origin == local.origin and remote.origin.endswith("(architecture as given)")
 
 
 def test_prepared_images_are_plain_pixels_not_tensors(remote: RemoteEncoder) -> None:
@@ -168,6 +169,16 @@ def test_load_progress_reaches_the_parent_and_errors_keep_type_and_message() -> 
               load=encoderloaders.offline_after_progress)  # fmt: skip
     assert str(raised.value) == encoderloaders.OFFLINE
     assert reports == [(1, 4), (4, 4)]
+
+
+def test_offline_without_weights_the_window_hears_it_in_seconds(tmp_path: Path) -> None:
+    """The app's path: the model process (HF_HUB_OFFLINE=1 for every test) refuses at once,
+    and the plain sentence arrives as it was (it took 60-70 s and named an exception)."""
+    started = time.monotonic()
+    with pytest.raises(WeightsUnavailableError) as raised:
+        start_encoder(resolve_profile("fast"), device="cpu", cache=tmp_path)
+    assert time.monotonic() - started < 5
+    assert str(raised.value).startswith("PhotoClip cannot download the 'fast' model's weights")
 
 
 def test_an_error_of_another_library_is_named_without_importing_it() -> None:

@@ -68,3 +68,50 @@ def test_builtin_tags_exist_in_open_clip() -> None:
     for profile in BUILTIN_PROFILES.values():
         if profile.pretrained:
             assert open_clip.get_pretrained_cfg(profile.arch, profile.pretrained), profile.name
+
+
+def test_builtin_hub_names_are_open_clips_own() -> None:
+    """Recorded so the cache is looked at without importing open_clip; must not drift."""
+    import open_clip
+
+    for profile in BUILTIN_PROFILES.values():
+        if profile.pretrained:
+            config = open_clip.get_pretrained_cfg(profile.arch, profile.pretrained)
+            assert profile.hub == config["hf_hub"], profile.name
+
+
+def test_a_weights_file_alone_is_a_profile_whose_file_names_the_model(tmp_path: Path) -> None:
+    weights = tmp_path / "mine.safetensors"
+    weights.write_bytes(b"1" * 100)
+    profile = resolve_profile(str(weights))
+    assert (profile.name, profile.arch, profile.weights_file) == (str(weights), "", weights)
+    assert profile.key.startswith("file:") and not profile.random_weights
+    with pytest.raises(ModelError, match="does not exist"):
+        resolve_profile(str(tmp_path / "gone.safetensors"))
+
+
+def test_the_demo_model_ships_with_the_package() -> None:
+    import photoclip
+
+    demo = BUILTIN_PROFILES["test-shapes"]
+    assert demo.weights_file is not None and demo.weights_file.is_file()
+    assert demo.weights_file.is_relative_to(Path(photoclip.__file__).parent)
+    assert demo.title == "Demo: shapes and colours only (works offline, 9 MB)"
+    assert round(demo.weights_file.stat().st_size / 1e6) == 9
+
+
+def test_the_multilingual_profile_says_how_to_add_what_it_needs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from photoclip.core.embedding import check_requirements, load_encoder
+
+    monkeypatch.setitem(sys.modules, "transformers", None)  # as if not installed
+    with pytest.raises(ModelError) as caught:
+        load_encoder(BUILTIN_PROFILES["multilingual"], device="cpu")
+    assert str(caught.value) == (
+        "The 'multilingual' model needs the transformers library, which this install leaves "
+        "out to stay small. Add it with: pip install 'photoclip[multilingual]'"
+    )
+    check_requirements(BUILTIN_PROFILES["fast"])  # the others need nothing more

@@ -23,6 +23,7 @@ from photoclip.core.worker import (
     USER,
     Event,
     Job,
+    JobFailed,
     JobFinished,
     JobProgress,
     ModelActivated,
@@ -465,3 +466,22 @@ def test_the_after_commit_hook_sees_every_committed_photo(album: Path, tiny_enco
     finally:
         worker.stop()
     assert sorted(committed) == sorted(ids_by_name().values())
+
+
+class _Broken(Job):
+    """A job with a bug in it."""
+
+    def run(self, work: Work) -> None:
+        raise ZeroDivisionError("division by zero")
+
+
+def test_a_job_with_a_bug_fails_in_words_and_the_worker_goes_on(start: Any, album: Path) -> None:
+    worker, recorder = start(album)
+    worker.submit(_Broken())
+    failed = eventually(lambda: recorder.of(JobFailed))
+    assert failed[0].message == (
+        "_Broken stopped on an unexpected problem: division by zero. "
+        "The log file (photoclip.log) has the details."
+    )
+    assert "ZeroDivisionError" not in failed[0].message
+    assert worker.wait_idle(10)

@@ -36,10 +36,18 @@ def test_the_profile_model_passes_qtmodeltester(qtmodeltester: ModelTester) -> N
 def test_each_profile_shows_its_description_and_measured_speed(qtbot: QtBot) -> None:
     chooser = _chooser(qtbot)
     assert [p.name for p in chooser.model.profiles] == [p.name for p in user_profiles()]
-    assert "test-shapes" not in [p.name for p in chooser.model.profiles]
     chooser.set_speeds({"fast": 4.03})
     assert _row(chooser, "fast") == ["fast", "4.0 photos/s", BUILTIN_PROFILES["fast"].note]
     assert _row(chooser, "quality")[1] == "not measured yet"
+
+
+def test_the_demo_model_is_offered_last_with_an_honest_description(qtbot: QtBot) -> None:
+    chooser = _chooser(qtbot)
+    names = [p.name for p in chooser.model.profiles]
+    assert names[0] == "fast" and names[-1] == "test-shapes"
+    title, _, about = _row(chooser, "test-shapes")
+    assert title == "Demo: shapes and colours only (works offline, 9 MB)"
+    assert "not dogs or beaches" in about
 
 
 def test_use_this_model_sends_the_selected_profile(qtbot: QtBot) -> None:
@@ -79,7 +87,8 @@ def test_a_picked_weights_file_is_sent(
     with qtbot.wait_signal(chooser.weights_file_chosen) as blocker:
         qtbot.mouseClick(chooser.file_button, Qt.MouseButton.LeftButton)
     assert blocker.args == [str(weights)]
-    assert str(weights) in chooser.file_label.text() and "ViT-B-32" in chooser.file_label.text()
+    # The file alone: its architecture is read from it, not taken from the selected row.
+    assert str(weights) in chooser.file_label.text() and "ViT-B" not in chooser.file_label.text()
 
 
 def test_a_file_that_is_not_weights_is_refused_with_a_reason(qtbot: QtBot, tmp_path: Path) -> None:

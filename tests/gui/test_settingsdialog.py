@@ -52,13 +52,14 @@ def test_every_field_edited_reaches_the_result(qtbot: QtBot, tmp_path: Path) -> 
     assert dialog.threads_spin.text() == "Automatic"
 
 
-def test_a_weights_file_becomes_an_arch_and_file_profile(qtbot: QtBot, tmp_path: Path) -> None:
+def test_a_weights_file_becomes_a_file_profile(qtbot: QtBot, tmp_path: Path) -> None:
+    """The file alone: its architecture is read from it, whichever row is selected."""
     weights = tmp_path / "mine.pt"
     weights.write_bytes(b"weights")
     dialog = _dialog(qtbot)
     dialog.chooser.set_current("balanced")
     assert dialog.chooser.choose_weights_file(str(weights))
-    assert dialog.chosen().model == f"ViT-B-16:{weights}"
+    assert dialog.chosen().model == str(weights)
     dialog.chooser.set_current("fast")  # another architecture: the file no longer applies
     assert dialog.chosen().model == "fast"
 
@@ -68,6 +69,14 @@ def test_a_saved_weights_file_profile_shows_as_its_file(qtbot: QtBot, tmp_path: 
     dialog = _dialog(qtbot, replace(SETTINGS, model=name))
     assert str(tmp_path / "mine.pt") in dialog.chooser.file_label.text()
     assert dialog.chosen().model == name
+
+
+def test_a_saved_file_alone_shows_as_its_file(qtbot: QtBot, tmp_path: Path) -> None:
+    weights = tmp_path / "mine.safetensors"
+    weights.write_bytes(b"weights")
+    dialog = _dialog(qtbot, replace(SETTINGS, model=str(weights)))
+    assert str(weights) in dialog.chooser.file_label.text()
+    assert dialog.chosen().model == str(weights)
 
 
 def test_no_model_chosen_yet_selects_the_default(qtbot: QtBot) -> None:

@@ -14,7 +14,7 @@ from installer import bundle
 
 
 @pytest.mark.slow
-def test_wheel_holds_the_default_categories_and_model_configs(tmp_path):
+def test_wheel_holds_the_default_categories_model_configs_and_demo_weights(tmp_path):
     source = tmp_path / "src"
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
@@ -32,3 +32,5 @@ def test_wheel_holds_the_default_categories_and_model_configs(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "photoclip/resources/categories.toml" in names
     assert "photoclip/core/model_configs/PhotoClip-TestShapes.json" in names
+    # The demo model and --self-test's, so that `pip install .` works offline too.
+    assert "photoclip/resources/models/test-shapes.safetensors" in names
