@@ -33,8 +33,9 @@ log = logging.getLogger("photoclip")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    _tolerant_output()
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _print_any_file_name()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s: %(message)s",
@@ -66,14 +67,6 @@ def _guarded(args: argparse.Namespace, log_path: Path | None) -> int:
         return _unexpected(error, args.command, log_path)
 
 
-def _tolerant_output() -> None:
-    """A path no encoding can show (a non-UTF-8 file name) is printed escaped."""
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            reconfigure(errors="backslashreplace")
-
-
 def _unexpected(error: Exception, command: str, log_path: Path | None) -> int:
     """A bug, not the user's doing: one line here, the traceback in the log file (at INFO,
     which the terminal shows only with -v)."""
@@ -86,6 +79,16 @@ def _unexpected(error: Exception, command: str, log_path: Path | None) -> int:
         file=sys.stderr,
     )
     return 1
+
+
+def _print_any_file_name() -> None:
+    """A file name that is not UTF-8 reaches Python with lone surrogates; printing it would
+    raise. Results go out as the name's own bytes (as `ls` does, so a script gets the real
+    path back); messages show such a byte as an escape (\\udcff) that anyone can read."""
+    for stream, errors in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors=errors)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -382,7 +385,12 @@ def _add_tags(commands: Any) -> None:
         io = actions.add_parser(name, help=f"{name} categories as TOML or JSON (by suffix)")
         io.add_argument("file", type=Path)
     calibration = actions.add_parser("calibration", help="each label's calibrated threshold")
-    for sub in (listing, add, edit, remove, actions.choices["import"], calibration):
+    check = actions.add_parser("check", help="what each category does to the library")
+    suggest = actions.add_parser(
+        "suggest", help="the suggested categories, with how many photos each would tag"
+    )
+    suggest.add_argument("--add", nargs="*", metavar="CATEGORY", help="add them (all, or those)")
+    for sub in (listing, add, edit, remove, actions.choices["import"], calibration, check, suggest):
         sub.add_argument("--json", action="store_true", help="print the result as JSON")
     for sub in (add, edit, remove, actions.choices["import"]):
         sub.add_argument("--no-retag", action="store_true", help="do not re-tag the library")
@@ -391,13 +399,17 @@ def _add_tags(commands: Any) -> None:
 
 def run_tags(args: argparse.Namespace) -> int:
     from photoclip.core import categories as cats
-    from photoclip.core.tagging import install_default_categories
     from photoclip.core.tagstore import TagStore
 
     locations, _ = _environment()
     with _open_library(locations) as library:
         store = TagStore(library.catalog)
-        install_default_categories(store)
+        if args.action == "check":
+            _print_check(_tagger(library).check() if library.active_model else [], args.json)
+            return 0
+        if args.action == "suggest":
+            _suggest(library, store, args)
+            return 0
         if args.action == "export":
             cats.dump_categories(store.categories(), args.file)
             return 0
@@ -502,6 +514,7 @@ def _add_tag(commands: Any) -> None:
     command.add_argument("--explain", type=Path, metavar="PATH", help="why a photo got its tags")
     command.add_argument("--confirm", nargs=2, metavar=("PATH", "CATEGORY:LABEL"))
     command.add_argument("--reject", nargs=2, metavar=("PATH", "CATEGORY:LABEL"))
+    command.add_argument("--undo", action="store_true", help="take back the last correction")
     command.add_argument("--json", action="store_true", help="print the result as JSON")
     command.set_defaults(run=run_tag)
 
@@ -515,27 +528,39 @@ def run_tag(args: argparse.Namespace) -> int:
         if args.explain:
             _print_explanation(tagger.explain(_photo_id(library, args.explain)), args.json)
             return 0
-        for verdict in ("confirm", "reject"):
-            if getattr(args, verdict):
-                path, tag = getattr(args, verdict)
-                category, label = _tag_spec(tag)
-                tagger.correct(_photo_id(library, Path(path)), category, label, verdict + "ed")
-        results = tagger.retag(args.category)
+        changes = _corrections(library, tagger, args)
+        # A correction re-tags its own category, and nothing else.
+        results = [] if changes else tagger.retag(args.category)
         # Every photo's tags are read only for --json, which lists them.
-        _print_tags(tagger.store.tags() if args.json else [], results, args.json)
+        _print_tags(tagger.store.tags() if args.json else [], results, args.json, changes)
     return 0
+
+
+def _corrections(library: Any, tagger: Any, args: argparse.Namespace) -> list[str]:
+    """Apply --confirm, --reject and --undo; returns what each changed, in words."""
+    said = []
+    for verdict in ("confirm", "reject"):
+        if getattr(args, verdict):
+            path, tag = getattr(args, verdict)
+            category, label = _tag_spec(tag)
+            change = tagger.correct(_photo_id(library, Path(path)), category, label, verdict + "ed")
+            said.append(f"{verdict}ed '{label}': {change.describe()}")
+    if args.undo:
+        undone = tagger.undo()
+        if undone is None:
+            raise KnownError("There is no correction to undo.")
+        said.append(f"undid {undone[0]}: {undone[1].describe()}")
+    return said
 
 
 def _tagger(library: Any) -> Any:
     """The model is loaded only if a label's vector is not cached yet."""
-    from photoclip.core.tagging import LazyClipTexts, Tagger, install_default_categories
+    from photoclip.core.tagging import LazyClipTexts, Tagger
 
     _, settings = _environment()
     record = library.active_model
     load = cache(partial(_load_encoder, record.profile, settings.device, settings))
-    tagger = Tagger(library.catalog, LazyClipTexts(record.key, load))
-    install_default_categories(tagger.store)
-    return tagger
+    return Tagger(library.catalog, LazyClipTexts(record.key, load))
 
 
 def _auto_tagging(library: Any, encoder: Any) -> Callable[[list[int]], None]:
@@ -571,7 +596,9 @@ def _tag_option(text: str) -> tuple[str, str]:
         raise argparse.ArgumentTypeError(str(error)) from error
 
 
-def _print_tags(tags: list[Any], results: list[Any], as_json: bool) -> None:
+def _print_tags(
+    tags: list[Any], results: list[Any], as_json: bool, changes: Sequence[str] = ()
+) -> None:
     if as_json:
         rows = [
             {
@@ -588,8 +615,10 @@ def _print_tags(tags: list[Any], results: list[Any], as_json: bool) -> None:
              "warnings": r.warnings}
             for r in results
         ]  # fmt: skip
-        _print_json({"tags": rows, "categories": summary})
+        _print_json({"tags": rows, "categories": summary, "changes": list(changes)})
         return
+    for change in changes:
+        print(change)
     for r in results:
         counts = ", ".join(f"{k} {v}" for k, v in r.counts.items() if v)
         print(f"{r.category}: {r.tagged} of {r.photos} photos tagged ({counts or 'none'})")
@@ -604,12 +633,65 @@ def _print_explanation(explanations: list[Any], as_json: bool) -> None:
         _print_json({"categories": [asdict(e) for e in explanations]})
         return
     for e in explanations:
-        print(f"{e.category} ({e.kind}, margin {e.margin:g}):")
+        print(f"{e.category} ({e.kind}, margin {e.margin:g}, logit scale {e.logit_scale:.1f}):")
         for s in e.scores:
             mark = f"tagged ({s.source})" if s.tagged else ""
             counter = " [counter]" if s.counter else ""
             threshold = "-" if s.threshold is None else f"{s.threshold:.3f}"
-            print(f"  {s.label:<24} {s.score:.3f}  threshold {threshold}{counter}  {mark}")
+            split = "" if s.split is None else f", library split {s.split:.3f}"
+            print(
+                f"  {s.label:<24} probability {s.probability:.3f}  threshold {threshold}"
+                f"  (cosine {s.score:.3f}{split}){counter}  {mark}"
+            )
+        print(f"  {'none of these':<24} probability {e.background:.3f}")
+        for note in e.notes:
+            print(f"  {note}")
+
+
+def _print_check(checks: list[Any], as_json: bool) -> None:
+    if as_json:
+        rows = [{"category": c.category, "photos": c.photos, "tagged": c.tagged,
+                 "share": round(c.share, 4), "counts": c.counts, "warnings": c.warnings}
+                for c in checks]  # fmt: skip
+        _print_json({"categories": rows})
+        return
+    for c in checks:
+        counts = ", ".join(f"{k} {v}" for k, v in c.counts.items())
+        print(f"{c.category}: tags {c.share:.0%} of {c.photos} photos ({counts or 'no labels'})")
+        for warning in c.warnings:
+            print(f"  warning: {warning}")
+
+
+def _suggest(library: Any, store: Any, args: argparse.Namespace) -> None:
+    """Show the suggested categories with how many photos each would tag; add them only
+    when asked (--add)."""
+    from photoclip.core.categories import default_categories
+    from photoclip.core.tagging import install_default_categories
+
+    if args.add is not None:
+        added = install_default_categories(store, args.add or None)
+        if added and library.active_model is not None:
+            _retag(library, added)
+        _print_json({"added": added}) if args.json else print(
+            f"added: {', '.join(added)}" if added else "nothing to add"
+        )
+        return
+    tagger = _tagger(library) if library.active_model is not None else None
+    have = {c.name.lower() for c in store.categories()}
+    rows = []
+    for category in default_categories():
+        preview = tagger.preview(category) if tagger else None
+        rows.append({"name": category.name, "installed": category.name.lower() in have,
+                     "would_tag": preview.tagged if preview else None,
+                     "photos": preview.photos if preview else 0})  # fmt: skip
+    if args.json:
+        _print_json({"suggested": rows})
+        return
+    for row in rows:
+        would = "-" if row["would_tag"] is None else f"{row['would_tag']} of {row['photos']}"
+        state = " (added)" if row["installed"] else ""
+        print(f"{row['name']}{state}: would tag {would} photos")
+    print("Add them: photoclip tags suggest --add [CATEGORY ...]")
 
 
 def _add_albums(commands: Any) -> None:

@@ -56,7 +56,7 @@ def test_categories_tag_search_correct_and_sort(scenes: Path, tmp_path: Path) ->
     photoclip("index", str(scenes), "--model", "test-shapes")
     listed = as_json("tags", "add", "Colour", "red", "green", "blue", "--no-retag")
     names = [c["name"] for c in listed["categories"]]
-    assert "Pets" in names and names[-1] == "Colour"  # the defaults, then ours
+    assert names == ["Colour"]  # nothing suggested was installed on the way
     assert [lab["name"] for lab in listed["categories"][-1]["labels"]] == ["red", "green", "blue"]
 
     tagged = as_json("tag", "--category", "Colour")
@@ -71,16 +71,28 @@ def test_categories_tag_search_correct_and_sort(scenes: Path, tmp_path: Path) ->
     why = as_json("tag", "--explain", str(scenes / "red-circle.png"))["categories"]
     colour = next(c for c in why if c["category"] == "Colour")
     assert colour["scores"][0]["label"] == "red" and colour["scores"][0]["tagged"]
-    assert colour["scores"][0]["score"] >= colour["scores"][0]["threshold"]
+    assert colour["scores"][0]["probability"] >= colour["scores"][0]["threshold"]
+    assert colour["logit_scale"] == pytest.approx(10.0, abs=0.01)  # test-shapes' own
 
+    rejecting = as_json("tag", "--reject", str(scenes / "red-circle.png"), "Colour:red")
+    rejected = _colour_tags(rejecting)
+    assert "red-circle" not in rejected and rejected["red-square"] == "red"
+    assert rejecting["changes"] and rejecting["changes"][0].startswith("rejected 'red': ")
+    undone = _colour_tags(as_json("tag", "--undo"))
+    assert undone["red-circle"] == "red"  # the rejection taken back
+    assert "no correction to undo" in photoclip("tag", "--undo", check=False).stderr
     rejected = _colour_tags(
         as_json("tag", "--reject", str(scenes / "red-circle.png"), "Colour:red")
     )
-    assert "red-circle" not in rejected and rejected["red-square"] == "red"
+    assert "red-circle" not in rejected
     confirmed = as_json("tag", "--confirm", str(scenes / "purple-circle.png"), "Colour:blue")
     assert _colour_tags(confirmed)["purple-circle"] == "blue"
     now = _colour_tags(as_json("tag"))
     assert "red-circle" not in now and now["purple-circle"] == "blue"  # re-tagging keeps both
+    [check] = as_json("tags", "check")["categories"]
+    assert check["category"] == "Colour" and check["photos"] == len(SCENES)
+    assert check["tagged"] == len(now) and sum(check["counts"].values()) == len(now)
+    assert check["share"] == pytest.approx(len(now) / len(SCENES), abs=1e-3)
 
     sources = _hashes(scenes)
     dest = tmp_path / "sorted"
@@ -143,3 +155,17 @@ def test_albums_list_and_show_what_sort_put_in_them(scenes: Path) -> None:
         {"name": "Colourful", "photos": 0},
         {"name": "Warm", "photos": 0},
     ]
+
+
+def test_suggested_categories_are_offered_with_a_preview_and_added_only_on_request(
+    scenes: Path,
+) -> None:
+    photoclip("index", str(scenes), "--model", "test-shapes")
+    assert as_json("tags", "list")["categories"] == []  # nothing installed on first use
+    suggested = as_json("tags", "suggest")["suggested"]
+    assert "Pets" in [s["name"] for s in suggested]
+    assert all(s["photos"] == len(SCENES) and 0 <= s["would_tag"] <= s["photos"]
+               for s in suggested)  # fmt: skip
+    assert as_json("tags", "list")["categories"] == []  # a preview adds nothing
+    assert as_json("tags", "suggest", "--add", "Pets")["added"] == ["Pets"]
+    assert [c["name"] for c in as_json("tags", "list")["categories"]] == ["Pets"]

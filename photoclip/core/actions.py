@@ -137,8 +137,9 @@ class SaveCategories(Action):
 
 @dataclass(frozen=True)
 class CorrectTag(Action):
-    """Confirm or reject a label on a photo; the category is re-tagged around it.
-    Replies with the photo id."""
+    """Confirm or reject a label on a photo; the category is re-tagged around it (photos
+    that look like it may follow). Replies with (photo id, what changed in words:
+    "2 similar photos now tagged 'red'; 1 lost 'white'")."""
 
     photo_id: int
     category: str
@@ -146,9 +147,52 @@ class CorrectTag(Action):
     #: "confirmed" or "rejected"
     verdict: str
 
-    def perform(self, work: Work) -> int:
-        _tagger(work).correct(self.photo_id, self.category, self.label, self.verdict)
-        return self.photo_id
+    def perform(self, work: Work) -> tuple[int, str]:
+        change = _tagger(work).correct(self.photo_id, self.category, self.label, self.verdict)
+        return self.photo_id, change.describe()
+
+
+@dataclass(frozen=True)
+class UndoCorrection(Action):
+    """Take back the last correction. Replies with what was undone and what that changed,
+    in words, or None when there was nothing to undo."""
+
+    def perform(self, work: Work) -> str | None:
+        if work.library.active_model is None:
+            return None
+        undone = _tagger(work).undo()
+        return None if undone is None else f"Undid {undone[0]}: {undone[1].describe()}"
+
+
+@dataclass(frozen=True)
+class PreviewSuggestedCategories(Action):
+    """The suggested categories not added yet, each with how many photos it would tag.
+    Replies with [(name, would tag, of photos)]; nothing is saved."""
+
+    def perform(self, work: Work) -> list[tuple[str, int, int]]:
+        from photoclip.core.categories import default_categories
+
+        have = {c.name.lower() for c in TagStore(work.library.catalog).categories()}
+        missing = [c for c in default_categories() if c.name.lower() not in have]
+        if work.library.active_model is None:
+            return [(c.name, 0, 0) for c in missing]
+        tagger = _tagger(work)
+        previews = [tagger.preview(c) for c in missing]
+        return [(c.name, p.tagged, p.photos) for c, p in zip(missing, previews, strict=True)]
+
+
+@dataclass(frozen=True)
+class AddSuggestedCategories(Action):
+    """Add these suggested categories (by name) and tag the library with them. Replies with
+    the names added."""
+
+    names: tuple[str, ...]
+
+    def perform(self, work: Work) -> list[str]:
+        added = install_default_categories(TagStore(work.library.catalog), list(self.names))
+        if added and work.library.active_model is not None:
+            _tagger(work).retag(added)
+        return added
 
 
 @dataclass(frozen=True)
@@ -235,9 +279,7 @@ class UndoTrash(Action):
 
 
 def _tagger(work: Work) -> Tagger:
-    tagger = work.worker.tagger()  # kept between jobs: see Worker.tagger
-    install_default_categories(tagger.store)
-    return tagger
+    return work.worker.tagger()  # kept between jobs: see Worker.tagger
 
 
 def _sorter(work: Work) -> Sorter:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from photoclip.core import dates
 from photoclip.core.errors import CatalogError
 
 INDEXED = "indexed"
@@ -153,6 +154,16 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (model_key, recipe)
     ) WITHOUT ROWID;
     """,
+    # 4 (issue 14): tag thresholds are probabilities now (CLIP's softmax over a category's
+    # labels), no longer cosines: the old calibrations, the tagger's rows and user
+    # thresholds (cosines) mean nothing on the new scale. The user's corrections stay. A
+    # calibration also keeps the cosine the library's scores split at, where they do.
+    """
+    DELETE FROM tag_calibration;
+    ALTER TABLE tag_calibration ADD COLUMN split REAL;
+    DELETE FROM photo_tags WHERE source = 'auto';
+    UPDATE tag_labels SET threshold = NULL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -191,8 +202,10 @@ class Photo:
 
     @property
     def date(self) -> float:
-        """When the photo was taken, else when the file was last written."""
-        return self.taken_at if self.taken_at is not None else self.mtime_ns / 1e9
+        """When the photo was taken, else when the file was last written; a time that is no
+        date (year 0 or 10000 somewhere, stored before 0.1 checked) counts as unknown."""
+        usable = dates.usable(self.taken_at) or dates.usable(self.mtime_ns / 1e9)
+        return usable if usable is not None else 0.0
 
 
 @dataclass(frozen=True)
@@ -298,6 +311,19 @@ class Catalog:
         except sqlite3.Error as error:
             raise translate(error, self.path) from error
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside `transaction()`: on an error, undo just what this block wrote (one file's
+        rows) and re-raise; the transaction goes on."""
+        self._db.execute("SAVEPOINT part")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK TO part")
+            self._db.execute("RELEASE part")
+            raise
+        self._db.execute("RELEASE part")
+
     def read(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
         """Run one SELECT; for the stores that keep their own tables (tags, albums)."""
         return self._query(sql, params)
@@ -370,9 +396,12 @@ class Catalog:
     def add_root(self, path: Path) -> Root:
         """Call inside `transaction()`. Adding a known root returns it unchanged."""
         self._db.execute(
-            "INSERT OR IGNORE INTO roots(path, added_at) VALUES (?, ?)", (str(path), time.time())
+            "INSERT OR IGNORE INTO roots(path, added_at) VALUES (CAST(? AS TEXT), ?)",
+            (path_value(path), time.time()),
         )
-        row = self._db.execute("SELECT id, path, online FROM roots WHERE path = ?", (str(path),))
+        row = self._db.execute(
+            "SELECT id, path, online FROM roots WHERE path = CAST(? AS TEXT)", (path_value(path),)
+        )
         found = row.fetchone()
         return Root(found[0], Path(found[1]), bool(found[2]))
 
@@ -422,7 +451,7 @@ class Catalog:
             """
             INSERT INTO photos(root_id, path, size, mtime_ns, content_hash, width, height,
                                taken_at, status, failure, added_at, vec_gen)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(path) DO UPDATE SET
                 root_id = excluded.root_id, size = excluded.size, mtime_ns = excluded.mtime_ns,
                 content_hash = excluded.content_hash, width = excluded.width,
@@ -431,7 +460,7 @@ class Catalog:
             """,
             (
                 root_id,
-                str(path),
+                path_value(path),
                 size,
                 mtime_ns,
                 content_hash,
@@ -445,23 +474,26 @@ class Catalog:
             ),
         )
         return int(
-            self._db.execute("SELECT id FROM photos WHERE path = ?", (str(path),)).fetchone()[0]
+            self._db.execute(
+                "SELECT id FROM photos WHERE path = CAST(? AS TEXT)", (path_value(path),)
+            ).fetchone()[0]
         )
 
     def move_photo(self, photo_id: int, path: Path, root_id: int, mtime_ns: int) -> None:
         """A file moved or was renamed: same id, same vector, new place."""
         self._db.execute(
-            "UPDATE photos SET path = ?, root_id = ?, mtime_ns = ? WHERE id = ?",
-            (str(path), root_id, mtime_ns, photo_id),
+            "UPDATE photos SET path = CAST(? AS TEXT), root_id = ?, mtime_ns = ? WHERE id = ?",
+            (path_value(path), root_id, mtime_ns, photo_id),
         )
 
     def move_folder(self, old: Path, new: Path, root_id: int) -> int:
         """Call inside `transaction()`. A folder moved or was renamed: rewrite the path
         prefix of every photo below it (ids, vectors and tags stay). Returns the count."""
         old_prefix, new_prefix = _folder_prefix(old), _folder_prefix(new)
+        # Byte prefixes: a name that is not UTF-8 has no agreed length in characters.
         cursor = self._db.execute(
-            "UPDATE photos SET path = ? || substr(path, ?), root_id = ? "
-            "WHERE substr(path, 1, ?) = ?",
+            "UPDATE photos SET path = CAST(? || substr(CAST(path AS BLOB), ?) AS TEXT), "
+            f"root_id = ? WHERE {_UNDER}",
             (new_prefix, len(old_prefix) + 1, root_id, len(old_prefix), old_prefix),
         )
         return cursor.rowcount
@@ -469,17 +501,18 @@ class Catalog:
     def photo_ids_under(self, folder: Path) -> list[int]:
         """Ids of every photo (indexed or failed) below `folder`."""
         prefix = _folder_prefix(folder)
-        rows = self._query(
-            "SELECT id FROM photos WHERE substr(path, 1, ?) = ?", (len(prefix), prefix)
-        )
+        rows = self._query(f"SELECT id FROM photos WHERE {_UNDER}", (len(prefix), prefix))
         return [r[0] for r in rows]
 
     def delete_photos(self, ids: Iterable[int]) -> None:
         self._db.executemany("DELETE FROM photos WHERE id = ?", ((i,) for i in ids))
 
     def put_embedding(self, model_key: str, content_hash: str, vector: np.ndarray) -> None:
+        """The first vector stored for these bytes stays: two writers that embedded the same
+        bytes (a batch's floats vary in the last bits) must not change a vector under photos
+        whose `vec_gen` does not say so, or a saved index would keep the old one."""
         self._db.execute(
-            "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
+            "INSERT OR IGNORE INTO embeddings VALUES (?, ?, ?)",
             (model_key, content_hash, np.asarray(vector, dtype=np.float32).tobytes()),
         )
 
@@ -543,7 +576,9 @@ class Catalog:
         return _photo(rows[0]) if rows else None
 
     def photo_by_path(self, path: Path) -> Photo | None:
-        rows = self._query(f"SELECT {PHOTO_COLUMNS} FROM photos WHERE path = ?", (str(path),))
+        rows = self._query(
+            f"SELECT {PHOTO_COLUMNS} FROM photos WHERE path = CAST(? AS TEXT)", (path_value(path),)
+        )
         return _photo(rows[0]) if rows else None
 
     def photo_with_hash(self, content_hash: str) -> Photo | None:
@@ -580,9 +615,9 @@ class Catalog:
             )
             params += list(tag)
         if folder is not None:
-            prefix = str(folder).rstrip("/\\")
-            clauses.append("(path = ? OR substr(path, 1, ?) = ?)")
-            params += [prefix, len(prefix) + 1, prefix + _separator(prefix)]
+            under = _folder_prefix(folder)
+            clauses.append(f"(path = CAST(? AS TEXT) OR {_UNDER})")
+            params += [under[:-1], len(under), under]
         date = "coalesce(taken_at, mtime_ns / 1e9)"
         if since is not None:
             clauses.append(f"{date} >= ?")
@@ -621,6 +656,7 @@ def _connect(path: Path, readonly: bool, immutable: bool = False) -> sqlite3.Con
         path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(path, isolation_level=None)
     # Autocommit mode (isolation_level=None): transactions are explicit, see transaction().
+    connection.text_factory = _text
     connection.execute("PRAGMA busy_timeout = 5000")
     connection.execute("PRAGMA foreign_keys = ON")
     if not readonly:
@@ -675,10 +711,42 @@ def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
         yield items[start : start + size]
 
 
-def _folder_prefix(folder: Path) -> str:
-    """'/a/b' -> '/a/b/', so that it matches '/a/b/x.jpg' but never '/a/bc/x.jpg'."""
+def _folder_prefix(folder: Path) -> bytes:
+    """'/a/b' -> b'/a/b/', so that it matches '/a/b/x.jpg' but never '/a/bc/x.jpg'."""
     text = str(folder).rstrip("/\\")
-    return text + _separator(text)
+    return path_bytes(text + _separator(text))
+
+
+#: `path` lies below the folder whose byte prefix (with its separator) is the 2nd parameter.
+_UNDER = "substr(CAST(path AS BLOB), 1, ?) = CAST(? AS BLOB)"
+
+
+def path_bytes(path: Path | str) -> bytes:
+    """A path's bytes as the file system has them: a name that is not valid UTF-8 comes from
+    os.scandir as a str with lone surrogates (surrogateescape), which turns back here."""
+    text = str(path)
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # Windows: an unpaired UTF-16 surrogate
+        return text.encode("utf-8", "surrogatepass")
+
+
+def path_value(path: Path | str) -> str | bytes:
+    """A path as an SQL parameter, bound as `CAST(? AS TEXT)`: a UTF-8 name as text, any
+    other as its own bytes (sqlite3 refuses str with surrogates). Stored losslessly, the
+    same column and schema as before; `_text` reads it back as the same str."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return path_bytes(text)
+    return text
+
+
+def _text(data: bytes) -> str:
+    """sqlite3's text_factory: UTF-8, with any other byte kept as a lone surrogate, the way
+    Python spells a file name that is not UTF-8, so such a path reads back as it went in."""
+    return data.decode("utf-8", "surrogateescape")
 
 
 def _separator(prefix: str) -> str:

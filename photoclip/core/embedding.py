@@ -44,6 +44,8 @@ class Encoder(Protocol):
     input_size: tuple[int, int]
     #: the catalog records it with the model's vectors
     open_clip_version: str
+    #: CLIP's softmax temperature, exp(model.logit_scale)
+    logit_scale: float
 
     @property
     def model_key(self) -> str: ...
@@ -84,6 +86,9 @@ class LocalEncoder:
     open_clip_version: str
     #: which architecture and weights, and how the architecture was known (for the log)
     origin: str = ""
+    #: CLIP's learned softmax temperature (exp of `logit_scale`): tagging turns cosines
+    #: into probabilities at the scale the model was trained with.
+    logit_scale: float = 100.0
 
     @property
     def model_key(self) -> str:
@@ -190,6 +195,7 @@ def load_encoder(
         input_size=_input_size(model),
         open_clip_version=open_clip.__version__,
         origin=origin,
+        logit_scale=_logit_scale(model),
     )
 
 
@@ -225,6 +231,12 @@ def _architecture(profile: ModelProfile, weights: Path | None) -> tuple[str, str
         return profile.arch, f"{profile.arch} weights from {weights} (architecture as given)"
     found = identify(checkpoint, open_clip.list_models())
     return found.arch, found.describe(weights)
+
+
+def _logit_scale(model: Any) -> float:
+    """exp(logit_scale), CLIP's temperature; 100 (CLIP's ceiling) for a model without one."""
+    scale = getattr(model, "logit_scale", None)
+    return float(scale.exp().item()) if scale is not None else 100.0
 
 
 def _create_kwargs(profile: ModelProfile, weights: Path | None) -> dict:

@@ -105,7 +105,8 @@ class _Loaded:
     input_size: tuple[int, int]
     open_clip_version: str
     #: which architecture and weights, and how the architecture was known
-    origin: str = ""
+    origin: str
+    logit_scale: float
 
 
 class RemoteEncoder:
@@ -120,6 +121,7 @@ class RemoteEncoder:
         self.device, self.dim, self.input_size = loaded.device, loaded.dim, loaded.input_size
         self.open_clip_version = loaded.open_clip_version
         self.origin = loaded.origin
+        self.logit_scale = loaded.logit_scale
         self._channel, self._timeout = channel, timeout
         self._lock = threading.Lock()
 
@@ -139,10 +141,12 @@ class RemoteEncoder:
         """The decoded pixels, for the child to apply the model's own transform to (which
         converts to RGB first, as done here, so that a palette survives the trip).
 
-        A photo the decoder could not draft (PNG, HEIC, ...) is first box-reduced by an
-        integer factor while its short side keeps DRAFT_MARGIN times the model's input
-        side, the bound JPEG drafts keep too (cosine >= 0.99999 to the full decode): the
-        batches in flight then hold and send ~1 MB a photo, not 36 MB for 12 MP."""
+        An image larger than the model needs is first box-reduced by an integer factor
+        while its short side keeps DRAFT_MARGIN times the model's input side, the bound
+        JPEG drafts keep too (cosine >= 0.99999 to the full decode): the batches in flight
+        then hold and send ~1 MB a photo, not 36 MB for 12 MP. A photo from `decode_photo`
+        arrives reduced already (`imageio.box_reduce`, the one decode path of every
+        encoder), so this changes nothing for it: the GUI's model sees the CLI's pixels."""
         factor = min(image.size) // model_min_short(self.input_size)
         if factor >= 2:
             image = image.reduce(factor)
@@ -192,8 +196,8 @@ class _Channel:
             if kind == "progress" and progress is not None:
                 progress(*body)
             elif kind == "loaded":
-                device, dim, (height, width), version, origin = body
-                return _Loaded(device, dim, (height, width), version, origin)
+                device, dim, (height, width), version, origin, scale = body
+                return _Loaded(device, dim, (height, width), version, origin, scale)
             elif kind == "error":
                 raise _rebuilt(*body)
 
@@ -299,8 +303,11 @@ def serve(
         log.info("loading %s failed", profile.name, exc_info=error)
         sender.send(_failure(error))
         return
-    version, origin = encoder.open_clip_version, getattr(encoder, "origin", "")
-    sender.send(("loaded", encoder.device, encoder.dim, encoder.input_size, version, origin))
+    loaded = (
+        encoder.device, encoder.dim, encoder.input_size, encoder.open_clip_version,
+        getattr(encoder, "origin", ""), encoder.logit_scale,
+    )  # fmt: skip
+    sender.send(("loaded", *loaded))
     _answer(connection, sender, encoder)
 
 

@@ -16,6 +16,7 @@ torch is never imported here; the transform is a callable handed in.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import hashlib
 import io
@@ -23,10 +24,13 @@ import logging
 import math
 import os
 import re
+import stat
 import struct
 import tempfile
+import threading
+import warnings
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -35,6 +39,7 @@ from typing import Any
 import numpy as np
 from PIL import ExifTags, Image, ImageOps
 
+from photoclip.core import dates
 from photoclip.core.errors import ImageError
 
 log = logging.getLogger(__name__)
@@ -49,6 +54,17 @@ SUPPORTED_EXTENSIONS = frozenset(
 _FORMATS = ("JPEG", "PNG", "WEBP", "HEIF", "TIFF", "BMP", "DIB", "GIF")
 
 DEFAULT_MAX_PIXELS = 100_000_000
+#: The most bytes read from one file. A photo is read whole (hashed and decoded from memory),
+#: so this bounds a file's memory: 512 MB of bytes plus at most DEFAULT_MAX_PIXELS decoded
+#: (300 MB as RGB) stays under ~1.5 GB above the model with every copy the decoder makes.
+#: The largest real photos (uncompressed 16-bit scans of 80 MP) are just under it.
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+#: The longest side may be at most this many times the shortest. The model's transform
+#: scales the short side up to its input size, so a 1x100000 strip would become 224x22.4M
+#: (15 GB as floats); at 50:1 the worst case is 50 x 224 x 224 x 3 floats = 30 MB. Real
+#: panoramas (a 360 degree sweep is 2:1 to 12:1) stay well inside it; a stripe beyond it
+#: has nothing a photo search could find, so it is refused with that reason, not padded.
+MAX_ASPECT_RATIO = 50
 THUMBNAIL_SIZE = 256
 THUMBNAIL_QUALITY = 85
 
@@ -188,9 +204,7 @@ def decode_photo(
         raise ValueError("a preprocess transform needs its target size")
     digest = digest or hash_bytes(data)
     new_thumbnail = thumbnails is not None and not thumbnails.has(digest)
-    min_short = model_min_short(target) if preprocess is not None and target is not None else 0
-    min_long = thumbnails.size if thumbnails is not None and new_thumbnail else 0
-    decoded = decode_image(data, (min_short, min_long), max_pixels)
+    decoded = decode_image(data, _reduce_to(target, preprocess, thumbnails), max_pixels)
     return DecodedPhoto(
         content_hash=digest,
         size_bytes=len(data),
@@ -200,6 +214,19 @@ def decode_photo(
         tensor=preprocess(decoded.image) if preprocess is not None else None,
         thumbnail_path=_thumbnail(thumbnails, digest, decoded.image, new_thumbnail),
     )
+
+
+def _reduce_to(
+    target: tuple[int, int] | int | None,
+    preprocess: Callable[[Image.Image], Any] | None,
+    thumbnails: ThumbnailStore | None,
+) -> tuple[int, int]:
+    """How far a photo may shrink while decoding. It depends on the model and the store's
+    size only, never on whether the thumbnail is cached yet: the same bytes must give the
+    model the same pixels on every path (indexing, re-indexing, a query image), or their
+    vectors differ (cosine 0.997 between a 1/4 and a 1/8 draft of one JPEG)."""
+    min_short = model_min_short(target) if preprocess is not None and target is not None else 0
+    return min_short, max(THUMBNAIL_SIZE, thumbnails.size if thumbnails is not None else 0)
 
 
 def _thumbnail(
@@ -226,16 +253,102 @@ def _warn_once(folder: Path, error: OSError) -> None:
         log.warning("thumbnails are not saved in %s: %s", folder, error.strerror or error)
 
 
-def read_file(path: Path) -> bytes:
-    """All of a file's bytes, read once: they are hashed and decoded from memory."""
-    try:
-        with open(path, "rb") as file:
-            data = file.read()
-    except OSError as error:
-        raise ImageError(_os_reason(error)) from error
+def read_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """All of a file's bytes, read once: they are hashed and decoded from memory. Only a
+    regular file of at most `max_bytes` is read; anything else is an ImageError."""
+    with open_regular(path, max_bytes) as file:
+        try:
+            data = file.read(max_bytes + 1)
+        except OSError as error:
+            raise ImageError(_os_reason(error)) from error
+    if len(data) > max_bytes:  # it grew after the size check
+        raise ImageError(_too_large(len(data), max_bytes))
     if not data:
         raise ImageError("empty file (0 bytes)")
     return data
+
+
+def open_regular(path: Path, max_bytes: int | None = None) -> io.BufferedReader:
+    """The one gate before PhotoClip opens a user's file: only a regular file (or a link to
+    one) of at most `max_bytes` is opened. FIFOs, devices, sockets and folders are refused
+    from `stat` alone, so a FIFO can never block the open and /dev/zero is never read; the
+    open itself is non-blocking and the opened file is checked again (it may have been
+    swapped in between)."""
+    check_regular(_stat(path, os.stat), max_bytes, path)
+    try:
+        handle = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_BINARY)
+    except OSError as error:
+        raise ImageError(_os_reason(error)) from error
+    try:
+        check_regular(os.fstat(handle), max_bytes, path)
+    except BaseException:
+        os.close(handle)
+        raise
+    return os.fdopen(handle, "rb")
+
+
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # POSIX: an open of a FIFO returns at once
+_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
+
+
+def check_regular(info: os.stat_result, max_bytes: int | None, path: Path | None = None) -> None:
+    """ImageError unless `info` is a regular file of at most `max_bytes`."""
+    kind = _special_kind(info.st_mode)
+    if kind is not None:
+        raise ImageError(f"{kind}, not a photo file; skipped without opening it")
+    if max_bytes is not None and info.st_size > max_bytes:
+        raise ImageError(_too_large(info.st_size, max_bytes))
+
+
+def file_problem(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str | None:
+    """Why `path` cannot be read as a photo, from `stat` alone (None: it may be read)."""
+    try:
+        check_regular(_stat(path, os.stat), max_bytes, path)
+    except ImageError as error:
+        return str(error)
+    return None
+
+
+def _stat(path: Path, how: Callable[[Path], os.stat_result]) -> os.stat_result:
+    try:
+        return how(path)
+    except OSError as error:
+        raise ImageError(_stat_reason(path, error)) from error
+
+
+def _special_kind(mode: int) -> str | None:
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a special file"
+
+
+def _stat_reason(path: Path, error: OSError) -> str:
+    if error.errno == errno.ELOOP:
+        return "a symbolic link loop (the link points back to itself)"
+    if isinstance(error, FileNotFoundError) and os.path.islink(path):
+        return "a broken symbolic link (its target does not exist)"
+    return _os_reason(error)
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (
+        f"file too large ({_bytes_text(size)}), the limit is {_bytes_text(limit)}; "
+        "a photo this large is more likely a damaged or non-photo file"
+    )
+
+
+def _bytes_text(size: int) -> str:
+    if size >= 1 << 30:
+        return f"{size / (1 << 30):.1f} GB"
+    return f"{size / (1 << 20):.0f} MB" if size >= 1 << 20 else f"{size} bytes"
 
 
 def hash_bytes(data: bytes) -> str:
@@ -246,7 +359,7 @@ def content_hash(path: Path) -> str:
     """The hash `read_photo` gives the same file, streamed without decoding (move detection)."""
     digest = hashlib.new(HASH_NAME)
     try:
-        with open(path, "rb") as file:
+        with open_regular(path) as file:
             while chunk := file.read(_CHUNK):
                 digest.update(chunk)
     except OSError as error:
@@ -269,21 +382,72 @@ def decode_image(
     reduce_to: tuple[int, int] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> DecodedImage:
-    """Decode to upright RGB. With `reduce_to` = (short, long), a JPEG decodes at the smallest
-    scale whose short and long sides are still at least that large; None decodes in full."""
+    """Decode to upright RGB. With `reduce_to` = (short, long), the image shrinks as far as
+    its short and long sides stay at least that large: a JPEG by a draft (1/2, 1/4, 1/8
+    scale), then any photo by an integer box reduction; None decodes in full."""
     image = open_image(data, max_pixels)
     full_size = image.size
     if reduce_to is not None:
         draft(image, *reduce_to)
-    try:
-        image.load()
-    except _DECODE_ERRORS as error:
-        raise ImageError(_decode_reason(error)) from error
-    exif = _exif(image)
-    orientation = exif.get(ExifTags.Base.Orientation, 1)
-    rgb = to_rgb(_upright(image, orientation))
+    with DECODING.hold(_decoding_cost(image.size)):
+        try:
+            image.load()
+        except _DECODE_ERRORS as error:
+            raise ImageError(_decode_reason(error)) from error
+        exif = _exif(image)
+        orientation = exif.get(ExifTags.Base.Orientation, 1)
+        rgb = to_rgb(_upright(image, orientation))
+        if reduce_to is not None:
+            rgb = box_reduce(rgb, *reduce_to)
     width, height = full_size[::-1] if orientation in (5, 6, 7, 8) else full_size
     return DecodedImage(rgb, width, height, exif_taken_at(exif))
+
+
+class MemoryBudget:
+    """Bytes that the decoding threads may hold in full-size pixels at once.
+
+    Photos decode in parallel, but two of the largest the limits admit (100 MP: 400 MB
+    each as Pillow holds RGB, twice that while converted) would together cost ~1.6 GB.
+    A decode that needs more than is free waits; one that needs more than the whole
+    budget runs alone. Camera JPEGs decode at a draft scale and cost a few MB."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._free = capacity
+        self._changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, amount: int) -> Iterator[None]:
+        amount = min(amount, self.capacity)
+        with self._changed:
+            self._changed.wait_for(lambda: self._free >= amount)
+            self._free -= amount
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._free += amount
+                self._changed.notify_all()
+
+
+#: 512 MB: a few large PNGs or HEICs at once, one photo at the pixel limit alone.
+DECODING = MemoryBudget(512 * 1024 * 1024)
+
+
+def _decoding_cost(size: tuple[int, int]) -> int:
+    # Pillow keeps 4 bytes a pixel for RGB (and for I and F); conversion holds a second copy.
+    return size[0] * size[1] * 4 * 2
+
+
+def box_reduce(image: Image.Image, min_short: int, min_long: int) -> Image.Image:
+    """Shrink by the largest integer factor that keeps both sides at least this large.
+
+    What a draft does for a JPEG, for every other format (PNG, HEIC, ...): the batches in
+    flight then hold ~1 MB a photo, not 36 MB for 12 MP. The short side keeps DRAFT_MARGIN
+    times the model's input side, as drafts do (cosine >= 0.99999 to the full decode)."""
+    short, long = sorted(image.size)
+    factor = min(short // max(min_short, 1), long // max(min_long, 1))
+    return image.reduce(factor) if factor >= 2 else image
 
 
 def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
@@ -307,14 +471,24 @@ def _configure_pillow() -> None:
 
     pillow_heif.register_heif_opener()
     Image.MAX_IMAGE_PIXELS = None  # check_pixels enforces the user's limit instead
+    # "Corrupt EXIF data", "Tag data larger than file": Pillow warns and reads on. A photo
+    # that decodes is indexed, one that does not gets a reason; the warnings are noise.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 
 
 def check_pixels(size: tuple[int, int], max_pixels: int) -> None:
+    """ImageError if the declared size is too large or too far from a photo's shape."""
     width, height = size
     if width * height > max_pixels:
         raise ImageError(
             f"image too large ({width}x{height} = {_megapixels(width * height)} MP > "
             f"{_megapixels(max_pixels)} MP limit); raise the limit in Settings"
+        )
+    short, long = sorted(size)
+    if long > MAX_ASPECT_RATIO * max(short, 1):
+        raise ImageError(
+            f"image too narrow ({width}x{height}: its long side is more than "
+            f"{MAX_ASPECT_RATIO} times its short side), not a photo PhotoClip can search"
         )
 
 
@@ -366,13 +540,21 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 
 def _to_8_bits(image: Image.Image) -> Image.Image:
-    # Float images are 0..1 by convention (NaN as black); integer ones are taken as 16-bit.
-    values = np.asarray(image)
-    if image.mode == "F":
-        scaled = np.clip(np.nan_to_num(values) * 255.0 + 0.5, 0, 255)
-    else:
-        scaled = np.clip(values, 0, 65535).astype(np.uint32) >> 8
-    return Image.fromarray(scaled.astype(np.uint8))
+    """Float images are 0..1 by convention (NaN as black); integer ones are taken as 16-bit.
+
+    One working copy, changed in place: a 100 MP 32-bit image is 400 MB, and each
+    temporary of a chained expression would cost as much again."""
+    values = np.array(image)  # a writable copy, in the image's own type
+    if values.dtype.kind == "f":
+        np.nan_to_num(values, copy=False)
+        np.multiply(values, 255.0, out=values)
+        np.add(values, 0.5, out=values)
+        np.clip(values, 0, 255, out=values)
+    elif values.dtype != np.uint16:
+        np.clip(values, 0, 65535, out=values)
+    if values.dtype.kind != "f":
+        np.right_shift(values, 8, out=values)
+    return Image.fromarray(values.astype(np.uint8))
 
 
 def _over_white(rgba: Image.Image) -> Image.Image:
@@ -401,10 +583,13 @@ def parse_exif_datetime(text: object, offset: object = None) -> float | None:
     year, month, day, hour, minute, second = (int(part) for part in match.groups())
     try:
         moment = datetime(year, month, day, hour, minute, second)
-    except ValueError:  # placeholders such as "0000:00:00 00:00:00"
+        zone = _parse_offset(offset)
+        stamp = (moment.replace(tzinfo=zone) if zone else moment).timestamp()
+    except (ValueError, OverflowError, OSError):  # "0000:00:00 00:00:00", year 0 in UTC
         return None
-    zone = _parse_offset(offset)
-    return (moment.replace(tzinfo=zone) if zone else moment).timestamp()
+    # Placeholders such as 0001:01:01 and 9999:12:31 are no dates; beyond this range a
+    # date could not even be shown in every time zone (year 0 or 10000).
+    return dates.usable(stamp)
 
 
 def _parse_offset(offset: object) -> timezone | None:
@@ -412,7 +597,10 @@ def _parse_offset(offset: object) -> timezone | None:
     if match is None:
         return None
     sign = -1 if match[1] == "-" else 1
-    return timezone(sign * timedelta(hours=int(match[2]), minutes=int(match[3])))
+    hours, minutes = int(match[2]), int(match[3])
+    if hours > 23 or minutes > 59:  # timezone() would refuse it: a damaged offset
+        return None
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
 
 
 def make_thumbnail(image: Image.Image, size: int = THUMBNAIL_SIZE) -> Image.Image:

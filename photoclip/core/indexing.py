@@ -12,7 +12,6 @@ its id and vector, a copy reuses the vector, and neither is embedded again.
 from __future__ import annotations
 
 import logging
-import stat
 import threading
 import time
 from collections import deque
@@ -32,7 +31,7 @@ from photoclip.core.imageio import (
     read_file,
 )
 from photoclip.core.library import Library
-from photoclip.core.scanning import FileEntry, is_photo_name, scan
+from photoclip.core.scanning import FileEntry, file_entry, scan
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +208,7 @@ class Indexer:
         for root in roots:
             known = self.catalog.known_files(root.id)
             found = 0
-            for entry in scan(root.path):
+            for entry in scan(root.path, self.library.excluded):
                 found += 1
                 before = known.pop(str(entry.path), None)
                 if before and _unchanged(before, entry, embedded):
@@ -227,9 +226,10 @@ class Indexer:
         plan = _Plan()
         embedded = self.catalog.embedded_hashes(self.encoder.model_key)
         roots = self.catalog.roots()
+        excluded = self.library.excluded
         for path in paths:
             root = _root_of(path, roots)
-            entry = _file_entry(path)
+            entry = file_entry(path, excluded)
             if root is None or entry is None:
                 continue
             photo = self.catalog.photo_by_path(path)
@@ -291,10 +291,9 @@ class Indexer:
             outcome.content_hash = hash_bytes(data)
             if _needs_decoding(outcome.content_hash, plan, known_hashes):
                 self._decode(outcome, data)
-        except ImageError as error:
-            outcome.failure = str(error)
-        except OSError as error:
-            outcome.failure = f"cannot read the file: {error.strerror or error}"
+        except Exception as error:  # whatever one file does, it is that file's failure
+            outcome.tensor = None
+            outcome.failure = failure_reason(error, entry.path)
         return outcome
 
     def _decode(self, outcome: _Outcome, data: bytes) -> None:
@@ -322,19 +321,52 @@ class Indexer:
         with self.catalog.transaction():
             generation = self.catalog.next_generation()
             for outcome in batch:
-                photo_id = self._record(outcome, plan, report, generation)
+                photo_id = self._record_one(outcome, plan, report, generation)
                 if photo_id is not None:
                     changed.append(photo_id)
             for outcome, vector in zip(to_embed, vectors, strict=True):
-                self.catalog.put_embedding(model_key, str(outcome.content_hash), vector)
+                if outcome.failure is None and vector is not None:
+                    self.catalog.put_embedding(model_key, str(outcome.content_hash), vector)
         self.library.refresh_vectors(changed)
+        self.library.applied(generation)
         if self.after_commit is not None and changed:
             self.after_commit(changed)
 
-    def _embed(self, outcomes: list[_Outcome]) -> Any:
+    def _embed(self, outcomes: list[_Outcome]) -> list[Any]:
+        """One vector per outcome. If the batch fails, each photo is embedded alone, so that
+        only the photos the model refuses fail (with the reason), not their neighbours."""
         if not outcomes:
             return []
-        return self.encoder.encode_prepared([o.tensor for o in outcomes])
+        try:
+            return list(self.encoder.encode_prepared([o.tensor for o in outcomes]))
+        except Exception as error:
+            if not self.encoder.alive:
+                raise  # the model itself is gone: the run stops, as it must
+            log.warning("a batch failed (%s); embedding its photos one by one", error)
+        return [self._embed_alone(outcome) for outcome in outcomes]
+
+    def _embed_alone(self, outcome: _Outcome) -> Any:
+        try:
+            return self.encoder.encode_prepared([outcome.tensor])[0]
+        except Exception as error:
+            if not self.encoder.alive:
+                raise
+            outcome.failure = failure_reason(error, outcome.entry.path)
+            return None
+
+    def _record_one(
+        self, outcome: _Outcome, plan: _Plan, report: IndexReport, generation: int
+    ) -> int | None:
+        """`_record`, but an error of this one file's rows becomes its failure; an error
+        that recording the failure repeats (disk full, database locked) ends the run."""
+        if outcome.failure is None:
+            try:
+                with self.catalog.savepoint():
+                    return self._record(outcome, plan, report, generation)
+            except Exception as error:
+                outcome.failure = failure_reason(error, outcome.entry.path)
+        self._record(outcome, plan, report, generation)
+        return None
 
     def _record(
         self, outcome: _Outcome, plan: _Plan, report: IndexReport, generation: int
@@ -342,19 +374,17 @@ class Indexer:
         """Write one file's outcome; returns its photo id if its vector changed."""
         entry = outcome.entry
         if outcome.failure:
+            self._record_failure(outcome)
             report.failed += 1
             report.failures.append((entry.path, outcome.failure))
-            self._record_failure(outcome)
             return None
         moved = self._claim_move(outcome, plan)
         if outcome.tensor is None:
-            report.reused += 1
             if moved:
+                report.reused += 1
                 return None  # same id, same bytes, same vector: the index needs nothing
             self._copy_metadata(outcome)
-        else:
-            report.embedded += 1
-        return self.catalog.upsert_photo(
+        photo_id = self.catalog.upsert_photo(
             entry.path,
             outcome.root.id,
             size=entry.size,
@@ -365,6 +395,11 @@ class Indexer:
             taken_at=outcome.taken_at,
             vec_gen=generation,
         )
+        if outcome.tensor is None:
+            report.reused += 1
+        else:
+            report.embedded += 1
+        return photo_id
 
     def _claim_move(self, outcome: _Outcome, plan: _Plan) -> bool:
         """If these bytes belonged to a file that vanished, that photo moved here."""
@@ -405,9 +440,10 @@ class Indexer:
             return
         with self.catalog.transaction():
             self.catalog.delete_photos(ids)
-            self.catalog.next_generation()
+            generation = self.catalog.next_generation()
             self.catalog.prune_orphan_embeddings()
         self.library.forget(ids)
+        self.library.applied(generation)
         report.removed = len(ids)
 
 
@@ -425,17 +461,6 @@ def _root_of(path: Path, roots: list[Root]) -> Root | None:
     return max(holding, key=lambda r: len(r.path.parts), default=None)
 
 
-def _file_entry(path: Path) -> FileEntry | None:
-    """The photo at `path` as the scanner would see it, or None (gone, not a photo)."""
-    if not is_photo_name(path.name):
-        return None
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    return FileEntry(path, info.st_size, info.st_mtime_ns) if stat.S_ISREG(info.st_mode) else None
-
-
 def _needs_decoding(content_hash: str, plan: _Plan, known_hashes: set[str]) -> bool:
     """Known bytes need no model; a moved file that failed before would fail again."""
     if content_hash in known_hashes:
@@ -445,6 +470,21 @@ def _needs_decoding(content_hash: str, plan: _Plan, known_hashes: set[str]) -> b
 
 
 _NEVER = KnownFile(-1, -1, -1, None, "")
+
+
+def failure_reason(error: BaseException, path: Path) -> str:
+    """The reason recorded for a file whose reading, decoding or embedding raised `error`.
+    An ImageError says it already; anything else may be a bug: it is logged too (its
+    traceback only with --verbose: no input may print one), but it stops only this file."""
+    if isinstance(error, ImageError):
+        return str(error)
+    if isinstance(error, MemoryError):
+        return "not enough memory to read this photo"
+    if isinstance(error, OSError):
+        return f"cannot read the file: {error.strerror or error}"
+    log.warning("unexpected error on %r: %r", path, error)
+    log.debug("the traceback of that error", exc_info=error)
+    return f"unexpected error ({type(error).__name__}: {error})"
 
 
 class _Meter:

@@ -18,11 +18,14 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from photoclip.core.catalog import Catalog, ModelRecord
 from photoclip.core.embedding import Encoder
 from photoclip.core.errors import KnownError
 from photoclip.core.imageio import ThumbnailStore
 from photoclip.core.paths import Locations
+from photoclip.core.scanning import Excluded
 from photoclip.core.settings import Settings
 from photoclip.core.vectorindex import IndexUnusableError, VectorIndex, delete_saved
 
@@ -42,6 +45,12 @@ def recorded_profile(locations: Locations) -> str | None:
         key = catalog.active_model
         record = catalog.model(key) if key else None
     return record.profile if record else None
+
+
+def own_folders(locations: Locations, thumbnails: ThumbnailStore | None = None) -> Excluded:
+    """The data, cache and thumbnail folders, as folders to leave out of every walk."""
+    store = thumbnails or thumbnail_store(locations, Settings.load(locations.settings))
+    return Excluded([locations.data, locations.cache, store.folder])
 
 
 def check_thumbnail_folder(store: ThumbnailStore) -> None:
@@ -69,6 +78,10 @@ class Library:
         self._indexes: dict[str, VectorIndex] = {}
         self._lock = threading.Lock()
         self._writing_model: str | None = None
+        #: Per loaded index, the catalog generation up to which it holds all the catalog
+        #: holds. Commits of this process move it on; another process's commits (a `watch`
+        #: beside an `index`) leave a gap, which `save_index` fills before saving.
+        self._synced: dict[str, int] = {}
 
     @classmethod
     def open(cls, locations: Locations, *, readonly: bool = False) -> Library:
@@ -95,6 +108,12 @@ class Library:
         shared = Library(self.locations, catalog, self.thumbnails)
         shared._indexes, shared._lock = self._indexes, self._lock
         return shared
+
+    @property
+    def excluded(self) -> Excluded:
+        """PhotoClip's own folders, which no scan or watch may take for photos (a data
+        folder inside a watched root would otherwise feed on its own thumbnails)."""
+        return own_folders(self.locations, self.thumbnails)
 
     # -- models --------------------------------------------------------------------------
 
@@ -172,8 +191,16 @@ class Library:
             return
         with self.catalog.transaction():
             self.catalog.delete_photos(photo_ids)
-            self.catalog.next_generation()
+            generation = self.catalog.next_generation()
         self.forget(photo_ids)
+        self.applied(generation)
+
+    def applied(self, generation: int) -> None:
+        """The loaded indexes now hold what this process committed as `generation`. Only a
+        commit right after the synced one extends it: a gap means another writer's commit."""
+        for key, synced in self._synced.items():
+            if generation == synced + 1:
+                self._synced[key] = generation
 
     def forget(self, photo_ids: Sequence[int]) -> None:
         """Remove photos from every loaded index (they were deleted or failed)."""
@@ -192,10 +219,16 @@ class Library:
         self.save_index()
 
     def save_index(self) -> None:
-        """Persist every loaded index at the catalog's current generation."""
-        generation = self.catalog.generation
-        for key, index in self._indexes.items():
+        """Persist every loaded index at the catalog's current generation, first caught up
+        with the catalog if another process committed since this one was in step: the file
+        promises every change up to its generation, and a reader replays only newer ones."""
+        generation = self.catalog.generation  # read first: the catch-up sees at least this
+        for key, index in list(self._indexes.items()):
+            synced = self._synced.get(key, -1)
+            if synced != generation:
+                self._catch_up(index, key, synced)
             index.save(self._index_path(key), generation=generation)
+            self._synced[key] = generation
 
     def _index_path(self, model_key: str) -> Path:
         slug = re.sub(r"[^A-Za-z0-9._-]+", "_", model_key)
@@ -211,10 +244,13 @@ class Library:
         except IndexUnusableError as error:
             log.info("rebuilding the index from the catalog: %s", error)
             return self._rebuild(model_key, record.dim)
-        self._catch_up(loaded, model_key)
+        generation = self.catalog.generation
+        self._catch_up(loaded, model_key, loaded.generation)
+        self._synced[model_key] = generation
         return loaded
 
     def _rebuild(self, model_key: str, dim: int) -> VectorIndex:
+        self._synced[model_key] = self.catalog.generation
         ids, vectors = self.catalog.photo_vectors(model_key)
         if not len(ids):
             return VectorIndex(dim, model_key)
@@ -222,12 +258,14 @@ class Library:
         log.info("rebuilt the index of %s from the catalog: %d photos", model_key, len(ids))
         return index
 
-    def _catch_up(self, index: VectorIndex, model_key: str) -> None:
-        """Replay what the catalog committed after the file was saved."""
-        newer_than = index.generation if index.generation is not None else -1
-        ids, vectors = self.catalog.photo_vectors(model_key, newer_than=newer_than)
-        if len(ids):
-            index.add(ids, vectors)
+    def _catch_up(self, index: VectorIndex, model_key: str, newer: int | None) -> None:
+        """Replay what the catalog committed after generation `newer` (vectors the index
+        already holds are not added again: re-adding costs a graph update)."""
+        newer = -1 if newer is None else newer
+        ids, vectors = self.catalog.photo_vectors(model_key, newer_than=newer)
+        changed = _differing(index, ids, vectors)
+        if changed.any():
+            index.add(ids[changed], vectors[changed])
         live = self.catalog.photo_ids_with_vectors(model_key)
         stale = [int(i) for i in index.ids() if int(i) not in live]
         if stale:
@@ -236,3 +274,15 @@ class Library:
         if missing:
             extra_ids, extra_vectors = self.catalog.photo_vectors(model_key, missing)
             index.add(extra_ids, extra_vectors)
+
+
+def _differing(index: VectorIndex, ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """Mask of the rows whose vector the index lacks or holds otherwise."""
+    if not len(ids):
+        return np.zeros(0, bool)
+    present = np.fromiter((int(i) in index for i in ids), bool, len(ids))
+    differ = ~present
+    if present.any():
+        held = index.vectors(ids[present])
+        differ[present] = np.any(held != vectors[present], axis=1)
+    return differ

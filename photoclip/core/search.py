@@ -16,8 +16,8 @@ import numpy as np
 
 from photoclip.core.catalog import Photo
 from photoclip.core.embedding import Encoder
-from photoclip.core.errors import KnownError, QueryError
-from photoclip.core.imageio import read_photo
+from photoclip.core.errors import ImageError, KnownError, QueryError
+from photoclip.core.imageio import file_problem, read_photo
 from photoclip.core.library import Library
 from photoclip.core.query import Term, parse_query
 from photoclip.core.textness import TextnessDirection, check_scale, learn_direction, load_direction
@@ -129,8 +129,14 @@ class Searcher:
         return self._encoder().encode_texts([str(term.text)])[0]
 
     def _image_vector(self, path: Path) -> np.ndarray:
-        encoder = self._encoder()
-        decoded = read_photo(path, target=encoder.input_size, preprocess=encoder.prepare)
+        try:
+            problem = file_problem(path)  # before the model loads: /dev/zero fails at once
+            if problem is not None:
+                raise ImageError(problem)
+            encoder = self._encoder()
+            decoded = read_photo(path, target=encoder.input_size, preprocess=encoder.prepare)
+        except ImageError as error:
+            raise ImageError(f"Cannot use {path}: {error}") from error
         assert decoded.tensor is not None  # a preprocess was given
         return encoder.encode_prepared([decoded.tensor])[0]
 

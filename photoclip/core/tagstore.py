@@ -36,6 +36,8 @@ class Calibration:
     #: how many photos it was computed from, and the share of them above it
     photos: int
     tag_rate: float
+    #: the cosine the library's scores split at (None: they support no split)
+    split: float | None = None
 
 
 class TagRow(NamedTuple):
@@ -198,18 +200,20 @@ class TagStore:
 
     def calibration(self, model_key: str) -> dict[int, Calibration]:
         rows = self.catalog.read(
-            "SELECT label_id, threshold, photos, tag_rate FROM tag_calibration WHERE model_key = ?",
+            "SELECT label_id, threshold, photos, tag_rate, split FROM tag_calibration "
+            "WHERE model_key = ?",
             (model_key,),
         )
-        return {r[0]: Calibration(r[0], r[1], r[2], r[3]) for r in rows}
+        return {r[0]: Calibration(*r) for r in rows}
 
     def put_calibration(self, model_key: str, calibrations: Iterable[Calibration]) -> None:
         now = time.time()
         with self.catalog.transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO tag_calibration VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO tag_calibration(model_key, label_id, threshold, photos, "
+                "tag_rate, calibrated_at, split) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (model_key, c.label_id, c.threshold, c.photos, c.tag_rate, now)
+                    (model_key, c.label_id, c.threshold, c.photos, c.tag_rate, now, c.split)
                     for c in calibrations
                 ],
             )
@@ -243,9 +247,10 @@ class TagStore:
 
     # -- corrections -----------------------------------------------------------------------
 
-    def correct(self, photo_id: int, label_id: int, verdict: str, tag: TagRow) -> None:
+    def correct(self, photo_id: int, label_id: int, verdict: str, tag: TagRow) -> str | None:
         """The user confirms or rejects a label on a photo; `tag` is the evidence to keep
-        with a confirmation."""
+        with a confirmation. Returns the verdict it replaces (None: there was none)."""
+        previous = self.verdict(photo_id, label_id)
         with self.catalog.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO tag_corrections VALUES (?, ?, ?, ?)",
@@ -260,6 +265,33 @@ class TagStore:
                     (photo_id, label_id, tag.score, tag.threshold, tag.runner_up,
                      tag.runner_up_score),
                 )  # fmt: skip
+        return previous
+
+    def verdict(self, photo_id: int, label_id: int) -> str | None:
+        rows = self.catalog.read(
+            "SELECT verdict FROM tag_corrections WHERE photo_id = ? AND label_id = ?",
+            (photo_id, label_id),
+        )
+        return str(rows[0][0]) if rows else None
+
+    def uncorrect(self, photo_id: int, label_id: int, previous: str | None) -> None:
+        """Undo a correction: the pair's verdict goes back to `previous` (None: none). A
+        confirmed row is dropped; the next re-tag decides the pair again."""
+        with self.catalog.transaction() as db:
+            db.execute(
+                "DELETE FROM tag_corrections WHERE photo_id = ? AND label_id = ?",
+                (photo_id, label_id),
+            )
+            db.execute(
+                "DELETE FROM photo_tags WHERE photo_id = ? AND label_id = ? "
+                "AND source = 'confirmed'",
+                (photo_id, label_id),
+            )
+            if previous is not None:
+                db.execute(
+                    "INSERT INTO tag_corrections VALUES (?, ?, ?, ?)",
+                    (photo_id, label_id, previous, time.time()),
+                )
 
     def corrections(self, label_ids: Sequence[int]) -> dict[int, dict[str, list[int]]]:
         """label id -> {"confirmed": [photo ids], "rejected": [photo ids]}."""

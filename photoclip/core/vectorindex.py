@@ -300,7 +300,7 @@ class VectorIndex:
     def save(self, path: Path | str, generation: int) -> None:
         """Write the index atomically, recording the catalog generation it reflects."""
         path = Path(path)
-        with self._writer, self._lock.reading():
+        with self._writer, self._lock.reading(), _saving(path):
             _save(self._store, path, self._header_fields(generation))
         self._generation = generation
 
@@ -315,14 +315,15 @@ class VectorIndex:
     ) -> VectorIndex:
         """Load a saved index, or raise IndexUnusableError saying why it must be rebuilt."""
         path = Path(path)
-        header = read_header(path)
-        if (header.model_key, header.dim) != (model_key, dim):
-            raise IndexUnusableError(
-                f"{path} holds {header.dim}-d vectors of {header.model_key}, "
-                f"not {dim}-d vectors of {model_key}"
-            )
-        index = cls(dim, model_key, settings)
-        index._store = _read_store(path, header, index.settings)
+        with _saving(path, shared=True):  # no save may remove the data file being read
+            header = read_header(path)
+            if (header.model_key, header.dim) != (model_key, dim):
+                raise IndexUnusableError(
+                    f"{path} holds {header.dim}-d vectors of {header.model_key}, "
+                    f"not {dim}-d vectors of {model_key}"
+                )
+            index = cls(dim, model_key, settings)
+            index._store = _read_store(path, header, index.settings)
         index._generation = header.generation
         return index
 
@@ -693,6 +694,29 @@ def _save(store: _Store, path: Path, fields: dict[str, Any]) -> None:
         if not committed:
             data_path.unlink(missing_ok=True)
     _remove_stale_data(path, keep=data_path)
+
+
+@contextlib.contextmanager
+def _saving(path: Path, shared: bool = False) -> Iterator[None]:
+    """Across processes, one save into `path`'s folder at a time (and no save while one
+    loads): two writers (`watch` beside `index`) that interleave their saves would otherwise
+    remove the data file the other's manifest names. An advisory lock on the folder itself
+    (no lock file to leave behind); where none can be taken (Windows) it goes on without."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    try:
+        handle = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # closing releases the lock
 
 
 def _write_atomically(path: Path, payload: bytes) -> None:

@@ -38,7 +38,7 @@ from photoclip.core.embedding import Encoder
 from photoclip.core.errors import KnownError
 from photoclip.core.imageio import DEFAULT_MAX_PIXELS
 from photoclip.core.indexing import IndexControl, Indexer, IndexProgress, IndexReport
-from photoclip.core.library import Library
+from photoclip.core.library import Library, own_folders
 from photoclip.core.paths import Locations
 from photoclip.core.scanning import is_photo_name, scan
 from photoclip.core.search import Searcher
@@ -358,6 +358,8 @@ class Worker:
         # Worker-thread state:
         self._library: Library | None = None
         self._watcher = FolderWatcher(self.notify, self._on_fallback)
+        #: PhotoClip's own folders: a change there is never a photo's (issue 16)
+        self._excluded = own_folders(locations)
         self._settler = Settler(self.settings.settle_seconds)
         self._control: IndexControl | None = None
         self._current: Job | None = None
@@ -408,7 +410,11 @@ class Worker:
             self._cv.notify_all()
 
     def notify(self, change: Change) -> None:
-        """A change in a watched folder (called from watchdog's threads)."""
+        """A change in a watched folder (called from watchdog's threads). Changes inside
+        PhotoClip's own folders are dropped here: the worker's own writes there (thumbnails,
+        catalog, status) would otherwise queue work that writes there again, forever."""
+        if change.path in self._excluded and (change.dest is None or change.dest in self._excluded):
+            return
         self.submit(ApplyChange(change))
 
     def add_roots(self, paths: Sequence[Path]) -> None:
@@ -519,6 +525,7 @@ class Worker:
     def _open(self, roots: tuple[Path, ...]) -> None:
         self._library = Library.open(self.locations)
         self._announced = self._library.catalog.active_model
+        self._excluded = self._library.excluded
         if self._library.active_model is not None:
             self._library.index()  # loaded here, so that readers share it
         self._ready.set()
@@ -773,7 +780,8 @@ class Worker:
 
     def _changed(self, path: Path, is_dir: bool) -> None:
         if is_dir:
-            for entry in scan(path):
+            root = self._root_for(path)
+            for entry in scan(path, self._excluded, within=root.path if root else None):
                 self._settler.touch(entry.path)
         elif is_photo_name(path.name):
             self._settler.touch(path)

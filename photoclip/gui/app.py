@@ -141,11 +141,10 @@ def encoder_loader(
 
 
 def auto_tagging(library: Library, encoder: Encoder) -> Callable[[list[int]], None]:
-    """New photos are tagged as each batch commits (the default categories on first use)."""
-    from photoclip.core.tagging import ClipTexts, install_default_categories, tag_photos
-    from photoclip.core.tagstore import TagStore
+    """New photos are tagged as each batch commits (suggested categories are added only
+    when the user asks: `photoclip tags suggest`)."""
+    from photoclip.core.tagging import ClipTexts, tag_photos
 
-    install_default_categories(TagStore(library.catalog))
     texts = ClipTexts(encoder)
     return lambda ids: tag_photos(library.catalog, texts, ids)
 

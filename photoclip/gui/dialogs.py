@@ -14,8 +14,10 @@ from PySide6.QtGui import QImage
 
 from photoclip.core import browsing
 from photoclip.core.actions import (
+    AddSuggestedCategories,
     ApplySort,
     PlanSort,
+    PreviewSuggestedCategories,
     SaveCategories,
     TrashPhotos,
     UndoSort,
@@ -27,6 +29,7 @@ from photoclip.core.catalog import Catalog
 from photoclip.core.categories import Category
 from photoclip.core.settings import Settings
 from photoclip.core.sorting import APPLIED, Plan, Sorter
+from photoclip.core.tagging import CategoryCheck, check_categories
 from photoclip.core.tagstore import TagStore
 from photoclip.gui.thumbnails import read_scaled
 
@@ -36,8 +39,9 @@ if TYPE_CHECKING:
 Thresholds = dict[tuple[str, str], float]
 
 
-def read_tag_setup(catalog: Catalog) -> tuple[list[Category], Thresholds]:
-    """The categories, and the threshold calibrated for each label by the active model."""
+def read_tag_setup(catalog: Catalog) -> tuple[list[Category], Thresholds, list[CategoryCheck]]:
+    """The categories, the threshold learned for each label by the active model, and what
+    each category does to the library (the figures of `photoclip tags check`)."""
     store = TagStore(catalog)
     categories = store.categories()
     key = catalog.active_model
@@ -48,7 +52,7 @@ def read_tag_setup(catalog: Catalog) -> tuple[list[Category], Thresholds]:
         for label in category.labels
         if label.id in calibrated
     }
-    return categories, thresholds
+    return categories, thresholds, check_categories(catalog, key) if key else []
 
 
 def read_sort_setup(catalog: Catalog, locations: Any) -> tuple[list[Category], Plan | None]:
@@ -70,13 +74,32 @@ class Dialogs:
     def category_editor(self) -> None:
         from photoclip.gui.categoryeditor import CategoryEditor
 
-        def edit(setup: tuple[list[Category], Thresholds]) -> None:
+        def edit(setup: tuple[list[Category], Thresholds, list[CategoryCheck]]) -> None:
             editor = CategoryEditor(setup[0], self.window)
             editor.set_calibrated(setup[1])
+            editor.set_checks(setup[2])
             editor.saved.connect(lambda changed, removed: self._save(setup[0], changed, removed))
             editor.open()
 
         self.tasks.read(lambda s: read_tag_setup(s.library.catalog), edit)
+
+    def suggested_categories(self) -> None:
+        """Offer the suggested categories, each with how many photos it would tag."""
+        from photoclip.gui.suggestions import SuggestedCategoriesDialog
+
+        def offer(previews: list[tuple[str, int, int]]) -> None:
+            dialog = SuggestedCategoriesDialog(previews, self.window)
+            dialog.add_requested.connect(self._add_suggested)
+            dialog.open()
+
+        self.tasks.act(PreviewSuggestedCategories, on_done=offer)
+
+    def _add_suggested(self, names: list[str]) -> None:
+        def added(found: list[str]) -> None:
+            self.window.status.show_message(f"Added: {', '.join(found) or 'nothing'}")
+            self.window.refresh_library()
+
+        self.tasks.act(AddSuggestedCategories, tuple(names), on_done=added)
 
     def _save(self, originals: list[Category], changed: list[Category], removed: list[str]) -> None:
         from photoclip.gui.categoryeditor import tag_renames  # loaded with the editor

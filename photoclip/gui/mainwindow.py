@@ -44,6 +44,7 @@ from photoclip.core.actions import (
     CorrectTag,
     ExplainTags,
     RemoveFolder,
+    UndoCorrection,
     UpdateSettings,
     weights_file_profile,
 )
@@ -214,6 +215,7 @@ class MainWindow(QMainWindow):
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         tags = bar.addMenu("&Tags")
         self._action(tags, "&Edit Categories…", self.dialogs.category_editor)
+        self._action(tags, "Add S&uggested Categories…", self.dialogs.suggested_categories)
         self._action(tags, "Auto-&Sort…", self.dialogs.sort)
         self.tools = bar.addMenu("&View")
         self._action(self.tools, "&Near-Duplicates…", self.dialogs.duplicates)
@@ -254,6 +256,7 @@ class MainWindow(QMainWindow):
         self.folder_list.remove_requested.connect(self.remove_folder)
         self.folder_list.folder_chosen.connect(self._on_folder_chosen)
         self.welcome.add_requested.connect(self.choose_folder)
+        self.welcome.suggestions_requested.connect(self.dialogs.suggested_categories)
         self.welcome.chooser.profile_chosen.connect(self.choose_model)
         self.welcome.chooser.weights_file_chosen.connect(self._on_weights_file)
         self.tag_panel.filter_requested.connect(self._on_tag_filter)
@@ -268,6 +271,7 @@ class MainWindow(QMainWindow):
         self.photo_view.tag_rejected.connect(
             lambda photo, category, label: self._correct(photo, category, label, "rejected")
         )
+        self.photo_view.undo_requested.connect(self._undo_correction)
         self.status.pause_toggled.connect(self._on_pause)
         self.status.failures_requested.connect(self.dialogs.failures)
         self._refresh_timer = QTimer(self, singleShot=True, interval=400)
@@ -520,12 +524,23 @@ class MainWindow(QMainWindow):
     # -- tags, sorting, settings, failures -----------------------------------------------------
 
     def _correct(self, photo_id: int, category: str, label: str, verdict: str) -> None:
-        def done(_: int) -> None:
+        def done(answer: tuple[int, str]) -> None:
             self.refresh_library()
             if self._open_id == photo_id and self.pages.currentIndex() == PHOTO:
                 self.open_photo(photo_id)
+                self.photo_view.show_correction(answer[1])
 
         self.tasks.act(CorrectTag, photo_id, category, label, verdict, on_done=done)
+
+    def _undo_correction(self) -> None:
+        def done(said: str | None) -> None:
+            self.photo_view.clear_correction()
+            self.status.show_message(said or "There is no correction to undo.")
+            self.refresh_library()
+            if self._open_id is not None and self.pages.currentIndex() == PHOTO:
+                self.open_photo(self._open_id)
+
+        self.tasks.act(UndoCorrection, on_done=done)
 
     def choose_model(self, profile: str) -> None:
         self.welcome.chooser.set_message(f"Loading {profile}…")

@@ -22,17 +22,54 @@ from PySide6.QtWidgets import (
 )
 
 from photoclip.core.browsing import PhotoDetails
-from photoclip.core.tagging import Explanation
+from photoclip.core.tagging import Explanation, confidence
 from photoclip.core.tagstore import CONFIRMED, PhotoTag
 from photoclip.gui.formatting import human_size
 
 
+def tag_text(tag: PhotoTag) -> str:
+    """'Colour: red — likely' (or '— sure, confirmed by you')."""
+    word = confidence(tag.score, tag.source)
+    state = ", confirmed by you" if tag.source == CONFIRMED else ""
+    return f"{tag.category}: {tag.label} — {word}{state}"
+
+
 def score_text(tag: PhotoTag) -> str:
-    """'score 0.312 (threshold 0.280) · runner-up: cat 0.250'."""
-    text = f"score {tag.score:.3f} (threshold {tag.threshold:.3f})"
+    """'probability 0.731 (threshold 0.620) · runner-up: cat 0.250': the numbers of
+    `photoclip tag --explain`, for the "Why this tag" section."""
+    text = f"probability {tag.score:.3f} (threshold {_number(tag.threshold)})"
     if tag.runner_up is not None and tag.runner_up_score is not None:
         text += f" · runner-up: {tag.runner_up} {tag.runner_up_score:.3f}"
     return text
+
+
+def explanation_html(explanations: Sequence[Explanation]) -> str:
+    """Every label's probability, threshold, cosine and library split (the cosine a photo
+    must also reach, where the library's scores split) per category, as `tag --explain`
+    prints them, with counter-labels marked and the "none of these" share."""
+    parts = []
+    for e in explanations:
+        rows = "".join(
+            f"<tr><td>{escape(s.label)}{' [counter]' if s.counter else ''}</td>"
+            f"<td align='right'>&nbsp;{s.probability:.3f}</td>"
+            f"<td align='right'>&nbsp;{_number(s.threshold)}</td>"
+            f"<td align='right'>&nbsp;{s.score:.3f}</td>"
+            f"<td align='right'>&nbsp;{_number(s.split)}</td>"
+            f"<td>&nbsp;{'✓' if s.tagged else ''}</td></tr>"
+            for s in e.scores
+        )
+        notes = "".join(f"<br><i>{escape(n)}</i>" for n in e.notes)
+        parts.append(
+            f"<p><b>{escape(e.category)}</b> ({e.kind}, logit scale {e.logit_scale:.1f})<table>"
+            "<tr><th align='left'>label</th><th>&nbsp;probability</th><th>&nbsp;threshold</th>"
+            f"<th>&nbsp;cosine</th><th>&nbsp;library split</th><th></th></tr>{rows}</table>"
+            f"none of these: {e.background:.3f}{notes}</p>"
+        )
+    return "".join(parts)
+
+
+def _number(value: float | None) -> str:
+    return "–" if value is None or value != value or abs(value) == float("inf") else f"{value:.3f}"
 
 
 class ImageView(QWidget):
@@ -105,6 +142,7 @@ class PhotoView(QWidget):
         show_in_folder_requested(str path): "Show in folder" was pressed.
         tag_confirmed(int photo_id, str category, str label): a suggested tag is right.
         tag_rejected(int photo_id, str category, str label): a tag is wrong.
+        undo_requested(): Undo was pressed after a correction.
         back_requested(): Back or Escape.
     """
 
@@ -112,6 +150,7 @@ class PhotoView(QWidget):
     show_in_folder_requested = Signal(str)
     tag_confirmed = Signal(int, str, str)
     tag_rejected = Signal(int, str, str)
+    undo_requested = Signal()
     back_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -123,6 +162,10 @@ class PhotoView(QWidget):
         self._facts: dict[str, QLabel] = {}
         self._tags = QVBoxLayout()
         self._scores = QLabel()
+        self._tag_numbers: list[str] = []
+        self.why_button = _tool_button("▸ Why this tag")
+        self.correction = QLabel()
+        self.undo_button = QPushButton("Undo")
         self._build()
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
@@ -160,8 +203,14 @@ class PhotoView(QWidget):
         column.addLayout(self._fact_form())
         column.addWidget(_heading("Tags"))
         column.addLayout(self._tags)
+        column.addLayout(self._correction_bar())
+        self.why_button.setCheckable(True)
+        self.why_button.toggled.connect(self._on_why_toggled)
+        column.addWidget(self.why_button)
         self._scores.setWordWrap(True)
         self._scores.setTextFormat(Qt.TextFormat.RichText)
+        self._scores.setObjectName("why")
+        self._scores.setVisible(False)  # collapsed until asked for
         column.addWidget(self._scores)
         column.addStretch(1)
         scroll = QScrollArea()
@@ -170,6 +219,18 @@ class PhotoView(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setMinimumWidth(300)
         return scroll
+
+    def _correction_bar(self) -> QHBoxLayout:
+        """What the last correction changed, and a button to take it back."""
+        self.correction.setWordWrap(True)
+        self.undo_button.setToolTip("Take back the last confirm or reject")
+        self.undo_button.clicked.connect(self.undo_requested.emit)
+        bar = QHBoxLayout()
+        bar.addWidget(self.correction, 1)
+        bar.addWidget(self.undo_button)
+        self.correction.setVisible(False)
+        self.undo_button.setVisible(False)
+        return bar
 
     def _fact_form(self) -> QFormLayout:
         form = QFormLayout()
@@ -190,12 +251,17 @@ class PhotoView(QWidget):
         if self.details is None or self.details.id != details.id:
             self.image_view.placeholder = "Loading…"
             self.image_view.set_image(QImage())
+            self.clear_correction()  # it was about another photo
         self.details = details
         self.title.setText(f"<b>{escape(details.path.name)}</b>")
         for name, text in _facts(details).items():
             self._facts[name].setText(text)
         self._show_tags(details.tags)
-        self._scores.clear()
+        self._tag_numbers = [
+            f"<b>{escape(t.category)}: {escape(t.label)}</b>: {escape(score_text(t))}"
+            for t in details.tags
+        ]
+        self._scores.setText(self._why_text(""))
 
     def set_image(self, image: QImage) -> None:
         self.image_view.set_image(image)
@@ -210,22 +276,28 @@ class PhotoView(QWidget):
         return self._facts[name].text()
 
     def show_explanation(self, explanations: Sequence[Explanation]) -> None:
-        """Every label's score against its threshold, per category (from Tagger.explain)."""
-        lines = []
-        for e in explanations:
-            rows = "".join(
-                f"<tr><td>{escape(s.label)}{' (counter)' if s.counter else ''}</td>"
-                f"<td align='right'>&nbsp;{s.score:.3f}</td>"
-                f"<td align='right'>&nbsp;{'–' if s.threshold is None else f'{s.threshold:.3f}'}"
-                f"</td><td>&nbsp;{'✓' if s.tagged else ''}</td></tr>"
-                for s in e.scores
-            )
-            lines.append(
-                f"<p><b>{escape(e.category)}</b> ({e.kind})<br><table>"
-                "<tr><th align='left'>label</th><th>&nbsp;score</th><th>&nbsp;threshold</th>"
-                f"<th></th></tr>{rows}</table></p>"
-            )
-        self._scores.setText("<p><b>Every label's score</b></p>" + "".join(lines))
+        """Every label's probability against its threshold, per category (from
+        Tagger.explain): the collapsed "Why this tag" section."""
+        self._scores.setText(self._why_text(explanation_html(explanations)))
+
+    def show_correction(self, text: str) -> None:
+        """What a correction changed ("2 similar photos now tagged 'red'"), with Undo."""
+        self.correction.setText(text)
+        self.correction.setVisible(True)
+        self.undo_button.setVisible(True)
+
+    def clear_correction(self) -> None:
+        self.correction.clear()
+        self.correction.setVisible(False)
+        self.undo_button.setVisible(False)
+
+    def _why_text(self, explained: str) -> str:
+        tags = "<br>".join(self._tag_numbers)
+        return (f"<p>{tags}</p>" if tags else "") + explained
+
+    def _on_why_toggled(self, shown: bool) -> None:
+        self._scores.setVisible(shown)
+        self.why_button.setText(("▾" if shown else "▸") + " Why this tag")
 
     def _show_tags(self, tags: Sequence[PhotoTag]) -> None:
         _clear(self._tags)
@@ -237,11 +309,9 @@ class PhotoView(QWidget):
             self._tags.addLayout(self._tag_buttons(tag))
 
     def _tag_text(self, tag: PhotoTag) -> QLabel:
-        state = "confirmed by you" if tag.source == CONFIRMED else "suggested"
-        label = QLabel(
-            f"<b>{escape(tag.category)}: {escape(tag.label)}</b> <i>({state})</i><br>"
-            f"<small>{escape(score_text(tag))}</small>"
-        )
+        category, _, rest = tag_text(tag).partition(": ")
+        name, _, word = rest.partition(" — ")
+        label = QLabel(f"<b>{escape(category)}: {escape(name)}</b> — <i>{escape(word)}</i>")
         label.setWordWrap(True)
         label.setObjectName(f"tag:{tag.category}:{tag.label}")
         return label

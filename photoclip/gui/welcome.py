@@ -15,9 +15,10 @@ OFFLINE = (
 
 
 class WelcomePage(QWidget):
-    """Signals: add_requested()."""
+    """Signals: add_requested(), suggestions_requested() ("Add suggested categories")."""
 
     add_requested = Signal()
+    suggestions_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -34,6 +35,12 @@ class WelcomePage(QWidget):
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         add = QPushButton("Add Folder…")
         add.clicked.connect(self.add_requested)
+        self.suggest_button = QPushButton("Add suggested categories…")
+        self.suggest_button.setToolTip(
+            "Ready-made tag categories (pets, scenes, documents…), each with a preview of "
+            "how many of your photos it would tag; nothing is added until you choose."
+        )
+        self.suggest_button.clicked.connect(self.suggestions_requested)
         self.chooser = ModelChooser()
         offline = QLabel(OFFLINE)
         offline.setObjectName("offline")
@@ -45,6 +52,7 @@ class WelcomePage(QWidget):
         layout.addWidget(title)
         layout.addWidget(hint)
         layout.addWidget(add, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(self.suggest_button, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addSpacing(24)
         layout.addWidget(self.chooser, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(offline)

@@ -5,7 +5,7 @@
 Builds a catalog of random unit vectors (as if indexed), one single-choice and one
 multi-label category of random label vectors (a fake text model: no torch), then times
 `Tagger.retag` of one category, which is what an edit costs: read every vector from
-SQLite, score, calibrate, decide, and replace the category's tags. Also times the parts.
+SQLite, score, learn thresholds, decide, and replace the category's tags. Also times the parts.
 With --cli, also times `photoclip tag --category Single` in a fresh process over the same
 catalog, registered as ViT-B-32 with random weights (--dim must be 512): the first run
 embeds the labels with that model, the timed runs find them cached.
@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from photoclip.core.catalog import Catalog, ModelRecord
 from photoclip.core.categories import MULTI, SINGLE, Category, Label
-from photoclip.core.tagging import Tagger, calibrated_threshold, decide
+from photoclip.core.tagging import Tagger, decide, probabilities
 
 MODEL = "bench:random"
 
@@ -48,6 +48,10 @@ class RandomTexts:
     @property
     def model_key(self) -> str:
         return MODEL
+
+    @property
+    def logit_scale(self) -> float:
+        return 100.0
 
     def embed_labels(self, texts: Sequence[Sequence[str]], templates: Sequence[str]) -> np.ndarray:
         rows = self.rng.normal(size=(len(texts), self.dim)).astype(np.float32)
@@ -183,6 +187,8 @@ def main() -> None:
         _, vectors = catalog.photo_vectors(MODEL)
         matrix = tagger.label_matrix(single)
         scores = vectors @ matrix.T
+        background = vectors @ tagger.background_matrix().T
+        probs = probabilities(single, scores, background, tagger.logit_scale())
         thresholds = tagger.thresholds(single)
         result = {
             "photos": args.photos,
@@ -198,8 +204,11 @@ def main() -> None:
             "parts_s": {
                 "read_vectors": timed(lambda: catalog.photo_vectors(MODEL)),
                 "score": timed(lambda: vectors @ matrix.T),
-                "calibrate": timed(lambda: [calibrated_threshold(scores[:, j]) for j in range(10)]),
-                "decide": timed(lambda: decide(single, scores, thresholds)),
+                "probabilities": timed(
+                    lambda: probabilities(single, scores, background, tagger.logit_scale())
+                ),
+                "calibrate": timed(lambda: tagger.calibrate(["Single"])),
+                "decide": timed(lambda: decide(single, probs, thresholds)),
             },
             "tagged_single": tagger.retag(["Single"])[0].tagged,
             "tagged_multi": tagger.retag(["Multi"], recalibrate=False)[0].tagged,

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from photoclip.core.catalog import Catalog, ModelRecord
+from photoclip.core.tagging import BACKGROUND_PROMPTS
 
 MODEL_KEY = "fake:model"
 
@@ -39,10 +40,17 @@ class FakeTexts:
     """Each text is a fixed vector; a label is the mean of its phrasings (templates ignored).
     Counts how many texts it was asked to embed, to check the cache."""
 
-    def __init__(self, vectors: dict[str, np.ndarray], model_key: str = MODEL_KEY) -> None:
-        self.vectors = vectors
+    def __init__(
+        self, vectors: dict[str, np.ndarray], model_key: str = MODEL_KEY, logit_scale: float = 10.0
+    ) -> None:
+        # The background prompts ("a photo", ...), where a test gives none: one direction
+        # shared by all of them, away from every basis vector.
+        width = len(next(iter(vectors.values())))
+        background = np.ones(width, dtype=np.float32) / np.sqrt(width)
+        self.vectors = {**{p: background for p in BACKGROUND_PROMPTS}, **vectors}
         self.embedded = 0
         self._key = model_key
+        self.logit_scale = logit_scale
 
     @property
     def model_key(self) -> str:

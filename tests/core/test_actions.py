@@ -13,14 +13,17 @@ import pytest
 
 from photoclip.core.actions import (
     Action,
+    AddSuggestedCategories,
     ApplySort,
     ChooseModel,
     CorrectTag,
     ExplainTags,
     LoadModel,
     PlanSort,
+    PreviewSuggestedCategories,
     RemoveFolder,
     SaveCategories,
+    UndoCorrection,
     UndoSort,
     UpdateSettings,
     weights_file_profile,
@@ -160,8 +163,25 @@ def test_a_rejected_tag_leaves_the_photo(worker: Answers) -> None:
     with catalog() as opened:
         photo = opened.photo_by_path(next(p for p in _paths(opened) if p.name == name))
     assert photo is not None
-    assert worker.ask(CorrectTag, photo.id, "Colours", colour, "rejected") == photo.id
+    corrected, said = worker.ask(CorrectTag, photo.id, "Colours", colour, "rejected")
+    assert corrected == photo.id and said  # e.g. "no other photo changed"
     assert f"Colours:{colour}" not in tags_by_name().get(name, set())
+    assert worker.ask(UndoCorrection).startswith(f"Undid rejected '{colour}'")
+    assert f"Colours:{colour}" in tags_by_name()[name]
+    assert worker.ask(UndoCorrection) is None
+
+
+def test_suggested_categories_are_previewed_then_added_only_on_request(worker: Answers) -> None:
+    with catalog() as opened:
+        assert TagStore(opened).categories() == []  # nothing installed silently
+    previews = worker.ask(PreviewSuggestedCategories)
+    assert "Pets" in [name for name, _, _ in previews]
+    with catalog() as opened:
+        indexed = len(opened.photo_ids_with_vectors(opened.get_meta("active_model") or ""))
+    assert indexed and all(0 <= tagged <= total == indexed for _, tagged, total in previews)
+    assert tags_by_name() == {}  # a preview tags nothing
+    assert worker.ask(AddSuggestedCategories, ("Pets",)) == ["Pets"]
+    assert "Pets" not in [name for name, _, _ in worker.ask(PreviewSuggestedCategories)]
 
 
 def test_a_photo_s_tags_are_explained_label_by_label(worker: Answers) -> None:

@@ -16,8 +16,11 @@ from photoclip.core.tagging import Tagger
 from photoclip.core.tagstore import CONFIRMED, TagStore
 from tests.core.tagvectors import FakeTexts, catalog_with_vectors
 
-BASIS = {name: np.eye(4, dtype=np.float32)[i] for i, name in enumerate(("red", "blue", "x", "y"))}
-BASIS["neither"] = np.array([0, 0, 1, 1], dtype=np.float32)
+#: 32 dimensions: in fewer, random directions come as near a label as photos do, and the
+#: tagger (rightly) finds that no photo stands out from noise.
+DIM = 32
+BASIS = {name: np.eye(DIM, dtype=np.float32)[i] for i, name in enumerate(("red", "blue", "x", "y"))}
+BASIS["neither"] = BASIS["x"] + BASIS["y"]
 COLOURS = Category("Colour", (Label("red"), Label("blue"), Label("neither", counter=True)))
 EXTRA = Category("Extra", (Label("x"), Label("y")), kind=MULTI)
 
@@ -26,7 +29,8 @@ def _library(tmp_path: Path, reds: int = 3, blues: int = 2) -> tuple[Catalog, li
     """`reds` red and `blues` blue photos, tagged by the tagger; two failed photos."""
     rng = np.random.default_rng(0)
     rows = [BASIS["red"]] * reds + [BASIS["blue"]] * blues
-    vectors = np.stack(rows) + rng.normal(0, 0.05, (len(rows), 4)).astype(np.float32)
+    spread = 0.05 * np.sqrt(4 / DIM)  # noise as long as in 4 dimensions
+    vectors = np.stack(rows) + rng.normal(0, spread, (len(rows), DIM)).astype(np.float32)
     catalog, ids = catalog_with_vectors(tmp_path, vectors)
     store = TagStore(catalog)
     store.save_category(COLOURS)

@@ -201,3 +201,74 @@ def test_processes_opening_a_new_catalog_at_once_all_succeed(tmp_path: Path) -> 
     while not failures.empty():
         found.append(failures.get())
     assert found == []
+
+
+# -- paths that are not UTF-8 (issue 16) -----------------------------------------------------
+
+#: How Python spells the Linux file name b"bad\xff.jpg": the byte as a lone surrogate.
+NOT_UTF8 = Path("/photos/" + b"bad\xff.jpg".decode("utf-8", "surrogateescape"))
+
+
+def test_a_path_that_is_not_utf8_round_trips_losslessly(catalog: Catalog) -> None:
+    photo_id = add_photo(catalog, str(NOT_UTF8), "h1", failure="broken")
+    assert catalog.photo(photo_id).path == NOT_UTF8  # type: ignore[union-attr]
+    assert catalog.photo_by_path(NOT_UTF8).id == photo_id  # type: ignore[union-attr]
+    assert catalog.failures() == [(NOT_UTF8, "broken")]
+    assert list(catalog.known_files(catalog.roots()[0].id)) == [str(NOT_UTF8)]
+    # Stored as the file system's own bytes, beside UTF-8 names in the same column.
+    raw = sqlite3.connect(catalog.path).execute("SELECT CAST(path AS BLOB) FROM photos")
+    assert raw.fetchone()[0] == b"/photos/bad\xff.jpg"
+
+
+def test_folder_moves_and_filters_work_below_a_folder_that_is_not_utf8(catalog: Catalog) -> None:
+    odd = Path("/photos/" + b"d\xe9j\xe0".decode("utf-8", "surrogateescape"))
+    inside = add_photo(catalog, str(odd / "\u00e9t\u00e9.jpg"), "h1")
+    add_photo(catalog, str(odd) + "x/other.jpg", "h2")
+    assert catalog.photo_ids_under(odd) == [inside]
+    assert catalog.filter_ids(folder=odd) == {inside}
+    with catalog.transaction():
+        assert catalog.move_folder(odd, Path("/photos/ok"), catalog.roots()[0].id) == 1
+    assert catalog.photo(inside).path == Path("/photos/ok/\u00e9t\u00e9.jpg")  # type: ignore[union-attr]
+
+
+def test_the_first_vector_of_some_bytes_stays(catalog: Catalog) -> None:
+    add_photo(catalog, "/photos/a.jpg", "h1", vec_gen=1)
+    first = np.array([1, 0, 0, 0], dtype=np.float32)
+    with catalog.transaction():
+        catalog.put_embedding(MODEL.key, "h1", first)
+    with catalog.transaction():  # a second writer embedded the same bytes meanwhile
+        catalog.put_embedding(MODEL.key, "h1", np.array([0, 1, 0, 0], dtype=np.float32))
+    assert np.array_equal(catalog.photo_vectors(MODEL.key)[1][0], first)
+
+
+def test_a_savepoint_undoes_one_part_of_a_transaction(catalog: Catalog) -> None:
+    with catalog.transaction():
+        root = catalog.add_root(Path("/photos"))
+        catalog.upsert_photo(Path("/photos/a.jpg"), root.id, size=1, mtime_ns=1, content_hash="a")
+        with pytest.raises(RuntimeError), catalog.savepoint():
+            catalog.upsert_photo(
+                Path("/photos/b.jpg"), root.id, size=1, mtime_ns=1, content_hash="b"
+            )
+            raise RuntimeError("one file's problem")
+    assert [p for p, _ in catalog.known_files(root.id).items()] == ["/photos/a.jpg"]
+
+
+@pytest.mark.parametrize(
+    ("taken_at", "mtime_ns", "expected"),
+    [
+        (253402343999.0, 1_700_000_000 * 10**9, 1_700_000_000.0),  # 9999-12-31 at -12:00
+        (-62135640000.0, 1_700_000_000 * 10**9, 1_700_000_000.0),  # 0001-01-01 at +12:00
+        (None, 10**21, 0.0),  # a file stamped in year 33658: no date at all
+        (1_600_000_000.0, 10**21, 1_600_000_000.0),
+    ],
+)
+def test_a_photo_date_is_always_one_every_zone_can_show(
+    taken_at: float | None, mtime_ns: int, expected: float
+) -> None:
+    from datetime import datetime
+
+    from photoclip.core.catalog import Photo
+
+    photo = Photo(1, Path("/p.jpg"), 1, 1, mtime_ns, None, None, None, taken_at, INDEXED, None)
+    assert photo.date == expected
+    datetime.fromtimestamp(photo.date)  # what sorting's {year} does; raised before

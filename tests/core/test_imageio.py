@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import shutil
 import struct
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -320,10 +322,14 @@ def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     # chmod cannot lock out root, who runs CI; a refusing open() stands in for it.
     path = save(Image.new("RGB", (8, 8)), tmp_path / "locked.jpg")
 
-    def refuse(*args: Any, **kwargs: Any):
-        raise PermissionError(13, "Permission denied", str(path))
+    real_open = imageio.os.open
 
-    monkeypatch.setattr(imageio, "open", refuse, raising=False)  # shadows the builtin there
+    def refuse(name: Any, *args: Any, **kwargs: Any):
+        if Path(name) == path:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(name, *args, **kwargs)
+
+    monkeypatch.setattr(imageio.os, "open", refuse)
 
     assert reason(path) == "permission denied"
 
@@ -555,3 +561,139 @@ def test_supported_extensions():
         assert imageio.is_supported(Path(name))
     for name in ("notes.txt", "movie.mp4", "raw.cr2", "jpg"):
         assert not imageio.is_supported(Path(name))
+
+
+# -- hostile input (issue 16) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("taken", "offset"),
+    [
+        ("0001:01:01 00:00:00", ""),  # year 0 in UTC from UTC+5:45: crashed with ValueError
+        ("0001:01:01 00:00:00", "+12:00"),
+        ("9999:12:31 23:59:59", "-12:00"),  # year 10000 in UTC
+        ("9999:12:31 23:59:59", ""),
+        ("2020:01:01 00:00:00", "+99:99"),  # an offset timezone() refuses
+    ],
+)
+def test_placeholder_and_out_of_range_dates_give_no_date(
+    tmp_path: Path, kathmandu_time: timezone, taken: str, offset: str
+):
+    exif = exif_with(taken=taken, offset=offset)
+    path = save(Image.new("RGB", (16, 16)), tmp_path / "odd-date.jpg", exif=exif)
+
+    taken_at = read_photo(path, target=None).taken_at
+
+    # None, or a time every zone can show: sorting formats its year with fromtimestamp.
+    assert taken_at is None or datetime.fromtimestamp(taken_at).year == 2020
+
+
+def test_a_fifo_is_refused_without_opening_it(tmp_path: Path):
+    fifo = tmp_path / "x.jpg"
+    os.mkfifo(fifo)  # open() of a FIFO with no writer blocks forever
+    result: list[str] = []
+    reader = threading.Thread(target=lambda: result.append(reason(fifo)), daemon=True)
+    reader.start()
+    reader.join(10)
+    assert result and "FIFO" in result[0]
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda p: p.mkdir(), "a folder"),
+        (lambda p: p.symlink_to("/dev/zero"), "a device"),
+        (lambda p: p.symlink_to(p.with_name("missing.jpg")), "broken symbolic link"),
+        (lambda p: p.symlink_to(p), "symbolic link loop"),
+        (lambda p: p.write_bytes(b""), "empty file"),
+    ],
+    ids=["folder", "device", "dangling-link", "link-loop", "empty"],
+)
+def test_special_files_are_refused_with_their_kind(
+    tmp_path: Path, make: Callable[[Path], Any], expected: str
+):
+    path = tmp_path / "x.jpg"
+    make(path)
+    assert expected in reason(path)
+    assert imageio.file_problem(path) in (None, reason(path))
+
+
+def test_a_socket_is_refused(tmp_path: Path):
+    import socket
+
+    path = tmp_path / "s.jpg"
+    with socket.socket(socket.AF_UNIX) as server:
+        try:
+            server.bind(str(path))
+        except OSError:
+            pytest.skip("the temporary folder's path is too long for a socket")
+        assert "a socket" in reason(path)
+
+
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path: Path):
+    path = tmp_path / "huge.jpg"
+    with path.open("wb") as file:
+        file.write(encode(Image.new("RGB", (8, 8))))
+        file.truncate(2 << 30)  # sparse: 2 GiB that take no disk
+    started = time.perf_counter()
+    message = reason(path)
+    assert message.startswith("file too large (2.0 GB), the limit is 512 MB")
+    assert time.perf_counter() - started < 1.0  # refused from stat, not read
+    with pytest.raises(ImageError, match="file too large"):
+        imageio.read_file(path, max_bytes=1000)
+
+
+def test_an_extreme_strip_is_refused_and_a_panorama_is_not(tmp_path: Path, transform):
+    strip = save(Image.new("L", (1, 100_000), 128), tmp_path / "strip.png")
+    assert "image too narrow (1x100000" in reason(strip, target=32, preprocess=transform)
+    panorama = save(textured((1000, 40)), tmp_path / "panorama.png")  # 25:1
+    assert read_photo(panorama, target=32, preprocess=transform).tensor.shape == (3, 32, 32)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_the_same_bytes_give_the_same_pixels_whether_or_not_a_thumbnail_is_cached(
+    tmp_path: Path, big_jpeg: bytes, transform, fmt: str
+):
+    data = big_jpeg if fmt == "JPEG" else encode(textured((1600, 1200)), "PNG")
+    store = ThumbnailStore(tmp_path / "thumbs")
+    first = imageio.decode_photo(data, target=32, preprocess=transform, thumbnails=store)
+    cached = imageio.decode_photo(data, target=32, preprocess=transform, thumbnails=store)
+    alone = imageio.decode_photo(data, target=32, preprocess=transform)  # a query image
+    assert first.thumbnail_path == cached.thumbnail_path
+    assert np.array_equal(first.tensor, cached.tensor)
+    assert np.array_equal(first.tensor, alone.tensor)
+
+
+def test_decoding_reduces_every_format_as_far_as_the_model_allows(big_jpeg: bytes):
+    # What RemoteEncoder.prepare used to do alone, so the GUI's model and the CLI's get the
+    # same pixels: both sides keep their minimum, and one more halving would break one.
+    need, long = imageio.model_min_short(32), imageio.THUMBNAIL_SIZE
+    png = encode(textured((1600, 1200)), "PNG")
+    for data, expected in ((big_jpeg, (400, 300)), (png, (267, 200))):  # 1/4 draft; 1/6 box
+        image = decode_image(data, reduce_to=(need, long)).image
+        short_side, long_side = sorted(image.size)
+        assert short_side >= need and long_side >= long
+        assert short_side < 2 * need or long_side < 2 * long
+        assert image.size == expected
+
+
+def test_the_decoding_budget_keeps_two_large_photos_apart():
+    budget = imageio.MemoryBudget(100)
+    inside: list[int] = []
+    most = [0]
+
+    def decode(amount: int) -> None:
+        with budget.hold(amount):
+            inside.append(min(amount, 100))  # more than the budget is charged as all of it
+            most[0] = max(most[0], sum(inside))
+            time.sleep(0.05)
+            inside.remove(min(amount, 100))
+
+    threads = [threading.Thread(target=decode, args=(n,)) for n in (80, 80, 500, 10, 10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert not any(thread.is_alive() for thread in threads)  # more than the budget: alone
+    assert most[0] <= 100  # two of 80 never together, nor anything beside the 500
+    assert budget._free == 100

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from photoclip.core.library import Library
 from photoclip.core.paths import Locations
 from photoclip.core.search import Searcher, SearchOptions
 from photoclip.core.settings import Settings
+from tests import hostile
 from tests.photos import make_photo
 
 COLOURS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (220, 220, 40), (120, 40, 160)]
@@ -152,14 +155,17 @@ def test_a_crash_mid_run_keeps_committed_batches_and_resumes(
     real = tiny_encoder.encode_images
     calls = {"n": 0}
 
+    class Killed(BaseException):
+        """Stands in for a kill: no handler of a per-file error may catch it."""
+
     def dies_on_third_batch(batch: Any) -> np.ndarray:
         calls["n"] += 1
         if calls["n"] == 3:
-            raise RuntimeError("killed")
+            raise Killed
         return real(batch)
 
     monkeypatch.setattr(tiny_encoder, "encode_images", dies_on_third_batch)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(Killed):
         run(library, tiny_encoder, album)
     monkeypatch.setattr(tiny_encoder, "encode_images", real)
     assert library.catalog.counts().indexed == 8  # two batches of four committed
@@ -218,3 +224,197 @@ def test_switching_models_replaces_the_vectors(
     assert library.catalog.embedded_hashes(tiny_encoder.model_key) == set()
     saved = sorted(p.name for p in library.locations.indexes.iterdir())
     assert saved and all(name.startswith("Other") for name in saved)  # no stale index files
+
+
+# -- hostile libraries and concurrent writers (issue 16) ------------------------------------
+
+
+def photo_paths(library: Library) -> list[Path]:
+    rows = library.catalog.read("SELECT path FROM photos ORDER BY path")
+    return [Path(row[0]) for row in rows]
+
+
+def test_a_data_folder_inside_a_root_is_never_indexed(
+    tmp_path: Path, tiny_encoder: Any, album: Path
+) -> None:
+    inside = Locations(data=album / "PhotoClip", cache=album / "cache")
+    with Library.open(inside) as library:
+        first = run(library, tiny_encoder, album)
+        assert any(library.locations.thumbnails.rglob("*.jpg"))  # thumbnails were made
+        second = run(library, tiny_encoder, album)
+        assert (first.embedded, second.embedded, second.unchanged) == (10, 0, 10)
+        assert library.catalog.counts().photos == 10
+        assert not [p for p in photo_paths(library) if p.is_relative_to(inside.data)]
+
+
+def test_a_link_to_a_parent_folder_does_not_multiply_photos(
+    library: Library, tiny_encoder: Any, album: Path
+) -> None:
+    (album / "sub0" / "up").symlink_to(album)
+    (album / "sub1" / "grandparent").symlink_to(album.parent)
+    run(library, tiny_encoder, album)
+    run(library, tiny_encoder, album)
+    assert library.catalog.counts().photos == 10
+    assert not [p for p in photo_paths(library) if "up" in p.parts or "grandparent" in p.parts]
+
+
+def test_a_name_that_is_not_utf8_is_indexed_and_kept_as_it_is(
+    library: Library, tiny_encoder: Any, album: Path
+) -> None:
+    odd = os.fsencode(album) + b"/bad\xff name.jpg"
+    shutil.copyfile(album / "sub0" / "photo0.jpg", odd)
+    (album / "sub0" / "photo0.jpg").unlink()
+    report = run(library, tiny_encoder, album)
+    assert (report.embedded, report.failed) == (10, 0)
+    (stored,) = [p for p in photo_paths(library) if "bad" in p.name]
+    assert os.fsencode(stored) == odd  # the very bytes of the name
+    assert run(library, tiny_encoder, album).unchanged == 10
+
+
+@pytest.mark.parametrize("taken", ["0001:01:01 00:00:00", "9999:12:31 23:59:59"])
+def test_placeholder_dates_do_not_stop_a_run(
+    library: Library, tiny_encoder: Any, album: Path, taken: str
+) -> None:
+    from PIL import ExifTags, Image
+
+    exif = Image.Exif()
+    details = exif.get_ifd(ExifTags.IFD.Exif)
+    details[ExifTags.Base.DateTimeOriginal] = taken
+    details[ExifTags.Base.OffsetTimeOriginal] = "-12:00"
+    Image.new("RGB", (64, 48), (9, 99, 199)).save(album / "dated.jpg", exif=exif)
+    report = run(library, tiny_encoder, album)
+    assert (report.embedded, report.failed) == (11, 0)
+    assert library.catalog.photo_by_path(album.resolve() / "dated.jpg").taken_at is None
+
+
+def test_any_error_of_one_file_is_its_failure_and_the_batch_goes_on(
+    library: Library, tiny_encoder: Any, album: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three depths: decoding (a bug in a transform), embedding (the model refuses one
+    input) and recording (its row cannot be written). Batches are of 4: their other
+    photos must be committed all the same."""
+    prepare, encode = tiny_encoder.prepare, tiny_encoder.encode_prepared
+    make_photo(album / "decode-bug.jpg", (1, 2, 3), size=(161, 120))
+    make_photo(album / "model-bug.jpg", (4, 5, 6), size=(162, 120))
+    make_photo(album / "record-bug.jpg", (7, 8, 9), size=(163, 120))
+
+    def buggy_prepare(image: Any) -> Any:
+        if image.width == 161:
+            raise ZeroDivisionError("a bug in the transform")
+        tensor = prepare(image)
+        return tensor * np.nan if image.width == 162 else tensor
+
+    def buggy_encode(tensors: list[Any]) -> Any:
+        if any(bool(t.isnan().any()) for t in tensors):
+            raise RuntimeError("NaN in the input")
+        return encode(tensors)
+
+    upsert = library.catalog.upsert_photo
+
+    def buggy_upsert(path: Path, *args: Any, **kwargs: Any) -> int:
+        if path.name == "record-bug.jpg" and not kwargs.get("failure"):
+            raise ValueError("cannot store this row")
+        return upsert(path, *args, **kwargs)
+
+    monkeypatch.setattr(tiny_encoder, "prepare", buggy_prepare)
+    monkeypatch.setattr(tiny_encoder, "encode_prepared", buggy_encode)
+    monkeypatch.setattr(library.catalog, "upsert_photo", buggy_upsert)
+    report = run(library, tiny_encoder, album)
+    reasons = {path.name: reason for path, reason in library.catalog.failures()}
+    assert (report.embedded, report.failed) == (10, 3)
+    assert reasons == {
+        "decode-bug.jpg": "unexpected error (ZeroDivisionError: a bug in the transform)",
+        "model-bug.jpg": "unexpected error (RuntimeError: NaN in the input)",
+        "record-bug.jpg": "unexpected error (ValueError: cannot store this row)",
+    }
+    assert library.catalog.counts().indexed == 10
+    assert len(library.index()) == 10
+
+
+def assert_index_agrees_with_catalog(locations: Locations, model_key: str) -> None:
+    """What a fresh process loads: every vector as the catalog has it, each photo its own
+    nearest neighbour."""
+    with Library.open(locations) as fresh:
+        ids, vectors = fresh.catalog.photo_vectors(model_key)
+        index = fresh.index(model_key)
+        assert sorted(index.ids().tolist()) == sorted(ids.tolist())
+        assert np.array_equal(index.vectors(ids), vectors)
+        for photo_id, vector in zip(ids.tolist(), vectors, strict=True):
+            hits = index.search(vector, 3)  # near-identical photos may tie to the last bit
+            assert photo_id in [i for i, score in hits if score >= hits[0][1] - 1e-6]
+            assert hits[0][1] > 1 - 1e-5
+
+
+def test_two_writers_leave_an_index_that_agrees_with_the_catalog(
+    tiny_encoder: Any, album: Path
+) -> None:
+    """`index` and `watch` in two processes: each holds its own index in memory and saves
+    it; a save must not claim another writer's changes that it never saw."""
+    locations = Locations.from_environment()
+    key = tiny_encoder.model_key
+    with Library.open(locations) as a, Library.open(locations) as b:
+        run(a, tiny_encoder, album)  # A indexes and saves
+        b.index(key)  # B loads what A saved
+        make_photo(album / "sub0" / "photo0.jpg", (90, 90, 90), pattern=77)  # changed bytes
+        assert run(b, tiny_encoder, album).embedded == 1  # B re-embeds it and saves
+        make_photo(album / "new.jpg", (10, 200, 90), pattern=5)
+        assert run(a, tiny_encoder, album).embedded == 1  # A, unaware of B's change, saves last
+    assert_index_agrees_with_catalog(locations, key)
+
+
+def test_two_writers_interleaving_batches_agree_with_the_catalog(
+    tiny_encoder: Any, tmp_path: Path
+) -> None:
+    locations = Locations.from_environment()
+    folders = [tmp_path / "one", tmp_path / "two"]
+    for n, folder in enumerate(folders):
+        for i in range(12):
+            make_photo(folder / f"p{i}.jpg", (20 * i, 100 + 60 * n, 40), pattern=i + 13 * n)
+    with Library.open(locations) as a, Library.open(locations) as b:
+        writers = [Indexer(a, tiny_encoder, batch_size=2), Indexer(b, tiny_encoder, batch_size=3)]
+        writers[0].index([folders[0]])
+        for i in range(0, 12, 3):  # edits picked up alternately, each writer saving
+            make_photo(folders[0] / f"p{i}.jpg", (i, i, 250), pattern=50 + i)
+            make_photo(folders[1] / f"p{i}.jpg", (250, i, i), pattern=60 + i)
+            writers[i % 2].index([folders[1]])
+            writers[(i + 1) % 2].index([folders[0]])
+    assert_index_agrees_with_catalog(locations, tiny_encoder.model_key)
+
+
+@pytest.fixture
+def library_inside(tmp_path: Path) -> Iterator[Library]:
+    """A library whose data and cache folders lie inside the folder it indexes."""
+    root = tmp_path / "hostile"
+    inside = Locations(data=root / "PhotoClip data", cache=root / "PhotoClip cache")
+    with Library.open(inside) as opened:
+        yield opened
+
+
+def test_a_hostile_library_indexes_in_one_run_and_again_unchanged(
+    library_inside: Library, tiny_encoder: Any, tmp_path: Path
+) -> None:
+    """Issue 16's acceptance on tests/hostile.py's library (~160 files) with PhotoClip's
+    own data folder inside it: every good photo indexed, every bad one a failure with a
+    reason, damaged ones either, none lost, none extra (no thumbnail), no exception out
+    of the run; a second run changes nothing."""
+    library = library_inside
+    made = hostile.make_library(tmp_path / "hostile", seed=16)
+    root = (tmp_path / "hostile").resolve()
+    first = run(library, tiny_encoder, root)
+    assert any(library.thumbnails.folder.rglob("*.jpg"))
+    rows = {
+        Path(r[0]): (r[1], r[2])
+        for r in library.catalog.read("SELECT path, status, failure FROM photos")
+    }
+    expected = {root / h.path.relative_to(tmp_path / "hostile"): h for h in made}
+    assert sorted(rows, key=str) == sorted(expected, key=str)
+    for path, item in expected.items():
+        status, reason = rows[path]
+        wanted = {"good": ["indexed"], "bad": ["failed"], "either": ["indexed", "failed"]}
+        assert status in wanted[item.expect], (path, reason)
+        assert (status == "failed") == bool(reason), (path, reason)
+    assert first.embedded + first.reused + first.failed == len(made) and not first.cancelled
+    assert len(library.index()) == library.catalog.counts().indexed
+    second = run(library, tiny_encoder, root)
+    assert (second.embedded, second.failed, second.unchanged) == (0, 0, len(made))
+    assert library.catalog.counts().photos == len(made)

@@ -21,16 +21,20 @@ from photoclip.core.categories import (
 )
 from photoclip.core.errors import KnownError
 from photoclip.core.tagging import (
+    BACKGROUND_PROMPTS,
     DEFAULT_TEMPLATES,
+    DEFAULT_THRESHOLD,
     ClipTexts,
     LazyClipTexts,
     Tagger,
-    calibrated_threshold,
+    check_warnings,
+    confidence,
     decide,
     install_default_categories,
-    minimum_error_threshold,
-    otsu_threshold,
-    single_choice_threshold,
+    learned_threshold,
+    library_split,
+    probabilities,
+    single_choice_split,
     tag_photos,
     templates_for,
 )
@@ -40,7 +44,8 @@ from photoclip.synthetic.scenes import HELD_OUT_SEED, SHAPES, random_object_scen
 from tests.core.tagvectors import FakeTexts, catalog_with_vectors
 from tests.photos import make_photo
 
-DIM = 8
+#: Wide enough that random directions rarely come near a label (the noise check).
+DIM = 32
 BASIS = {name: np.eye(DIM, dtype=np.float32)[i] for i, name in enumerate(
     ("red", "green", "blue", "yellow", "purple", "crimson", "other", "spare")
 )}  # fmt: skip
@@ -50,12 +55,14 @@ COLOURS = Category("Colour", (Label("red"), Label("green"), Label("blue")))
 def _photos(counts: dict[str, int], seed: int = 0, noise: float = 0.15) -> np.ndarray:
     rng = np.random.default_rng(seed)
     rows = [BASIS[name] for name, n in counts.items() for _ in range(n)]
-    return np.stack(rows) + rng.normal(0, noise, (len(rows), DIM)).astype(np.float32)
+    # noise's total length as in 8 dimensions
+    spread = noise * np.sqrt(8 / DIM)
+    return np.stack(rows) + rng.normal(0, spread, (len(rows), DIM)).astype(np.float32)
 
 
 def _tagger(tmp_path: Path, vectors: np.ndarray) -> tuple[Tagger, list[int], FakeTexts]:
     catalog, ids = catalog_with_vectors(tmp_path, vectors)
-    texts = FakeTexts(BASIS)
+    texts = FakeTexts({**BASIS, **{p: BASIS["spare"] for p in BACKGROUND_PROMPTS}})
     return Tagger(catalog, texts), ids, texts
 
 
@@ -64,77 +71,78 @@ def _labels_of(tagger: Tagger, ids: list[int], category: str = "Colour") -> list
     return [found.get(i) for i in ids]
 
 
-# -- decisions --------------------------------------------------------------------------------
+# -- probabilities and decisions ------------------------------------------------------------
 
 
-def test_single_choice_takes_the_best_label_above_threshold_and_margin() -> None:
-    scores = np.array([[0.9, 0.2, 0.1], [0.3, 0.29, 0.0], [0.1, 0.2, 0.15]])
-    category = Category("C", (Label("a"), Label("b"), Label("c")), margin=0.05)
-    decision = decide(category, scores, np.array([0.25, 0.25, 0.25]))
-    # row 1 leads by 0.01 < margin; row 2's best (0.2) is below its threshold
+def test_single_choice_probabilities_are_clips_softmax_over_the_labels() -> None:
+    category = Category("C", (Label("a"), Label("b"), Label("x", counter=True)))
+    scores, background = np.array([[0.3, 0.1, 0.2]]), np.array([[0.9]])
+    probs = probabilities(category, scores, background, scale=10.0)
+    e = np.exp(10 * np.array([0.3, 0.1, 0.2]))
+    assert probs[0] == pytest.approx(e / e.sum())  # the background is not a rival here
+    # A rejected pair is out of the running: its share goes to the others.
+    blocked = probabilities(
+        category, scores, background, 10.0, blocked=np.array([[True, False, False]])
+    )
+    assert blocked[0, 0] == 0 and blocked[0, 1] == pytest.approx(e[1] / e[1:].sum())
+    shifted = probabilities(category, scores, background, 10.0, shift=np.array([[0, 2.0, 0]]))
+    assert shifted[0, 1] == pytest.approx(np.exp(3) / (np.exp(3) + np.exp(3) + np.exp(2)))
+
+
+def test_multi_label_probabilities_set_each_label_against_counters_and_background() -> None:
+    category = Category("C", (Label("a"), Label("b"), Label("neither", counter=True)), MULTI)
+    scores, background = np.array([[0.5, 0.5, 0.2]]), np.array([[0.1]])
+    probs = probabilities(category, scores, background, scale=10.0)
+    alone = np.exp(5.0) / (np.exp(5.0) + np.exp(2.0) + np.exp(1.0))
+    assert probs[0, 0] == pytest.approx(alone) and probs[0, 1] == pytest.approx(alone)
+
+
+def test_single_choice_takes_the_most_probable_label_at_threshold_and_margin() -> None:
+    probs = np.array([[0.9, 0.05, 0.05], [0.45, 0.44, 0.0], [0.3, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    category = Category("C", (Label("a"), Label("b"), Label("x", counter=True)), margin=0.05)
+    decision = decide(category, probs, np.array([0.4, 0.4, 0.4]))
+    # row 1 leads by 0.01 < margin; row 2 is below the threshold; row 3: the counter wins
     assert decision.rows.tolist() == [0] and decision.labels.tolist() == [0]
-    assert decision.runner_up.tolist() == [1] and decision.runner_up_scores[0] == pytest.approx(0.2)
+    assert decision.runner_up.tolist() == [1] and decision.runner_up_scores[0] == 0.05
 
 
-def test_a_winning_counter_label_abstains_and_rejected_pairs_are_out_of_the_running() -> None:
-    category = Category("C", (Label("a"), Label("b"), Label("not a or b", counter=True)))
-    scores = np.array([[0.2, 0.1, 0.9], [0.9, 0.5, 0.1]])
-    blocked = np.array([[False, False, False], [True, False, False]])
-    decision = decide(category, scores, np.zeros(3), blocked)
-    assert decision.rows.tolist() == [1] and decision.labels.tolist() == [1]
-
-
-def test_multi_label_decides_each_label_on_its_own_threshold_and_against_counters() -> None:
-    category = Category(
-        "C", (Label("a"), Label("b"), Label("neither", counter=True)), kind=MULTI, margin=0.0
-    )
-    scores = np.array([[0.6, 0.5, 0.1], [0.6, 0.1, 0.7], [0.2, 0.5, 0.1]])
-    decision = decide(category, scores, np.array([0.4, 0.4, 0.4]))
+def test_multi_label_decides_each_label_on_its_own_threshold() -> None:
+    category = Category("C", (Label("a"), Label("b"), Label("x", counter=True)), kind=MULTI)
+    probs = np.array([[0.6, 0.5, 0.9], [0.6, 0.1, 0.7], [0.2, 0.5, 0.1]])
+    decision = decide(category, probs, np.array([0.5, 0.5, 0.5]))
     pairs = zip(decision.rows.tolist(), decision.labels.tolist(), strict=True)
-    assert sorted(pairs) == [(0, 0), (0, 1), (2, 1)]
+    assert sorted(pairs) == [(0, 0), (0, 1), (1, 0), (2, 1)]
 
 
-def test_calibration_splits_two_groups_and_keeps_one_bell_to_its_tail() -> None:
+def test_a_probability_threshold_is_what_noise_rarely_reaches_and_at_least_a_half() -> None:
     rng = np.random.default_rng(0)
-    two = np.concatenate([rng.normal(0.1, 0.02, 900), rng.normal(0.5, 0.02, 100)])
-    assert 0.2 < calibrated_threshold(two) < 0.4
-    assert otsu_threshold(two)[1] > 0.9
-    bell = rng.normal(0.2, 0.05, 10_000)
-    assert otsu_threshold(bell)[1] == pytest.approx(2 / np.pi, abs=0.02)
-    assert 0.01 < (bell >= calibrated_threshold(bell)).mean() < 0.05
-    assert calibrated_threshold(np.full(5, 0.3)) > 0.3  # all alike: nothing above it
+    one_group = np.clip(rng.normal(0.8, 0.05, 50), 0, 1)
+    assert learned_threshold(one_group) == DEFAULT_THRESHOLD
+    assert learned_threshold(one_group, noise=0.7, floor=0.62) == 0.62
+    assert learned_threshold(one_group[:2]) == DEFAULT_THRESHOLD  # too few to judge
+    # No winner above what noise reaches: nothing stands out, the label tags nothing.
+    assert learned_threshold(one_group, noise=0.95) == np.inf
+    assert learned_threshold(one_group, noise=0.85) == DEFAULT_THRESHOLD
 
 
-def test_calibration_finds_a_tight_group_above_a_wide_uneven_bulk() -> None:
-    # What a colour label sees: its own photos tight at the top, the others spread wide
-    # (half-red orange ones in the middle); Otsu splits the bulk, not the group off it.
-    rng = np.random.default_rng(1)
-    own = rng.normal(0.62, 0.03, 12)
-    spread = [
-        rng.normal(m, s, n) for m, s, n in ((0.0, 0.06, 40), (0.17, 0.06, 30), (0.36, 0.04, 14))
-    ]
-    bulk = np.concatenate(spread)
-    scores = np.concatenate([own, bulk])
-    assert otsu_threshold(scores)[1] < 0.8
-    threshold = calibrated_threshold(scores)
-    assert (
-        threshold == minimum_error_threshold(scores)[0] and minimum_error_threshold(scores)[1] > 0.1
-    )
-    # None of the bulk; the lowest of its own may fall to the wide bell (11 of 12 here).
-    assert bulk.max() < threshold and (own >= threshold).sum() >= 11
-    for one_bell in (rng.normal(0.2, 0.05, 10_000), rng.gamma(2.0, 0.05, 10_000)):
-        assert minimum_error_threshold(one_bell)[1] < 0.1  # no group: the tail rule
-        assert 0.01 < (one_bell >= calibrated_threshold(one_bell)).mean() < 0.06
+def test_a_category_of_random_vectors_tags_nothing_and_says_why(tmp_path: Path) -> None:
+    """Noise: photos and labels that are random directions of a 64-d space (the
+    test-shapes model's width) at its logit scale."""
+    rng = np.random.default_rng(3)
+    texts = {name: rng.normal(size=64) for name in ("a", "b", "c", *BACKGROUND_PROMPTS)}
+    catalog, _ = catalog_with_vectors(tmp_path, rng.normal(size=(300, 64)))
+    tagger = Tagger(catalog, FakeTexts(texts))
+    tagger.store.save_category(Category("Noise", (Label("a"), Label("b"), Label("c"))))
+    [result] = tagger.retag()
+    assert result.tagged == 0
+    assert "no photo stands out for 'a'" in result.warnings
+    [check] = tagger.check()
+    assert "no photo stands out for 'a'" in check.warnings and check.share == 0
 
 
-def test_single_choice_calibration_drops_the_winners_from_outside_the_category() -> None:
-    rng = np.random.default_rng(0)
-    own, outsiders = rng.normal(0.6, 0.02, 12), rng.normal(0.3, 0.05, 10)
-    scores = np.concatenate([own, outsiders, rng.normal(0.1, 0.1, 60)])
-    won = np.arange(len(scores)) < 22  # it wins its own photos and the outsiders
-    assert outsiders.max() < single_choice_threshold(scores, won) <= own.min()
-    only_own = np.arange(len(scores)) < 12  # its winners are all its own: all count
-    assert single_choice_threshold(scores, only_own) <= own.min()
+def test_confidence_words() -> None:
+    assert [confidence(p) for p in (0.95, 0.8, 0.55)] == ["sure", "likely", "unsure"]
+    assert confidence(0.3, CONFIRMED) == "sure"
 
 
 # -- the tagger over a catalog ----------------------------------------------------------------
@@ -164,13 +172,27 @@ def test_label_vectors_are_cached_per_phrasing_and_templates(tmp_path: Path) -> 
     tagger, _, texts = _tagger(tmp_path, _photos({"red": 4, "blue": 4}))
     tagger.store.save_category(COLOURS)
     tagger.retag()
-    assert texts.embedded == 3
+    assert texts.embedded == 3 + 3  # the labels and the background prompts
     tagger.retag()
-    assert texts.embedded == 3
+    assert texts.embedded == 6
     edited = COLOURS.with_labels((Label("red", ("crimson",)), Label("green"), Label("blue")))
     tagger.store.save_category(edited)
     tagger.retag()
-    assert texts.embedded == 3 + 2  # only the edited label, with both its phrasings
+    assert texts.embedded == 6 + 2  # only the edited label, with both its phrasings
+
+
+def test_library_splits_are_made_only_where_the_scores_support_them() -> None:
+    rng = np.random.default_rng(0)
+    two = np.concatenate([rng.normal(0.1, 0.02, 900), rng.normal(0.5, 0.02, 100)])
+    assert 0.2 < library_split(two) < 0.4
+    assert library_split(rng.normal(0.2, 0.05, 10_000)) == -np.inf  # one bell: no split
+    # A single-choice label that also wins photos of things outside the category.
+    own, outsiders = rng.normal(0.6, 0.02, 12), rng.normal(0.3, 0.05, 10)
+    scores = np.concatenate([own, outsiders, rng.normal(0.1, 0.1, 60)])
+    won = np.arange(len(scores)) < 22
+    assert outsiders.max() < single_choice_split(scores, won) <= own.min()
+    only_own = np.arange(len(scores)) < 12  # its winners stand out: all count
+    assert single_choice_split(scores, only_own) == -np.inf
 
 
 def test_calibration_is_stored_visible_and_a_user_threshold_wins(tmp_path: Path) -> None:
@@ -220,7 +242,8 @@ def test_explain_shows_every_score_threshold_and_the_decision(tmp_path: Path) ->
     assert not any(s.tagged for s in colour.scores[1:])
     [row] = [t for t in tagger.store.tags([ids[0]])]
     assert row.runner_up in {"green", "blue"} and row.runner_up_score is not None
-    assert row.score == pytest.approx(colour.scores[0].score, abs=1e-6)
+    assert row.score == pytest.approx(colour.scores[0].probability, abs=1e-6)
+    assert colour.background < 0.01 and colour.logit_scale == 10.0
 
 
 def test_confirmed_tags_stay_rejected_never_return_and_similar_photos_follow(
@@ -230,7 +253,8 @@ def test_confirmed_tags_stay_rejected_never_return_and_similar_photos_follow(
     crimson = BASIS["red"] * 0.8 + BASIS["crimson"] * 0.6
     base = _photos({"red": 10, "green": 10, "blue": 10}, noise=0.1)
     rng = np.random.default_rng(1)
-    vectors = np.concatenate([base, crimson + rng.normal(0, 0.1, (10, DIM))])
+    # near-duplicates of each other (cosine > 0.99): they look alike, and follow
+    vectors = np.concatenate([base, crimson + rng.normal(0, 0.02, (10, DIM))])
     tagger, ids, _ = _tagger(tmp_path, vectors)
     tagger.store.save_category(COLOURS)
     tagger.retag()
@@ -242,7 +266,7 @@ def test_confirmed_tags_stay_rejected_never_return_and_similar_photos_follow(
     tagger.correct(ids[0], "colour", "red", CONFIRMED)
     labels = _labels_of(tagger, ids)
     assert labels[30:33] == [None] * 3  # rejected: never back
-    assert labels[33:].count("red") <= 2  # similar photos followed
+    assert labels[33:].count("red") == 0  # similar photos followed
     assert labels[:10] == ["red"] * 10  # red photos still red
 
     strict = COLOURS.with_labels((Label("red", threshold=1.5), Label("green"), Label("blue")))
@@ -256,7 +280,8 @@ def test_rejecting_one_photo_of_a_label_does_not_unlearn_the_label(tmp_path: Pat
     """The user says this red photo is not "red" (a crimson one, say): what sets it apart
     from the library is mostly red itself, so only its other traits may push the label away."""
     tagger, ids, _ = _tagger(tmp_path, _photos({"red": 4, "green": 4, "blue": 4}, noise=0.05))
-    tagger.store.save_category(Category("Red", (Label("red"),), kind=MULTI))
+    red = Category("Red", (Label("red"), Label("other", counter=True)), kind=MULTI)
+    tagger.store.save_category(red)
     tagger.retag()
     assert _labels_of(tagger, ids, "Red") == ["red"] * 4 + [None] * 8
     tagger.correct(ids[0], "Red", "red", REJECTED)
@@ -277,22 +302,23 @@ def test_lazy_texts_load_the_model_only_for_labels_not_cached(
     catalog, _ = catalog_with_vectors(tmp_path, vectors, model_key=key)
     Tagger(catalog, LazyClipTexts(key, load)).store.save_category(COLOURS)
     Tagger(catalog, LazyClipTexts(key, load)).retag()
-    assert loads == ["model"]  # the labels were new
+    assert loads  # the labels were new
+    loaded = len(loads)
     Tagger(catalog, LazyClipTexts(key, load)).retag()
-    assert loads == ["model"]  # cached: no model needed
+    assert len(loads) == loaded  # labels, background and logit scale cached: no model
     with pytest.raises(KnownError, match="not the one the library"):
         Tagger(catalog, LazyClipTexts("other:model", load)).retag()
 
 
-def test_install_default_categories_once(tmp_path: Path) -> None:
+def test_suggested_categories_are_added_on_request_once(tmp_path: Path) -> None:
     tagger, _, _ = _tagger(tmp_path, _photos({"red": 1}))
-    assert install_default_categories(tagger.store)
+    assert tagger.store.categories() == []  # nothing until asked for
+    assert install_default_categories(tagger.store, ["pets"]) == ["Pets"]
+    added = install_default_categories(tagger.store)
+    assert "Pets" not in added  # only those not there yet
     names = [c.name for c in tagger.store.categories()]
-    assert names == [c.name for c in default_categories()] and "Pets" in names
-    for name in names:
-        tagger.store.remove_category(name)
-    assert not install_default_categories(tagger.store)
-    assert tagger.store.categories() == []
+    assert sorted(names) == sorted(c.name for c in default_categories())
+    assert install_default_categories(tagger.store) == []
 
 
 @pytest.mark.parametrize("suffix", [".toml", ".json"])
@@ -378,49 +404,28 @@ def test_abstains_on_scenes_whose_colour_is_not_in_the_category(
 
 
 @pytest.mark.slow
-def test_multi_label_calibration_tags_most_photos_of_each_colour_and_no_others(
+def test_multi_label_tags_most_photos_of_each_colour(
     tmp_path: Path, shapes_encoder: Any, scene_library: tuple[np.ndarray, list[str], list[str]]
 ) -> None:
     vectors, colours, _ = scene_library
     tagger, ids = _shapes_tagger(tmp_path, shapes_encoder, vectors)
     tagger.store.save_category(Category("Colours", tuple(Label(c) for c in SCENE_COLOURS), MULTI))
-    tagger.store.save_category(Category("Red", (Label("red"),), kind=MULTI))
+    others = Label("other", ("another colour",), counter=True)
+    tagger.store.save_category(Category("Red", (Label("red"), others), kind=MULTI))
     tagger.retag()
     truth = set(zip(ids, colours, strict=True))
     tags = tagger.store.tags()
     found = {(t.photo_id, t.label) for t in tags if t.category == "Colours"}
     right = len(found & truth)
-    # Measured: precision 0.84, recall 0.54 (52 right of 62 tags, of 96 photos). Labels
-    # whose photos do not stand apart (orange, black, white) fall back to the tail rule and
-    # tag few. With thresholds picked knowing the answers, the best is recall 0.80 at
-    # precision 0.97, so no calibration reaches the interim weights' 0.97 / 1.00 here.
-    assert right / len(found) >= 0.8 and right / len(truth) >= 0.5
+    # Measured: precision 0.62, recall 0.82 (each label against the background and the
+    # counter-labels only, at what noise reaches 1 in 20). The old library calibration
+    # measured 0.84 / 0.54 here; its bars were 0.8 / 0.5. With this model the background
+    # prompts ("a photo", ...) mean little (it never saw a photo), so a multi-label
+    # label's only opponent is weak: see MULTI_NOISE_FLOOR for the trade measured.
+    assert right / len(found) >= 0.6 and right / len(truth) >= 0.8
     red = {t.photo_id for t in tags if t.category == "Red"}
     true_red = {i for i, c in truth if c == "red"}
-    assert red <= true_red and len(red) >= 9  # measured 9 of the 12, and nothing else
-
-
-@pytest.mark.slow
-def test_a_few_corrections_change_the_result_for_similar_photos(
-    tmp_path: Path, shapes_encoder: Any, scene_library: tuple[np.ndarray, list[str], list[str]]
-) -> None:
-    vectors, colours, _ = scene_library
-    tagger, ids = _shapes_tagger(tmp_path, shapes_encoder, vectors)
-    # A user who set a low threshold: orange photos pass for red too.
-    tagger.store.save_category(Category("Red", (Label("red", threshold=0.1),), kind=MULTI))
-    tagger.retag()
-
-    def tagged(colour: str) -> int:
-        got = _labels_of(tagger, ids, "Red")
-        return sum(g == "red" for g, c in zip(got, colours, strict=True) if c == colour)
-
-    orange = [i for i, c in zip(ids, colours, strict=True) if c == "orange"]
-    assert tagged("orange") >= len(orange) * 2 // 3 and tagged("red") == colours.count("red")
-    wrong = [i for i, g in zip(orange, _labels_of(tagger, orange, "Red"), strict=True) if g]
-    for photo_id in wrong[:3]:
-        tagger.correct(photo_id, "Red", "red", REJECTED)
-    assert tagged("orange") <= 2  # the other orange photos followed the three
-    assert tagged("red") == colours.count("red")  # and red ones stayed
+    assert red <= true_red and len(red) >= 9  # measured: 9 of the 12, and nothing else
 
 
 @pytest.mark.slow
@@ -459,3 +464,28 @@ def test_the_indexer_hook_receives_the_committed_photos(tmp_path: Path, tiny_enc
             library.catalog.photo_ids_with_vectors(tiny_encoder.model_key)
         )
         assert len(seen) == 5
+
+
+def test_check_warns_of_labels_that_never_tag_or_tag_nearly_everything() -> None:
+    category = Category("C", (Label("a"), Label("b"), Label("c"), Label("x", counter=True)))
+    thresholds = np.array([0.5, 0.5, np.inf, 0.5])
+    warnings = check_warnings(category, thresholds, {"a": 95, "b": 0, "c": 0}, 100)
+    assert warnings == [
+        "'a' tags 95% of the library",
+        "'b' tags no photo",
+        "no photo stands out for 'c'",
+    ]
+    alone = Category("D", (Label("d"),))
+    assert check_warnings(alone, np.array([0.5]), {"d": 3}, 100) == [
+        "needs two labels, or a label and a counter-label, before it tags"
+    ]
+
+
+def test_a_category_of_one_label_tags_nothing_and_says_why(tmp_path: Path) -> None:
+    tagger, _, _ = _tagger(tmp_path, _photos({"red": 5, "blue": 5}))
+    tagger.store.save_category(Category("Red", (Label("red"),)))
+    [result] = tagger.retag()
+    assert result.tagged == 0
+    assert result.warnings[-1] == "'Red' needs two labels, or a label and a counter-label"
+    tagger.store.save_category(Category("Red", (Label("red"), Label("other", counter=True))))
+    assert tagger.retag()[0].counts == {"red": 5, "other": 0}

@@ -606,3 +606,37 @@ def test_batched_neighbours_agree_across_stores_pad_and_restore_the_breadth() ->
         vectors[:2], 5
     )
     assert (padded_ids[:, 3:] == -1).all() and np.isneginf(padded_scores[:, 3:]).all()
+
+
+def _save_repeatedly(path: str, seed: int, times: int) -> None:
+    """One writer process: its own index of the same photos, saved again and again."""
+    vectors = np.random.default_rng(seed).normal(size=(50, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = VectorIndex.build(np.arange(50), vectors, model_key="m")
+    for generation in range(times):
+        index.save(path, generation=generation)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="saves are serialised with flock (POSIX)")
+def test_two_processes_saving_one_index_never_leave_it_unreadable(tmp_path: Path) -> None:
+    """`watch` and `index` save the same file: unserialised, one removed the data file the
+    other's manifest had just named, and the next open found the index damaged."""
+    import multiprocessing
+
+    path = tmp_path / "m.hnsw"
+    context = multiprocessing.get_context("spawn")
+    writers = [
+        context.Process(target=_save_repeatedly, args=(str(path), seed, 150)) for seed in (1, 2)
+    ]
+    for writer in writers:
+        writer.start()
+    loads = 0
+    while any(writer.is_alive() for writer in writers):
+        if path.exists():
+            assert len(VectorIndex.load(path, dim=8, model_key="m")) == 50
+            loads += 1
+    for writer in writers:
+        writer.join(60)
+        assert writer.exitcode == 0
+    assert len(VectorIndex.load(path, dim=8, model_key="m")) == 50
+    assert len(list(tmp_path.glob("m.hnsw.*.data"))) == 1

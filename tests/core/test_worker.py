@@ -485,3 +485,22 @@ def test_a_job_with_a_bug_fails_in_words_and_the_worker_goes_on(start: Any, albu
     )
     assert "ZeroDivisionError" not in failed[0].message
     assert worker.wait_idle(10)
+
+
+def test_a_data_folder_inside_a_watched_root_does_not_feed_itself(
+    start: Any, album: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16: thumbnails written into a watched data folder were indexed as photos,
+    whose thumbnails were indexed in turn; the queue grew without end."""
+    data = album / "PhotoClip"
+    monkeypatch.setenv("PHOTOCLIP_DATA_DIR", str(data))
+    worker, recorder = start(album)
+    new = make_photo(album / "sub0" / "new.jpg", (10, 250, 10))
+    eventually(lambda: new in paths())
+    make_photo(data / "thumbnails" / "stray.jpg")  # as if PhotoClip wrote it
+    time.sleep(4 * FAST.settle_seconds)
+    assert worker.wait_idle(10)
+    assert worker.queue_length == 0
+    assert len(paths()) == 9
+    assert not [p for p in paths() if p.is_relative_to(data)]
+    assert recorder.embedded == 9

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from photoclip.core.categories import MULTI, Category, Label
+from photoclip.core.tagging import CategoryCheck
 from photoclip.gui.categoryeditor import CategoryEditor, tag_renames
 
 PETS = Category(
@@ -173,10 +174,40 @@ def test_the_calibrated_threshold_is_shown_and_where_an_own_one_starts(qtbot: Qt
     editor = _editor(qtbot)
     editor.select(0, 1)
     editor.set_calibrated({("Pets", "cat"): 0.2712})
-    assert "0.271 (calibrated)" in editor.threshold_hint.text()
+    assert "0.271 (learned)" in editor.threshold_hint.text()
     editor.threshold_check.setChecked(True)
     changed, _ = _save(qtbot, editor)
     assert changed[0].label("cat") == Label("cat", threshold=0.271)
+
+
+def test_a_new_category_is_never_saved_with_placeholder_names(qtbot: QtBot) -> None:
+    editor = _editor(qtbot)
+    qtbot.mouseClick(editor.add_category_button, Qt.MouseButton.LeftButton)
+    assert editor.name_edit.text() == "" and not editor.save_button.isEnabled()
+    _type(qtbot, editor.name_edit, "Weather")
+    editor.select(2, 0)
+    _type(qtbot, editor.label_name_edit, "new label")
+    assert "A label of 'Weather' has no name" in editor.message.text()
+    _type(qtbot, editor.label_name_edit, "snow")
+    # One label alone cannot tag: it needs a second one, or a counter-label.
+    assert "'Weather' needs a second label, or a counter-label" in editor.message.text()
+    with qtbot.assert_not_emitted(editor.saved):
+        editor.buttons.accepted.emit()
+    qtbot.mouseClick(editor.add_label_button, Qt.MouseButton.LeftButton)
+    qtbot.keyClicks(editor.label_name_edit, "other weather")
+    editor.counter_check.setChecked(True)
+    changed, _ = _save(qtbot, editor)
+    assert changed == [Category("Weather", (Label("snow"), Label("other weather", counter=True)))]
+
+
+def test_it_shows_what_a_category_does_to_the_library(qtbot: QtBot) -> None:
+    editor = _editor(qtbot)
+    assert editor.check_text.text() == "Not saved yet."
+    warning = "no photo stands out for 'cat'"
+    editor.set_checks([CategoryCheck("Pets", 240, 60, {"dog": 60, "cat": 0}, [warning])])
+    assert editor.check_text.text() == (
+        f"Tags 25% of 240 photos: dog 60, cat 0\nWarning: {warning}"
+    )
 
 
 def _with_ids(name: str, id_: int, *labels: tuple[str, int]) -> Category:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Qt
+
 from photoclip.core.categories import Category, Label
 from photoclip.core.sorting import Rule
 from photoclip.gui.categoryeditor import CategoryEditor
@@ -71,10 +73,15 @@ def test_a_rejected_tag_leaves_the_open_photo(make_app: Any, qtbot: Any, scenes:
         window.open_photo(photo.id)
     assert any(t.label == label for t in window.photo_view.details.tags)
     explained = window.photo_view._scores
-    qtbot.wait_until(lambda: "Every label's score" in explained.text(), timeout=WAIT)
+    qtbot.wait_until(lambda: "none of these" in explained.text(), timeout=WAIT)
     with qtbot.wait_signal(window.photo_shown, timeout=WAIT):
         window.photo_view.tag_rejected.emit(photo.id, "Colours", label)
     assert not any(t.label == label for t in window.photo_view.details.tags)
+    qtbot.wait_until(window.photo_view.undo_button.isVisible, timeout=WAIT)
+    assert window.photo_view.correction.text()  # what the rejection changed, in words
+    with qtbot.wait_signal(window.photo_shown, timeout=WAIT):
+        qtbot.mouseClick(window.photo_view.undo_button, Qt.MouseButton.LeftButton)
+    assert any(t.label == label for t in window.photo_view.details.tags)  # undone
 
 
 def test_the_sort_dialog_plans_and_applies_through_the_worker(

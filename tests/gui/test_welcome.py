@@ -1,4 +1,5 @@
-"""The welcome page: a first run offers the models, the demo one works offline."""
+"""The welcome page: a first run offers the models (the demo one works offline) and the
+suggested categories, and installs nothing itself."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
 
 from photoclip.core.paths import Locations
 from photoclip.core.settings import Settings
@@ -83,3 +85,12 @@ def test_offline_a_model_to_download_says_so_in_seconds(
     finally:
         app.window.close()
         app.stop()
+
+
+def test_add_suggested_categories_is_asked_for_by_its_button(qtbot: QtBot) -> None:
+    page = WelcomePage()
+    qtbot.addWidget(page)
+    page.show()
+    assert page.suggest_button.text() == "Add suggested categories…"
+    with qtbot.wait_signal(page.suggestions_requested):
+        qtbot.mouseClick(page.suggest_button, Qt.MouseButton.LeftButton)

@@ -1,0 +1,196 @@
+"""Held-out scenes for tagging quality, deliberately unlike the training generator
+(photoclip/synthetic/scenes.py: 64-px squares, upright shapes, fixed shades): canvases of
+3:2, 2:3, 4:3 and 1:1 up to 1024 px, shapes tilted at any angle and of any size, shades
+jittered, plain / gradient / noise backgrounds (or a real photo a caller passes in), saved
+as JPEG or PNG and read back. Purple shapes are the colour no 7-colour category has.
+
+Deterministic by seed; pure Pillow and numpy (no torch).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import random
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+#: Shades unlike the training ones (each channel jittered by up to _SHADE_JITTER).
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "red": (205, 25, 35),
+    "green": (40, 160, 60),
+    "blue": (35, 70, 205),
+    "yellow": (235, 210, 45),
+    "orange": (240, 130, 30),
+    "black": (25, 25, 25),
+    "white": (240, 240, 240),
+    "purple": (130, 45, 170),
+}
+#: The 7-colour category of the acceptance table: every colour but purple.
+CATEGORY_COLOURS = tuple(c for c in COLOURS if c != "purple")
+SHAPES = ("circle", "square", "triangle", "star")
+ASPECTS = ((3, 2), (2, 3), (4, 3), (1, 1))
+BACKGROUNDS = ("plain", "gradient", "noise")
+_SHADE_JITTER = 15
+#: Shapes whose colour would vanish into a plain background of a near shade are redrawn on
+#: one this far away (sum of absolute channel differences).
+_MIN_CONTRAST = 200
+
+
+@dataclass(frozen=True)
+class HeldOutScene:
+    image: Image.Image
+    colour: str | None
+    shape: str | None
+    background: str
+    #: "JPEG" or "PNG": the image went through that encoder and back.
+    format: str
+
+
+def shape_scene(
+    rng: random.Random,
+    colour: str,
+    shape: str,
+    max_side: int = 1024,
+    background: str | None = None,
+    photo: Image.Image | None = None,
+) -> HeldOutScene:
+    """One tilted `shape` in `colour` on a random canvas; on `photo` (resized) when given."""
+    width, height = _canvas(rng, max_side)
+    kind = "photo" if photo is not None else background or rng.choice(BACKGROUNDS)
+    if photo is not None:
+        canvas = photo.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
+    else:
+        canvas = _background(rng, kind, (width, height), COLOURS[colour])
+    _draw_shape(canvas, rng, shape, _shade(rng, colour))
+    return _encoded(rng, canvas, colour, shape, kind)
+
+
+def photo_scene(rng: random.Random, photo: Image.Image, max_side: int = 1024) -> HeldOutScene:
+    """A real photo with no shape drawn on it, re-encoded like the others."""
+    photo = photo.convert("RGB")
+    scale = min(1.0, max_side / max(photo.size))
+    size = (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
+    return _encoded(rng, photo.resize(size), None, None, "photo")
+
+
+def scene_set(
+    seed: int, per_pair: int = 1, max_side: int = 1024, colours: tuple[str, ...] = tuple(COLOURS)
+) -> list[HeldOutScene]:
+    """`per_pair` scenes of every colour x shape, backgrounds taking turns."""
+    rng = random.Random(seed)
+    scenes = []
+    for i, (colour, shape, _) in enumerate(
+        (c, s, k) for c in colours for s in SHAPES for k in range(per_pair)
+    ):
+        scenes.append(shape_scene(rng, colour, shape, max_side, BACKGROUNDS[i % 3]))
+    return scenes
+
+
+def made_up_photo(rng: random.Random, size: tuple[int, int] = (320, 240)) -> Image.Image:
+    """A stand-in for a real photo in tests (which may not read ../shared): a sky over
+    ground, textured with smooth noise, and a few thin lines (branches, wires) - nothing
+    a shape category names."""
+    width, height = size
+    horizon = rng.randint(height // 3, 2 * height // 3)
+    pixels = np.empty((height, width, 3), np.float32)
+    pixels[:horizon] = [rng.randint(90, 220) for _ in range(3)]
+    pixels[horizon:] = [rng.randint(30, 150) for _ in range(3)]
+    noise_rng = np.random.default_rng(rng.randrange(2**32))
+    coarse = noise_rng.normal(0, 40, (height // 16 + 1, width // 16 + 1, 3))
+    texture = np.kron(coarse, np.ones((16, 16, 1)))[:height, :width]
+    image = Image.fromarray(np.clip(pixels + texture, 0, 255).astype(np.uint8))
+    image = image.filter(ImageFilter.GaussianBlur(4))
+    draw = ImageDraw.Draw(image)
+    for _ in range(rng.randint(3, 8)):
+        points = [(rng.randrange(width), rng.randrange(height)) for _ in range(3)]
+        draw.line(points, fill=tuple(rng.randint(0, 255) for _ in range(3)), width=2)
+    grain = noise_rng.normal(0, 8, (height, width, 3))
+    return Image.fromarray(np.clip(np.asarray(image, np.float32) + grain, 0, 255).astype(np.uint8))
+
+
+# -- drawing ---------------------------------------------------------------------------------
+
+
+def _canvas(rng: random.Random, max_side: int) -> tuple[int, int]:
+    aspect = rng.choice(ASPECTS)
+    long = rng.randint(max(64, max_side // 3), max_side)
+    scale = long / max(aspect)
+    return max(8, round(aspect[0] * scale)), max(8, round(aspect[1] * scale))
+
+
+def _shade(rng: random.Random, colour: str) -> tuple[int, int, int]:
+    base = COLOURS[colour]
+    return tuple(min(255, max(0, c + rng.randint(-_SHADE_JITTER, _SHADE_JITTER))) for c in base)  # type: ignore[return-value]
+
+
+def _background(
+    rng: random.Random, kind: str, size: tuple[int, int], avoid: tuple[int, int, int]
+) -> Image.Image:
+    first, second = _far_colour(rng, avoid), _far_colour(rng, avoid)
+    width, height = size
+    if kind == "plain":
+        return Image.new("RGB", size, first)
+    if kind == "gradient":
+        angle = rng.uniform(0, 2 * math.pi)
+        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+        t = xs / width * math.cos(angle) + ys / height * math.sin(angle)
+        t = (t - t.min()) / max(float(np.ptp(t)), 1e-6)
+        pixels = np.array(first) * (1 - t[..., None]) + np.array(second) * t[..., None]
+        return Image.fromarray(pixels.astype(np.uint8))
+    noise = np.random.default_rng(rng.randrange(2**32)).normal(0, 35, (height, width, 3))
+    return Image.fromarray(np.clip(np.array(first) + noise, 0, 255).astype(np.uint8))
+
+
+def _far_colour(rng: random.Random, avoid: tuple[int, int, int]) -> tuple[int, int, int]:
+    while True:
+        colour = tuple(rng.randint(0, 255) for _ in range(3))
+        if sum(abs(a - b) for a, b in zip(colour, avoid, strict=True)) >= _MIN_CONTRAST:
+            return colour  # type: ignore[return-value]
+
+
+def _draw_shape(
+    canvas: Image.Image, rng: random.Random, shape: str, fill: tuple[int, int, int]
+) -> None:
+    # Inside the central square: CLIP's eval transform crops to it, and a shape cut off
+    # there is not in the photo the model sees.
+    half = min(canvas.size) / 2
+    radius = rng.uniform(0.2, 0.7) * half
+    cx = canvas.width / 2 + rng.uniform(radius - half, half - radius)
+    cy = canvas.height / 2 + rng.uniform(radius - half, half - radius)
+    angle = rng.uniform(0, 2 * math.pi)
+    draw = ImageDraw.Draw(canvas)
+    if shape == "circle":
+        squash = rng.uniform(0.9, 1.0)  # a circle seen slightly off-axis
+        draw.ellipse((cx - radius, cy - radius * squash, cx + radius, cy + radius * squash), fill)
+        return
+    draw.polygon(_outline(shape, cx, cy, radius, angle), fill=fill)
+
+
+def _outline(
+    shape: str, cx: float, cy: float, radius: float, angle: float
+) -> list[tuple[float, float]]:
+    if shape == "square":
+        corners = [(angle + math.pi / 4 + k * math.pi / 2, radius) for k in range(4)]
+    elif shape == "triangle":
+        corners = [(angle + k * 2 * math.pi / 3, radius) for k in range(3)]
+    else:  # star: five points, inner radius 0.42
+        corners = [(angle + k * math.pi / 5, radius if k % 2 == 0 else radius * 0.42)
+                   for k in range(10)]  # fmt: skip
+    return [(cx + r * math.cos(a), cy + r * math.sin(a)) for a, r in corners]
+
+
+def _encoded(
+    rng: random.Random, image: Image.Image, colour: str | None, shape: str | None, kind: str
+) -> HeldOutScene:
+    """Through a JPEG (of a random quality) or PNG file and back, as a photo on disk is."""
+    fmt = rng.choice(("JPEG", "PNG"))
+    buffer = io.BytesIO()
+    options = {"quality": rng.randint(70, 95)} if fmt == "JPEG" else {}
+    image.save(buffer, fmt, **options)
+    buffer.seek(0)
+    decoded = Image.open(buffer)
+    decoded.load()
+    return HeldOutScene(decoded.convert("RGB"), colour, shape, kind, fmt)
