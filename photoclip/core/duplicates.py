@@ -1,103 +1,174 @@
-"""Near-duplicate photos: bursts, resized or re-encoded copies, small crops, rotated copies.
+"""Near-duplicate photos: copies of one picture (resized, re-encoded, cropped, turned,
+mirrored, made brighter), and shots so alike that a person would keep one.
 
-Two signals:
+Candidates come from three places, so that no single one has to be right:
 
-1. The stored CLIP embeddings find candidates. Every photo asks the vector index for its
-   `NEIGHBOURS` nearest photos in one batched k-NN call (HNSW for large libraries), and
-   pairs at or above the cosine `threshold` become candidates: O(n k log n), never the
-   n^2 comparisons of every pair. Resized or re-encoded copies sit at cosine 0.99+, crops
-   lower (see DEFAULT_THRESHOLD).
-2. A visual fingerprint of each photo (read from the indexer's 256-px thumbnail): DCT
-   perceptual hashes (63 bits of the low frequencies of a 32 x 32 grey image) of the photo
-   in its four 90-degree rotations and of 19 windows of it (the whole, and 90% and 80%
-   crops at 3 x 3 places), its mean colour and its contrast. It does two jobs:
-   - it finds the turned copies that CLIP embeds far apart (a retrained test-shapes model
-     put them at cosine 0.24-0.57; Immich declined rotation for this reason): a photo whose
-     turned hash shares a 16-bit band with another's upright hash is a candidate too
-     (`rotated_pairs`, a multi-index: O(n log n));
-   - it confirms every candidate: some window of one must be within MAX_HASH_DISTANCE bits
-     of some rotation of the other, and their mean colours close. This vetoes the pairs
-     CLIP finds alike that are different pictures (two beach photos), which lets the
-     embedding threshold stay low enough to keep crops. The hash of a nearly flat image is
-     noise, so for one the embedding decides, at SAME_PICTURE_COSINE.
+1. The stored CLIP embeddings: every photo asks the vector index for its `NEIGHBOURS`
+   nearest, and pairs at or above the cosine `threshold` are candidates (one batched k-NN
+   call, O(n k log n)).
+2. The fingerprints' perceptual hashes under the 8 symmetries of a square: a turned or
+   mirrored copy shares a 16-bit band with the original (`hash_candidates`, O(n log n)).
+   CLIP embeds turned copies far apart (test-shapes put them at cosine 0.24-0.57).
+3. The fingerprints' colour layouts (4 x 4 cells): each photo's nearest few
+   (`layout_candidates`), up to LAYOUT_NEIGHBOURS_MAX photos. A model with poor
+   embeddings (random weights) still finds crops and brighter copies this way.
 
-Why a hash rather than embeddings of rotated thumbnails: it needs no model (three more
-forward passes per photo cost far more than a thumbnail decode), it is exact under 90-degree
-rotations (rotating the thumbnail is rotating the photo), it finds rotation candidates that
-no embedding k-NN would, and it catches re-encodes and resizes as well. Its cost: every photo's
-thumbnail is read once per search (~6 ms a photo on this busy 2-core box; caching the
-fingerprints in the catalog is the next step for very large libraries).
+Each candidate pair is then judged on local structure (`fingerprints.align`): one photo is
+aligned on the other (any symmetry, any crop down to 78% of the side, any brightness gain)
+and compared cell by cell on a 16 x 16 grid. A copy is close everywhere; a different
+picture is far off somewhere, even when a large shared background makes the two alike on
+the whole (a red square and an orange one on the same purple: they differ in a few cells
+only, by far more than a copy's worst cell). The thresholds rest on
+tests/benchmarks/bench_duplicate_quality.py --calibrate.
 
-Confirmed pairs are joined into groups with union-find; groups are ordered by size, and
-each keeps the photo with the largest resolution, then the oldest.
+Each confirmed pair gets a kind in words (`SAME`, `RESIZED`, ...). Only exact and
+near-exact copies (same picture after resize, re-encode, rotation or mirror) are
+`PRE_TICKED` for the trash; crops, edits and similar shots are shown for the user to judge.
+
+Fingerprints are kept in the catalog by content hash (made by the indexer after embedding,
+see `remember_fingerprints`), so a search reads no thumbnail for a photo indexed since.
+Two paths to one file (a symlink, a hard link) are one photo: never a keep/trash pair.
+Confirmed pairs are joined into groups with union-find; each group keeps the photo with the
+largest resolution, then the oldest.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from photoclip.core.catalog import Photo
-from photoclip.core.errors import KnownError
+from photoclip.core.catalog import Catalog, Photo
+from photoclip.core.errors import CatalogError, KnownError
+from photoclip.core.fingerprints import (
+    TRANSFORMS,
+    Alignment,
+    Fingerprint,
+    align,
+    bit_counts,
+    fingerprint,
+    transformed,
+)
 from photoclip.core.imageio import ThumbnailStore, decode_image, read_file
 from photoclip.core.library import Library
 from photoclip.core.vectorindex import VectorIndex
 
 log = logging.getLogger(__name__)
 
-#: Cosine at which two photos become candidates; the fingerprint confirms each pair, so a
-#: low floor costs little precision. Measured (tests/benchmarks/bench_duplicates.py
-#: --images, 40 generated photo-like images): with the interim test-shapes model, copies
-#: (resized, JPEG quality 15, 10% crops, turned 90/180/270 degrees) kept cosine >= 0.90 and
-#: different images reached 0.98, so the cosine alone cannot tell them apart; with two
-#: retrained ResNet candidates of test-shapes, 10% crops fell to 0.76-0.80 and turned
-#: copies to 0.24-0.57 (turned copies are found by their hashes instead, see
-#: `rotated_pairs`). 0.75 keeps the crops. Without fingerprints (random vectors with planted
-#: copies at 0.93-0.995 among photo-like neighbours), 0.85 found every planted pair with
-#: 93% pair precision and 0.92 with 100%.
+#: Cosine at which two photos' embeddings make them candidates; the fingerprint judges
+#: each pair, so a low floor costs time, not precision. 10% crops fell to cosine 0.76-0.80
+#: with test-shapes.
 DEFAULT_THRESHOLD = 0.75
 #: Nearest photos asked for per photo: a burst longer than this is still one group, as
 #: its frames chain to each other.
 NEIGHBOURS = 10
-#: Graph search breadth for the candidates (the index's own is 256, for recall at 50):
-#: near-duplicates are each other's nearest, and 64 finds 99.9% of the same neighbours
-#: at 2.8x the speed (25k photo-like vectors, k = 11).
+#: Graph search breadth for the candidates (near-duplicates are each other's nearest).
 CANDIDATE_EF = 64
-#: For a nearly flat photo (grey standard deviation below FLAT_CONTRAST, of 255) the hash
-#: means nothing; embeddings this close then decide.
-SAME_PICTURE_COSINE = 0.99
-FLAT_CONTRAST = 8.0
-#: Mean colours of copies differ by at most this much in any channel (of 255): a crop or a
-#: low JPEG quality shifts it a little, a different photo usually a lot.
-MAX_COLOUR_DIFFERENCE = 30.0
-#: Bits (of 63) by which matching fingerprints may differ. Measured on generated images:
-#: copies (resized, JPEG 15, 10% crops anywhere, rotations) differed by at most 4 bits (6 in
-#: an earlier set with corner crops), different images by at least 14 (780 pairs; 10 in the
-#: earlier set).
+#: The fingerprint recipe stored with each fingerprint; bump it when fingerprints.py changes.
+FINGERPRINT_RECIPE = 1
+#: Colour-layout neighbours per photo, and the library size up to which they are looked
+#: for (an exact search, O(n^2) but in blocks of matrix products: ~2 s at 20k photos).
+LAYOUT_NEIGHBOURS = 5
+LAYOUT_NEIGHBOURS_MAX = 20_000
+#: Bits (of 63) by which the hashes of a turned or mirrored copy may differ from the
+#: original's turned hash (copies measured 0-2; unrelated photos ~31).
 MAX_HASH_DISTANCE = 7
 
-_HASH_SIDE = 32
-_THUMB_SIDE = 96
-_WINDOW_SCALES = (1.0, 0.9, 0.8)
+#: A pair is aligned (~30 ms) only if it passes a cheap gate: hashes within GATE_BITS under
+#: some symmetry (turned, mirrored, resized, re-encoded, brighter copies measured 0-2 bits;
+#: 1% of different real photos 20 or fewer), or 4 x 4 colour layouts at cosine
+#: GATE_LAYOUT or more under some symmetry (10% crops measured >= 0.992, different real
+#: photos 0.97 at the 99th percentile).
+GATE_BITS = 12
+GATE_LAYOUT = 0.985
+
+# What a copy's alignment may leave (sRGB distance of a cell, of 441; see the module
+# docstring). Measured by bench_duplicate_quality.py --calibrate on 12 real photos x 7
+# copies (thumbnails as the indexer makes them) and 150 generated shapes on 6 shared
+# backgrounds.
+#: Copies that are not crops: mean error <= 3.7 and worst cell <= 27; the closest
+#: different shapes on one background had a worst cell of 33.
+COPY_MEAN, COPY_MAX = 6.0, 30.0
+#: Crops (scale below CROP_SCALE): the window is found to 1% of the side, a little more off.
+CROP_SCALE = 0.97
+CROP_MEAN, CROP_MAX = 7.0, 33.0
+#: Brightness gains further from 1 than this make an edited copy.
+EDIT_GAIN = 0.04
+#: Pixel counts further apart than this ratio make a resized copy.
+RESIZE_RATIO = 1.1
+
+SAME = "same photo"
+RESIZED = "same photo, resized"
+REENCODED = "same photo, re-encoded"
+ROTATED = "same photo, rotated"
+MIRRORED = "same photo, mirrored"
+CROPPED = "same photo, cropped"
+EDITED = "same photo, brightness changed"
+SIMILAR = "very similar shot"
+#: Kinds whose extra copies are ticked for the trash at first: nothing is lost with them.
+PRE_TICKED = frozenset({SAME, RESIZED, REENCODED, ROTATED, MIRRORED})
+
+
+@dataclass(frozen=True)
+class Match:
+    """Why photos `a` and `b` (ids) belong together: a kind in words and a similarity in
+    [0, 1] (1: the same pixels)."""
+
+    a: int
+    b: int
+    kind: str
+    similarity: float
+
+    def involves(self, first: int, second: int) -> bool:
+        return {self.a, self.b} == {first, second}
 
 
 @dataclass(frozen=True)
 class DuplicateGroup:
     keep: Photo
     others: tuple[Photo, ...]
+    #: matches between members: every confirmed pair, and each other photo with the keeper
+    pairs: tuple[Match, ...] = ()
 
     @property
     def photos(self) -> tuple[Photo, ...]:
         return (self.keep, *self.others)
 
+    def match(self, first: Photo, second: Photo) -> Match | None:
+        return next((m for m in self.pairs if m.involves(first.id, second.id)), None)
+
+    def why(self, photo: Photo, keeper: Photo | None = None) -> Match | None:
+        """How `photo` matches the keeper (or `keeper`), else its closest match in the group."""
+        direct = self.match(photo, keeper or self.keep)
+        if direct is not None:
+            return direct
+        own = [m for m in self.pairs if photo.id in (m.a, m.b)]
+        return max(own, key=lambda m: m.similarity, default=None)
+
+    def pre_ticked(self, photo: Photo, keeper: Photo | None = None) -> bool:
+        """Whether `photo` goes to the trash unless the user says otherwise: only an exact
+        or near-exact copy of the keeper."""
+        keeper = keeper or self.keep
+        direct = self.match(photo, keeper)
+        return photo.id != keeper.id and direct is not None and direct.kind in PRE_TICKED
+
     def as_json(self) -> dict[str, Any]:
-        return {"keep": str(self.keep.path), "others": [str(p.path) for p in self.others]}
+        paths = {p.id: str(p.path) for p in self.photos}
+        pairs = [
+            {"a": paths[m.a], "b": paths[m.b], "kind": m.kind, "similarity": m.similarity}
+            for m in self.pairs
+        ]
+        return {
+            "keep": paths[self.keep.id],
+            "others": [str(p.path) for p in self.others],
+            "pairs": pairs,
+        }
 
 
 # -- candidates and groups (pure) ---------------------------------------------------------------
@@ -156,6 +227,79 @@ def group_vectors(
     return connected_groups((a, b) for a, b, _ in pairs)
 
 
+def hash_candidates(
+    ids: np.ndarray,
+    hashes: np.ndarray,
+    max_bucket: int = 32,
+    max_distance: int = MAX_HASH_DISTANCE,
+) -> set[tuple[int, int]]:
+    """Pairs one of whose hashes under a symmetry ((n, 8) uint64, column 0 upright) is
+    within `max_distance` bits of the other's upright hash, found through 4 bands of 16
+    bits (a multi-index: any two within 3 bits share a band; turned copies measured 0-2).
+    Buckets fuller than `max_bucket` (flat or dark photos) say nothing and are skipped.
+    Sorting and binary search: O(n log n)."""
+    pairs: set[tuple[int, int]] = set()
+    for band in range(4):
+        keys = (hashes >> np.uint64(16 * band)) & np.uint64(0xFFFF)
+        order = np.argsort(keys[:, 0], kind="stable")
+        upright = keys[order, 0]
+        for turns in range(hashes.shape[1]):
+            low = np.searchsorted(upright, keys[:, turns], "left")
+            high = np.searchsorted(upright, keys[:, turns], "right")
+            for row in np.flatnonzero((high > low) & (high - low <= max_bucket)):
+                others = order[low[row] : high[row]]
+                close = bit_counts(hashes[others, 0] ^ hashes[row, turns]) <= max_distance
+                for other in others[close].tolist():
+                    a, b = int(ids[row]), int(ids[other])
+                    if a != b:
+                        pairs.add((min(a, b), max(a, b)))
+    return pairs
+
+
+def layout_candidates(ids: np.ndarray, layouts: np.ndarray, k: int) -> set[tuple[int, int]]:
+    """Each photo with its k nearest by colour layout (unit rows of `layouts`), exactly."""
+    pairs: set[tuple[int, int]] = set()
+    k = min(k, len(ids) - 1)
+    if k <= 0:
+        return pairs
+    for start in range(0, len(ids), 1024):
+        block = layouts[start : start + 1024] @ layouts.T
+        rows = np.arange(start, start + len(block))
+        block[rows - start, rows] = -np.inf  # not itself
+        nearest = np.argpartition(-block, k - 1, axis=1)[:, :k]
+        for row, found in zip(rows.tolist(), nearest.tolist(), strict=True):
+            for other in found:
+                a, b = int(ids[row]), int(ids[other])
+                if a != b:
+                    pairs.add((min(a, b), max(a, b)))
+    return pairs
+
+
+def layouts(prints: Sequence[Fingerprint]) -> np.ndarray:
+    """(n, 4, 4, 3): each 4 x 4 colour layout, scaled to unit length (a brighter copy
+    points the same way)."""
+    if not prints:
+        return np.zeros((0, 4, 4, 3), np.float32)
+    grids = np.stack([p.grid for p in prints]).astype(np.float32)
+    side = grids.shape[1] // 4
+    cells = grids.reshape(len(prints), 4, side, 4, side, 3).mean(axis=(2, 4))
+    norms = np.linalg.norm(cells.reshape(len(prints), -1), axis=1)
+    return cells / np.maximum(norms, 1e-6)[:, None, None, None]
+
+
+def worth_aligning(
+    hashes: np.ndarray, layout: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> np.ndarray:
+    """The cheap gate before `align` (see GATE_BITS), for many pairs (rows a[i], b[i] of
+    `hashes` (n, 8) and `layout` (n, 4, 4, 3)) at once."""
+    keep = bit_counts(hashes[a, :1] ^ hashes[b]).min(axis=1) <= GATE_BITS
+    first = layout[a].reshape(len(a), -1)
+    for transform in range(TRANSFORMS):
+        other = transformed(layout[b], transform, first_axis=1).reshape(len(b), -1)
+        keep |= (first * other).sum(axis=1) >= GATE_LAYOUT
+    return keep
+
+
 def keeper_order(photos: Sequence[Photo]) -> list[Photo]:
     """Best to keep first: the largest resolution, then the oldest, then by path."""
     return sorted(photos, key=lambda p: (-(p.width or 0) * (p.height or 0), p.date, str(p.path)))
@@ -165,49 +309,41 @@ def choose_keeper(photos: Sequence[Photo]) -> Photo:
     return keeper_order(photos)[0]
 
 
-# -- the visual fingerprint ---------------------------------------------------------------------
+# -- judging a pair --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Fingerprint:
-    #: (4,) uint64 of 63 bits: the hash of the photo turned by 0, 90, 180 and 270 degrees
-    rotations: np.ndarray
-    #: (19,) uint64: the hashes of the whole photo and of 90% and 80% windows of it
-    windows: np.ndarray
-    #: (3,) the mean RGB colour
-    colour: np.ndarray
-    #: the standard deviation of the grey thumbnail: below FLAT_CONTRAST the hash is noise
-    contrast: float
-
-    @property
-    def flat(self) -> bool:
-        return self.contrast < FLAT_CONTRAST
-
-
-def fingerprint(image: Image.Image) -> Fingerprint:
-    small = image.convert("RGB").resize((_THUMB_SIDE, _THUMB_SIDE), Image.Resampling.BOX)
-    pixels = np.asarray(small.convert("L"), dtype=np.float64)
-    whole = _shrink(pixels)
-    rotations = np.array([_dct_hash(np.rot90(whole, turns)) for turns in range(4)])
-    windows = np.array([_dct_hash(_shrink(w)) for w in _windows(pixels)])
-    colour = np.asarray(small, dtype=np.float64).reshape(-1, 3).mean(axis=0)
-    return Fingerprint(rotations, windows, colour, float(pixels.std()))
+def kind_of(found: Alignment, a: Photo, b: Photo) -> str | None:
+    """The kind of copy that `found` (b aligned on a) shows, or None if not a copy."""
+    cropped = found.scale < CROP_SCALE
+    mean, peak = (CROP_MEAN, CROP_MAX) if cropped else (COPY_MEAN, COPY_MAX)
+    if found.mean_error > mean or found.max_error > peak:
+        return None
+    if found.mirrored:
+        return MIRRORED
+    if found.turned:
+        return ROTATED
+    if cropped:
+        return CROPPED
+    if abs(found.gain - 1.0) > EDIT_GAIN:
+        return EDITED
+    if a.content_hash is not None and a.content_hash == b.content_hash:
+        return SAME
+    return RESIZED if _resized(a, b) else REENCODED
 
 
-def same_picture(a: Fingerprint, b: Fingerprint, cosine: float) -> bool:
-    """Whether two candidates are copies of one picture (see the module docstring)."""
-    if np.abs(a.colour - b.colour).max() > MAX_COLOUR_DIFFERENCE:
+def similarity(found: Alignment) -> float:
+    """1 for the same pixels, falling with the mean colour error (0 at 50 of 441)."""
+    return round(max(0.0, 1.0 - found.mean_error / 50.0), 3)
+
+
+def _resized(a: Photo, b: Photo) -> bool:
+    first, second = (a.width or 0) * (a.height or 0), (b.width or 0) * (b.height or 0)
+    if not first or not second:
         return False
-    if a.flat or b.flat:
-        return cosine >= SAME_PICTURE_COSINE
-    return fingerprint_distance(a, b) <= MAX_HASH_DISTANCE
+    return max(first, second) / min(first, second) > RESIZE_RATIO
 
 
-def fingerprint_distance(a: Fingerprint, b: Fingerprint) -> int:
-    """The fewest differing bits between a window of one and a rotation of the other."""
-    one = _bit_counts(a.windows[:, None] ^ b.rotations[None, :]).min()
-    other = _bit_counts(b.windows[:, None] ^ a.rotations[None, :]).min()
-    return int(min(one, other))
+# -- fingerprints: made, kept, read -----------------------------------------------------------
 
 
 def read_small_image(photo: Photo, thumbnails: ThumbnailStore | None = None) -> Image.Image | None:
@@ -218,95 +354,78 @@ def read_small_image(photo: Photo, thumbnails: ThumbnailStore | None = None) -> 
     if thumbnails is not None and photo.content_hash and thumbnails.has(photo.content_hash):
         source = thumbnails.path_for(photo.content_hash)
     try:
-        return decode_image(read_file(source), reduce_to=(_THUMB_SIDE, _THUMB_SIDE)).image
+        return decode_image(read_file(source), reduce_to=(96, 256)).image
     except (KnownError, OSError) as error:
         log.info("cannot read %s for duplicates: %s", photo.path, error)
         return None
 
 
-def read_fingerprint(photo: Photo, thumbnails: ThumbnailStore | None = None) -> Fingerprint | None:
-    image = read_small_image(photo, thumbnails)
-    return fingerprint(image) if image is not None else None
+def remember_fingerprints(library: Library, photo_ids: Sequence[int]) -> int:
+    """Make and store the fingerprints the catalog lacks for these photos (the indexer
+    calls it after each batch: their thumbnails were just written). Returns how many."""
+    catalog = library.catalog
+    photos = [p for p in catalog.photos(list(photo_ids)).values() if p.content_hash]
+    hashes = sorted({str(p.content_hash) for p in photos})
+    known = catalog.fingerprints(FINGERPRINT_RECIPE, hashes)
+    made: dict[str, Fingerprint] = {}
+    for photo in photos:
+        digest = str(photo.content_hash)
+        if digest in known or digest in made:
+            continue
+        image = read_small_image(photo, library.thumbnails)
+        if image is not None:
+            made[digest] = fingerprint(image)
+    store_fingerprints(catalog, made)
+    return len(made)
 
 
-def rotated_pairs(
-    ids: np.ndarray,
-    hashes: np.ndarray,
-    max_bucket: int = 32,
-    max_distance: int = MAX_HASH_DISTANCE,
-) -> set[tuple[int, int]]:
-    """Candidates the embeddings may miss (CLIP is not rotation-invariant): photos one of
-    whose turned hashes ((n, 4) uint64) equals another's upright hash in one of 4 bands of
-    16 bits (a multi-index: any two within 3 bits share a band; turned copies measured 0-2
-    bits) and whose whole hashes then differ by at most `max_distance` bits. Buckets
-    fuller than `max_bucket` (flat or dark photos) say nothing and are skipped. Sorting and
-    binary search: O(n log n)."""
-    pairs: set[tuple[int, int]] = set()
-    for band in range(4):
-        keys = (hashes >> np.uint64(16 * band)) & np.uint64(0xFFFF)
-        order = np.argsort(keys[:, 0], kind="stable")
-        upright = keys[order, 0]
-        for turns in range(4):
-            low = np.searchsorted(upright, keys[:, turns], "left")
-            high = np.searchsorted(upright, keys[:, turns], "right")
-            for row in np.flatnonzero((high > low) & (high - low <= max_bucket)):
-                others = order[low[row] : high[row]]
-                close = _bit_counts(hashes[others, 0] ^ hashes[row, turns]) <= max_distance
-                for other in others[close].tolist():
-                    a, b = int(ids[row]), int(ids[other])
-                    if a != b:
-                        pairs.add((min(a, b), max(a, b)))
-    return pairs
+def store_fingerprints(catalog: Catalog, prints: dict[str, Fingerprint]) -> bool:
+    """False when the catalog is read-only here (they are made again next time)."""
+    if not prints:
+        return True
+    try:
+        with catalog.transaction():
+            for digest, print_ in prints.items():
+                catalog.put_fingerprint(digest, FINGERPRINT_RECIPE, print_.to_bytes())
+    except CatalogError as error:
+        log.info("fingerprints not kept: %s", error)
+        return False
+    return True
 
 
-def _windows(pixels: np.ndarray) -> list[np.ndarray]:
-    side, out = pixels.shape[0], []
-    for scale in _WINDOW_SCALES:
-        width = round(side * scale)
-        offsets = sorted({0, (side - width) // 2, side - width})
-        out += [pixels[y : y + width, x : x + width] for y in offsets for x in offsets]
-    return out
+# -- one file, many paths ---------------------------------------------------------------------
 
 
-def _shrink(pixels: np.ndarray) -> np.ndarray:
-    image = Image.fromarray(pixels.astype(np.float32), "F")
-    return np.asarray(image.resize((_HASH_SIDE, _HASH_SIDE), Image.Resampling.BOX), np.float64)
+def same_file_key(path: Path) -> object:
+    """What identifies the file behind `path`: its device and inode (a symlink and a hard
+    link share them), else its resolved path (the drive is unplugged)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return os.path.realpath(path)
+    return (stat.st_dev, stat.st_ino)
 
 
-def _dct_hash(pixels: np.ndarray) -> np.uint64:
-    """pHash: the 8 x 8 lowest DCT frequencies but the mean, each above or below their median."""
-    basis = _dct_basis(_HASH_SIDE)
-    low = (basis @ pixels @ basis.T)[:8, :8].ravel()[1:]
-    bits = (low > np.median(low)).astype(np.uint64)
-    return np.uint64((bits << np.arange(len(bits), dtype=np.uint64)).sum())
-
-
-_POPCOUNT = np.array([bin(byte).count("1") for byte in range(256)], dtype=np.uint8)
-
-
-def _bit_counts(words: np.ndarray) -> np.ndarray:
-    """Set bits of each uint64 (numpy's bitwise_count needs numpy 2)."""
-    as_bytes = np.ascontiguousarray(words, dtype=np.uint64).view(np.uint8)
-    return _POPCOUNT[as_bytes].reshape(*words.shape, 8).sum(axis=-1)
-
-
-@cache
-def _dct_basis(n: int) -> np.ndarray:
-    x, u = np.meshgrid(np.arange(n), np.arange(n))
-    return np.cos(np.pi * (2 * x + 1) * u / (2 * n))
+def one_path_per_file(photos: Sequence[Photo]) -> list[Photo]:
+    """The photos less the extra paths to a file already listed: the real file (not a
+    link) is kept, so trashing another member can never leave a dangling link."""
+    chosen: dict[object, Photo] = {}
+    for photo in sorted(photos, key=lambda p: (p.path.is_symlink(), len(str(p.path)))):
+        chosen.setdefault(same_file_key(photo.path), photo)
+    return [p for p in photos if p in chosen.values()]
 
 
 # -- a library's duplicates -------------------------------------------------------------------
 
 
 class DuplicateFinder:
-    """Finds the near-duplicate groups of a library's active model. Reads only: run it
-    anywhere (the worker's FindDuplicates job, or a CLI process).
+    """Finds the near-duplicate groups of a library's active model. Reads only, but for
+    the fingerprints it had to make (kept when the catalog may be written): run it anywhere
+    (the worker's FindDuplicates job, or a CLI process).
 
-    With `rotations` (the default) every photo's small image is read once for its
-    fingerprint (from the indexer's thumbnails: ~6 ms a photo on this busy 2-core box), so
-    turned copies are found even when the model embeds them far apart; without, only the
-    photos in embedding candidate pairs are read."""
+    Stored fingerprints are read from the catalog; a photo without one (indexed before
+    they were kept) is read once from its thumbnail. `progress(done, total)` counts those
+    reads, the slow part."""
 
     def __init__(
         self,
@@ -314,7 +433,6 @@ class DuplicateFinder:
         threshold: float | None = None,
         neighbours: int = NEIGHBOURS,
         *,
-        rotations: bool = True,
         progress: Callable[[int, int], None] | None = None,
         images: Callable[[Photo], Image.Image | None] | None = None,
     ) -> None:
@@ -322,15 +440,16 @@ class DuplicateFinder:
         if not 0.0 < threshold <= 1.0:
             raise KnownError(f"The threshold is a cosine in (0, 1], not {threshold}.")
         self.library, self.threshold, self.neighbours = library, threshold, neighbours
-        self.rotations = rotations
         thumbnails = library.thumbnails
         self._read = images or (lambda photo: read_small_image(photo, thumbnails))
-        #: (images read, images to read): the slow part
         self._progress = progress
-        self._done = self._total = 0
-        self._prints: dict[int, Fingerprint | None] = {}
         self._photos: dict[int, Photo] = {}
-        self._vectors: dict[int, np.ndarray] = {}
+        self._prints: dict[int, Fingerprint] = {}
+        self._row: dict[int, int] = {}
+        self._hashes: np.ndarray | None = None
+        self._layouts = np.zeros((0, 4, 4, 3), np.float32)
+        #: photos read from an image this run (no stored fingerprint)
+        self.images_read = 0
 
     def find(self) -> list[DuplicateGroup]:
         record = self.library.active_model
@@ -340,45 +459,87 @@ class DuplicateFinder:
         if not len(ids):
             return []
         self._photos = self.library.catalog.photos(ids.tolist())
-        self._vectors = dict(zip(ids.tolist(), vectors, strict=True))
+        self._prints = self._fingerprints()
         near = candidate_pairs(self.library.index(), ids, vectors, self.threshold, self.neighbours)
-        found = {(a, b) for a, b, _ in near}
-        self._total = len(ids) if self.rotations else len(_members(found))
-        if self.rotations:  # every photo's fingerprint, then (cached) those of the pairs
-            found |= self._rotated_candidates(ids)
-        confirmed = [(a, b) for a, b in sorted(found) if self._confirm(a, b)]
-        return [self._group(g) for g in connected_groups(confirmed)]
+        found = {(a, b) for a, b, _ in near} | self._fingerprint_candidates()
+        matches = [m for a, b in self._gated(found) if (m := self._match(a, b)) is not None]
+        groups = connected_groups((m.a, m.b) for m in matches)
+        return [g for ids_ in groups if (g := self._group(ids_, matches)) is not None]
 
-    def _rotated_candidates(self, ids: np.ndarray) -> set[tuple[int, int]]:
-        prints = {i: self._fingerprint(i) for i in ids.tolist()}
-        readable = [(i, p.rotations) for i, p in prints.items() if p is not None]
-        if not readable:
+    # -- fingerprints --------------------------------------------------------------------
+
+    def _fingerprints(self) -> dict[int, Fingerprint]:
+        stored = self.library.catalog.fingerprints(FINGERPRINT_RECIPE)
+        by_hash = {h: Fingerprint.from_bytes(data) for h, data in stored.items()}
+        missing = [p for p in self._photos.values() if str(p.content_hash) not in by_hash]
+        made: dict[str, Fingerprint] = {}
+        for done, photo in enumerate(missing, 1):
+            image = self._read(photo)
+            if image is not None:
+                made[str(photo.content_hash)] = fingerprint(image)
+            if self._progress is not None:
+                self._progress(done, len(missing))
+        self.images_read = len(missing)
+        if made:
+            store_fingerprints(self.library.catalog, made)
+        by_hash.update(made)
+        prints = {}
+        for photo_id, photo in self._photos.items():
+            if str(photo.content_hash) in by_hash:
+                prints[photo_id] = by_hash[str(photo.content_hash)]
+        return prints
+
+    def _fingerprint_candidates(self) -> set[tuple[int, int]]:
+        self._row = {photo_id: row for row, photo_id in enumerate(self._prints)}
+        self._layouts = layouts(list(self._prints.values()))
+        if not self._prints:
             return set()
-        return rotated_pairs(np.array([i for i, _ in readable]), np.array([r for _, r in readable]))
+        self._hashes = hashes = np.stack([p.hashes for p in self._prints.values()])
+        ids = np.array(list(self._prints), dtype=np.int64)
+        pairs = hash_candidates(ids, hashes)
+        if len(ids) <= LAYOUT_NEIGHBOURS_MAX:
+            flat = self._layouts.reshape(len(ids), -1)
+            pairs |= layout_candidates(ids, flat, LAYOUT_NEIGHBOURS)
+        return pairs
 
-    def _confirm(self, a: int, b: int) -> bool:
-        first, second = self._fingerprint(a), self._fingerprint(b)
-        if first is None or second is None:
-            return False
-        cosine = float(self._vectors[a] @ self._vectors[b])
-        return same_picture(first, second, cosine)
+    def _gated(self, pairs: set[tuple[int, int]]) -> list[tuple[int, int]]:
+        """The pairs worth aligning: byte-identical ones, and those that pass the gate."""
+        same = [(a, b) for a, b in pairs if self._same_bytes(a, b)]
+        both = sorted((a, b) for a, b in pairs if a in self._row and b in self._row)
+        if not both or self._hashes is None:
+            return sorted(set(same))
+        rows = np.array([(self._row[a], self._row[b]) for a, b in both], dtype=np.int64)
+        passed = worth_aligning(self._hashes, self._layouts, rows[:, 0], rows[:, 1])
+        return sorted(
+            set(same) | {pair for pair, ok in zip(both, passed.tolist(), strict=True) if ok}
+        )
 
-    def _fingerprint(self, photo_id: int) -> Fingerprint | None:
-        if photo_id not in self._prints:
-            image = self._read(self._photos[photo_id])
-            self._prints[photo_id] = fingerprint(image) if image is not None else None
-            self._step()
-        return self._prints[photo_id]
+    def _same_bytes(self, a: int, b: int) -> bool:
+        first, second = self._photos[a].content_hash, self._photos[b].content_hash
+        return first is not None and first == second
 
-    def _step(self) -> None:
-        self._done += 1
-        if self._progress is not None:
-            self._progress(self._done, max(self._total, self._done))
+    # -- pairs and groups ----------------------------------------------------------------
 
-    def _group(self, ids: list[int]) -> DuplicateGroup:
-        keep, *others = keeper_order([self._photos[i] for i in ids])
-        return DuplicateGroup(keep, tuple(others))
+    def _match(self, a: int, b: int) -> Match | None:
+        first, second = self._photos[a], self._photos[b]
+        if first.content_hash is not None and first.content_hash == second.content_hash:
+            return Match(a, b, SAME, 1.0)
+        if a not in self._prints or b not in self._prints:
+            return None
+        found = align(self._prints[a], self._prints[b])
+        kind = kind_of(found, first, second)
+        return Match(a, b, kind, similarity(found)) if kind is not None else None
 
-
-def _members(pairs: Iterable[tuple[int, int]]) -> set[int]:
-    return {photo_id for pair in pairs for photo_id in pair}
+    def _group(self, ids: list[int], matches: list[Match]) -> DuplicateGroup | None:
+        members = one_path_per_file([self._photos[i] for i in ids])
+        if len(members) < 2:
+            return None
+        keep, *others = keeper_order(members)
+        inside = {p.id for p in members}
+        pairs = [m for m in matches if m.a in inside and m.b in inside]
+        for other in others:
+            if not any(m.involves(keep.id, other.id) for m in pairs):
+                direct = self._match(keep.id, other.id)
+                if direct is not None:
+                    pairs.append(direct)
+        return DuplicateGroup(keep, tuple(others), tuple(pairs))

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from photoclip.core.catalog import FAILED, Catalog, KnownFile, Root
+from photoclip.core.duplicates import remember_fingerprints
 from photoclip.core.embedding import Encoder
 from photoclip.core.errors import ImageError, KnownError
 from photoclip.core.imageio import (
@@ -328,6 +329,7 @@ class Indexer:
             for outcome, vector in zip(to_embed, vectors, strict=True):
                 self.catalog.put_embedding(model_key, str(outcome.content_hash), vector)
         self.library.refresh_vectors(changed)
+        remember_fingerprints(self.library, changed)  # for near-duplicates, while in cache
         if self.after_commit is not None and changed:
             self.after_commit(changed)
 

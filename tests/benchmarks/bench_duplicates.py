@@ -1,7 +1,6 @@
 """Near-duplicate grouping: precision, recall and time. Prints JSON. Run by hand:
 
     PYTHONPATH=. python tests/benchmarks/bench_duplicates.py --sizes 25000 100000
-    PYTHONPATH=. python tests/benchmarks/bench_duplicates.py --images
 
 Vectors: photo-like 512-d unit vectors (a shared mean, topics, bursts of similar but
 different shots at cosine ~0.8-0.9) with planted near-duplicate groups of 2-5 copies at cosine
@@ -10,21 +9,16 @@ precision and recall count same-group pairs. Time covers index build and groupin
 The ratio of grouping times between sizes shows the growth: n log n gives ~4.5x for 4x the
 photos, quadratic would give 16x.
 
-Images: generated photo-like images and their copies (resized, JPEG 15, 10% crops,
-rotations) indexed with the test-shapes model; prints the cosines and fingerprint distances
-of copies and of different images, which DEFAULT_THRESHOLD and MAX_HASH_DISTANCE rest on.
+The quality on real photos and generated shapes, and the cost of the whole finder over a
+catalog of cached fingerprints, are measured by bench_duplicate_quality.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
-import sys
-import tempfile
 import time
 from itertools import combinations
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,10 +29,8 @@ from photoclip.core.duplicates import (
     NEIGHBOURS,
     candidate_pairs,
     connected_groups,
-    fingerprint,
-    fingerprint_distance,
     group_vectors,
-    rotated_pairs,
+    hash_candidates,
 )
 from photoclip.core.vectorindex import IndexSettings, VectorIndex
 
@@ -126,7 +118,7 @@ def run_hashes(labels: np.ndarray, seed: int) -> dict[str, Any]:
     """The rotation candidates by hash bands: recall of planted pairs, count, time."""
     hashes = turned_hashes(labels, seed)
     started = time.perf_counter()
-    found = rotated_pairs(np.arange(len(labels)), hashes)
+    found = hash_candidates(np.arange(len(labels)), hashes)
     seconds = time.perf_counter() - started
     groups: dict[int, list[int]] = {}
     for row, label in enumerate(labels.tolist()):
@@ -154,7 +146,7 @@ def run_pipeline(
 
     started = time.perf_counter()
     near = candidate_pairs(index, ids, vectors, DEFAULT_THRESHOLD, NEIGHBOURS)
-    found = {(a, b) for a, b, _ in near} | rotated_pairs(ids, hashes)
+    found = {(a, b) for a, b, _ in near} | hash_candidates(ids, hashes)
     groups = connected_groups(p for p in found if confirm(*p))
     seconds = time.perf_counter() - started
     return {**scores(groups, labels), "candidate_pairs": len(found), "seconds": round(seconds, 2)}
@@ -198,45 +190,6 @@ def run_vectors(n: int, thresholds: list[float], seed: int, exact_up_to: int) ->
     return row
 
 
-def run_images(count: int = 40) -> dict[str, Any]:
-    """Cosines (test-shapes) and fingerprint distances of copies and of different images."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
-    from test_duplicates import copies, photo_like  # the tests' own generators
-
-    from photoclip.core.embedding import load_encoder
-    from photoclip.core.profiles import resolve_profile
-
-    encoder = load_encoder(resolve_profile("test-shapes"), device="cpu", threads=2)
-    rng = random.Random(0)
-    originals = [photo_like(seed) for seed in range(count)]
-    embedded = encoder.encode_pil(originals)
-    prints = [fingerprint(image) for image in originals]
-    kinds: dict[str, dict[str, float]] = {}
-    made = [copies(image, rng) for image in originals]
-    for kind in made[0]:
-        images = [m[kind] for m in made]
-        cos = (encoder.encode_pil(images) * embedded).sum(axis=1)
-        bits = [
-            fingerprint_distance(p, fingerprint(i)) for p, i in zip(prints, images, strict=True)
-        ]
-        colours = [
-            float(np.abs(p.colour - fingerprint(i).colour).max())
-            for p, i in zip(prints, images, strict=True)
-        ]
-        kinds[kind] = {
-            "cos_min": round(float(cos.min()), 4),
-            "bits_max": max(bits),
-            "colour_difference_max": round(max(colours), 1),
-        }
-    pairs = list(combinations(range(len(originals)), 2))
-    cos = [float(embedded[a] @ embedded[b]) for a, b in pairs]
-    bits = [fingerprint_distance(prints[a], prints[b]) for a, b in pairs]
-    return {
-        "copies": kinds,
-        "different": {"cos_max": round(max(cos), 4), "bits_min": min(bits), "pairs": len(pairs)},
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="*", default=[25_000, 100_000])
@@ -247,12 +200,7 @@ def main() -> None:
     parser.add_argument(
         "--exact-up-to", type=int, default=25_000, help="also time all-pairs k-NN up to here"
     )
-    parser.add_argument("--images", action="store_true", help="the generated-images report")
     args = parser.parse_args()
-    if args.images:
-        with tempfile.TemporaryDirectory():
-            print(json.dumps(run_images(), indent=2))
-        return
     rows = [run_vectors(n, args.thresholds, args.seed, args.exact_up_to) for n in args.sizes]
     report: dict[str, Any] = {"neighbours": NEIGHBOURS, "runs": rows}
     if len(rows) >= 2:
