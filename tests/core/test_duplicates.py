@@ -314,3 +314,25 @@ def test_the_thumbnails_of_the_settings_folder_give_the_fingerprints(
         groups = DuplicateFinder(library).find()
     assert [sorted(p.path.name for p in g.photos) for g in groups] == [["a.jpg", "b.jpg"]]
     assert not list(locations.thumbnails.rglob("*.jpg"))
+
+
+def test_links_to_a_photo_are_never_a_keep_and_trash_pair(
+    tmp_path: Path, tiny_encoder: Any
+) -> None:
+    from photoclip.core.indexing import Indexer
+    from photoclip.core.library import Library
+    from photoclip.core.paths import Locations
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo_like(4).save(folder / "a.jpg", quality=90)
+    (folder / "b-link.jpg").symlink_to(folder / "a.jpg")
+    os.link(folder / "a.jpg", folder / "c-hard.jpg")
+    with Library.open(Locations(tmp_path / "data", tmp_path / "cache")) as library:
+        Indexer(library, tiny_encoder).index([folder])
+        assert library.catalog.counts().indexed == 3
+        assert DuplicateFinder(library).find() == []  # three paths, one file
+        (folder / "d-copy.jpg").write_bytes((folder / "a.jpg").read_bytes())
+        Indexer(library, tiny_encoder).index([folder])
+        [group] = DuplicateFinder(library).find()
+    assert sorted(p.path.name for p in group.photos) == ["a.jpg", "d-copy.jpg"]
