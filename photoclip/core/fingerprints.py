@@ -22,7 +22,7 @@ somewhere. Thresholds are measured in tests/benchmarks/bench_duplicate_quality.p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
@@ -125,7 +125,17 @@ def dct_hash(pixels: np.ndarray) -> np.uint64:
 
 def align(a: Fingerprint, b: Fingerprint) -> Alignment:
     """The best alignment of b on a (see the module docstring): every transform and window
-    on coarse grids first, then windows near the best on the fine ones."""
+    on coarse grids first, then windows near the best on the fine ones. The brighter is
+    predicted from the darker, whichever is given first: a brighter copy's clipped
+    highlights are what the darker one's gain clips too, never the other way round."""
+    if b.grid.mean() < a.grid.mean():
+        found = _align(b, a)
+        inverse = found.transform if found.mirrored else (MIRRORED - found.transform) % MIRRORED
+        return replace(found, transform=inverse, gain=1.0 / found.gain)
+    return _align(a, b)
+
+
+def _align(a: Fingerprint, b: Fingerprint) -> Alignment:
     first, second = a.grid.astype(np.float32), b.grid.astype(np.float32)
     turned = np.stack([transformed(second, t) for t in range(TRANSFORMS)])
     coarse = _Scale(GRID // 3, COMPARED // 2)

@@ -45,7 +45,7 @@ from photoclip.gui.formatting import human_size
 #: Thumbnails are asked for at this size (a box; they are fitted inside it, never cropped)
 #: and shown at the zoom's size.
 THUMBNAIL_SIZE = 320
-MIN_ZOOM, DEFAULT_ZOOM, MAX_ZOOM = 96, 200, THUMBNAIL_SIZE
+MIN_ZOOM, DEFAULT_ZOOM, MAX_ZOOM = 96, 180, THUMBNAIL_SIZE
 
 
 @dataclass

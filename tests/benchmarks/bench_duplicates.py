@@ -1,6 +1,7 @@
 """Near-duplicate grouping: precision, recall and time. Prints JSON. Run by hand:
 
     PYTHONPATH=. python tests/benchmarks/bench_duplicates.py --sizes 25000 100000
+    PYTHONPATH=. python tests/benchmarks/bench_duplicates.py --finder 100000
 
 Vectors: photo-like 512-d unit vectors (a shared mean, topics, bursts of similar but
 different shots at cosine ~0.8-0.9) with planted near-duplicate groups of 2-5 copies at cosine
@@ -19,6 +20,7 @@ import argparse
 import json
 import time
 from itertools import combinations
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -190,6 +192,124 @@ def run_vectors(n: int, thresholds: list[float], seed: int, exact_up_to: int) ->
     return row
 
 
+def finder_catalog(folder: Path, n: int, seed: int) -> np.ndarray:
+    """A data folder of `n` photos (an unplugged drive: no files) with photo-like vectors
+    of random ViT-B-32 and stored fingerprints; planted copies share their original's
+    fingerprint, a little noise added. Returns the group label per photo."""
+    import open_clip
+
+    from photoclip.core.catalog import Catalog, ModelRecord
+    from photoclip.core.duplicates import FINGERPRINT_RECIPE
+    from photoclip.core.fingerprints import GRID, Fingerprint
+
+    vectors, labels = photo_like(n, seed)
+    rng = np.random.default_rng(seed + 2)
+    coarse = rng.integers(0, 256, size=(n, 6, 6, 3)).astype(np.float32)
+    grids = coarse.repeat(GRID // 6, axis=1).repeat(GRID // 6, axis=2)
+    hashes = rng.integers(0, 2**63, size=(n, 8), dtype=np.uint64)
+    first: dict[int, int] = {}
+    for row, label in enumerate(labels.tolist()):
+        if label >= 0 and first.setdefault(label, row) != row:
+            original = first[label]
+            grids[row] = np.clip(grids[original] + rng.normal(0, 2, grids[row].shape), 0, 255)
+            hashes[row] = hashes[original]
+    record = ModelRecord(
+        "ViT-B-32:random", "ViT-B-32", "ViT-B-32", 512, open_clip.__version__, True
+    )
+    catalog = Catalog.open(folder / "catalog.sqlite3")
+    with catalog.transaction() as db:
+        catalog.register_model(record)
+        catalog.set_meta("active_model", record.key)
+        root = catalog.add_root(folder / "unplugged")
+        db.executemany(
+            "INSERT INTO photos(root_id, path, size, mtime_ns, content_hash, width, height, "
+            "status, added_at) VALUES (?, ?, 1, 1, ?, 640, 480, 'indexed', 0)",
+            ((root.id, f"{folder}/unplugged/p{i}.jpg", f"{i:08x}") for i in range(n)),
+        )
+        db.executemany(
+            "INSERT INTO embeddings VALUES (?, ?, ?)",
+            ((record.key, f"{i:08x}", vectors[i].tobytes()) for i in range(n)),
+        )
+        for i in range(n):
+            data = Fingerprint(grids[i].astype(np.uint8), hashes[i]).to_bytes()
+            catalog.put_fingerprint(f"{i:08x}", FINGERPRINT_RECIPE, data)
+    catalog.close()
+    return labels
+
+
+def run_finder(n: int, seed: int) -> dict[str, Any]:
+    """`DuplicateFinder.find()` and `photoclip duplicates --json` over `n` photos whose
+    fingerprints are stored: nothing is read but the catalog and the saved index."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from photoclip.core.duplicates import DuplicateFinder
+    from photoclip.core.library import Library
+    from photoclip.core.paths import Locations
+
+    with tempfile.TemporaryDirectory() as temporary:
+        data, cache = Path(temporary) / "data", Path(temporary) / "cache"
+        data.mkdir()
+        started = time.perf_counter()
+        labels = finder_catalog(data, n, seed)
+        locations = Locations(data, cache)
+        with Library.open(locations) as library:
+            library.index()
+            library.save_index()
+        setup = time.perf_counter() - started
+        with Library.open(locations) as library:
+            started = time.perf_counter()
+            finder = DuplicateFinder(library)
+            groups = finder.find()
+            seconds = time.perf_counter() - started
+        env = {**os.environ, "PHOTOCLIP_DATA_DIR": str(data), "PHOTOCLIP_CACHE_DIR": str(cache)}
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "photoclip", "duplicates", "--json"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        cli = time.perf_counter() - started
+        found = [[p.id - 1 for p in g.photos] for g in groups]
+        return {
+            "photos": n,
+            "setup_seconds": round(setup, 1),
+            "find_seconds": round(seconds, 2),
+            "cli_duplicates_json_seconds": round(cli, 2),
+            "images_read": finder.images_read,
+            **scores(found, labels),
+        }
+
+
+def first_run_cost(count: int = 60) -> dict[str, Any]:
+    """What a fingerprint costs when it is made: a 256-px thumbnail decoded and
+    fingerprinted (the indexer does it after each batch; a catalog from before they were
+    kept does it on its first search)."""
+    import io
+
+    from PIL import Image
+
+    from photoclip.core.fingerprints import fingerprint
+    from photoclip.core.imageio import decode_image, make_thumbnail
+
+    rng = np.random.default_rng(0)
+    thumbnails = []
+    for _ in range(count):
+        pixels = rng.integers(0, 256, (12, 16, 3)).astype(np.uint8)
+        image = Image.fromarray(pixels).resize((640, 480), Image.Resampling.BICUBIC)
+        data = io.BytesIO()
+        make_thumbnail(image).save(data, "JPEG", quality=85)
+        thumbnails.append(data.getvalue())
+    started = time.perf_counter()
+    for data in thumbnails:
+        fingerprint(decode_image(data, reduce_to=(96, 256)).image)
+    each = (time.perf_counter() - started) / count
+    return {"ms_per_photo": round(each * 1000, 2), "seconds_per_100k": round(each * 100_000)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="*", default=[25_000, 100_000])
@@ -200,7 +320,14 @@ def main() -> None:
     parser.add_argument(
         "--exact-up-to", type=int, default=25_000, help="also time all-pairs k-NN up to here"
     )
+    parser.add_argument(
+        "--finder", type=int, nargs="*", help="time the whole finder over this many photos"
+    )
     args = parser.parse_args()
+    if args.finder:
+        runs = [run_finder(n, args.seed) for n in args.finder]
+        print(json.dumps({"finder": runs, "first_run": first_run_cost()}, indent=2))
+        return
     rows = [run_vectors(n, args.thresholds, args.seed, args.exact_up_to) for n in args.sizes]
     report: dict[str, Any] = {"neighbours": NEIGHBOURS, "runs": rows}
     if len(rows) >= 2:

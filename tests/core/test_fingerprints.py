@@ -93,3 +93,17 @@ def test_a_fingerprint_survives_its_bytes(seed: int, hashes: list[int]) -> None:
     assert np.array_equal(again.grid, grid) and np.array_equal(again.hashes, original.hashes)
     with pytest.raises(ValueError, match="bytes"):
         Fingerprint.from_bytes(data[:-1])
+
+
+def test_the_verdict_is_the_same_whichever_photo_comes_first() -> None:
+    """A brighter copy clips its highlights: the darker predicts the brighter, both ways."""
+    original = photo_like(5, (320, 240))
+    ImageDraw.Draw(original).rectangle((0, 0, 320, 70), fill=(246, 248, 250))  # a pale sky
+    brighter = fingerprint(COPIES["bright10"](original))
+    turned = fingerprint(original.rotate(90, expand=True))
+    first = fingerprint(original)
+    for a, b in ((first, brighter), (brighter, first)):
+        found = align(a, b)
+        assert found.max_error < 30 and abs(found.gain - 1) > 0.04, found
+    assert align(first, brighter).gain == pytest.approx(1 / align(brighter, first).gain)
+    assert {align(first, turned).transform, align(turned, first).transform} == {1, 3}

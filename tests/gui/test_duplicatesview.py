@@ -138,7 +138,7 @@ def test_thumbnails_are_whole_and_zoomable(qtbot: QtBot) -> None:
     wide = QImage(400, 100, QImage.Format.Format_RGB32)
     shown.set_thumbnail("/photos/holiday/beach.jpg", wide)
     pixmap = shown.card_for("/photos/holiday/beach.jpg").image.pixmap()
-    assert (pixmap.width(), pixmap.height()) == (200, 50)  # fitted, not cropped
+    assert (pixmap.width(), pixmap.height()) == (180, 45)  # fitted, not cropped
     shown.zoom.setValue(300)
     pixmap = shown.card_for("/photos/holiday/beach.jpg").image.pixmap()
     assert (pixmap.width(), pixmap.height()) == (300, 75)
