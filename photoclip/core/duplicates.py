@@ -448,8 +448,8 @@ class DuplicateFinder:
         self._row: dict[int, int] = {}
         self._hashes: np.ndarray | None = None
         self._layouts = np.zeros((0, 4, 4, 3), np.float32)
-        #: photos read from an image this run (no stored fingerprint)
-        self.images_read = 0
+        #: photos read from an image this run (no stored fingerprint), pairs aligned
+        self.images_read = self.aligned = 0
 
     def find(self) -> list[DuplicateGroup]:
         record = self.library.active_model
@@ -526,6 +526,7 @@ class DuplicateFinder:
             return Match(a, b, SAME, 1.0)
         if a not in self._prints or b not in self._prints:
             return None
+        self.aligned += 1
         found = align(self._prints[a], self._prints[b])
         kind = kind_of(found, first, second)
         return Match(a, b, kind, similarity(found)) if kind is not None else None

@@ -39,6 +39,8 @@ COMPARED = 16
 #: counter-clockwise); 4-7 mirror it left-right first.
 TRANSFORMS = 8
 MIRRORED = 4
+#: Symmetries tried in full: those under which the two look most alike on the whole.
+LIKELY = 2
 #: Smallest side of a crop, as a share of the photo's side, that still matches.
 MIN_SCALE = 0.78
 #: Brightness gains that still make a copy (sRGB values times the gain).
@@ -138,13 +140,25 @@ def align(a: Fingerprint, b: Fingerprint) -> Alignment:
 def _align(a: Fingerprint, b: Fingerprint) -> Alignment:
     first, second = a.grid.astype(np.float32), b.grid.astype(np.float32)
     turned = np.stack([transformed(second, t) for t in range(TRANSFORMS)])
-    coarse = _Scale(GRID // 3, COMPARED // 2)
+    coarse, fine = _Scale(GRID // 3, COMPARED // 2), _Scale(GRID, COMPARED)
     small_first, small_turned = _shrink(first, 3), _shrink(turned, 3)
-    transform, _, window = _best(small_first, small_turned, _coarse_windows(), coarse)
-    full, chosen = _Scale(GRID, COMPARED), turned[[transform]]
-    _, _, window = _best(first, chosen, _windows_near(window, 0.01, 0.015), full)
-    fine = _best(first, chosen, _windows_near(window, 0.004, 0.005), full)[1]
-    return Alignment(transform, fine.scale, fine.gain, fine.mean_error, fine.max_error)
+    likely = _likely_transforms(small_first, small_turned, coarse)
+    best, _, window = _best(small_first, small_turned[likely], _coarse_windows(), coarse)
+    transform = int(likely[best])
+    chosen = turned[[transform]]
+    _, _, window = _best(first, chosen, _windows_near(window, 0.01, 0.015, 2, 1), fine)
+    found = _best(first, chosen, _windows_near(window, 0.004, 0.005, 1, 1), fine)[1]
+    return Alignment(transform, found.scale, found.gain, found.mean_error, found.max_error)
+
+
+def _likely_transforms(first: np.ndarray, turned: np.ndarray, scale: _Scale) -> np.ndarray:
+    """The LIKELY symmetries of the second, by the whole of both on coarse grids: a crop
+    keeps enough of the picture for its turn to show."""
+    whole = _Window(1.0, 0.0, 0.0).matrix(0.0, scale)[None]
+    errors = _errors(
+        _resample(first[None], whole, whole)[0, 0][None], _resample(turned, whole, whole)[0]
+    )[0]
+    return np.argsort(errors, kind="stable")[:LIKELY]
 
 
 @dataclass(frozen=True)
@@ -230,11 +244,14 @@ def _coarse_windows() -> list[_Window]:
     return windows
 
 
-def _windows_near(centre: _Window, step: float, scale_step: float) -> list[_Window]:
-    """Windows around `centre`, two steps either way, inside the photo."""
+def _windows_near(
+    centre: _Window, step: float, scale_step: float, steps: int, scale_steps: int
+) -> list[_Window]:
+    """Windows around `centre`, `steps` (of offset) and `scale_steps` either way, inside
+    the photo."""
     found = []
-    offsets = np.arange(-2, 3) * step
-    for scale in centre.scale + np.arange(-2, 3) * scale_step:
+    offsets = np.arange(-steps, steps + 1) * step
+    for scale in centre.scale + np.arange(-scale_steps, scale_steps + 1) * scale_step:
         if not MIN_SCALE - 0.02 <= scale <= 1.0:
             continue
         for dy in offsets:

@@ -154,11 +154,11 @@ def score(found: set[tuple[str, str]], truth: dict[str, Any]) -> dict[str, Any]:
     names = sorted(truth)
     actual = {(a, b) for a, b in combinations(names, 2) if truth[a]["group"] == truth[b]["group"]}
     kinds: dict[str, int] = {}
-    for a, b in actual & found:
-        for name in (a, b):
-            kind = truth[name]["kind"]
-            if kind != "original":
-                kinds[kind] = kinds.get(kind, 0) + 1
+    for a, b in actual & found:  # a copy is found when it is grouped with its original
+        one, other = truth[a]["kind"], truth[b]["kind"]
+        if "original" in (one, other) and one != other:
+            kind = other if one == "original" else one
+            kinds[kind] = kinds.get(kind, 0) + 1
     false = sorted(found - actual)
 
     def differ(a: str, b: str) -> bool:
@@ -178,7 +178,7 @@ def score(found: set[tuple[str, str]], truth: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run(model: str, seed: int) -> dict[str, Any]:
+def run(model: str, seed: int, keep: Path | None = None) -> dict[str, Any]:
     from photoclip.core.duplicates import DuplicateFinder
     from photoclip.core.embedding import load_encoder
     from photoclip.core.indexing import Indexer
@@ -188,12 +188,16 @@ def run(model: str, seed: int) -> dict[str, Any]:
 
     os.environ[RANDOM_WEIGHTS_ENV] = "1"
     with tempfile.TemporaryDirectory() as temporary:
-        root = Path(temporary)
+        root = keep or Path(temporary)
         folder = root / "photos"
-        folder.mkdir()
-        truth = make_set(folder, seed)
+        if (root / "truth.json").exists():  # made by an earlier run with --keep
+            truth = json.loads((root / "truth.json").read_text())
+        else:
+            folder.mkdir(parents=True)
+            truth = make_set(folder, seed)
+            (root / "truth.json").write_text(json.dumps(truth))
         encoder = load_encoder(resolve_profile(model), device="cpu", threads=2)
-        with Library.open(Locations(root / "data", root / "cache")) as library:
+        with Library.open(Locations(root / f"data-{model}", root / "cache")) as library:
             started = time.perf_counter()
             Indexer(library, encoder).index([folder])
             indexed = time.perf_counter() - started
@@ -201,7 +205,8 @@ def run(model: str, seed: int) -> dict[str, Any]:
             groups = DuplicateFinder(library).find()
             first = time.perf_counter() - started
             started = time.perf_counter()
-            DuplicateFinder(library).find()
+            again = DuplicateFinder(library)
+            again.find()
             second = time.perf_counter() - started
         found = {
             tuple(sorted((p.path.name, q.path.name)))
@@ -218,6 +223,7 @@ def run(model: str, seed: int) -> dict[str, Any]:
             "index_seconds": round(indexed, 1),
             "find_seconds": round(first, 2),
             "find_again_seconds": round(second, 2),
+            "pairs_aligned": again.aligned,
         }
 
 
@@ -279,11 +285,12 @@ def main() -> None:
     parser.add_argument("--model", nargs="*", default=["test-shapes"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--calibrate", action="store_true")
+    parser.add_argument("--keep", type=Path, help="make the set here once, and reuse it")
     args = parser.parse_args()
     if args.calibrate:
         print(json.dumps(calibrate(args.seed), indent=1))
         return
-    print(json.dumps([run(model, args.seed) for model in args.model], indent=2))
+    print(json.dumps([run(model, args.seed, args.keep) for model in args.model], indent=2))
 
 
 if __name__ == "__main__":
