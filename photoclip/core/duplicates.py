@@ -238,7 +238,7 @@ def hash_candidates(
     bits (a multi-index: any two within 3 bits share a band; turned copies measured 0-2).
     Buckets fuller than `max_bucket` (flat or dark photos) say nothing and are skipped.
     Sorting and binary search: O(n log n)."""
-    pairs: set[tuple[int, int]] = set()
+    found: list[np.ndarray] = []
     for band in range(4):
         keys = (hashes >> np.uint64(16 * band)) & np.uint64(0xFFFF)
         order = np.argsort(keys[:, 0], kind="stable")
@@ -246,14 +246,16 @@ def hash_candidates(
         for turns in range(hashes.shape[1]):
             low = np.searchsorted(upright, keys[:, turns], "left")
             high = np.searchsorted(upright, keys[:, turns], "right")
-            for row in np.flatnonzero((high > low) & (high - low <= max_bucket)):
-                others = order[low[row] : high[row]]
-                close = bit_counts(hashes[others, 0] ^ hashes[row, turns]) <= max_distance
-                for other in others[close].tolist():
-                    a, b = int(ids[row]), int(ids[other])
-                    if a != b:
-                        pairs.add((min(a, b), max(a, b)))
-    return pairs
+            counts = np.where(high - low <= max_bucket, high - low, 0)
+            rows = np.repeat(np.arange(len(ids)), counts)  # every (row, bucket member)
+            starts = np.repeat(low - (np.cumsum(counts) - counts), counts)
+            others = order[starts + np.arange(len(rows))]
+            close = bit_counts(hashes[others, 0] ^ hashes[rows, turns]) <= max_distance
+            found.append(np.stack([ids[rows[close]], ids[others[close]]], axis=1))
+    both = np.concatenate(found) if found else np.zeros((0, 2), np.int64)
+    both = both[both[:, 0] != both[:, 1]]
+    both = np.unique(np.sort(both, axis=1), axis=0)
+    return {(int(a), int(b)) for a, b in both.tolist()}
 
 
 def layout_candidates(ids: np.ndarray, layouts: np.ndarray, k: int) -> set[tuple[int, int]]:
@@ -509,7 +511,12 @@ class DuplicateFinder:
         if not both or self._hashes is None:
             return sorted(set(same))
         rows = np.array([(self._row[a], self._row[b]) for a, b in both], dtype=np.int64)
-        passed = worth_aligning(self._hashes, self._layouts, rows[:, 0], rows[:, 1])
+        passed = np.concatenate(  # in chunks: a gathered layout is 192 bytes a pair
+            [
+                worth_aligning(self._hashes, self._layouts, chunk[:, 0], chunk[:, 1])
+                for chunk in np.array_split(rows, max(1, len(rows) // 100_000))
+            ]
+        )
         return sorted(
             set(same) | {pair for pair, ok in zip(both, passed.tolist(), strict=True) if ok}
         )

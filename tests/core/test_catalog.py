@@ -166,3 +166,20 @@ def test_readers_see_committed_batches_while_the_writer_works(tmp_path: Path) ->
         thread.start()
         thread.join()
     assert seen == [0]  # a reader never sees half a batch, and is not blocked by it
+
+
+def test_fingerprints_are_kept_by_content_and_pruned_with_their_last_photo(
+    catalog: Catalog,
+) -> None:
+    first = add_photo(catalog, "/photos/a.jpg", "aa")
+    add_photo(catalog, "/photos/b.jpg", "bb")
+    with catalog.transaction():
+        catalog.put_fingerprint("aa", 1, b"print of a")
+        catalog.put_fingerprint("bb", 1, b"print of b")
+        catalog.put_fingerprint("bb", 2, b"newer recipe")  # replaces: one per content
+    assert catalog.fingerprints(1) == {"aa": b"print of a"}
+    assert catalog.fingerprints(2, ["bb", "cc"]) == {"bb": b"newer recipe"}
+    with catalog.transaction():
+        catalog.delete_photos([first])
+        catalog.prune_orphan_embeddings()
+    assert catalog.fingerprints(1, ["aa"]) == {}
