@@ -125,26 +125,31 @@ def dct_hash(pixels: np.ndarray) -> np.uint64:
 # -- matching ---------------------------------------------------------------------------------
 
 
-def align(a: Fingerprint, b: Fingerprint) -> Alignment:
+def align(a: Fingerprint, b: Fingerprint, give_up_above: float = np.inf) -> Alignment:
     """The best alignment of b on a (see the module docstring): every transform and window
     on coarse grids first, then windows near the best on the fine ones. The brighter is
     predicted from the darker, whichever is given first: a brighter copy's clipped
-    highlights are what the darker one's gain clips too, never the other way round."""
+    highlights are what the darker one's gain clips too, never the other way round.
+
+    When the coarse grids' best mean error is above `give_up_above`, that alignment is
+    returned as it is (the fine search would not bring two such pictures close)."""
     if b.grid.mean() < a.grid.mean():
-        found = _align(b, a)
+        found = _align(b, a, give_up_above)
         inverse = found.transform if found.mirrored else (MIRRORED - found.transform) % MIRRORED
         return replace(found, transform=inverse, gain=1.0 / found.gain)
-    return _align(a, b)
+    return _align(a, b, give_up_above)
 
 
-def _align(a: Fingerprint, b: Fingerprint) -> Alignment:
+def _align(a: Fingerprint, b: Fingerprint, give_up_above: float) -> Alignment:
     first, second = a.grid.astype(np.float32), b.grid.astype(np.float32)
     turned = np.stack([transformed(second, t) for t in range(TRANSFORMS)])
     coarse, fine = _Scale(GRID // 3, COMPARED // 2), _Scale(GRID, COMPARED)
     small_first, small_turned = _shrink(first, 3), _shrink(turned, 3)
     likely = _likely_transforms(small_first, small_turned, coarse)
-    best, _, window = _best(small_first, small_turned[likely], _coarse_windows(), coarse)
+    best, rough, window = _best(small_first, small_turned[likely], _coarse_windows(), coarse)
     transform = int(likely[best])
+    if rough.mean_error > give_up_above:
+        return replace(rough, transform=transform)
     chosen = turned[[transform]]
     _, _, window = _best(first, chosen, _windows_near(window, 0.01, 0.015, 2, 1), fine)
     found = _best(first, chosen, _windows_near(window, 0.004, 0.005, 1, 1), fine)[1]
