@@ -266,7 +266,7 @@ def test_copies_are_grouped_with_their_original_and_different_photos_are_not(
             db.execute("DELETE FROM fingerprints")
         offline = DuplicateFinder(library)
         assert sorted(sorted(p.path for p in g.photos) for g in offline.find()) == found
-        assert offline.images_read == 48
+        assert offline.images_read == 54  # every photo, once
         again = DuplicateFinder(library)
         again.find()
         assert again.images_read == 0
