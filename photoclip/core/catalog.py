@@ -518,6 +518,22 @@ class Catalog:
             found.update((r[0], r[1]) for r in rows)
         return found
 
+    def fingerprint_chunks(
+        self, recipe: int, size: int = 4096
+    ) -> Iterator[list[tuple[str, bytes]]]:
+        """Every indexed photo's stored fingerprint of `recipe`, `size` at a time (all of
+        them at once would hold ~7 kB a photo in memory)."""
+        try:
+            cursor = self._db.execute(
+                "SELECT f.content_hash, f.data FROM fingerprints f WHERE f.recipe = ? AND "
+                "f.content_hash IN (SELECT content_hash FROM photos WHERE status = 'indexed')",
+                (recipe,),
+            )
+            while rows := cursor.fetchmany(size):
+                yield [(r[0], r[1]) for r in rows]
+        except sqlite3.Error as error:
+            raise translate(error, self.path) from error
+
     # -- embeddings: reading --------------------------------------------------------------
 
     def has_embedding(self, model_key: str, content_hash: str) -> bool:

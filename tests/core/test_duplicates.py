@@ -130,7 +130,8 @@ def photo(photo_id: int, digest: str = "h", size: tuple[int, int] = (400, 300)) 
         (Alignment(0, 1.0, 1.1, 2.0, 20.0), ((400, 300), (400, 300)), ("x", "y"), EDITED),
         (Alignment(0, 1.0, 1.0, 2.0, 45.0), ((400, 300), (400, 300)), ("x", "y"), None),
         (Alignment(0, 1.0, 1.0, 12.0, 25.0), ((400, 300), (400, 300)), ("x", "y"), None),
-        (Alignment(0, 0.85, 1.0, 4.0, 38.0), ((400, 300), (340, 255)), ("x", "y"), None),
+        (Alignment(0, 0.85, 1.0, 4.0, 44.0), ((400, 300), (340, 255)), ("x", "y"), None),
+        (Alignment(1, 0.9, 1.0, 3.0, 25.0), ((400, 300), (270, 360)), ("x", "y"), None),
     ],
 )
 def test_each_alignment_gets_its_kind_in_words(
