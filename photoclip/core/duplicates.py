@@ -48,6 +48,7 @@ from photoclip.core.catalog import Catalog, Photo
 from photoclip.core.errors import CatalogError, KnownError
 from photoclip.core.fingerprints import (
     TRANSFORMS,
+    WHOLE,
     Alignment,
     Fingerprint,
     align,
@@ -94,9 +95,9 @@ GATE_LAYOUT = 0.985
 # docstring). Measured by bench_duplicate_quality.py (--calibrate, and the stored
 # fingerprints of its sets for seeds 0 and 1) on 12 real photos x 7 copies each, as the
 # indexer's thumbnails, and 150 generated shapes on 6 shared backgrounds.
-#: Copies that are not crops: mean error <= 3.7, worst cell <= 27. Different pictures that
-#: came closer were all turned or mirrored and cropped at once (refused below).
-COPY_MEAN, COPY_MAX = 6.0, 30.0
+#: Copies that are not crops, compared whole on 24 x 24 cells (fingerprints.WHOLE): worst
+#: cell <= 34 (mean <= 5); small different shapes on one background >= 76.
+COPY_MEAN, COPY_MAX = 6.0, 50.0
 #: Crops (a side below CROP_SCALE of the other's): the window is found to 0.5% of the side,
 #: but its cells straddle the stored ones; 24 crops measured mean <= 5.0, worst cell <= 42
 #: (22 of 24 <= 35). Different shapes on one background aligned without a turn stayed
@@ -308,6 +309,23 @@ def worth_aligning(
     return keep
 
 
+def whole_alignments(
+    hashes: np.ndarray, small: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> list[Alignment]:
+    """Whole-photo alignments of many pairs (rows a[i], b[i] of the summaries) at once,
+    each under the better of the two symmetries whose hashes differ least."""
+    bits = bit_counts(hashes[a, :1] ^ hashes[b])
+    tries = np.argsort(bits, axis=1, kind="stable")[:, :2]
+    results = [quick_alignments(small[a], small[b], tries[:, t]) for t in range(2)]
+    better = (results[1][0] < results[0][0]).astype(int)
+    chosen = [np.where(better == 1, results[1][k], results[0][k]) for k in range(3)]
+    transforms = np.take_along_axis(tries, better[:, None], axis=1)[:, 0]
+    return [
+        Alignment(int(t), 1.0, float(gain), float(mean), float(peak), WHOLE)
+        for t, mean, peak, gain in zip(transforms, *chosen, strict=True)
+    ]
+
+
 def keeper_order(photos: Sequence[Photo]) -> list[Photo]:
     """Best to keep first: the largest resolution, then the oldest, then by path."""
     return sorted(photos, key=lambda p: (-(p.width or 0) * (p.height or 0), p.date, str(p.path)))
@@ -321,8 +339,11 @@ def choose_keeper(photos: Sequence[Photo]) -> Photo:
 
 
 def kind_of(found: Alignment, a: Photo, b: Photo) -> str | None:
-    """The kind of copy that `found` (b aligned on a) shows, or None if not a copy."""
+    """The kind of copy that `found` (b aligned on a) shows, or None if not a copy. Whole
+    photos are judged on WHOLE cells a side, crops (found by a search) on fewer."""
     cropped = found.scale < CROP_SCALE
+    if not cropped and found.cells != WHOLE:
+        return None  # a search that found no crop: the whole photos were judged already
     mean, peak = (CROP_MEAN, CROP_MAX) if cropped else (COPY_MEAN, COPY_MAX)
     if found.mean_error > mean or found.max_error > peak:
         return None
@@ -458,7 +479,7 @@ class DuplicateFinder:
         #: photo id -> row of the summaries: hashes (n, 8), shrunk grids, colour layouts
         self._row: dict[int, int] = {}
         self._hashes = np.zeros((0, 8), np.uint64)
-        self._small = np.zeros((0, 16, 16, 3), np.float32)
+        self._small = np.zeros((0, WHOLE, WHOLE, 3), np.float32)
         self._layouts = np.zeros((0, 4, 4, 3), np.float32)
         #: fingerprints made this run, and the full ones read for searches, by content hash
         self._made: dict[str, Fingerprint] = {}
@@ -507,7 +528,7 @@ class DuplicateFinder:
             if str(p.content_hash) in row_of
         }
         self._hashes = np.concatenate(hashes) if hashes else np.zeros((0, 8), np.uint64)
-        self._small = np.concatenate(small) if small else np.zeros((0, 16, 16, 3), np.float32)
+        self._small = np.concatenate(small) if small else np.zeros((0, WHOLE, WHOLE, 3), np.float32)
         self._layouts = layouts(self._small)
 
     def _make_missing(self, stored: set[str]) -> dict[str, Fingerprint]:
@@ -570,32 +591,22 @@ class DuplicateFinder:
             matches += quick
             searched += slow
         self._full = self._full_fingerprints(searched)
-        matches += [m for a, b in searched if (m := self._match(a, b)) is not None]
+        matches += [m for a, b in searched if (m := self._search(a, b)) is not None]
         return matches
 
     def _quick(self, pairs: list[tuple[int, int]]) -> tuple[list[Match], list[tuple[int, int]]]:
+        """(matches of whole photos, the pairs left for a search)."""
         if not pairs:
             return [], []
         rows = self._rows(pairs)
-        first, second = self._hashes[rows[:, 0], :1], self._hashes[rows[:, 1]]
-        transforms = bit_counts(first ^ second).argmin(axis=1)
-        mean, peak, gain = quick_alignments(
-            self._small[rows[:, 0]], self._small[rows[:, 1]], transforms
-        )
+        found = whole_alignments(self._hashes, self._small, rows[:, 0], rows[:, 1])
         matches, slow = [], []
-        for number, (a, b) in enumerate(pairs):
-            found = Alignment(
-                int(transforms[number]),
-                1.0,
-                float(gain[number]),
-                float(mean[number]),
-                float(peak[number]),
-            )
-            kind = kind_of(found, self._photos[a], self._photos[b])
+        for (a, b), alignment in zip(pairs, found, strict=True):
+            kind = kind_of(alignment, self._photos[a], self._photos[b])
             if kind is None:
                 slow.append((a, b))
             else:
-                matches.append(Match(a, b, kind, similarity(found)))
+                matches.append(Match(a, b, kind, similarity(alignment)))
         return matches, slow
 
     def _full_fingerprints(self, pairs: list[tuple[int, int]]) -> dict[str, Fingerprint]:
@@ -606,13 +617,19 @@ class DuplicateFinder:
         return found
 
     def _match(self, a: int, b: int) -> Match | None:
-        first, second = self._photos[a], self._photos[b]
-        if first.content_hash is not None and first.content_hash == second.content_hash:
+        """One pair, judged whole, else by a search for a crop."""
+        if self._same_bytes(a, b):
             return Match(a, b, SAME, 1.0)
-        one, other = (
-            self._full.get(str(first.content_hash)),
-            self._full.get(str(second.content_hash)),
-        )
+        if a in self._row and b in self._row:
+            quick, _ = self._quick([(a, b)])
+            if quick:
+                return quick[0]
+        return self._search(a, b)
+
+    def _search(self, a: int, b: int) -> Match | None:
+        first, second = self._photos[a], self._photos[b]
+        one = self._full.get(str(first.content_hash))
+        other = self._full.get(str(second.content_hash))
         if one is None or other is None:
             return None
         self.aligned += 1

@@ -36,6 +36,11 @@ from PIL import Image
 #: a side, 54 with 32, 25 with 48 and 22 with 64.
 GRID = 48
 COMPARED = 16
+#: Cells a side when whole photos are compared without a search (`quick_alignments`):
+#: cells of exactly 2 x 2 stored ones, nothing straddles, so a finer grid is safe and sees
+#: small differences. Copies measured a worst cell of 34 at 24 cells, small different
+#: shapes on one background 76 at best (28.9 at 16 cells: as close as copies).
+WHOLE = 24
 #: Symmetries of the square: 0-3 turn b's grid by 90 degrees that many times (numpy's rot90,
 #: counter-clockwise); 4-7 mirror it left-right first.
 TRANSFORMS = 8
@@ -90,6 +95,8 @@ class Alignment:
     gain: float
     mean_error: float
     max_error: float
+    #: cells a side of the comparison: COMPARED after a search, WHOLE for whole photos
+    cells: int = COMPARED
 
     @property
     def turned(self) -> bool:
@@ -128,21 +135,21 @@ def dct_hash(pixels: np.ndarray) -> np.uint64:
 
 def summaries(blobs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """Of many stored fingerprints at once: their hashes (n, 8) uint64 and their grids
-    shrunk to COMPARED cells a side (n, C, C, 3) float32, what `quick_alignments` and the
-    candidate searches need (a seventh of the bytes)."""
+    shrunk to WHOLE cells a side (n, W, W, 3) float32, what `quick_alignments` and the
+    candidate searches need (a quarter of the bytes)."""
     count = len(blobs)
     data = np.frombuffer(b"".join(blobs), np.uint8).reshape(count, FINGERPRINT_BYTES)
     cells = GRID * GRID * 3
     hashes = data[:, cells:].copy().view("<u8").astype(np.uint64)
     grids = data[:, :cells].reshape(count, GRID, GRID, 3).astype(np.float32)
-    return hashes, _shrink(grids, GRID // COMPARED)
+    return hashes, _shrink(grids, GRID // WHOLE)
 
 
 def quick_alignments(
     first: np.ndarray, second: np.ndarray, transforms: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mean error, worst cell, gain) of many pairs of whole photos at once: shrunk grids
-    (n, C, C, 3) of each, the second under its pair's transform, the brighter predicted
+    (n, W, W, 3) of each, the second under its pair's transform, the brighter predicted
     from the darker (as `align` does). A copy that is not a crop is judged here without a
     search; the gain is the second's brightness over the first's."""
     turned = second.copy()

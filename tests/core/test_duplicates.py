@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from photoclip.core.catalog import Photo
 from photoclip.core.duplicates import (
+    COPY_MAX,
     CROPPED,
     EDITED,
     MIRRORED,
@@ -33,8 +34,9 @@ from photoclip.core.duplicates import (
     hash_candidates,
     kind_of,
     one_path_per_file,
+    whole_alignments,
 )
-from photoclip.core.fingerprints import Alignment, fingerprint
+from photoclip.core.fingerprints import Alignment, fingerprint, summaries
 from photoclip.core.vectorindex import IndexSettings, VectorIndex
 
 
@@ -121,17 +123,18 @@ def photo(photo_id: int, digest: str = "h", size: tuple[int, int] = (400, 300)) 
 @pytest.mark.parametrize(
     ("alignment", "sizes", "digests", "kind"),
     [
-        (Alignment(0, 1.0, 1.0, 0.3, 2.0), ((400, 300), (400, 300)), ("x", "x"), SAME),
-        (Alignment(0, 1.0, 1.0, 1.5, 9.0), ((400, 300), (200, 150)), ("x", "y"), RESIZED),
-        (Alignment(0, 1.0, 1.0, 2.2, 8.0), ((400, 300), (400, 300)), ("x", "y"), REENCODED),
-        (Alignment(1, 1.0, 1.0, 0.5, 3.0), ((400, 300), (300, 400)), ("x", "y"), ROTATED),
-        (Alignment(6, 1.0, 1.0, 0.5, 3.0), ((400, 300), (400, 300)), ("x", "y"), MIRRORED),
+        (Alignment(0, 1.0, 1.0, 0.3, 2.0, 24), ((400, 300), (400, 300)), ("x", "x"), SAME),
+        (Alignment(0, 1.0, 1.0, 1.5, 9.0, 24), ((400, 300), (200, 150)), ("x", "y"), RESIZED),
+        (Alignment(0, 1.0, 1.0, 2.2, 8.0, 24), ((400, 300), (400, 300)), ("x", "y"), REENCODED),
+        (Alignment(1, 1.0, 1.0, 0.5, 3.0, 24), ((400, 300), (300, 400)), ("x", "y"), ROTATED),
+        (Alignment(6, 1.0, 1.0, 0.5, 3.0, 24), ((400, 300), (400, 300)), ("x", "y"), MIRRORED),
         (Alignment(0, 0.9, 1.0, 4.0, 25.0), ((400, 300), (360, 270)), ("x", "y"), CROPPED),
-        (Alignment(0, 1.0, 1.1, 2.0, 20.0), ((400, 300), (400, 300)), ("x", "y"), EDITED),
-        (Alignment(0, 1.0, 1.0, 2.0, 45.0), ((400, 300), (400, 300)), ("x", "y"), None),
-        (Alignment(0, 1.0, 1.0, 12.0, 25.0), ((400, 300), (400, 300)), ("x", "y"), None),
+        (Alignment(0, 1.0, 1.1, 2.0, 20.0, 24), ((400, 300), (400, 300)), ("x", "y"), EDITED),
+        (Alignment(0, 1.0, 1.0, 2.0, 55.0, 24), ((400, 300), (400, 300)), ("x", "y"), None),
+        (Alignment(0, 1.0, 1.0, 12.0, 25.0, 24), ((400, 300), (400, 300)), ("x", "y"), None),
         (Alignment(0, 0.85, 1.0, 4.0, 44.0), ((400, 300), (340, 255)), ("x", "y"), None),
         (Alignment(1, 0.9, 1.0, 3.0, 25.0), ((400, 300), (270, 360)), ("x", "y"), None),
+        (Alignment(0, 1.0, 1.0, 0.3, 2.0), ((400, 300), (400, 300)), ("x", "y"), None),
     ],
 )
 def test_each_alignment_gets_its_kind_in_words(
@@ -159,6 +162,25 @@ def test_only_exact_and_near_exact_copies_of_the_keeper_are_pre_ticked() -> None
         "kind": RESIZED,
         "similarity": 0.97,
     }
+
+
+def test_small_shapes_that_differ_are_told_apart_on_the_whole_grid() -> None:
+    """A small yellow circle and square on black: as close as copies on 16 cells (28.9 of
+    441 in the worst cell, measured), far apart on fingerprints.WHOLE cells."""
+    from photoclip.synthetic.scenes import Background, single_object_scene
+
+    black = Background("plain", "black")
+
+    def shape(name: str, seed: int = 3) -> Image.Image:
+        scene = single_object_scene("yellow", name, "small", "center", black, seed)
+        return scene.render().resize((256, 256), Image.Resampling.LANCZOS)
+
+    circle, square, again = shape("circle"), shape("square"), shape("circle")
+    blobs = [fingerprint(i).to_bytes() for i in (circle, square, again.rotate(90))]
+    hashes, small = summaries(blobs)
+    different, turned = whole_alignments(hashes, small, np.array([0, 0]), np.array([1, 2]))
+    assert different.max_error > COPY_MAX
+    assert turned.max_error < COPY_MAX and turned.turned
 
 
 def test_turned_and_mirrored_copies_become_candidates_by_their_hashes() -> None:

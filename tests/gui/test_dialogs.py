@@ -107,9 +107,8 @@ def test_the_failures_dialog_lists_why(make_app: Any, qtbot: Any, scenes: Path) 
 def test_near_duplicates_are_found_and_the_extra_copy_trashed(
     make_app: Any, qtbot: Any, scenes: Path, monkeypatch: Any
 ) -> None:
-    from photoclip.gui.duplicatesview import DuplicatesDialog
-
     from photoclip.core import trash as trash_module
+    from photoclip.gui.duplicatesview import DuplicatesDialog
 
     trash_folder = scenes.parent / "fake-trash"
     trash_folder.mkdir()
