@@ -1,5 +1,5 @@
 """Near-duplicate photos: copies of one picture (resized, re-encoded, cropped, turned,
-mirrored, made brighter), and shots so alike that a person would keep one.
+mirrored, made brighter).
 
 Candidates come from three places, so that no single one has to be right:
 
@@ -13,13 +13,18 @@ Candidates come from three places, so that no single one has to be right:
    (`layout_candidates`), up to LAYOUT_NEIGHBOURS_MAX photos. A model with poor
    embeddings (random weights) still finds crops and brighter copies this way.
 
-Each candidate pair is then judged on local structure (`fingerprints.align`): one photo is
-aligned on the other (any symmetry, any crop down to 78% of the side, any brightness gain)
-and compared cell by cell on a 16 x 16 grid. A copy is close everywhere; a different
-picture is far off somewhere, even when a large shared background makes the two alike on
-the whole (a red square and an orange one on the same purple: they differ in a few cells
-only, by far more than a copy's worst cell). The thresholds rest on
-tests/benchmarks/bench_duplicate_quality.py --calibrate.
+Each candidate pair that passes a cheap gate (hashes or layouts close under some symmetry)
+is then judged on local structure, cell by cell, never on whole-image statistics that a
+large shared background dominates (a red square and an orange one on the same purple
+differ in a few cells only, by far more than a copy's worst cell):
+
+- whole photos, all pairs at once: the second under the symmetry its hashes suggest,
+  brightness fitted, compared on 24 x 24 cells (`whole_alignments`). Resized, re-encoded,
+  turned, mirrored and brighter copies are decided here;
+- the pairs left, one by one, by a search for a crop (`fingerprints.align`: windows down to
+  78% of the side, on 16 x 16 cells).
+
+The thresholds rest on tests/benchmarks/bench_duplicate_quality.py.
 
 Each confirmed pair gets a kind in words (`SAME`, `RESIZED`, ...). Only exact and
 near-exact copies (same picture after resize, re-encode, rotation or mirror) are
@@ -95,9 +100,10 @@ GATE_LAYOUT = 0.985
 # docstring). Measured by bench_duplicate_quality.py (--calibrate, and the stored
 # fingerprints of its sets for seeds 0 and 1) on 12 real photos x 7 copies each, as the
 # indexer's thumbnails, and 150 generated shapes on 6 shared backgrounds.
-#: Copies that are not crops, compared whole on 24 x 24 cells (fingerprints.WHOLE): worst
-#: cell <= 34 (mean <= 5); small different shapes on one background >= 76.
-COPY_MEAN, COPY_MAX = 6.0, 50.0
+#: Copies that are not crops, compared whole on 24 x 24 cells (fingerprints.WHOLE): mean
+#: <= 6.2 (a 10% brighter copy), worst cell <= 34; small different shapes on one
+#: background had a worst cell >= 76, different real photos a mean >= 38.
+COPY_MEAN, COPY_MAX = 9.0, 50.0
 #: Crops (a side below CROP_SCALE of the other's): the window is found to 0.5% of the side,
 #: but its cells straddle the stored ones; 24 crops measured mean <= 5.0, worst cell <= 42
 #: (22 of 24 <= 35). Different shapes on one background aligned without a turn stayed
@@ -120,6 +126,8 @@ ROTATED = "same photo, rotated"
 MIRRORED = "same photo, mirrored"
 CROPPED = "same photo, cropped"
 EDITED = "same photo, brightness changed"
+#: Not given by the finder yet: no rule measured so far tells a burst's frames from two
+#: different small shapes on one background (the dialog shows it unticked).
 SIMILAR = "very similar shot"
 #: Kinds whose extra copies are ticked for the trash at first: nothing is lost with them.
 PRE_TICKED = frozenset({SAME, RESIZED, REENCODED, ROTATED, MIRRORED})

@@ -12,7 +12,8 @@ catalog (`Catalog.put_fingerprint`): about 7 kB.
   mirrored). Equal bands of them find turned and mirrored copies among many photos fast
   (`duplicates.hash_candidates`); they decide nothing.
 
-`match(a, b)` aligns b to a: each of the 8 symmetries of b's grid, against windows of a
+`quick_alignments` compares whole photos, many pairs at once. `align(a, b)` searches how b
+lies on a: each of the 8 symmetries of b's grid, against windows of a
 (a is b cropped) and windows of b (b is a cropped) at scales 1 to MIN_SCALE, coarse then
 fine. For the best alignment, a brightness gain is fitted (a copy made 10% brighter is the
 same picture; sRGB x gain is what a brightness slider does) and each cell's colour error
