@@ -15,6 +15,11 @@ The folder is indexed with the model (`ViT-B-32` means random weights) and
 found >= 10 of 12, no pair of generated images whose shape or colour differ, <= 2 false
 pairs in all. `--calibrate` prints the alignment errors of copies and of different
 pictures instead, which the thresholds in photoclip/core/duplicates.py rest on.
+
+Measured (this 2-core box, OPENBLAS_NUM_THREADS=1, --keep so each set is made once), for
+test-shapes and random ViT-B-32 alike: seed 0 pair recall 1.0, every kind 12 of 12, no
+shape or colour pair, 1 false pair (two red circles on one purple, one a crop of the other
+to the pixel); seed 1 recall 0.979, crops 11 of 12 and the rest 12 of 12, no false pair.
 """
 
 from __future__ import annotations
