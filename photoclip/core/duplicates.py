@@ -508,7 +508,13 @@ class DuplicateFinder:
         found = {(a, b) for a, b, _ in near} | self._fingerprint_candidates()
         matches = self._judge(self._gated(found))
         groups = connected_groups((m.a, m.b) for m in matches)
-        return [g for ids_ in groups if (g := self._group(ids_, matches)) is not None]
+        group_of = {photo_id: number for number, ids_ in enumerate(groups) for photo_id in ids_}
+        inside: list[list[Match]] = [[] for _ in groups]
+        for match in matches:
+            inside[group_of[match.a]].append(match)
+        return [
+            g for ids_, own in zip(groups, inside, strict=True) if (g := self._group(ids_, own))
+        ]
 
     # -- fingerprints --------------------------------------------------------------------
 
@@ -540,7 +546,8 @@ class DuplicateFinder:
         self._layouts = layouts(self._small)
 
     def _make_missing(self, stored: set[str]) -> dict[str, Fingerprint]:
-        missing = [p for p in self._photos.values() if str(p.content_hash) not in stored]
+        by_hash = {str(p.content_hash): p for p in self._photos.values()}
+        missing = [p for digest, p in by_hash.items() if digest not in stored]
         made: dict[str, Fingerprint] = {}
         for done, photo in enumerate(missing, 1):
             image = self._read(photo)
@@ -646,14 +653,17 @@ class DuplicateFinder:
         return Match(a, b, kind, similarity(found)) if kind is not None else None
 
     def _group(self, ids: list[int], matches: list[Match]) -> DuplicateGroup | None:
+        """The group of `ids` (`matches`: those among them), one path per file, the keeper
+        matched with every other photo."""
         members = one_path_per_file([self._photos[i] for i in ids])
         if len(members) < 2:
             return None
         keep, *others = keeper_order(members)
         inside = {p.id for p in members}
         pairs = [m for m in matches if m.a in inside and m.b in inside]
+        with_keeper = {m.a if m.b == keep.id else m.b for m in pairs if keep.id in (m.a, m.b)}
         for other in others:
-            if not any(m.involves(keep.id, other.id) for m in pairs):
+            if other.id not in with_keeper:
                 self._full.update(self._full_fingerprints([(keep.id, other.id)]))
                 direct = self._match(keep.id, other.id)
                 if direct is not None:
