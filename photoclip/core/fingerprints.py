@@ -1,7 +1,8 @@
 """A photo's visual fingerprint, and how two fingerprints match: copies of one picture or not.
 
 A fingerprint is made once per content hash, from the indexer's thumbnail, and kept in the
-catalog (`Catalog.put_fingerprint`): about 7 kB.
+catalog (`Catalog.put_fingerprint`): about 7 kB, and a summary of 1.8 kB that every search
+reads (`Fingerprint.summary`).
 
 - `grid`: the photo squashed to GRID x GRID cells of mean sRGB colour (area averages).
   Matching compares it cell by cell, so a difference in one place (another shape, another
@@ -72,6 +73,12 @@ class Fingerprint:
     def to_bytes(self) -> bytes:
         return self.grid.astype(np.uint8).tobytes() + self.hashes.astype("<u8").tobytes()
 
+    def summary(self) -> bytes:
+        """What every search needs (see `summaries`): the hashes and the grid shrunk to
+        WHOLE cells a side, rounded to bytes."""
+        small = np.rint(_shrink(self.grid.astype(np.float32), GRID // WHOLE))
+        return self.hashes.astype("<u8").tobytes() + small.astype(np.uint8).tobytes()
+
     @classmethod
     def from_bytes(cls, data: bytes) -> Fingerprint:
         cells = GRID * GRID * 3
@@ -135,15 +142,14 @@ def dct_hash(pixels: np.ndarray) -> np.uint64:
 
 
 def summaries(blobs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    """Of many stored fingerprints at once: their hashes (n, 8) uint64 and their grids
-    shrunk to WHOLE cells a side (n, W, W, 3) float32, what `quick_alignments` and the
-    candidate searches need (a quarter of the bytes)."""
-    count = len(blobs)
-    data = np.frombuffer(b"".join(blobs), np.uint8).reshape(count, FINGERPRINT_BYTES)
-    cells = GRID * GRID * 3
-    hashes = data[:, cells:].copy().view("<u8").astype(np.uint64)
-    grids = data[:, :cells].reshape(count, GRID, GRID, 3).astype(np.float32)
-    return hashes, _shrink(grids, GRID // WHOLE)
+    """Of many `Fingerprint.summary()`s at once: the hashes (n, 8) uint64 and the grids of
+    WHOLE cells a side (n, W, W, 3) float32, what `quick_alignments` and the candidate
+    searches need (a quarter of a fingerprint's bytes)."""
+    count, size = len(blobs), _HASH_BYTES + WHOLE * WHOLE * 3
+    data = np.frombuffer(b"".join(blobs), np.uint8).reshape(count, size)
+    hashes = data[:, :_HASH_BYTES].copy().view("<u8").astype(np.uint64)
+    grids = data[:, _HASH_BYTES:].reshape(count, WHOLE, WHOLE, 3).astype(np.float32)
+    return hashes, grids
 
 
 def quick_alignments(

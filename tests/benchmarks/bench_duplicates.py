@@ -231,8 +231,8 @@ def finder_catalog(folder: Path, n: int, seed: int) -> np.ndarray:
             ((record.key, f"{i:08x}", vectors[i].tobytes()) for i in range(n)),
         )
         for i in range(n):
-            data = Fingerprint(grids[i].astype(np.uint8), hashes[i]).to_bytes()
-            catalog.put_fingerprint(f"{i:08x}", FINGERPRINT_RECIPE, data)
+            made = Fingerprint(grids[i].astype(np.uint8), hashes[i])
+            catalog.put_fingerprint(f"{i:08x}", FINGERPRINT_RECIPE, made.summary(), made.to_bytes())
     catalog.close()
     return labels
 

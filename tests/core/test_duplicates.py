@@ -176,7 +176,7 @@ def test_small_shapes_that_differ_are_told_apart_on_the_whole_grid() -> None:
         return scene.render().resize((256, 256), Image.Resampling.LANCZOS)
 
     circle, square, again = shape("circle"), shape("square"), shape("circle")
-    blobs = [fingerprint(i).to_bytes() for i in (circle, square, again.rotate(90))]
+    blobs = [fingerprint(i).summary() for i in (circle, square, again.rotate(90))]
     hashes, small = summaries(blobs)
     different, turned = whole_alignments(hashes, small, np.array([0, 0]), np.array([1, 2]))
     assert different.max_error > COPY_MAX
