@@ -10,8 +10,14 @@ precision and recall count same-group pairs. Time covers index build and groupin
 The ratio of grouping times between sizes shows the growth: n log n gives ~4.5x for 4x the
 photos, quadratic would give 16x.
 
-The quality on real photos and generated shapes, and the cost of the whole finder over a
-catalog of cached fingerprints, are measured by bench_duplicate_quality.py.
+--finder N times the whole `DuplicateFinder` and `photoclip duplicates --json` over a
+synthetic catalog of N photos whose fingerprints are stored (photo-like random ViT-B-32
+vectors, 40% planted copies), and what making one fingerprint costs (the first run).
+Measured at 100k on this busy 2-core box (load 4-6): find 81.5 s, CLI 97.8 s, precision
+and recall 1.0, no thumbnail read; of the find, 50 s are the CLIP k-NN candidates
+(hnswlib, ef 64), 14 s judging whole pairs, 6.6 s reading the summaries, 4.5 s the gate.
+A fingerprint costs 1.7-2.5 ms a photo (3-4 minutes per 100k, paid once, by the indexer).
+The quality on real photos and generated shapes: bench_duplicate_quality.py.
 """
 
 from __future__ import annotations
