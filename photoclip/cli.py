@@ -795,10 +795,17 @@ def _add_duplicates(commands: Any) -> None:
         type=_finite,
         help="cosine from which photos are compared (default 0.75; lower finds more)",
     )
-    command.add_argument("--json", action="store_true", help="print the groups as JSON")
+    command.add_argument(
+        "--json",
+        action="store_true",
+        help="print the groups as JSON, each with its pairs' kind and similarity",
+    )
     action = command.add_mutually_exclusive_group()
     action.add_argument(
-        "--trash", action="store_true", help="move each group's others to the system trash"
+        "--trash",
+        action="store_true",
+        help="move each group's exact and near-exact copies to the system trash "
+        "(crops, edits and similar shots stay)",
     )
     action.add_argument("--undo", action="store_true", help="take the last trashed batch back")
     command.add_argument("--yes", action="store_true", help="--trash without asking")
@@ -828,16 +835,23 @@ def _print_groups(groups: list[Any], as_json: bool) -> None:
     if not groups:
         print("No near-duplicate photos.")
     for group in groups:
-        print(f"keep {group.keep.path}")
+        print(f"keep  {group.keep.path}")
         for photo in group.others:
-            print(f"     {photo.path}")
+            verb = "trash" if group.pre_ticked(photo) else "leave"
+            match = group.why(photo)
+            why = f"{match.kind}, similarity {match.similarity:.2f}" if match else "similar"
+            print(f"{verb} {photo.path}  ({why})")
 
 
 def _trash_others(library: Any, locations: Locations, groups: list[Any], yes: bool) -> None:
-    """The list above was the preview; ask (or take --yes), then move and forget them."""
+    """The list above was the preview; ask (or take --yes), then move the copies marked
+    "trash" (exact and near-exact) and forget them."""
     from photoclip.core.trash import trash_photos
 
-    others = [photo for group in groups for photo in group.others]
+    others = [photo for group in groups for photo in group.others if group.pre_ticked(photo)]
+    if not others:
+        print("Nothing to move: no exact or near-exact copies.", file=sys.stderr)
+        return
     if not yes:
         if not sys.stdin.isatty():
             raise KnownError("Add --yes to move photos to the trash without a question.")

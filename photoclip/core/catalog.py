@@ -164,6 +164,19 @@ MIGRATIONS: tuple[str, ...] = (
     DELETE FROM photo_tags WHERE source = 'auto';
     UPDATE tag_labels SET threshold = NULL;
     """,
+    # 5 (issue 15): the visual fingerprint of each photo's bytes, for near-duplicates
+    # (photoclip/core/fingerprints.py): made once, read by every search for copies.
+    """
+    CREATE TABLE fingerprints (
+        content_hash TEXT PRIMARY KEY,
+        -- The version of the fingerprint's recipe; another one means making it again.
+        recipe INTEGER NOT NULL,
+        -- What every search reads (~2 kB), before what only a few pairs need (~7 kB):
+        -- SQLite then never loads the second for a search of the whole library.
+        summary BLOB NOT NULL,
+        data BLOB NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -527,7 +540,54 @@ class Catalog:
             "DELETE FROM embeddings WHERE content_hash NOT IN "
             "(SELECT content_hash FROM photos WHERE content_hash IS NOT NULL)"
         )
+        self._db.execute(
+            "DELETE FROM fingerprints WHERE content_hash NOT IN "
+            "(SELECT content_hash FROM photos WHERE content_hash IS NOT NULL)"
+        )
         return cursor.rowcount
+
+    def put_fingerprint(self, content_hash: str, recipe: int, summary: bytes, data: bytes) -> None:
+        """Call inside `transaction()`."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO fingerprints VALUES (?, ?, ?, ?)",
+            (content_hash, recipe, summary, data),
+        )
+
+    def fingerprints(self, recipe: int, hashes: Sequence[str] | None = None) -> dict[str, bytes]:
+        """Stored fingerprints of `recipe` by content hash: of every indexed photo, or of
+        those `hashes`."""
+        sql = (
+            "SELECT f.content_hash, f.data FROM fingerprints f WHERE f.recipe = ? AND "
+            "f.content_hash IN (SELECT content_hash FROM photos WHERE status = 'indexed')"
+        )
+        if hashes is None:
+            return {r[0]: r[1] for r in self._query(sql, (recipe,))}
+        found: dict[str, bytes] = {}
+        for start in range(0, len(hashes), 500):
+            chunk = list(hashes[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(
+                "SELECT content_hash, data FROM fingerprints WHERE recipe = ? AND "
+                f"content_hash IN ({marks})",
+                [recipe, *chunk],
+            )
+            found.update((r[0], r[1]) for r in rows)
+        return found
+
+    def fingerprint_chunks(
+        self, recipe: int, size: int = 4096
+    ) -> Iterator[list[tuple[str, bytes]]]:
+        """Every indexed photo's fingerprint summary of `recipe`, `size` at a time."""
+        try:
+            cursor = self._db.execute(
+                "SELECT f.content_hash, f.summary FROM fingerprints f WHERE f.recipe = ? AND "
+                "f.content_hash IN (SELECT content_hash FROM photos WHERE status = 'indexed')",
+                (recipe,),
+            )
+            while rows := cursor.fetchmany(size):
+                yield [(r[0], r[1]) for r in rows]
+        except sqlite3.Error as error:
+            raise translate(error, self.path) from error
 
     # -- embeddings: reading --------------------------------------------------------------
 

@@ -272,3 +272,21 @@ def test_a_photo_date_is_always_one_every_zone_can_show(
     photo = Photo(1, Path("/p.jpg"), 1, 1, mtime_ns, None, None, None, taken_at, INDEXED, None)
     assert photo.date == expected
     datetime.fromtimestamp(photo.date)  # what sorting's {year} does; raised before
+
+
+def test_fingerprints_are_kept_by_content_and_pruned_with_their_last_photo(
+    catalog: Catalog,
+) -> None:
+    first = add_photo(catalog, "/photos/a.jpg", "aa")
+    add_photo(catalog, "/photos/b.jpg", "bb")
+    with catalog.transaction():
+        catalog.put_fingerprint("aa", 1, b"summary of a", b"print of a")
+        catalog.put_fingerprint("bb", 1, b"summary of b", b"print of b")
+        catalog.put_fingerprint("bb", 2, b"new summary", b"newer recipe")  # one per content
+    assert catalog.fingerprints(1) == {"aa": b"print of a"}
+    assert catalog.fingerprints(2, ["bb", "cc"]) == {"bb": b"newer recipe"}
+    assert list(catalog.fingerprint_chunks(2)) == [[("bb", b"new summary")]]
+    with catalog.transaction():
+        catalog.delete_photos([first])
+        catalog.prune_orphan_embeddings()
+    assert catalog.fingerprints(1, ["aa"]) == {}
