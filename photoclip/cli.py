@@ -1,23 +1,30 @@
 """The `photoclip` command: a thin front end over photoclip.core.
 
-Exit codes: 0 success, 1 a condition the user can fix (the message says how), 2 bad usage,
-130 interrupted. torch is imported only by commands that need the model.
+Exit codes: 0 success, 1 a condition the user can fix (the message says how), 2 bad usage
+(a query that cannot be searched for included), 130 interrupted. No input gives a traceback:
+an unexpected error prints one line, and its traceback goes to the log file
+(`photoclip.log` in the cache folder). torch is imported only by commands that need the
+model.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import math
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
 from photoclip import __version__
-from photoclip.core.errors import KnownError
+from photoclip.core.errors import KnownError, QueryError
 from photoclip.core.paths import Locations
 from photoclip.core.settings import Settings
 from photoclip.core.workerstatus import read_status
@@ -35,9 +42,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command is None:
         return _launch_app(["--self-test"] if args.self_test else [])
-    _start_log_file()
+    return _guarded(args, _start_log_file())
+
+
+def _guarded(args: argparse.Namespace, log_path: Path | None) -> int:
+    """Run the command; every way it can end becomes a message and an exit code."""
     try:
         return int(args.run(args) or 0)
+    except QueryError as error:  # the query is what the user typed: bad usage
+        print(f"photoclip: {error}", file=sys.stderr)
+        return 2
     except KnownError as error:
         log.info("%s failed: %r", args.command, error)  # the type goes to the log file only
         print(f"photoclip: {error}", file=sys.stderr)
@@ -45,6 +59,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("photoclip: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `photoclip search x | head`: the reader has what it wanted
+        with contextlib.suppress(OSError, ValueError):  # (no flush error at exit either)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as error:
+        return _unexpected(error, args.command, log_path)
+
+
+def _unexpected(error: Exception, command: str, log_path: Path | None) -> int:
+    """A bug, not the user's doing: one line here, the traceback in the log file (at INFO,
+    which the terminal shows only with -v)."""
+    log.info("%s stopped on an unexpected error", command, exc_info=error)
+    said = " ".join(str(error).split())[:300]  # one line, whatever the error holds
+    where = f"The details are in {log_path}" if log_path else "No log file could be written"
+    print(
+        f"photoclip: unexpected error ({type(error).__name__}: {said}). "
+        f"{where}; please report them.",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _print_any_file_name() -> None:
@@ -98,9 +132,10 @@ def _add_index(commands: Any) -> None:
 
 def run_index(args: argparse.Namespace) -> int:
     from photoclip.core.indexing import Indexer
+    from photoclip.core.runs import recorded
 
     locations, settings = _environment()
-    with _open_library(locations) as library:
+    with _open_library(locations) as library, recorded(library.catalog, "index"):
         profile = args.model or _library_profile(library) or settings.model
         encoder = _lazy_encoder(library, profile, args.device or settings.device, settings)
         indexer = Indexer(
@@ -132,7 +167,7 @@ def _add_search(commands: Any) -> None:
     command = commands.add_parser("search", help="find photos by a description")
     command.add_argument("query", help='e.g. "dog on a beach", "beach + sunset - people"')
     _add_result_options(command)
-    command.add_argument("--min-score", type=float, help="hide results below this cosine score")
+    command.add_argument("--min-score", type=_finite, help="hide results below this cosine score")
     command.add_argument("--folder", type=Path, help="only photos inside this folder")
     command.add_argument("--since", type=_date, help="taken on or after (YYYY-MM-DD)")
     command.add_argument("--until", type=_date, help="taken before (YYYY-MM-DD)")
@@ -152,7 +187,7 @@ def _add_search(commands: Any) -> None:
 def run_search(args: argparse.Namespace) -> int:
     from photoclip.core.search import SearchOptions
 
-    _, settings = _environment()
+    locations, settings = _environment()
     textness = args.textness if args.textness is not None else settings.textness
     options = SearchOptions(
         textness=textness,
@@ -165,20 +200,51 @@ def run_search(args: argparse.Namespace) -> int:
         sort=args.sort,
     )
     with _searcher() as searcher:
+        _check_filters(searcher.library, args)
         results = searcher.search(args.query, options)
         if options.textness:
-            _remember_textness(searcher)
+            _remember_textness(searcher, locations)
         _print_results(results, args.json)
     return 0
 
 
-def _remember_textness(searcher: Any) -> None:
-    """Store a direction the search had to learn, so the next search finds it."""
+def _check_filters(library: Any, args: argparse.Namespace) -> None:
+    """A filter that can match nothing is a mistake to point out, not an empty result."""
+    if args.tag is not None and not _tag_exists(library.catalog, *args.tag):
+        raise KnownError(f"There is no tag {':'.join(args.tag)}. See: photoclip tags list")
+    if args.folder is not None:
+        folder = args.folder.expanduser().resolve()
+        roots = [root.path for root in library.catalog.roots()]
+        if not any(folder.is_relative_to(r) or r.is_relative_to(folder) for r in roots):
+            raise KnownError(
+                f"{args.folder} is not in any of PhotoClip's folders "
+                f"({', '.join(map(str, roots)) or 'none yet'})."
+            )
+
+
+def _tag_exists(catalog: Any, category: str, label: str) -> bool:
+    rows = catalog.read(
+        "SELECT 1 FROM tag_labels l JOIN tag_categories c ON c.id = l.category_id "
+        "WHERE c.name = ? AND l.name = ?",
+        (category, label),
+    )
+    return bool(rows)
+
+
+def _remember_textness(searcher: Any, locations: Locations) -> None:
+    """Store a direction the search had to learn, so the next search finds it (the
+    search itself reads the catalog read-only; a read-only data folder keeps nothing)."""
+    from photoclip.core.catalog import Catalog
     from photoclip.core.textness import load_direction, save_direction
 
     direction = searcher.textness_direction()
-    if load_direction(searcher.library.catalog, direction.model_key) is None:
-        save_direction(searcher.library.catalog, direction)
+    if load_direction(searcher.library.catalog, direction.model_key) is not None:
+        return
+    try:
+        with Catalog.open(locations.catalog) as catalog:
+            save_direction(catalog, direction)
+    except KnownError as error:
+        log.info("the textness direction is not kept: %s", error)
 
 
 def _textness(text: str) -> float:
@@ -214,11 +280,13 @@ def _add_status(commands: Any) -> None:
 
 
 def run_status(args: argparse.Namespace) -> int:
+    from photoclip.core.library import Library
+
     locations, _ = _environment()
     if not locations.catalog.exists():
         status: dict[str, Any] = _empty_status()
-    else:
-        with _open_library(locations) as library:
+    else:  # read-only: status works on a read-only or damaged data folder too
+        with Library.open(locations, readonly=True) as library:
             status = _library_status(library)
     status.update(read_status(locations))
     if args.json:
@@ -237,23 +305,41 @@ def _add_watch(commands: Any) -> None:
 
 
 def run_watch(args: argparse.Namespace) -> int:
+    from photoclip.core.library import recorded_profile
     from photoclip.core.profiles import resolve_profile
     from photoclip.core.worker import Worker, WorkerSettings, serve
 
     locations, settings = _environment()
     device = args.device or settings.device
+    # As `index`: the library keeps its model; only --model switches it.
+    profile = args.model or recorded_profile(locations) or settings.model
     worker = Worker(
         locations,
         lambda name: _load_encoder(name, device, settings),
-        resolve_profile(args.model or settings.model).name,
+        resolve_profile(profile).name,
         WorkerSettings(
             batch_size=settings.batch_size, max_pixels=settings.max_megapixels * 1_000_000
         ),
         after_commit=_auto_tagging,
     )
     worker.subscribe(_WatchLine())
-    serve(worker, list(args.paths))
+    with _run_marker(locations, "watch"):
+        serve(worker, list(args.paths))
+        if worker.failure is not None:  # kept as the run's reason for `status`
+            raise KnownError(f"Watching stopped on an error: {worker.failure}")
     return 0
+
+
+@contextmanager
+def _run_marker(locations: Locations, command: str) -> Iterator[None]:
+    """`status` tells of a run that did not finish (the worker writes its own catalog
+    connection; this one holds only the marker)."""
+    from photoclip.core.catalog import Catalog
+    from photoclip.core.runs import recorded
+
+    locations.ensure()
+    with Catalog.open(locations.catalog) as catalog, recorded(catalog, command):
+        yield
 
 
 def _add_doctor(commands: Any) -> None:
@@ -287,10 +373,10 @@ def _add_tags(commands: Any) -> None:
     edit.add_argument("category")
     edit.add_argument("label", nargs="?")
     edit.add_argument("--context", help='category: prompt context, e.g. "a type of pet"')
-    edit.add_argument("--margin", type=float, help="single-choice lead over the runner-up")
+    edit.add_argument("--margin", type=_finite, help="single-choice lead over the runner-up")
     edit.add_argument("--kind", choices=("single", "multi"))
     edit.add_argument("--phrasing", action="append", help="label: an alternative phrasing")
-    edit.add_argument("--threshold", type=float, help="label: your own threshold")
+    edit.add_argument("--threshold", type=_finite, help="label: your own threshold")
     edit.add_argument("--auto-threshold", action="store_true", help="label: calibrated again")
     edit.add_argument("--counter", action=argparse.BooleanOptionalAction, default=None)
     remove = actions.add_parser("remove", help="remove a category, or some of its labels")
@@ -687,6 +773,8 @@ def run_sort(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(plan.as_json())
         return 0
+    if args.plan and not plan.steps:
+        print("Nothing to sort: no photo has the tags these rules name.", file=sys.stderr)
     for s in plan.steps:
         print(f"{s.status:>8} {s.action:<8} {s.source} -> {s.destination} {s.note}".rstrip())
     for line in plan.conflicts + plan.problems:
@@ -705,13 +793,20 @@ def _add_duplicates(commands: Any) -> None:
     command = commands.add_parser("duplicates", help="find near-duplicate photos")
     command.add_argument(
         "--threshold",
-        type=float,
+        type=_finite,
         help="cosine from which photos are compared (default 0.75; lower finds more)",
     )
-    command.add_argument("--json", action="store_true", help="print the groups as JSON")
+    command.add_argument(
+        "--json",
+        action="store_true",
+        help="print the groups as JSON, each with its pairs' kind and similarity",
+    )
     action = command.add_mutually_exclusive_group()
     action.add_argument(
-        "--trash", action="store_true", help="move each group's others to the system trash"
+        "--trash",
+        action="store_true",
+        help="move each group's exact and near-exact copies to the system trash "
+        "(crops, edits and similar shots stay)",
     )
     action.add_argument("--undo", action="store_true", help="take the last trashed batch back")
     command.add_argument("--yes", action="store_true", help="--trash without asking")
@@ -741,16 +836,23 @@ def _print_groups(groups: list[Any], as_json: bool) -> None:
     if not groups:
         print("No near-duplicate photos.")
     for group in groups:
-        print(f"keep {group.keep.path}")
+        print(f"keep  {group.keep.path}")
         for photo in group.others:
-            print(f"     {photo.path}")
+            verb = "trash" if group.pre_ticked(photo) else "leave"
+            match = group.why(photo)
+            why = f"{match.kind}, similarity {match.similarity:.2f}" if match else "similar"
+            print(f"{verb} {photo.path}  ({why})")
 
 
 def _trash_others(library: Any, locations: Locations, groups: list[Any], yes: bool) -> None:
-    """The list above was the preview; ask (or take --yes), then move and forget them."""
+    """The list above was the preview; ask (or take --yes), then move the copies marked
+    "trash" (exact and near-exact) and forget them."""
     from photoclip.core.trash import trash_photos
 
-    others = [photo for group in groups for photo in group.others]
+    others = [photo for group in groups for photo in group.others if group.pre_ticked(photo)]
+    if not others:
+        print("Nothing to move: no exact or near-exact copies.", file=sys.stderr)
+        return
     if not yes:
         if not sys.stdin.isatty():
             raise KnownError("Add --yes to move photos to the trash without a question.")
@@ -789,10 +891,10 @@ def _print_trash_report(verb: str, report: Any) -> None:
 # -- wiring: the CLI's composition root --------------------------------------------------------
 
 
-def _start_log_file() -> None:
+def _start_log_file() -> Path | None:
     from photoclip.core.logfile import start_log_file
 
-    start_log_file(Locations.from_environment().cache)
+    return start_log_file(Locations.from_environment().cache)
 
 
 def _environment() -> tuple[Locations, Settings]:
@@ -816,7 +918,7 @@ def _load_encoder(profile_name: str | None, device: str | None, settings: Settin
         return load_encoder(
             profile,
             device=device,
-            cache=locations.ensure().weights,
+            cache=_weights_folder(locations),
             progress=bar.advance,
             threads=settings.threads or None,
         )
@@ -835,16 +937,26 @@ def _lazy_encoder(
     return LazyEncoder(profile, load, library.catalog.model(profile.key))
 
 
+def _weights_folder(locations: Locations) -> Path:
+    """Made if it can be (a read-only cache still serves weights that are there)."""
+    try:
+        locations.weights.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        log.info("cannot make %s: %s", locations.weights, error)
+    return locations.weights
+
+
 class _searcher:
     """Context manager: a Searcher over the library, loading the library's own model."""
 
     def __enter__(self) -> Any:
+        from photoclip.core.library import Library
         from photoclip.core.search import Searcher
 
         locations, settings = _environment()
         if not locations.catalog.exists():
             raise KnownError("Nothing is indexed yet. Add a folder first: photoclip index FOLDER")
-        self.library = _open_library(locations)
+        self.library = Library.open(locations, readonly=True)  # a search writes nothing
         record = self.library.active_model
         if record is None:
             raise KnownError("Nothing is indexed yet. Add a folder first: photoclip index FOLDER")
@@ -861,7 +973,7 @@ class _searcher:
 
 
 def _add_result_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("-n", type=int, default=20, help="how many results (default 20)")
+    command.add_argument("-n", type=_count, default=20, help="how many results (default 20)")
     command.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
@@ -899,6 +1011,7 @@ def _empty_status() -> dict[str, Any]:
         "index_size": 0,
         "index_health": "empty",
         "roots": [],
+        "unfinished_runs": [],
     }
 
 
@@ -922,7 +1035,17 @@ def _library_status(library: Any) -> dict[str, Any]:
         "index_size": size,
         "index_health": health,
         "roots": [str(root.path) for root in catalog.roots()],
+        "unfinished_runs": _unfinished_runs(catalog),
     }
+
+
+def _unfinished_runs(catalog: Any) -> list[dict[str, Any]]:
+    from photoclip.core.runs import unfinished
+
+    return [
+        {"command": r.command, "pid": r.pid, "started_at": r.started_at, "reason": r.reason}
+        for r in unfinished(catalog)
+    ]
 
 
 def _print_status(status: dict[str, Any]) -> None:
@@ -932,6 +1055,10 @@ def _print_status(status: dict[str, Any]) -> None:
     print(f"worker: {status['worker']}   queue: {status['queue']}")
     for root in status["roots"]:
         print(f"folder: {root}")
+    for run in status["unfinished_runs"]:
+        started = datetime.fromtimestamp(run["started_at"]).strftime("%Y-%m-%d %H:%M:%S")
+        why = run["reason"] or "killed, or the computer stopped; no reason was recorded"
+        print(f"stopped early: `{run['command']}` started {started} did not finish ({why})")
     for failure in status["failures"]:
         print(f"  failed {failure['path']}: {failure['reason']}")
 
@@ -941,10 +1068,30 @@ def _print_json(data: dict[str, Any]) -> None:
     sys.stdout.write("\n")
 
 
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of 1 or more")
+    return value
+
+
 def _date(text: str) -> float:
     try:
         return datetime.fromisoformat(text).timestamp()
-    except ValueError as error:
+    except (ValueError, OverflowError, OSError) as error:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date like 2024-07-31") from error
 
 

@@ -29,20 +29,22 @@ def library(tmp_path: Path) -> Path:
     return folder.resolve()
 
 
-def test_duplicates_json_names_the_keeper_and_the_others(library: Path) -> None:
+def test_duplicates_json_names_the_keeper_the_others_and_each_pair_s_kind(library: Path) -> None:
     found = as_json("duplicates")
-    assert found == {
-        "groups": [
-            {
-                "keep": str(library / "original.png"),
-                "others": [str(library / "turned.jpg"), str(library / "small.jpg")],
-            }
-        ]
-    }
+    [group] = found["groups"]
+    original, turned, small = (
+        str(library / n) for n in ("original.png", "turned.jpg", "small.jpg")
+    )
+    assert group["keep"] == original and group["others"] == [turned, small]
+    kinds = {frozenset((p["a"], p["b"])): p["kind"] for p in group["pairs"]}
+    assert kinds[frozenset((original, turned))] == "same photo, rotated"
+    assert kinds[frozenset((original, small))] == "same photo, resized"
+    assert all(0.9 <= p["similarity"] <= 1.0 for p in group["pairs"])
     # Even when the embeddings must be all but equal, the hashes find the turned copy.
     assert as_json("duplicates", "--threshold", "0.9999") == found
     text = photoclip("duplicates").stdout
-    assert text.startswith(f"keep {library / 'original.png'}")
+    assert text.startswith(f"keep  {original}")
+    assert f"trash {small}  (same photo, resized, similarity" in text
 
 
 def test_search_with_textness_learns_the_direction_once_and_checks_its_range(

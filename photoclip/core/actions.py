@@ -23,7 +23,7 @@ from photoclip.core.sorting import Plan, Rule, Sorter
 from photoclip.core.tagging import Explanation, Tagger, install_default_categories
 from photoclip.core.tagstore import TagStore
 from photoclip.core.thumbnails import FillThumbnails
-from photoclip.core.worker import USER, IndexFiles, Job, Work
+from photoclip.core.worker import USER, Job, Work
 
 Reply = Callable[[Any], None]
 
@@ -266,15 +266,15 @@ class TrashPhotos(Action):
 @dataclass(frozen=True)
 class UndoTrash(Action):
     """Take the last trashed batch back out of the trash and index it again (same bytes:
-    their vectors are found by content, unless a full scan pruned them meanwhile).
-    Replies with the TrashReport."""
+    their vectors are found by content, unless a full scan pruned them meanwhile), before
+    replying with the TrashReport: a search for duplicates that follows finds them again."""
 
     def perform(self, work: Work) -> Any:
         from photoclip.core.trash import Trash
 
         report = Trash(work.worker.locations.data).undo()
         if report.done:
-            work.worker.submit(IndexFiles(tuple(report.done)))
+            work.indexer().index_files(list(report.done), work.progress, work.control)
         return report
 
 

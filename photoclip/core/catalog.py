@@ -164,6 +164,19 @@ MIGRATIONS: tuple[str, ...] = (
     DELETE FROM photo_tags WHERE source = 'auto';
     UPDATE tag_labels SET threshold = NULL;
     """,
+    # 5 (issue 15): the visual fingerprint of each photo's bytes, for near-duplicates
+    # (photoclip/core/fingerprints.py): made once, read by every search for copies.
+    """
+    CREATE TABLE fingerprints (
+        content_hash TEXT PRIMARY KEY,
+        -- The version of the fingerprint's recipe; another one means making it again.
+        recipe INTEGER NOT NULL,
+        -- What every search reads (~2 kB), before what only a few pairs need (~7 kB):
+        -- SQLite then never loads the second for a search of the whole library.
+        summary BLOB NOT NULL,
+        data BLOB NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -242,14 +255,30 @@ class Catalog:
     @classmethod
     def open(cls, path: Path, *, readonly: bool = False) -> Catalog:
         try:
-            connection = _connect(path, readonly)
-            catalog = cls(connection, path)
-            if not readonly:
-                catalog._migrate()
-            else:
-                catalog._check_version()
+            if readonly:
+                return cls._open_readonly(path)
+            catalog = cls(_connect(path, readonly), path)
+            catalog._migrate()
         except sqlite3.Error as error:
             raise translate(error, path) from error
+        return catalog
+
+    @classmethod
+    def _open_readonly(cls, path: Path) -> Catalog:
+        catalog = cls(_connect(path, readonly=True), path)
+        try:
+            version = catalog._check_version()
+        except sqlite3.OperationalError as error:
+            # A read-only data folder: a WAL reader needs a -shm file it cannot make
+            # there. Nothing can write the catalog either, so read it as unchanging.
+            # (Only then: an immutable reader would miss a live writer's commits.)
+            if not any(why in str(error) for why in _NO_SHM):
+                raise
+            catalog.close()
+            catalog = cls(_connect(path, readonly=True, immutable=True), path)
+            version = catalog._check_version()
+        if version < SCHEMA_VERSION:  # written by an older PhotoClip: migrate it first
+            cls.open(path).close()
         return catalog
 
     def close(self) -> None:
@@ -262,9 +291,12 @@ class Catalog:
         self.close()
 
     def _migrate(self) -> None:
-        version = self._check_version()
-        for number in range(version, SCHEMA_VERSION):
-            with self.transaction():
+        if self._check_version() == SCHEMA_VERSION:
+            return
+        # Two processes may open a new data folder at once: the version is read again
+        # under the write lock (BEGIN IMMEDIATE), so only the first one migrates.
+        with self.transaction():
+            for number in range(self._check_version(), SCHEMA_VERSION):
                 for statement in _statements(MIGRATIONS[number]):
                     self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {number + 1}")
@@ -508,7 +540,54 @@ class Catalog:
             "DELETE FROM embeddings WHERE content_hash NOT IN "
             "(SELECT content_hash FROM photos WHERE content_hash IS NOT NULL)"
         )
+        self._db.execute(
+            "DELETE FROM fingerprints WHERE content_hash NOT IN "
+            "(SELECT content_hash FROM photos WHERE content_hash IS NOT NULL)"
+        )
         return cursor.rowcount
+
+    def put_fingerprint(self, content_hash: str, recipe: int, summary: bytes, data: bytes) -> None:
+        """Call inside `transaction()`."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO fingerprints VALUES (?, ?, ?, ?)",
+            (content_hash, recipe, summary, data),
+        )
+
+    def fingerprints(self, recipe: int, hashes: Sequence[str] | None = None) -> dict[str, bytes]:
+        """Stored fingerprints of `recipe` by content hash: of every indexed photo, or of
+        those `hashes`."""
+        sql = (
+            "SELECT f.content_hash, f.data FROM fingerprints f WHERE f.recipe = ? AND "
+            "f.content_hash IN (SELECT content_hash FROM photos WHERE status = 'indexed')"
+        )
+        if hashes is None:
+            return {r[0]: r[1] for r in self._query(sql, (recipe,))}
+        found: dict[str, bytes] = {}
+        for start in range(0, len(hashes), 500):
+            chunk = list(hashes[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(
+                "SELECT content_hash, data FROM fingerprints WHERE recipe = ? AND "
+                f"content_hash IN ({marks})",
+                [recipe, *chunk],
+            )
+            found.update((r[0], r[1]) for r in rows)
+        return found
+
+    def fingerprint_chunks(
+        self, recipe: int, size: int = 4096
+    ) -> Iterator[list[tuple[str, bytes]]]:
+        """Every indexed photo's fingerprint summary of `recipe`, `size` at a time."""
+        try:
+            cursor = self._db.execute(
+                "SELECT f.content_hash, f.summary FROM fingerprints f WHERE f.recipe = ? AND "
+                "f.content_hash IN (SELECT content_hash FROM photos WHERE status = 'indexed')",
+                (recipe,),
+            )
+            while rows := cursor.fetchmany(size):
+                yield [(r[0], r[1]) for r in rows]
+        except sqlite3.Error as error:
+            raise translate(error, self.path) from error
 
     # -- embeddings: reading --------------------------------------------------------------
 
@@ -625,9 +704,14 @@ class Catalog:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+#: What a read-only WAL open says when its folder cannot hold the -shm file.
+_NO_SHM = ("attempt to write a readonly database", "unable to open database file")
+
+
+def _connect(path: Path, readonly: bool, immutable: bool = False) -> sqlite3.Connection:
     if readonly:
-        connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, isolation_level=None)
+        uri = f"{path.absolute().as_uri()}?mode=ro" + ("&immutable=1" if immutable else "")
+        connection = sqlite3.connect(uri, uri=True, isolation_level=None)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(path, isolation_level=None)
@@ -636,11 +720,24 @@ def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
     connection.execute("PRAGMA busy_timeout = 5000")
     connection.execute("PRAGMA foreign_keys = ON")
     if not readonly:
-        connection.execute("PRAGMA journal_mode = WAL")
+        _use_wal(connection)
         # NORMAL is durable across application crashes in WAL mode; only an OS crash can
         # lose the last commits, and the index is rebuilt from what survived.
         connection.execute("PRAGMA synchronous = NORMAL")
     return connection
+
+
+def _use_wal(connection: sqlite3.Connection, tries: int = 100) -> None:
+    """Switch to WAL. Processes opening a new catalog at once race to switch it, and SQLite
+    answers the loser "locked" at once, without its busy handler: so wait and retry."""
+    for attempt in range(tries):
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == tries - 1:
+                raise
+            time.sleep(0.05)
 
 
 def _statements(script: str) -> list[str]:

@@ -1,103 +1,193 @@
-"""Near-duplicate photos: bursts, resized or re-encoded copies, small crops, rotated copies.
+"""Near-duplicate photos: copies of one picture (resized, re-encoded, cropped, turned,
+mirrored, made brighter).
 
-Two signals:
+Candidates come from three places, so that no single one has to be right:
 
-1. The stored CLIP embeddings find candidates. Every photo asks the vector index for its
-   `NEIGHBOURS` nearest photos in one batched k-NN call (HNSW for large libraries), and
-   pairs at or above the cosine `threshold` become candidates: O(n k log n), never the
-   n^2 comparisons of every pair. Resized or re-encoded copies sit at cosine 0.99+, crops
-   lower (see DEFAULT_THRESHOLD).
-2. A visual fingerprint of each photo (read from the indexer's 256-px thumbnail): DCT
-   perceptual hashes (63 bits of the low frequencies of a 32 x 32 grey image) of the photo
-   in its four 90-degree rotations and of 19 windows of it (the whole, and 90% and 80%
-   crops at 3 x 3 places), its mean colour and its contrast. It does two jobs:
-   - it finds the turned copies that CLIP embeds far apart (a retrained test-shapes model
-     put them at cosine 0.24-0.57; Immich declined rotation for this reason): a photo whose
-     turned hash shares a 16-bit band with another's upright hash is a candidate too
-     (`rotated_pairs`, a multi-index: O(n log n));
-   - it confirms every candidate: some window of one must be within MAX_HASH_DISTANCE bits
-     of some rotation of the other, and their mean colours close. This vetoes the pairs
-     CLIP finds alike that are different pictures (two beach photos), which lets the
-     embedding threshold stay low enough to keep crops. The hash of a nearly flat image is
-     noise, so for one the embedding decides, at SAME_PICTURE_COSINE.
+1. The stored CLIP embeddings: every photo asks the vector index for its `NEIGHBOURS`
+   nearest, and pairs at or above the cosine `threshold` are candidates (one batched k-NN
+   call, O(n k log n)).
+2. The fingerprints' perceptual hashes under the 8 symmetries of a square: a turned or
+   mirrored copy shares a 16-bit band with the original (`hash_candidates`, O(n log n)).
+   CLIP embeds turned copies far apart (test-shapes put them at cosine 0.24-0.57).
+3. The fingerprints' colour layouts (4 x 4 cells): each photo's nearest few
+   (`layout_candidates`), up to LAYOUT_NEIGHBOURS_MAX photos. A model with poor
+   embeddings (random weights) still finds crops and brighter copies this way.
 
-Why a hash rather than embeddings of rotated thumbnails: it needs no model (three more
-forward passes per photo cost far more than a thumbnail decode), it is exact under 90-degree
-rotations (rotating the thumbnail is rotating the photo), it finds rotation candidates that
-no embedding k-NN would, and it catches re-encodes and resizes as well. Its cost: every photo's
-thumbnail is read once per search (~6 ms a photo on this busy 2-core box; caching the
-fingerprints in the catalog is the next step for very large libraries).
+Each candidate pair that passes a cheap gate (hashes or layouts close under some symmetry)
+is then judged on local structure, cell by cell, never on whole-image statistics that a
+large shared background dominates (a red square and an orange one on the same purple
+differ in a few cells only, by far more than a copy's worst cell):
 
-Confirmed pairs are joined into groups with union-find; groups are ordered by size, and
-each keeps the photo with the largest resolution, then the oldest.
+- whole photos, all pairs at once: the second under the symmetry its hashes suggest,
+  brightness fitted, compared on 24 x 24 cells (`whole_alignments`). Resized, re-encoded,
+  turned, mirrored and brighter copies are decided here;
+- the pairs left, one by one, by a search for a crop (`fingerprints.align`: windows down to
+  78% of the side, on 16 x 16 cells).
+
+The thresholds rest on tests/benchmarks/bench_duplicate_quality.py.
+
+Each confirmed pair gets a kind in words (`SAME`, `RESIZED`, ...). Only exact and
+near-exact copies (same picture after resize, re-encode, rotation or mirror) are
+`PRE_TICKED` for the trash; crops, edits and similar shots are shown for the user to judge.
+
+Fingerprints are kept in the catalog by content hash (made by the indexer after embedding,
+see `remember_fingerprints`), so a search reads no thumbnail for a photo indexed since.
+Two paths to one file (a symlink, a hard link) are one photo: never a keep/trash pair.
+Confirmed pairs are joined into groups with union-find; each group keeps the photo with the
+largest resolution, then the oldest.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from photoclip.core.catalog import Photo
-from photoclip.core.errors import KnownError
+from photoclip.core.catalog import Catalog, Photo
+from photoclip.core.errors import CatalogError, KnownError
+from photoclip.core.fingerprints import (
+    TRANSFORMS,
+    WHOLE,
+    Alignment,
+    Fingerprint,
+    align,
+    bit_counts,
+    fingerprint,
+    quick_alignments,
+    summaries,
+    transformed,
+)
 from photoclip.core.imageio import ThumbnailStore, decode_image, read_file
 from photoclip.core.library import Library
 from photoclip.core.vectorindex import VectorIndex
 
 log = logging.getLogger(__name__)
 
-#: Cosine at which two photos become candidates; the fingerprint confirms each pair, so a
-#: low floor costs little precision. Measured (tests/benchmarks/bench_duplicates.py
-#: --images, 40 generated photo-like images): with the interim test-shapes model, copies
-#: (resized, JPEG quality 15, 10% crops, turned 90/180/270 degrees) kept cosine >= 0.90 and
-#: different images reached 0.98, so the cosine alone cannot tell them apart; with two
-#: retrained ResNet candidates of test-shapes, 10% crops fell to 0.76-0.80 and turned
-#: copies to 0.24-0.57 (turned copies are found by their hashes instead, see
-#: `rotated_pairs`). 0.75 keeps the crops. Without fingerprints (random vectors with planted
-#: copies at 0.93-0.995 among photo-like neighbours), 0.85 found every planted pair with
-#: 93% pair precision and 0.92 with 100%.
+#: Cosine at which two photos' embeddings make them candidates; the fingerprint judges
+#: each pair, so a low floor costs time, not precision. 10% crops fell to cosine 0.76-0.80
+#: with test-shapes.
 DEFAULT_THRESHOLD = 0.75
 #: Nearest photos asked for per photo: a burst longer than this is still one group, as
 #: its frames chain to each other.
 NEIGHBOURS = 10
-#: Graph search breadth for the candidates (the index's own is 256, for recall at 50):
-#: near-duplicates are each other's nearest, and 64 finds 99.9% of the same neighbours
-#: at 2.8x the speed (25k photo-like vectors, k = 11).
+#: Graph search breadth for the candidates (near-duplicates are each other's nearest).
 CANDIDATE_EF = 64
-#: For a nearly flat photo (grey standard deviation below FLAT_CONTRAST, of 255) the hash
-#: means nothing; embeddings this close then decide.
-SAME_PICTURE_COSINE = 0.99
-FLAT_CONTRAST = 8.0
-#: Mean colours of copies differ by at most this much in any channel (of 255): a crop or a
-#: low JPEG quality shifts it a little, a different photo usually a lot.
-MAX_COLOUR_DIFFERENCE = 30.0
-#: Bits (of 63) by which matching fingerprints may differ. Measured on generated images:
-#: copies (resized, JPEG 15, 10% crops anywhere, rotations) differed by at most 4 bits (6 in
-#: an earlier set with corner crops), different images by at least 14 (780 pairs; 10 in the
-#: earlier set).
+#: The fingerprint recipe stored with each fingerprint; bump it when fingerprints.py changes.
+FINGERPRINT_RECIPE = 1
+#: Colour-layout neighbours per photo, and the library size up to which they are looked
+#: for (an exact search, O(n^2): 12 s at 20k photos on this busy 2-core box, ~1 s at 5k;
+#: larger libraries rely on the embeddings and the hashes).
+LAYOUT_NEIGHBOURS = 5
+LAYOUT_NEIGHBOURS_MAX = 5_000
+#: Bits (of 63) by which the hashes of a turned or mirrored copy may differ from the
+#: original's turned hash (copies measured 0-2; unrelated photos ~31).
 MAX_HASH_DISTANCE = 7
 
-_HASH_SIDE = 32
-_THUMB_SIDE = 96
-_WINDOW_SCALES = (1.0, 0.9, 0.8)
+#: A pair is aligned (~30 ms) only if it passes a cheap gate: hashes within GATE_BITS under
+#: some symmetry (turned, mirrored, resized, re-encoded, brighter copies measured 0-2 bits;
+#: 1% of different real photos 20 or fewer), or 4 x 4 colour layouts at cosine
+#: GATE_LAYOUT or more under some symmetry (10% crops measured >= 0.992, different real
+#: photos 0.97 at the 99th percentile).
+GATE_BITS = 12
+GATE_LAYOUT = 0.985
+
+# What a copy's alignment may leave (sRGB distance of a cell, of 441; see the module
+# docstring). Measured by bench_duplicate_quality.py (--calibrate, and the stored
+# fingerprints of its sets for seeds 0 and 1) on 12 real photos x 7 copies each, as the
+# indexer's thumbnails, and 150 generated shapes on 6 shared backgrounds.
+#: Copies that are not crops, compared whole on 24 x 24 cells (fingerprints.WHOLE): mean
+#: <= 6.2 (a 10% brighter copy), worst cell <= 34; small different shapes on one
+#: background had a worst cell >= 76, different real photos a mean >= 38.
+COPY_MEAN, COPY_MAX = 9.0, 50.0
+#: Crops (a side below CROP_SCALE of the other's): the window is found to 0.5% of the side,
+#: but its cells straddle the stored ones; 24 crops measured mean <= 5.0, worst cell <= 42
+#: (22 of 24 <= 35). Different shapes on one background aligned without a turn stayed
+#: above mean 8 or a worst cell of 45; different real photos above mean 38.
+CROP_SCALE = 0.97
+CROP_MEAN, CROP_MAX = 7.0, 40.0
+#: Pairs whose coarse alignment (8 x 8 cells) is off by more than this on average are no
+#: copies, and the fine search is skipped: 12 real photos' 7 kinds of copy measured 13.1 at
+#: worst there (a crop: the coarse windows are 5% apart), different real photos 40 at best.
+GIVE_UP = 25.0
+#: Brightness gains further from 1 than this make an edited copy.
+EDIT_GAIN = 0.04
+#: Pixel counts further apart than this ratio make a resized copy.
+RESIZE_RATIO = 1.1
+
+SAME = "same photo"
+RESIZED = "same photo, resized"
+REENCODED = "same photo, re-encoded"
+ROTATED = "same photo, rotated"
+MIRRORED = "same photo, mirrored"
+CROPPED = "same photo, cropped"
+EDITED = "same photo, brightness changed"
+#: Not given by the finder yet: no rule measured so far tells a burst's frames from two
+#: different small shapes on one background (the dialog shows it unticked).
+SIMILAR = "very similar shot"
+#: Kinds whose extra copies are ticked for the trash at first: nothing is lost with them.
+PRE_TICKED = frozenset({SAME, RESIZED, REENCODED, ROTATED, MIRRORED})
+
+
+@dataclass(frozen=True)
+class Match:
+    """Why photos `a` and `b` (ids) belong together: a kind in words and a similarity in
+    [0, 1] (1: the same pixels)."""
+
+    a: int
+    b: int
+    kind: str
+    similarity: float
+
+    def involves(self, first: int, second: int) -> bool:
+        return {self.a, self.b} == {first, second}
 
 
 @dataclass(frozen=True)
 class DuplicateGroup:
     keep: Photo
     others: tuple[Photo, ...]
+    #: matches between members: every confirmed pair, and each other photo with the keeper
+    pairs: tuple[Match, ...] = ()
 
     @property
     def photos(self) -> tuple[Photo, ...]:
         return (self.keep, *self.others)
 
+    def match(self, first: Photo, second: Photo) -> Match | None:
+        return next((m for m in self.pairs if m.involves(first.id, second.id)), None)
+
+    def why(self, photo: Photo, keeper: Photo | None = None) -> Match | None:
+        """How `photo` matches the keeper (or `keeper`), else its closest match in the group."""
+        direct = self.match(photo, keeper or self.keep)
+        if direct is not None:
+            return direct
+        own = [m for m in self.pairs if photo.id in (m.a, m.b)]
+        return max(own, key=lambda m: m.similarity, default=None)
+
+    def pre_ticked(self, photo: Photo, keeper: Photo | None = None) -> bool:
+        """Whether `photo` goes to the trash unless the user says otherwise: only an exact
+        or near-exact copy of the keeper."""
+        keeper = keeper or self.keep
+        direct = self.match(photo, keeper)
+        return photo.id != keeper.id and direct is not None and direct.kind in PRE_TICKED
+
     def as_json(self) -> dict[str, Any]:
-        return {"keep": str(self.keep.path), "others": [str(p.path) for p in self.others]}
+        paths = {p.id: str(p.path) for p in self.photos}
+        pairs = [
+            {"a": paths[m.a], "b": paths[m.b], "kind": m.kind, "similarity": m.similarity}
+            for m in self.pairs
+        ]
+        return {
+            "keep": paths[self.keep.id],
+            "others": [str(p.path) for p in self.others],
+            "pairs": pairs,
+        }
 
 
 # -- candidates and groups (pure) ---------------------------------------------------------------
@@ -156,6 +246,100 @@ def group_vectors(
     return connected_groups((a, b) for a, b, _ in pairs)
 
 
+def hash_candidates(
+    ids: np.ndarray,
+    hashes: np.ndarray,
+    max_bucket: int = 32,
+    max_distance: int = MAX_HASH_DISTANCE,
+) -> set[tuple[int, int]]:
+    """Pairs one of whose hashes under a symmetry ((n, 8) uint64, column 0 upright) is
+    within `max_distance` bits of the other's upright hash, found through 4 bands of 16
+    bits (a multi-index: any two within 3 bits share a band; turned copies measured 0-2).
+    Buckets fuller than `max_bucket` (flat or dark photos) say nothing and are skipped.
+    Sorting and binary search: O(n log n)."""
+    found: list[np.ndarray] = []
+    for band in range(4):
+        keys = (hashes >> np.uint64(16 * band)) & np.uint64(0xFFFF)
+        order = np.argsort(keys[:, 0], kind="stable")
+        upright = keys[order, 0]
+        for turns in range(hashes.shape[1]):
+            low = np.searchsorted(upright, keys[:, turns], "left")
+            high = np.searchsorted(upright, keys[:, turns], "right")
+            counts = np.where(high - low <= max_bucket, high - low, 0)
+            rows = np.repeat(np.arange(len(ids)), counts)  # every (row, bucket member)
+            starts = np.repeat(low - (np.cumsum(counts) - counts), counts)
+            others = order[starts + np.arange(len(rows))]
+            close = bit_counts(hashes[others, 0] ^ hashes[rows, turns]) <= max_distance
+            found.append(np.stack([ids[rows[close]], ids[others[close]]], axis=1))
+    both = np.concatenate(found) if found else np.zeros((0, 2), np.int64)
+    both = both[both[:, 0] != both[:, 1]]
+    both = np.unique(np.sort(both, axis=1), axis=0)
+    return {(int(a), int(b)) for a, b in both.tolist()}
+
+
+def layout_candidates(ids: np.ndarray, layouts: np.ndarray, k: int) -> set[tuple[int, int]]:
+    """Each photo with its k nearest by colour layout (unit rows of `layouts`), exactly."""
+    pairs: set[tuple[int, int]] = set()
+    k = min(k, len(ids) - 1)
+    if k <= 0:
+        return pairs
+    for start in range(0, len(ids), 1024):
+        block = layouts[start : start + 1024] @ layouts.T
+        rows = np.arange(start, start + len(block))
+        block[rows - start, rows] = -np.inf  # not itself
+        nearest = np.argpartition(-block, k - 1, axis=1)[:, :k]
+        for row, found in zip(rows.tolist(), nearest.tolist(), strict=True):
+            for other in found:
+                a, b = int(ids[row]), int(ids[other])
+                if a != b:
+                    pairs.add((min(a, b), max(a, b)))
+    return pairs
+
+
+def layouts(small: np.ndarray) -> np.ndarray:
+    """(n, 4, 4, 3): the colour layouts of shrunk grids (n, C, C, 3), each scaled to unit
+    length (a brighter copy points the same way)."""
+    count, side = small.shape[0], small.shape[1] // 4
+    cells = small.reshape(count, 4, side, 4, side, 3).mean(axis=(2, 4))
+    norms = np.linalg.norm(cells.reshape(count, -1), axis=1)
+    return (cells / np.maximum(norms, 1e-6)[:, None, None, None]).astype(np.float32)
+
+
+def worth_aligning(
+    hashes: np.ndarray, layout: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> np.ndarray:
+    """The cheap gate before `align` (see GATE_BITS), for many pairs (rows a[i], b[i] of
+    `hashes` (n, 8) and `layout` (n, 4, 4, 3)) at once."""
+    keep = bit_counts(hashes[a, :1] ^ hashes[b]).min(axis=1) <= GATE_BITS
+    first = layout[a].reshape(len(a), -1)
+    for transform in range(TRANSFORMS):
+        other = transformed(layout[b], transform, first_axis=1).reshape(len(b), -1)
+        keep |= (first * other).sum(axis=1) >= GATE_LAYOUT
+    return keep
+
+
+def whole_alignments(
+    hashes: np.ndarray, small: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> list[Alignment]:
+    """Whole-photo alignments of many pairs (rows a[i], b[i] of the summaries) at once,
+    under the symmetry whose hashes differ least, or the runner-up where that one leaves
+    no copy (a symmetric picture's hashes may tie)."""
+    tries = np.argsort(bit_counts(hashes[a, :1] ^ hashes[b]), axis=1, kind="stable")[:, :2]
+    transforms = tries[:, 0].copy()
+    mean, peak, gain = quick_alignments(small[a], small[b], transforms)
+    retry = np.flatnonzero((mean > COPY_MEAN) | (peak > COPY_MAX))
+    if len(retry):
+        again = quick_alignments(small[a[retry]], small[b[retry]], tries[retry, 1])
+        better = again[0] < mean[retry]
+        for whole, other in zip((mean, peak, gain), again, strict=True):
+            whole[retry[better]] = other[better]
+        transforms[retry[better]] = tries[retry[better], 1]
+    return [
+        Alignment(int(t), 1.0, float(g), float(m), float(p), WHOLE)
+        for t, m, p, g in zip(transforms.tolist(), mean, peak, gain, strict=True)
+    ]
+
+
 def keeper_order(photos: Sequence[Photo]) -> list[Photo]:
     """Best to keep first: the largest resolution, then the oldest, then by path."""
     return sorted(photos, key=lambda p: (-(p.width or 0) * (p.height or 0), p.date, str(p.path)))
@@ -165,49 +349,47 @@ def choose_keeper(photos: Sequence[Photo]) -> Photo:
     return keeper_order(photos)[0]
 
 
-# -- the visual fingerprint ---------------------------------------------------------------------
+# -- judging a pair --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Fingerprint:
-    #: (4,) uint64 of 63 bits: the hash of the photo turned by 0, 90, 180 and 270 degrees
-    rotations: np.ndarray
-    #: (19,) uint64: the hashes of the whole photo and of 90% and 80% windows of it
-    windows: np.ndarray
-    #: (3,) the mean RGB colour
-    colour: np.ndarray
-    #: the standard deviation of the grey thumbnail: below FLAT_CONTRAST the hash is noise
-    contrast: float
+def kind_of(found: Alignment, a: Photo, b: Photo) -> str | None:
+    """The kind of copy that `found` (b aligned on a) shows, or None if not a copy. Whole
+    photos are judged on WHOLE cells a side, crops (found by a search) on fewer."""
+    cropped = found.scale < CROP_SCALE
+    if not cropped and found.cells != WHOLE:
+        return None  # a search that found no crop: the whole photos were judged already
+    mean, peak = (CROP_MEAN, CROP_MAX) if cropped else (COPY_MEAN, COPY_MAX)
+    if found.mean_error > mean or found.max_error > peak:
+        return None
+    if cropped and found.transform != 0:
+        return None  # a crop of a turned picture: on a few cells, a star turned and cropped
+        # matched a triangle (bench_duplicate_quality.py --seed 1); copies are one or the other
+    if found.mirrored:
+        return MIRRORED
+    if found.turned:
+        return ROTATED
+    if cropped:
+        return CROPPED
+    if abs(found.gain - 1.0) > EDIT_GAIN:
+        return EDITED
+    if a.content_hash is not None and a.content_hash == b.content_hash:
+        return SAME
+    return RESIZED if _resized(a, b) else REENCODED
 
-    @property
-    def flat(self) -> bool:
-        return self.contrast < FLAT_CONTRAST
+
+def similarity(found: Alignment) -> float:
+    """1 for the same pixels, falling with the mean colour error (0 at 50 of 441)."""
+    return round(max(0.0, 1.0 - found.mean_error / 50.0), 3)
 
 
-def fingerprint(image: Image.Image) -> Fingerprint:
-    small = image.convert("RGB").resize((_THUMB_SIDE, _THUMB_SIDE), Image.Resampling.BOX)
-    pixels = np.asarray(small.convert("L"), dtype=np.float64)
-    whole = _shrink(pixels)
-    rotations = np.array([_dct_hash(np.rot90(whole, turns)) for turns in range(4)])
-    windows = np.array([_dct_hash(_shrink(w)) for w in _windows(pixels)])
-    colour = np.asarray(small, dtype=np.float64).reshape(-1, 3).mean(axis=0)
-    return Fingerprint(rotations, windows, colour, float(pixels.std()))
-
-
-def same_picture(a: Fingerprint, b: Fingerprint, cosine: float) -> bool:
-    """Whether two candidates are copies of one picture (see the module docstring)."""
-    if np.abs(a.colour - b.colour).max() > MAX_COLOUR_DIFFERENCE:
+def _resized(a: Photo, b: Photo) -> bool:
+    first, second = (a.width or 0) * (a.height or 0), (b.width or 0) * (b.height or 0)
+    if not first or not second:
         return False
-    if a.flat or b.flat:
-        return cosine >= SAME_PICTURE_COSINE
-    return fingerprint_distance(a, b) <= MAX_HASH_DISTANCE
+    return max(first, second) / min(first, second) > RESIZE_RATIO
 
 
-def fingerprint_distance(a: Fingerprint, b: Fingerprint) -> int:
-    """The fewest differing bits between a window of one and a rotation of the other."""
-    one = _bit_counts(a.windows[:, None] ^ b.rotations[None, :]).min()
-    other = _bit_counts(b.windows[:, None] ^ a.rotations[None, :]).min()
-    return int(min(one, other))
+# -- fingerprints: made, kept, read -----------------------------------------------------------
 
 
 def read_small_image(photo: Photo, thumbnails: ThumbnailStore | None = None) -> Image.Image | None:
@@ -218,95 +400,80 @@ def read_small_image(photo: Photo, thumbnails: ThumbnailStore | None = None) -> 
     if thumbnails is not None and photo.content_hash and thumbnails.has(photo.content_hash):
         source = thumbnails.path_for(photo.content_hash)
     try:
-        return decode_image(read_file(source), reduce_to=(_THUMB_SIDE, _THUMB_SIDE)).image
+        return decode_image(read_file(source), reduce_to=(96, 256)).image
     except (KnownError, OSError) as error:
         log.info("cannot read %s for duplicates: %s", photo.path, error)
         return None
 
 
-def read_fingerprint(photo: Photo, thumbnails: ThumbnailStore | None = None) -> Fingerprint | None:
-    image = read_small_image(photo, thumbnails)
-    return fingerprint(image) if image is not None else None
+def remember_fingerprints(library: Library, photo_ids: Sequence[int]) -> int:
+    """Make and store the fingerprints the catalog lacks for these photos (the indexer
+    calls it after each batch: their thumbnails were just written). Returns how many."""
+    catalog = library.catalog
+    photos = [p for p in catalog.photos(list(photo_ids)).values() if p.content_hash]
+    hashes = sorted({str(p.content_hash) for p in photos})
+    known = catalog.fingerprints(FINGERPRINT_RECIPE, hashes)
+    made: dict[str, Fingerprint] = {}
+    for photo in photos:
+        digest = str(photo.content_hash)
+        if digest in known or digest in made:
+            continue
+        image = read_small_image(photo, library.thumbnails)
+        if image is not None:
+            made[digest] = fingerprint(image)
+    store_fingerprints(catalog, made)
+    return len(made)
 
 
-def rotated_pairs(
-    ids: np.ndarray,
-    hashes: np.ndarray,
-    max_bucket: int = 32,
-    max_distance: int = MAX_HASH_DISTANCE,
-) -> set[tuple[int, int]]:
-    """Candidates the embeddings may miss (CLIP is not rotation-invariant): photos one of
-    whose turned hashes ((n, 4) uint64) equals another's upright hash in one of 4 bands of
-    16 bits (a multi-index: any two within 3 bits share a band; turned copies measured 0-2
-    bits) and whose whole hashes then differ by at most `max_distance` bits. Buckets
-    fuller than `max_bucket` (flat or dark photos) say nothing and are skipped. Sorting and
-    binary search: O(n log n)."""
-    pairs: set[tuple[int, int]] = set()
-    for band in range(4):
-        keys = (hashes >> np.uint64(16 * band)) & np.uint64(0xFFFF)
-        order = np.argsort(keys[:, 0], kind="stable")
-        upright = keys[order, 0]
-        for turns in range(4):
-            low = np.searchsorted(upright, keys[:, turns], "left")
-            high = np.searchsorted(upright, keys[:, turns], "right")
-            for row in np.flatnonzero((high > low) & (high - low <= max_bucket)):
-                others = order[low[row] : high[row]]
-                close = _bit_counts(hashes[others, 0] ^ hashes[row, turns]) <= max_distance
-                for other in others[close].tolist():
-                    a, b = int(ids[row]), int(ids[other])
-                    if a != b:
-                        pairs.add((min(a, b), max(a, b)))
-    return pairs
+def store_fingerprints(catalog: Catalog, prints: dict[str, Fingerprint]) -> bool:
+    """False when the catalog is read-only here (they are made again next time)."""
+    if not prints:
+        return True
+    try:
+        with catalog.transaction():
+            for digest, print_ in prints.items():
+                catalog.put_fingerprint(
+                    digest, FINGERPRINT_RECIPE, print_.summary(), print_.to_bytes()
+                )
+    except CatalogError as error:
+        log.info("fingerprints not kept: %s", error)
+        return False
+    return True
 
 
-def _windows(pixels: np.ndarray) -> list[np.ndarray]:
-    side, out = pixels.shape[0], []
-    for scale in _WINDOW_SCALES:
-        width = round(side * scale)
-        offsets = sorted({0, (side - width) // 2, side - width})
-        out += [pixels[y : y + width, x : x + width] for y in offsets for x in offsets]
-    return out
+# -- one file, many paths ---------------------------------------------------------------------
 
 
-def _shrink(pixels: np.ndarray) -> np.ndarray:
-    image = Image.fromarray(pixels.astype(np.float32), "F")
-    return np.asarray(image.resize((_HASH_SIDE, _HASH_SIDE), Image.Resampling.BOX), np.float64)
+def same_file_key(path: Path) -> object:
+    """What identifies the file behind `path`: its device and inode (a symlink and a hard
+    link share them), else its resolved path (the drive is unplugged)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return os.path.realpath(path)
+    return (stat.st_dev, stat.st_ino)
 
 
-def _dct_hash(pixels: np.ndarray) -> np.uint64:
-    """pHash: the 8 x 8 lowest DCT frequencies but the mean, each above or below their median."""
-    basis = _dct_basis(_HASH_SIDE)
-    low = (basis @ pixels @ basis.T)[:8, :8].ravel()[1:]
-    bits = (low > np.median(low)).astype(np.uint64)
-    return np.uint64((bits << np.arange(len(bits), dtype=np.uint64)).sum())
-
-
-_POPCOUNT = np.array([bin(byte).count("1") for byte in range(256)], dtype=np.uint8)
-
-
-def _bit_counts(words: np.ndarray) -> np.ndarray:
-    """Set bits of each uint64 (numpy's bitwise_count needs numpy 2)."""
-    as_bytes = np.ascontiguousarray(words, dtype=np.uint64).view(np.uint8)
-    return _POPCOUNT[as_bytes].reshape(*words.shape, 8).sum(axis=-1)
-
-
-@cache
-def _dct_basis(n: int) -> np.ndarray:
-    x, u = np.meshgrid(np.arange(n), np.arange(n))
-    return np.cos(np.pi * (2 * x + 1) * u / (2 * n))
+def one_path_per_file(photos: Sequence[Photo]) -> list[Photo]:
+    """The photos less the extra paths to a file already listed: the real file (not a
+    link) is kept, so trashing another member can never leave a dangling link."""
+    chosen: dict[object, Photo] = {}
+    for photo in sorted(photos, key=lambda p: (p.path.is_symlink(), len(str(p.path)))):
+        chosen.setdefault(same_file_key(photo.path), photo)
+    return [p for p in photos if p in chosen.values()]
 
 
 # -- a library's duplicates -------------------------------------------------------------------
 
 
 class DuplicateFinder:
-    """Finds the near-duplicate groups of a library's active model. Reads only: run it
-    anywhere (the worker's FindDuplicates job, or a CLI process).
+    """Finds the near-duplicate groups of a library's active model. Reads only, but for
+    the fingerprints it had to make (kept when the catalog may be written): run it anywhere
+    (the worker's FindDuplicates job, or a CLI process).
 
-    With `rotations` (the default) every photo's small image is read once for its
-    fingerprint (from the indexer's thumbnails: ~6 ms a photo on this busy 2-core box), so
-    turned copies are found even when the model embeds them far apart; without, only the
-    photos in embedding candidate pairs are read."""
+    Stored fingerprints are read from the catalog; a photo without one (indexed before
+    they were kept) is read once from its thumbnail. `progress(done, total)` counts those
+    reads, the slow part."""
 
     def __init__(
         self,
@@ -314,7 +481,6 @@ class DuplicateFinder:
         threshold: float | None = None,
         neighbours: int = NEIGHBOURS,
         *,
-        rotations: bool = True,
         progress: Callable[[int, int], None] | None = None,
         images: Callable[[Photo], Image.Image | None] | None = None,
     ) -> None:
@@ -322,15 +488,20 @@ class DuplicateFinder:
         if not 0.0 < threshold <= 1.0:
             raise KnownError(f"The threshold is a cosine in (0, 1], not {threshold}.")
         self.library, self.threshold, self.neighbours = library, threshold, neighbours
-        self.rotations = rotations
         thumbnails = library.thumbnails
         self._read = images or (lambda photo: read_small_image(photo, thumbnails))
-        #: (images read, images to read): the slow part
         self._progress = progress
-        self._done = self._total = 0
-        self._prints: dict[int, Fingerprint | None] = {}
         self._photos: dict[int, Photo] = {}
-        self._vectors: dict[int, np.ndarray] = {}
+        #: photo id -> row of the summaries: hashes (n, 8), shrunk grids, colour layouts
+        self._row: dict[int, int] = {}
+        self._hashes = np.zeros((0, 8), np.uint64)
+        self._small = np.zeros((0, WHOLE, WHOLE, 3), np.float32)
+        self._layouts = np.zeros((0, 4, 4, 3), np.float32)
+        #: fingerprints made this run, and the full ones read for searches, by content hash
+        self._made: dict[str, Fingerprint] = {}
+        self._full: dict[str, Fingerprint] = {}
+        #: photos read from an image this run (no stored fingerprint), pairs aligned
+        self.images_read = self.aligned = 0
 
     def find(self) -> list[DuplicateGroup]:
         record = self.library.active_model
@@ -340,45 +511,169 @@ class DuplicateFinder:
         if not len(ids):
             return []
         self._photos = self.library.catalog.photos(ids.tolist())
-        self._vectors = dict(zip(ids.tolist(), vectors, strict=True))
+        self._summarise()
         near = candidate_pairs(self.library.index(), ids, vectors, self.threshold, self.neighbours)
-        found = {(a, b) for a, b, _ in near}
-        self._total = len(ids) if self.rotations else len(_members(found))
-        if self.rotations:  # every photo's fingerprint, then (cached) those of the pairs
-            found |= self._rotated_candidates(ids)
-        confirmed = [(a, b) for a, b in sorted(found) if self._confirm(a, b)]
-        return [self._group(g) for g in connected_groups(confirmed)]
+        found = {(a, b) for a, b, _ in near} | self._fingerprint_candidates()
+        matches = self._judge(self._gated(found))
+        groups = connected_groups((m.a, m.b) for m in matches)
+        group_of = {photo_id: number for number, ids_ in enumerate(groups) for photo_id in ids_}
+        inside: list[list[Match]] = [[] for _ in groups]
+        for match in matches:
+            inside[group_of[match.a]].append(match)
+        return [
+            g for ids_, own in zip(groups, inside, strict=True) if (g := self._group(ids_, own))
+        ]
 
-    def _rotated_candidates(self, ids: np.ndarray) -> set[tuple[int, int]]:
-        prints = {i: self._fingerprint(i) for i in ids.tolist()}
-        readable = [(i, p.rotations) for i, p in prints.items() if p is not None]
-        if not readable:
+    # -- fingerprints --------------------------------------------------------------------
+
+    def _summarise(self) -> None:
+        """Hashes and shrunk grids of every photo: from the catalog, else made now (and
+        kept). Full fingerprints are read again only for the pairs that need a search."""
+        digests: list[str] = []
+        hashes: list[np.ndarray] = []
+        small: list[np.ndarray] = []
+        for chunk in self.library.catalog.fingerprint_chunks(FINGERPRINT_RECIPE):
+            chunk_hashes, chunk_small = summaries([data for _, data in chunk])
+            digests += [digest for digest, _ in chunk]
+            hashes.append(chunk_hashes)
+            small.append(chunk_small)
+        self._made = self._make_missing(set(digests))
+        if self._made:
+            made_hashes, made_small = summaries([p.summary() for p in self._made.values()])
+            digests += list(self._made)
+            hashes.append(made_hashes)
+            small.append(made_small)
+        row_of = {digest: row for row, digest in enumerate(digests)}
+        self._row = {
+            i: row_of[str(p.content_hash)]
+            for i, p in self._photos.items()
+            if str(p.content_hash) in row_of
+        }
+        self._hashes = np.concatenate(hashes) if hashes else np.zeros((0, 8), np.uint64)
+        self._small = np.concatenate(small) if small else np.zeros((0, WHOLE, WHOLE, 3), np.float32)
+        self._layouts = layouts(self._small)
+
+    def _make_missing(self, stored: set[str]) -> dict[str, Fingerprint]:
+        by_hash = {str(p.content_hash): p for p in self._photos.values()}
+        missing = [p for digest, p in by_hash.items() if digest not in stored]
+        made: dict[str, Fingerprint] = {}
+        for done, photo in enumerate(missing, 1):
+            image = self._read(photo)
+            if image is not None:
+                made[str(photo.content_hash)] = fingerprint(image)
+            if self._progress is not None:
+                self._progress(done, len(missing))
+        self.images_read = len(missing)
+        store_fingerprints(self.library.catalog, made)
+        return made
+
+    def _fingerprint_candidates(self) -> set[tuple[int, int]]:
+        if not self._row:
             return set()
-        return rotated_pairs(np.array([i for i, _ in readable]), np.array([r for _, r in readable]))
+        ids = np.array(list(self._row), dtype=np.int64)
+        rows = np.array(list(self._row.values()), dtype=np.int64)
+        pairs = hash_candidates(ids, self._hashes[rows])
+        if len(ids) <= LAYOUT_NEIGHBOURS_MAX:
+            flat = self._layouts[rows].reshape(len(ids), -1)
+            pairs |= layout_candidates(ids, flat, LAYOUT_NEIGHBOURS)
+        return pairs
 
-    def _confirm(self, a: int, b: int) -> bool:
-        first, second = self._fingerprint(a), self._fingerprint(b)
-        if first is None or second is None:
-            return False
-        cosine = float(self._vectors[a] @ self._vectors[b])
-        return same_picture(first, second, cosine)
+    def _gated(self, pairs: set[tuple[int, int]]) -> list[tuple[int, int]]:
+        """The pairs worth judging: byte-identical ones, and those that pass the gate."""
+        same = {(a, b) for a, b in pairs if self._same_bytes(a, b)}
+        both = sorted((a, b) for a, b in pairs - same if a in self._row and b in self._row)
+        if not both:
+            return sorted(same)
+        rows = self._rows(both)
+        passed = np.concatenate(  # in chunks: a gathered layout is 192 bytes a pair
+            [
+                worth_aligning(self._hashes, self._layouts, chunk[:, 0], chunk[:, 1])
+                for chunk in np.array_split(rows, max(1, len(rows) // 100_000))
+            ]
+        )
+        return sorted(same | {pair for pair, ok in zip(both, passed.tolist(), strict=True) if ok})
 
-    def _fingerprint(self, photo_id: int) -> Fingerprint | None:
-        if photo_id not in self._prints:
-            image = self._read(self._photos[photo_id])
-            self._prints[photo_id] = fingerprint(image) if image is not None else None
-            self._step()
-        return self._prints[photo_id]
+    def _rows(self, pairs: Sequence[tuple[int, int]]) -> np.ndarray:
+        return np.array([(self._row[a], self._row[b]) for a, b in pairs], dtype=np.int64)
 
-    def _step(self) -> None:
-        self._done += 1
-        if self._progress is not None:
-            self._progress(self._done, max(self._total, self._done))
+    def _same_bytes(self, a: int, b: int) -> bool:
+        first, second = self._photos[a].content_hash, self._photos[b].content_hash
+        return first is not None and first == second
 
-    def _group(self, ids: list[int]) -> DuplicateGroup:
-        keep, *others = keeper_order([self._photos[i] for i in ids])
-        return DuplicateGroup(keep, tuple(others))
+    # -- pairs and groups ----------------------------------------------------------------
 
+    def _judge(self, pairs: list[tuple[int, int]]) -> list[Match]:
+        """Matches among `pairs`: copies that are not crops at once, all together on
+        shrunk grids; the rest (crops, and pairs that are no copies) by a search each."""
+        matches = [Match(a, b, SAME, 1.0) for a, b in pairs if self._same_bytes(a, b)]
+        rest = [(a, b) for a, b in pairs if not self._same_bytes(a, b)]
+        searched: list[tuple[int, int]] = []
+        for start in range(0, len(rest), 20_000):
+            chunk = rest[start : start + 20_000]
+            quick, slow = self._quick(chunk)
+            matches += quick
+            searched += slow
+        self._full = self._full_fingerprints(searched)
+        matches += [m for a, b in searched if (m := self._search(a, b)) is not None]
+        return matches
 
-def _members(pairs: Iterable[tuple[int, int]]) -> set[int]:
-    return {photo_id for pair in pairs for photo_id in pair}
+    def _quick(self, pairs: list[tuple[int, int]]) -> tuple[list[Match], list[tuple[int, int]]]:
+        """(matches of whole photos, the pairs left for a search)."""
+        if not pairs:
+            return [], []
+        rows = self._rows(pairs)
+        found = whole_alignments(self._hashes, self._small, rows[:, 0], rows[:, 1])
+        matches, slow = [], []
+        for (a, b), alignment in zip(pairs, found, strict=True):
+            kind = kind_of(alignment, self._photos[a], self._photos[b])
+            if kind is None:
+                slow.append((a, b))
+            else:
+                matches.append(Match(a, b, kind, similarity(alignment)))
+        return matches, slow
+
+    def _full_fingerprints(self, pairs: list[tuple[int, int]]) -> dict[str, Fingerprint]:
+        wanted = {str(self._photos[i].content_hash) for pair in pairs for i in pair}
+        found = {d: p for d, p in self._made.items() if d in wanted}
+        stored = self.library.catalog.fingerprints(FINGERPRINT_RECIPE, sorted(wanted - set(found)))
+        found.update((d, Fingerprint.from_bytes(data)) for d, data in stored.items())
+        return found
+
+    def _match(self, a: int, b: int) -> Match | None:
+        """One pair, judged whole, else by a search for a crop."""
+        if self._same_bytes(a, b):
+            return Match(a, b, SAME, 1.0)
+        if a in self._row and b in self._row:
+            quick, _ = self._quick([(a, b)])
+            if quick:
+                return quick[0]
+        return self._search(a, b)
+
+    def _search(self, a: int, b: int) -> Match | None:
+        first, second = self._photos[a], self._photos[b]
+        one = self._full.get(str(first.content_hash))
+        other = self._full.get(str(second.content_hash))
+        if one is None or other is None:
+            return None
+        self.aligned += 1
+        found = align(one, other, give_up_above=GIVE_UP)
+        kind = kind_of(found, first, second)
+        return Match(a, b, kind, similarity(found)) if kind is not None else None
+
+    def _group(self, ids: list[int], matches: list[Match]) -> DuplicateGroup | None:
+        """The group of `ids` (`matches`: those among them), one path per file, the keeper
+        matched with every other photo."""
+        members = one_path_per_file([self._photos[i] for i in ids])
+        if len(members) < 2:
+            return None
+        keep, *others = keeper_order(members)
+        inside = {p.id for p in members}
+        pairs = [m for m in matches if m.a in inside and m.b in inside]
+        with_keeper = {m.a if m.b == keep.id else m.b for m in pairs if keep.id in (m.a, m.b)}
+        for other in others:
+            if other.id not in with_keeper:
+                self._full.update(self._full_fingerprints([(keep.id, other.id)]))
+                direct = self._match(keep.id, other.id)
+                if direct is not None:
+                    pairs.append(direct)
+        return DuplicateGroup(keep, tuple(others), tuple(pairs))

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from photoclip.core.catalog import FAILED, Catalog, KnownFile, Root
+from photoclip.core.duplicates import remember_fingerprints
 from photoclip.core.embedding import Encoder
 from photoclip.core.errors import ImageError, KnownError, ModelError
 from photoclip.core.imageio import (
@@ -331,6 +332,7 @@ class Indexer:
                     self.catalog.put_embedding(model_key, str(outcome.content_hash), vector)
         self.library.refresh_vectors(changed)
         self.library.applied(generation)
+        remember_fingerprints(self.library, changed)  # for near-duplicates, while in cache
         if self.after_commit is not None and changed:
             self.after_commit(changed)
 

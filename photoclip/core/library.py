@@ -37,6 +37,16 @@ def thumbnail_store(locations: Locations, settings: Settings) -> ThumbnailStore:
     return ThumbnailStore(settings.thumbnail_folder(locations.thumbnails))
 
 
+def recorded_profile(locations: Locations) -> str | None:
+    """The profile of the library's model, None before the first index (read-only)."""
+    if not locations.catalog.exists():
+        return None
+    with Catalog.open(locations.catalog, readonly=True) as catalog:
+        key = catalog.active_model
+        record = catalog.model(key) if key else None
+    return record.profile if record else None
+
+
 def own_folders(locations: Locations, thumbnails: ThumbnailStore | None = None) -> Excluded:
     """The data, cache and thumbnail folders, as folders to leave out of every walk."""
     store = thumbnails or thumbnail_store(locations, Settings.load(locations.settings))
@@ -75,8 +85,10 @@ class Library:
 
     @classmethod
     def open(cls, locations: Locations, *, readonly: bool = False) -> Library:
-        """The library in `locations`, with the thumbnail cache its settings file names."""
-        locations.ensure()
+        """The library in `locations`, with the thumbnail cache its settings file names.
+        Read-only, it makes and writes nothing (a read-only or damaged data folder)."""
+        if not readonly:
+            locations.ensure()
         thumbnails = thumbnail_store(locations, Settings.load(locations.settings))
         return cls(locations, Catalog.open(locations.catalog, readonly=readonly), thumbnails)
 
@@ -128,6 +140,11 @@ class Library:
             )
         with self.catalog.transaction():
             self.catalog.register_model(record)
+            if self.catalog.active_model is None:
+                # The library's first model is its model from the first vector on: a first
+                # run killed early must not leave later runs to guess (and load another).
+                self.catalog.set_meta("active_model", record.key)
+                self.catalog.drop_other_models(keep=record.key)  # leftovers of such runs
         self._writing_model = record.key
         self.index(record.key)
 

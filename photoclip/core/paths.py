@@ -8,6 +8,8 @@ from pathlib import Path
 
 import platformdirs
 
+from photoclip.core.errors import KnownError
+
 APP_NAME = "PhotoClip"
 DATA_DIR_ENV = "PHOTOCLIP_DATA_DIR"
 CACHE_DIR_ENV = "PHOTOCLIP_CACHE_DIR"
@@ -49,6 +51,17 @@ class Locations:
         return self.cache / "weights"
 
     def ensure(self) -> Locations:
+        """Make the folders; KnownError, saying which and why, when one cannot be made."""
         for folder in (self.data, self.thumbnails, self.indexes, self.weights):
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except FileExistsError as error:
+                raise KnownError(
+                    f"{folder} should be a folder, but a file has its name. Move the file "
+                    "away (PhotoClip makes the folder again)."
+                ) from error
+            except OSError as error:
+                raise KnownError(
+                    f"PhotoClip cannot make its folder {folder}: {error.strerror or error}."
+                ) from error
         return self

@@ -99,7 +99,11 @@ class Searcher:
         return [r for r in found if r.photo.id != skip][: options.limit]
 
     def query_vector(self, query: str) -> np.ndarray:
-        total = sum(term.weight * self._term_vector(term) for term in parse_query(query))
+        terms = parse_query(query)
+        # Only the weights' ratios matter (the sum is made a unit vector): dividing by the
+        # largest keeps 1e308:dog from overflowing.
+        scale = max(abs(term.weight) for term in terms)
+        total = sum(term.weight / scale * self._term_vector(term) for term in terms)
         return _unit(np.asarray(total, dtype=np.float32))
 
     def search_vector(self, vector: np.ndarray, options: SearchOptions) -> list[SearchResult]:
@@ -169,6 +173,6 @@ def _cut(hits: list[tuple[int, float]], options: SearchOptions) -> list[tuple[in
 
 def _unit(vector: np.ndarray) -> np.ndarray:
     norm = float(np.linalg.norm(vector))
-    if norm < 1e-8:
+    if not np.isfinite(norm) or norm < 1e-8:
         raise QueryError("The query's terms cancel each other out; change a weight.")
     return vector / norm

@@ -19,15 +19,17 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import shutil
+import string
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from photoclip.core.catalog import Catalog, Photo
+from photoclip.core.catalog import Catalog, Photo, Root
 from photoclip.core.errors import KnownError
 from photoclip.core.imageio import content_hash
 
@@ -71,6 +73,8 @@ class Rule:
             raise SortError(f"'{text}' is not CATEGORY:LABEL=DESTINATION")
         if mode not in MODES:
             raise SortError(f"mode must be one of {', '.join(MODES)}")
+        if not _is_album(destination):
+            _check_pattern(destination)
         return cls(category, label, destination, ALBUM if _is_album(destination) else mode)
 
 
@@ -86,6 +90,8 @@ class Step:
     note: str = ""
     #: folders this step created (removed again by undo when empty)
     created: list[str] = field(default_factory=list)
+    #: the library folder a move outside every root added (undo forgets it when empty)
+    added_root: str = ""
 
 
 @dataclass
@@ -157,8 +163,16 @@ class Sorter:
         size = photo.size
         if rule.mode == ALBUM:
             album = rule.destination.partition(":")[2]
-            return Step(photo.id, str(photo.path), album, ALBUM, 0)
-        folder = Path(_expand(rule.destination, rule.category, label, photo))
+            # Known now, so that an apply killed between the catalog's commit and the
+            # journal's still undoes exactly what it added.
+            there = photo.id in self.album(album)
+            note = "already there" if there else "to add"
+            return Step(photo.id, str(photo.path), album, ALBUM, 0, note=note)
+        try:
+            folder = formed_folder(rule.destination, rule.category, label, photo.date)
+        except OutsideDestinationError as error:
+            plan.conflicts.append(f"{photo.path}: {error}; it stays where it is")
+            return None
         target = folder / photo.path.name
         if target == photo.path:
             return None
@@ -179,6 +193,8 @@ class Sorter:
     def apply(self) -> Plan:
         """Carry out the latest plan, or resume it after a crash."""
         path, plan = self._latest(PLANNED, APPLYING)
+        if any(not Path(s.destination).is_absolute() for s in plan.steps if s.action != ALBUM):
+            raise SortError("This plan names folders relative to where it was made. Plan again.")
         if plan.problems:
             raise SortError("The plan cannot be applied: " + "; ".join(plan.problems))
         plan.state = APPLYING
@@ -230,10 +246,14 @@ class Sorter:
         if step.action == ALBUM:
             return self._add_to_album(step)
         source, target = Path(step.source), Path(step.destination)
+        if before == STARTED and step.action == MOVE and _half_moved(step, source, target):
+            source.unlink()  # the crash came between placing the file and removing the source
         if before == STARTED and _finished(step, source, target):
-            # The crash came after the file was placed; the catalog may not know yet.
+            # The crash came after the file was placed (maybe before its temporary name
+            # was removed); the catalog may not know yet.
+            _remove_partial(target)
             if step.action == MOVE:
-                self._follow(step.photo_id, target)
+                self._follow_move(step, target)
             return DONE
         _remove_partial(target)
         if not step.created:
@@ -243,7 +263,7 @@ class Sorter:
             _copy_verified(source, target, step.hash)
         elif step.action == MOVE:
             _move(source, target, step.hash)
-            self._follow(step.photo_id, target)
+            self._follow_move(step, target)
         elif step.action == HARDLINK:
             os.link(source, target)
         elif step.action == SYMLINK:
@@ -258,13 +278,15 @@ class Sorter:
             step.note = f"{target} changed since the sort; left in place"
             return KEPT
         if step.action == MOVE:
-            if not target.exists() and source.exists():
-                self._follow(step.photo_id, source)  # the crash came after it was put back
-                return UNDONE
-            _move(target, source, step.hash)
+            if _half_moved(step, source, target):  # a crash mid-move, either way
+                target.unlink()
+            elif target.exists():  # (else the crash came after it was put back)
+                _move(target, source, step.hash)
             self._follow(step.photo_id, source)
+            self._forget_added_root(step)
         elif target.exists() or target.is_symlink():
             target.unlink()
+        _remove_partial(target)  # what a crash mid-copy may have left
         for folder in reversed(step.created):
             with contextlib.suppress(OSError):
                 Path(folder).rmdir()  # only when empty
@@ -272,19 +294,43 @@ class Sorter:
 
     # -- the catalog ---------------------------------------------------------------------
 
+    def _follow_move(self, step: Step, target: Path) -> None:
+        if not step.added_root and self._root_holding(target) is None:
+            # Journaled before the catalog gets the root, so that an undo after a crash
+            # in between still knows the root is the sort's to forget.
+            step.added_root = str(target.parent)
+            self._checkpoint()
+        self._follow(step.photo_id, target)
+
     def _follow(self, photo_id: int, path: Path) -> None:
-        root = max(
-            (r for r in self.catalog.roots() if path.is_relative_to(r.path)),
-            key=lambda r: len(r.path.parts),
-            default=None,
-        )
+        """Point the photo's row at `path` (its folder becomes a root if none holds it)."""
+        root = self._root_holding(path)
         with self.catalog.transaction():
             if root is None:
                 root = self.catalog.add_root(path.parent)
             self.catalog.move_photo(photo_id, path, root.id, path.stat().st_mtime_ns)
             self.catalog.next_generation()
 
+    def _root_holding(self, path: Path) -> Root | None:
+        return max(
+            (r for r in self.catalog.roots() if path.is_relative_to(r.path)),
+            key=lambda r: len(r.path.parts),
+            default=None,
+        )
+
+    def _forget_added_root(self, step: Step) -> None:
+        """A root the apply added for moved photos goes with the last of them."""
+        root = next((r for r in self.catalog.roots() if str(r.path) == step.added_root), None)
+        if root is None:
+            return
+        held = self.catalog.read("SELECT 1 FROM photos WHERE root_id = ? LIMIT 1", (root.id,))
+        if not held:
+            with self.catalog.transaction():
+                self.catalog.remove_root(root.id)
+
     def _add_to_album(self, step: Step) -> str:
+        if step.note == "already there":
+            return DONE
         with self.catalog.transaction() as db:
             db.execute("INSERT OR IGNORE INTO albums(name) VALUES (?)", (step.destination,))
             album = db.execute("SELECT id FROM albums WHERE name = ?", (step.destination,))
@@ -292,7 +338,7 @@ class Sorter:
                 "INSERT OR IGNORE INTO album_photos VALUES (?, ?)",
                 (album.fetchone()[0], step.photo_id),
             )
-        step.note = "added" if cursor.rowcount else "already there"
+        step.note = "added" if cursor.rowcount or step.note == "to add" else "already there"
         return DONE
 
     def _remove_from_album(self, step: Step) -> str:
@@ -326,24 +372,93 @@ def _is_album(destination: str) -> bool:
     return destination.startswith("album:")
 
 
-def _expand(pattern: str, category: str, label: str, photo: Photo) -> str:
-    taken = datetime.fromtimestamp(photo.date)
-    fields = {
-        "category": _safe(category),
-        "label": _safe(label),
-        "year": f"{taken.year:04d}",
-        "month": f"{taken.month:02d}",
-    }
+def formed_folder(pattern: str, category: str, label: str, date: float) -> Path:
+    """The absolute folder `pattern` names for one photo. Relative patterns are resolved
+    against the current folder now, at planning, so that an apply run from anywhere goes
+    to the same place. Tag names are made single, harmless path components, and the
+    folder must stay inside the pattern's fixed part (OutsideDestinationError if a link
+    on the way leads out)."""
+    year, month = _year_month(date)
+    fields = {"category": safe_component(category), "label": safe_component(label)}
+    fields |= {"year": year, "month": month}
     try:
-        return os.path.expanduser(pattern.format(**fields))
-    except (KeyError, IndexError, ValueError) as error:
+        formed = pattern.format(**fields)
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as error:
         raise SortError(
             f"'{pattern}': unknown field {error}; use {{category}} {{label}} {{year}} {{month}}"
         ) from error
+    if "\x00" in formed:
+        raise SortError(f"{pattern!r}: a folder name cannot hold a NUL character")
+    folder, base = _absolute(formed), _absolute(_fixed_part(pattern))
+    if not _inside(folder, base):
+        raise OutsideDestinationError(f"{folder} would be outside {base}")
+    return folder
 
 
-def _safe(name: str) -> str:
-    return "".join("_" if c in '/\\:*?"<>|' else c for c in name).strip() or "_"
+def _check_pattern(pattern: str) -> None:
+    """A pattern's mistakes are told when the rule is read, not when a photo matches."""
+    with contextlib.suppress(OutsideDestinationError):  # (a link in the way: per photo)
+        formed_folder(pattern, "category", "label", 0.0)
+
+
+class OutsideDestinationError(SortError):
+    """A formed folder resolves outside its rule's destination (a link leads out)."""
+
+
+#: Names Windows keeps for devices, in any case and with any extension.
+_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{n}" for p in ("COM", "LPT") for n in range(10)}
+_UNSAFE = set('/\\:*?"<>|')
+#: A file name may have 255 bytes; leave room for " (12)" and the photo's own name.
+_MAX_COMPONENT_BYTES = 120
+
+
+def safe_component(name: str) -> str:
+    """`name` as one folder name that means no other folder: no separators, controls or
+    lone surrogates, never "", "." or "..", no Windows device name, not too long."""
+    cleaned = "".join("_" if _unsafe(c) else c for c in name).strip().rstrip(". ")
+    cleaned = cleaned.encode("utf-8")[:_MAX_COMPONENT_BYTES].decode("utf-8", "ignore")
+    if not cleaned.strip("."):
+        return "_"
+    if cleaned.split(".")[0].strip().upper() in _RESERVED:
+        return "_" + cleaned
+    return cleaned
+
+
+def _unsafe(char: str) -> bool:
+    return char in _UNSAFE or ord(char) < 32 or ord(char) == 127 or 0xD800 <= ord(char) < 0xE000
+
+
+def _year_month(date: float) -> tuple[str, str]:
+    """Year and month of a timestamp, local time; any float, even one no calendar holds
+    (a damaged EXIF date), gives a folder name rather than an error."""
+    try:
+        taken = datetime.fromtimestamp(date)
+    except (OverflowError, OSError, ValueError):
+        if math.isnan(date):
+            return "unknown", "unknown"
+        taken = datetime.min if date < 0 else datetime.max
+    return f"{taken.year:04d}", f"{taken.month:02d}"
+
+
+def _fixed_part(pattern: str) -> str:
+    """The folders of `pattern` before its first field: what every formed path is in."""
+    literal = ""
+    for text, field_name, _, _ in string.Formatter().parse(pattern):
+        literal += text
+        if field_name is not None:
+            cut = max(literal.rfind("/"), literal.rfind(os.sep))
+            return literal[: cut + 1]
+    return literal  # no field at all: the whole pattern is the folder
+
+
+def _absolute(text: str) -> Path:
+    return Path(os.path.abspath(os.path.expanduser(text) or "."))
+
+
+def _inside(folder: Path, base: Path) -> bool:
+    """`folder` is `base` or below it, before and after links are followed."""
+    resolved = Path(os.path.realpath(folder)), Path(os.path.realpath(base))
+    return folder.is_relative_to(base) and resolved[0].is_relative_to(resolved[1])
 
 
 def _unique(target: Path, taken: set[str]) -> Path:
@@ -441,6 +556,16 @@ def _finished(step: Step, source: Path, target: Path) -> bool:
     if not target.exists():
         return False
     return step.action != MOVE or not source.exists()
+
+
+def _half_moved(step: Step, source: Path, target: Path) -> bool:
+    """Both names hold the photo's bytes: a move stopped after placing it, before the
+    other name was removed."""
+    if not (source.exists() and target.exists()):
+        return False
+    if os.path.samefile(source, target):
+        return True
+    return step.hash is not None and content_hash(source) == step.hash == content_hash(target)
 
 
 def _ours(step: Step, source: Path, target: Path) -> bool:

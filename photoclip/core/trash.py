@@ -31,7 +31,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -86,28 +86,35 @@ class Trash:
     # -- moving --------------------------------------------------------------------------
 
     def move(self, paths: Sequence[Path]) -> TrashReport:
-        """Trash each file; the journal is written after every one, so a crash loses no
-        record of what went."""
+        """Trash each file. The journal names a file before it moves (and where it went
+        after), so a kill at any moment leaves nothing in the trash that undo cannot find."""
         batch = TrashBatch(uuid.uuid4().hex, time.time(), ())
         report = TrashReport()
-        for path in paths:
+        for path in map(Path, paths):
             try:
-                moved = self._move_one(Path(path))
+                batch = self._move_one(path, batch)
             except OSError as error:
-                report.skipped.append((Path(path), _reason(error, Path(path))))
+                report.skipped.append((path, _reason(error, path)))
                 continue
-            batch = TrashBatch(batch.id, batch.when, (*batch.files, moved))
-            self._save_batch(batch)
-            report.done.append(moved.original)
+            report.done.append(path)
         return report
 
-    def _move_one(self, path: Path) -> TrashedFile:
+    def _move_one(self, path: Path, batch: TrashBatch) -> TrashBatch:
+        """Journal, move, journal where it went; returns the batch with the file in it."""
         if not path.is_file():
             raise OSError(errno.ENOENT, "not a file any more")
         stat = path.stat()
-        self._send(path)
-        where = self._locate(path, stat.st_size, stat.st_mtime_ns)
-        return TrashedFile(path, where, stat.st_size, stat.st_mtime_ns)
+        going = TrashedFile(path, None, stat.st_size, stat.st_mtime_ns)
+        self._save_batch(replace(batch, files=(*batch.files, going)))
+        try:
+            self._send(path)
+        except OSError:
+            self._save_batch(batch)  # it never left: the journal forgets it again
+            raise
+        gone = replace(going, trashed=self._locate(path, stat.st_size, stat.st_mtime_ns))
+        batch = replace(batch, files=(*batch.files, gone))
+        self._save_batch(batch)
+        return batch
 
     # -- undoing ---------------------------------------------------------------------------
 
@@ -137,7 +144,10 @@ class Trash:
         if source is None or not source.exists():
             source = self._locate(original, trashed.size, trashed.mtime_ns)
         if source is None or not source.exists():
-            report.skipped.append((original, "no longer in the trash (emptied?)"))
+            if _unmoved(trashed):  # the journal named it, and the move never came
+                report.done.append(original)
+            else:
+                report.skipped.append((original, "no longer in the trash (emptied?)"))
             return
         try:
             _move_without_overwrite(source, original)
@@ -263,6 +273,15 @@ def _move_without_overwrite(source: Path, target: Path) -> None:
         shutil.move(source, target)
         return
     source.unlink()
+
+
+def _unmoved(trashed: TrashedFile) -> bool:
+    """The file is still where it was, as it was (a move cut short before it happened)."""
+    try:
+        stat = trashed.original.stat()
+    except OSError:
+        return False
+    return stat.st_size == trashed.size and stat.st_mtime_ns == trashed.mtime_ns
 
 
 def _reason(error: OSError, path: Path) -> str:

@@ -129,7 +129,8 @@ class WorkerSettings:
     #: the model (and the tagger's copy of the vectors) is dropped after this long unused,
     #: and loaded again on demand
     unload_after: float = 300.0
-    #: how often an offline root is looked for
+    #: how often an offline root is looked for, and the catalog read for roots that
+    #: another process (a concurrent `photoclip index`) added
     offline_recheck: float = 5.0
     #: live changes save the index at most this often (a crash replays from the catalog)
     save_every: float = 60.0
@@ -365,11 +366,15 @@ class Worker:
         self._yielding = False
         self._job_started = 0.0
         self._target_key: str | None = None
+        #: the active model listeners were last told of (ModelActivated)
+        self._announced: str | None = None
         self._tagger: Tagger | None = None
         self._tagger_used = 0.0
         self._dirty = False
         self._last_save = self._last_recheck = self._last_status = time.monotonic()
         self._state = STARTING
+        #: why the worker's thread ended early, if it did (a bug; the log has the rest)
+        self.failure: str | None = None
 
     # -- control, from any thread ----------------------------------------------------------
 
@@ -511,13 +516,15 @@ class Worker:
             self._open(roots)
             while self._step():
                 pass
-        except Exception:
+        except Exception as error:
             log.exception("the worker stopped on an unexpected error")
+            self.failure = f"{type(error).__name__}: {error}"
         finally:
             self._close()
 
     def _open(self, roots: tuple[Path, ...]) -> None:
         self._library = Library.open(self.locations)
+        self._announced = self._library.catalog.active_model
         self._excluded = self._library.excluded
         if self._library.active_model is not None:
             self._library.index()  # loaded here, so that readers share it
@@ -596,7 +603,7 @@ class Worker:
         job = self._current
         assert job is not None and self._control is not None
         self._emit(JobProgress(job.name, progress))
-        if self._library is not None and self._library.catalog.active_model is None:
+        if self._library is not None and self._announced is None:
             self._maybe_activate()  # the very first photos are searchable at once
         if time.monotonic() - self._last_status >= 1.0:
             self._write_status(self._state, done=progress.done, total=progress.total)
@@ -618,8 +625,7 @@ class Worker:
         due = [self._settler.next_due(), self._models.next_unload()]
         if self._tagger is not None:
             due.append(self._tagger_used + self.settings.unload_after - now)
-        if any(not r.online for r in self._catalog_roots()):
-            due.append(self._last_recheck + self.settings.offline_recheck - now)
+        due.append(self._last_recheck + self.settings.offline_recheck - now)
         if self._dirty:
             due.append(self._last_save + self.settings.save_every - now)
         known = [max(0.0, d) for d in due if d is not None]
@@ -635,6 +641,8 @@ class Worker:
             for root in self._catalog_roots():
                 if not root.online and self._present(root):
                     self._root_back(root.path)
+                elif root.online and root.path not in self._watcher.roots:
+                    self._root_added_elsewhere(root.path)
         self._models.unload_idle()
         if self._tagger is not None and now - self._tagger_used >= self.settings.unload_after:
             self._tagger = None  # its vectors are a copy; the next tag job reads them again
@@ -667,11 +675,20 @@ class Worker:
         assert self._library is not None
         key, catalog = self._target_key, self._library.catalog
         active = catalog.active_model
-        if key is None or active == key or catalog.model(key) is None:
+        if key is None or catalog.model(key) is None:
             return  # (no record: the model was loaded, e.g. at start-up, but wrote nothing)
+        if active == key:
+            if self._announced != key:  # a new library's first model is active at once
+                self._announce(key)
+            return
         if active is not None and not self._complete(key):
             return
         self._library.activate(key)
+        self._announce(key)
+
+    def _announce(self, key: str) -> None:
+        assert self._library is not None
+        self._announced = key
         self._library.index(key)
         self._tagger = None  # the old model's vectors: free them now
         self._save()
@@ -836,6 +853,13 @@ class Worker:
         self._settler.forget_under(path)
         self._set_online(root, False)
         self._watcher.watch(path)  # from its parent only, until it returns
+
+    def _root_added_elsewhere(self, path: Path) -> None:
+        """Another process added a root (its files may be half indexed): watch it and
+        reconcile it like any other."""
+        log.info("%s was added by another PhotoClip; watching it", path)
+        self._watcher.watch(path)
+        self.submit(ScanRoots((path,)))
 
     def _root_back(self, path: Path) -> None:
         root = next((r for r in self._catalog_roots() if r.path == path), None)

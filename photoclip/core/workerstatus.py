@@ -34,7 +34,7 @@ def read_status(locations: Locations) -> dict[str, Any]:
     """{"worker": state, "queue": n, ...}; "stopped" when no live worker wrote it."""
     try:
         raw = json.loads(status_path(locations).read_text(encoding="utf-8"))
-        alive = _alive(int(raw["pid"]))
+        alive = process_alive(int(raw["pid"]))
     except (OSError, ValueError, KeyError, TypeError):
         alive, raw = False, {}
     if not alive or raw.get("worker") == STOPPED:
@@ -42,7 +42,7 @@ def read_status(locations: Locations) -> dict[str, Any]:
     return {k: v for k, v in raw.items() if k != "pid"} | {"worker_pid": raw["pid"]}
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -218,8 +218,12 @@ class Dialogs:
         return progress
 
     def _duplicate_thumbnails(self, paths: list[str]) -> None:
+        from photoclip.gui.duplicatesview import THUMBNAIL_SIZE
+
+        box = QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE)  # fitted inside, never cropped
+
         def read_all() -> list[tuple[str, QImage]]:
-            return [(path, read_scaled(Path(path), QSize(96, 96))) for path in paths]
+            return [(path, read_scaled(Path(path), box)) for path in paths]
 
         def show(images: list[tuple[str, QImage]]) -> None:
             for path, image in images:

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 import threading
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import numpy as np
@@ -168,6 +171,38 @@ def test_readers_see_committed_batches_while_the_writer_works(tmp_path: Path) ->
     assert seen == [0]  # a reader never sees half a batch, and is not blocked by it
 
 
+def _open_at_once(path: Path, start: Barrier, failures: Queue[str]) -> None:
+    start.wait()
+    try:
+        Catalog.open(path).close()
+    except Exception as error:  # reported to the parent, which asserts there were none
+        failures.put(repr(error))
+
+
+def test_processes_opening_a_new_catalog_at_once_all_succeed(tmp_path: Path) -> None:
+    """Two commands started together on a new data folder raced to create the schema
+    (`table meta already exists`); the migration is one transaction that re-checks."""
+    context = multiprocessing.get_context("fork")
+    failures: Queue[str] = context.Queue()
+    for trial in range(8):
+        path = tmp_path / f"catalog-{trial}.sqlite3"
+        start = context.Barrier(6)
+        processes = [
+            context.Process(target=_open_at_once, args=(path, start, failures)) for _ in range(6)
+        ]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(60)
+        assert [p.exitcode for p in processes] == [0] * 6
+        with Catalog.open(path, readonly=True) as opened:
+            assert opened._check_version() == SCHEMA_VERSION
+    found = []
+    while not failures.empty():
+        found.append(failures.get())
+    assert found == []
+
+
 # -- paths that are not UTF-8 (issue 16) -----------------------------------------------------
 
 #: How Python spells the Linux file name b"bad\xff.jpg": the byte as a lone surrogate.
@@ -237,3 +272,21 @@ def test_a_photo_date_is_always_one_every_zone_can_show(
     photo = Photo(1, Path("/p.jpg"), 1, 1, mtime_ns, None, None, None, taken_at, INDEXED, None)
     assert photo.date == expected
     datetime.fromtimestamp(photo.date)  # what sorting's {year} does; raised before
+
+
+def test_fingerprints_are_kept_by_content_and_pruned_with_their_last_photo(
+    catalog: Catalog,
+) -> None:
+    first = add_photo(catalog, "/photos/a.jpg", "aa")
+    add_photo(catalog, "/photos/b.jpg", "bb")
+    with catalog.transaction():
+        catalog.put_fingerprint("aa", 1, b"summary of a", b"print of a")
+        catalog.put_fingerprint("bb", 1, b"summary of b", b"print of b")
+        catalog.put_fingerprint("bb", 2, b"new summary", b"newer recipe")  # one per content
+    assert catalog.fingerprints(1) == {"aa": b"print of a"}
+    assert catalog.fingerprints(2, ["bb", "cc"]) == {"bb": b"newer recipe"}
+    assert list(catalog.fingerprint_chunks(2)) == [[("bb", b"new summary")]]
+    with catalog.transaction():
+        catalog.delete_photos([first])
+        catalog.prune_orphan_embeddings()
+    assert catalog.fingerprints(1, ["aa"]) == {}

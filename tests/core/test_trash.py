@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,60 @@ def test_undo_takes_back_one_batch_at_a_time(tmp_path: Path) -> None:
     assert trash.undo().done == [first] and first.exists()
     with pytest.raises(KnownError):
         trash.undo()
+
+
+KILLED_SCRIPT = """
+import sys, time
+from pathlib import Path
+from photoclip.core import trash as module
+from photoclip.core.trash import Trash
+
+def slow_send(path):  # a slow drive: each move takes a while, and the kill falls in one
+    time.sleep(0.004)
+    module._send2trash(path)
+    time.sleep(0.004)
+
+trash = Trash(Path(sys.argv[1]), send=slow_send)
+print("ready", flush=True)
+trash.move([Path(p) for p in sys.argv[2:]])
+print("done", flush=True)
+"""
+
+
+def checksums(paths: list[Path]) -> dict[Path, str]:
+    import hashlib
+
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths if p.exists()}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_kill_at_any_moment_of_a_move_leaves_nothing_undo_cannot_bring_back(
+    tmp_path: Path, seed: int
+) -> None:
+    import random
+    import signal
+
+    home, folder = tmp_path / "home", tmp_path / "photos"
+    home.mkdir()
+    folder.mkdir()
+    paths = [folder / f"photo {i:02d}.jpg" for i in range(40)]
+    for number, path in enumerate(paths):
+        path.write_bytes(os.urandom(2000) + bytes([number]))
+    before = checksums(paths)
+    env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home / "xdg")}
+    with subprocess.Popen(
+        [sys.executable, "-c", KILLED_SCRIPT, str(home / "data"), *map(str, paths)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as mover:
+        assert mover.stdout is not None and mover.stdout.readline() == "ready\n"
+        time.sleep(random.Random(seed).uniform(0.02, 0.3))  # somewhere in the moves
+        mover.send_signal(signal.SIGKILL)
+        mover.wait(30)
+
+    if (home / "data" / "trash-journal.json").exists():
+        run_trash(home, "undo")
+    assert checksums(paths) == before  # every file back, byte for byte
+    files = home / "xdg" / "Trash" / "files"
+    assert not files.exists() or not list(files.iterdir())  # and nothing left behind

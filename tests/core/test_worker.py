@@ -133,6 +133,34 @@ def test_start_indexes_and_a_new_file_becomes_searchable(start: Any, album: Path
         assert any(r.photo.path == new for r in searcher.search("green", None))
 
 
+def test_a_new_library_s_first_model_is_announced_once(start: Any, album: Path) -> None:
+    """The first model is recorded before its first vector (a first run killed early
+    keeps it); listeners still hear that it is the one searches use, once."""
+    worker, recorder = start(album)
+    assert [e.model_key for e in recorder.of(ModelActivated)] == [worker.encoder().model_key]
+    make_photo(album / "sub0" / "new.jpg", (10, 250, 10))
+    eventually(lambda: album / "sub0" / "new.jpg" in paths())
+    assert worker.wait_idle(30)
+    assert len(recorder.of(ModelActivated)) == 1
+
+
+def test_a_root_another_process_adds_is_picked_up_and_watched(
+    start: Any, album: Path, tmp_path: Path
+) -> None:
+    """Reported: a `watch` started before a concurrent `index` added a root never picked
+    that root up (40 files never indexed while status said idle)."""
+    start(album)
+    other = tmp_path / "other"
+    for i in range(3):
+        make_photo(other / f"o{i}.jpg", (20, 40 * i, 90), pattern=20 + i)
+    elsewhere = Catalog.open(Locations.from_environment().catalog)
+    with elsewhere, elsewhere.transaction():  # as an `index` killed just after this
+        elsewhere.add_root(other.resolve())
+    eventually(lambda: {p.name for p in paths()} >= {"o0.jpg", "o1.jpg", "o2.jpg"})
+    later = make_photo(other / "later.jpg", (250, 250, 0), pattern=30)
+    eventually(lambda: later.resolve() in paths())
+
+
 def test_hidden_folders_are_ignored_like_the_scanner_does(start: Any, album: Path) -> None:
     worker, _ = start(album)
     make_photo(album / ".cache" / "thumb.jpg")

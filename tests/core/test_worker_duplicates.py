@@ -16,7 +16,7 @@ from photoclip.core.paths import Locations
 from photoclip.core.textness import load_direction
 from photoclip.core.worker import ComputeTextness, Worker, WorkerSettings
 from tests.conftest import TINY_ARCH
-from tests.core.test_worker import catalog, eventually, paths
+from tests.core.test_worker import catalog, paths
 from tests.photos import make_photo
 
 FAST = WorkerSettings(batch_size=4, settle_seconds=0.15, min_slice=0.0)
@@ -58,14 +58,25 @@ def test_find_trash_and_undo_through_the_worker(
     ]
 
     reports: list[Any] = []
+    paths_then: list[Any] = []
     worker.submit(TrashPhotos((copy,), reply=reports.append))
     assert worker.wait_idle(30)
     assert reports[0].done == [copy] and (fake_trash / copy.name).exists()
     assert not copy.exists() and copy not in paths()
 
-    worker.submit(UndoTrash(reply=reports.append))
-    eventually(lambda: copy in paths())
+    # The reply comes once the restored photo is indexed again: a search right after it
+    # (as the dialog runs) finds the group again.
+    worker.submit(
+        UndoTrash(reply=lambda report: (reports.append(report), paths_then.append(paths())))
+    )
+    assert worker.wait_idle(30)
     assert reports[1].done == [copy] and not (fake_trash / copy.name).exists()
+    assert copy in paths_then[0]
+    worker.submit(FindDuplicates(reply=found.append))
+    assert worker.wait_idle(30)
+    assert [sorted(p.path.name for p in g.photos) for g in found[1]] == [
+        ["copy-of-2.jpg", "photo2.jpg"]
+    ]
 
 
 def test_textness_is_computed_once_and_stored_for_the_active_model(worker: Worker) -> None:

@@ -114,23 +114,36 @@ def test_the_failures_dialog_lists_why(make_app: Any, qtbot: Any, scenes: Path) 
 def test_near_duplicates_are_found_and_the_extra_copy_trashed(
     make_app: Any, qtbot: Any, scenes: Path, monkeypatch: Any
 ) -> None:
+    from photoclip.core import trash as trash_module
     from photoclip.gui.duplicatesview import DuplicatesDialog
 
+    trash_folder = scenes.parent / "fake-trash"
+    trash_folder.mkdir()
     trashed: list[Path] = []
-    monkeypatch.setattr("send2trash.send2trash", lambda path: trashed.append(Path(path)))
+
+    def send(path: Path) -> None:
+        trashed.append(Path(path))
+        Path(path).rename(trash_folder / Path(path).name)
+
+    monkeypatch.setattr(trash_module, "_send2trash", send)
+    monkeypatch.setattr(trash_module, "locate_in_trash", lambda p, *_: trash_folder / p.name)
     (scenes / "red-circle-copy.png").write_bytes((scenes / "red-circle.png").read_bytes())
     window = indexed(make_app, qtbot, scenes).window
     window.dialogs.duplicates()
     dialog = opened(window, DuplicatesDialog, qtbot)
-    qtbot.wait_until(lambda: len(dialog.model.groups) == 1, timeout=WAIT)
-    assert sorted(dialog.model.all_paths()) == sorted(
+    qtbot.wait_until(lambda: len(dialog.review.groups) == 1, timeout=WAIT)
+    assert sorted(dialog.review.all_paths()) == sorted(
         str(scenes / n) for n in ("red-circle.png", "red-circle-copy.png")
     )
     dialog.trash_button.click()
-    qtbot.wait_until(lambda: len(dialog.model.groups) == 0, timeout=WAIT)
+    qtbot.wait_until(lambda: len(dialog.review.groups) == 0, timeout=WAIT)
     assert "1 photos moved to the trash" in dialog.message.text()
     assert len(trashed) == 1
     qtbot.wait_until(lambda: len(names(window)) == 6, timeout=WAIT)
+    dialog.undo_button.click()  # the restored copy is indexed, and its group comes back
+    qtbot.wait_until(lambda: len(dialog.review.groups) == 1, timeout=WAIT)
+    assert "1 photos restored from the trash" in dialog.message.text()
+    assert trashed[0].exists()
 
 
 def test_settings_are_saved_and_the_model_kept(make_app: Any, qtbot: Any, scenes: Path) -> None:
