@@ -1,6 +1,7 @@
 """Cold one-shot commands against a bare `import torch, open_clip`, in one interleaved run.
 
-    python tests/benchmarks/bench_cli_startup.py [--rounds 5] [--photos 20] [--baseline DIR]
+    PYTHONPATH=$PWD python tests/benchmarks/bench_cli_startup.py [--rounds 5] [--photos 20] \
+        [--baseline DIR]
 
 Makes a library of generated photos in a temporary folder (indexed once with test-shapes),
 then, round by round, runs each command in a fresh interpreter: `index DIR` with nothing
@@ -46,9 +47,10 @@ def commands(photos: Path) -> dict[str, list[str]]:
     }
 
 
-def timed(command: list[str], env: dict[str, str]) -> float:
+def timed(command: list[str], env: dict[str, str], cwd: str) -> float:
     start = time.perf_counter()
-    subprocess.run(command, env=env, check=True, capture_output=True)
+    # Not in the checkout's folder: `-m` puts the working folder first on sys.path.
+    subprocess.run(command, env=env, check=True, capture_output=True, cwd=cwd)
     return time.perf_counter() - start
 
 
@@ -78,7 +80,7 @@ def main() -> None:
         times: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(args.rounds):
             for name, (command, command_env) in runs.items():
-                times[name].append(timed(command, command_env))
+                times[name].append(timed(command, command_env, home))
     bare = times["import torch, open_clip"]
     results = {
         name: {
