@@ -10,6 +10,10 @@ with --baseline, the same commands again from another checkout (its folder goes 
 PYTHONPATH), interleaved with these. Prints JSON: the
 median wall time of each and the median of its per-round ratio to the bare import (issue 17
 asks <= 0.3 for the rescan). A loaded machine moves all of them; the ratios move less.
+
+Measured (--rounds 5 --baseline /work/main, loaded 2-core box; import 6.4 s): rescan 0.31 s,
+0.063x (baseline 7.4 s, 1.11x); status 0.042x; tags list 0.047x; text search 1.105x
+(baseline 1.124x: it still imports torch and builds the model).
 """
 
 from __future__ import annotations

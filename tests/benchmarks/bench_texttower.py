@@ -7,6 +7,9 @@ Random weights cost what real ones cost. For one query and for an 80-prompt ense
 class through 80 templates, as tagging does), the two are run alternately, round by round;
 prints JSON with each median time, the median of the per-round speed-ups, and the largest
 difference between the two outputs.
+
+Measured (2-core box under load from other jobs, ViT-B-32, 2 threads): one query 502 ->
+210 ms, 2.4x (4 positions, max diff 1e-7); 80 prompts 11.3 -> 2.6 s, 3.98x (16 positions).
 """
 
 from __future__ import annotations
