@@ -124,7 +124,9 @@ def test_the_window_process_indexes_and_searches_without_importing_torch(tmp_pat
     single_object_scene("blue", "square", render_seed=99).render().save(tmp_path / "query.png")
     script = tmp_path / "gui_process.py"
     script.write_text(GUI_PROCESS)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PHOTOCLIP_MODEL": "test-shapes"}
+    # PYTHONFAULTHANDLER: a crash of the window process (Qt, at exit) shows its stack here.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PHOTOCLIP_MODEL": "test-shapes",
+           "PYTHONFAULTHANDLER": "1"}  # fmt: skip
     done = subprocess.run(
         [sys.executable, str(script), str(tmp_path / "photos")],
         capture_output=True,
