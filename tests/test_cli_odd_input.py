@@ -58,11 +58,14 @@ def test_the_library_keeps_its_model_after_a_first_run_killed_early(
     with monkeypatch.context() as patch:
         patch.setattr(cli._ProgressBar, "update", killed)
         assert cli.main(["index", "--model", "test-shapes", str(album)]) == 130
+    # A photo the killed run never saw: the next run must build a model (a run with
+    # nothing to embed builds none at all), and it must be the library's.
+    make_photo(album / "later.jpg", (10, 200, 30), pattern=7)
     asked = _loads(monkeypatch)
     assert cli.main(["index", str(album), "--json"]) == 0
     assert asked == ["test-shapes"]
     with Library.open(Locations.from_environment(), readonly=True) as library:
-        assert library.catalog.counts().indexed == 6
+        assert library.catalog.counts().indexed == 7
 
     chosen: list[str] = []
     monkeypatch.setattr("photoclip.core.worker.serve", lambda w, roots: chosen.append(w.profile))
