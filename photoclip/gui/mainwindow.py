@@ -144,7 +144,7 @@ class MainWindow(QMainWindow):
         self.tasks, self.locations, self.settings = tasks, locations, settings
         self.setWindowTitle("PhotoClip")
         self.setAcceptDrops(True)
-        self.resize(1200, 800)
+        self.resize(self._first_size())
         self._folder: str = ""
         self._tag: tuple[str, str] | None = None
         self._history: list[Shown] = []
@@ -160,6 +160,11 @@ class MainWindow(QMainWindow):
         self._connect()
 
     # -- building ----------------------------------------------------------------------------
+
+    def _first_size(self) -> QSize:
+        """1200x800, or less on a smaller screen (room left for the frame and panels)."""
+        available = self.screen().availableGeometry().size()
+        return QSize(min(1200, available.width() * 9 // 10), min(800, available.height() * 9 // 10))
 
     def _build(self, first_run: bool) -> None:
         store = thumbnail_store(self.locations, self.settings)

@@ -3,11 +3,23 @@ pause/resume, how many photos failed (a button to see them and why), the model i
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
+import logging
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import (
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QStatusBar,
+    QWidget,
+)
 
 from photoclip.core import worker as w
 from photoclip.core.indexing import IndexProgress
+
+log = logging.getLogger(__name__)
 
 
 def eta_text(seconds: float | None) -> str:
@@ -26,6 +38,38 @@ def progress_text(progress: IndexProgress) -> str:
     return " · ".join([*parts, eta] if eta else parts)
 
 
+class ElidedLabel(QLabel):
+    """One line that takes the width it is given and never asks for more: a long text is
+    cut with an ellipsis and shown whole in the tooltip. (A plain QLabel's minimum width is
+    its text's, so one long message widened the whole window past the screen.)"""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    @property
+    def full_text(self) -> str:
+        return self._full
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self._elide()
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, super().minimumSizeHint().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        one_line = " ".join(self._full.split())
+        shown = self.fontMetrics().elidedText(one_line, Qt.TextElideMode.ElideRight, self.width())
+        self.setText(shown)
+        self.setToolTip(self._full if shown != one_line else "")
+
+
 class StatusBar(QStatusBar):
     """Signals: pause_toggled(bool paused), failures_requested()."""
 
@@ -39,7 +83,7 @@ class StatusBar(QStatusBar):
         self.bar.setMaximumWidth(220)
         self.bar.setTextVisible(False)
         self.bar.hide()
-        self.detail = QLabel()
+        self.detail = ElidedLabel()
         self.pause = QPushButton("Pause")
         self.pause.setCheckable(True)
         self.pause.setFlat(True)
@@ -72,13 +116,13 @@ class StatusBar(QStatusBar):
         if event.state in (w.IDLE, w.PAUSED, w.STOPPING):
             self.bar.hide()
             if event.state == w.IDLE and self._detail_is_progress:
-                self.detail.setText("")  # a message (a failed job's reason) stays readable
+                self.detail.set_full_text("")  # a message (a failed job's reason) stays readable
 
     def show_progress(self, progress: IndexProgress) -> None:
         self.bar.show()
         self.bar.setRange(0, max(progress.total, 1))
         self.bar.setValue(progress.done)
-        self.detail.setText(progress_text(progress))
+        self.detail.set_full_text(progress_text(progress))
         self._detail_is_progress = True
 
     def show_failures(self, count: int) -> None:
@@ -89,8 +133,16 @@ class StatusBar(QStatusBar):
         self.model.setText(text)
 
     def show_message(self, text: str) -> None:
-        self.detail.setText(text)
+        """Shown elided when long; the whole text is in the tooltip and the log."""
+        if text:
+            log.info("status: %s", text)
+        self.detail.set_full_text(text)
         self._detail_is_progress = False
+
+    @property
+    def message(self) -> str:
+        """The whole text of the message or progress line (the label may show less)."""
+        return self.detail.full_text
 
     def _on_pause(self, paused: bool) -> None:
         self.pause.setText("Resume" if paused else "Pause")

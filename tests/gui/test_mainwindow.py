@@ -224,7 +224,7 @@ def test_a_first_run_offers_the_models_and_remembers_the_choice(
     app.start()
     with qtbot.wait_signal(app.bridge.job_finished, timeout=WAIT, check_params_cb=_chose):
         app.window.welcome.chooser.profile_chosen.emit("test-shapes")
-    qtbot.wait_until(lambda: "test-shapes" in app.window.status.detail.text(), timeout=WAIT)
+    qtbot.wait_until(lambda: "test-shapes" in app.window.status.message, timeout=WAIT)
     assert Settings.load(Locations.from_environment().settings).model == "test-shapes"
 
 
@@ -260,3 +260,22 @@ def test_a_high_cutoff_keeps_only_the_best_matches(make_app: Any, qtbot: Any, sc
         window.search.cutoff.setValue(95)
     assert names(window)[0] == "red-circle.png"
     assert len(names(window)) < len(everything)
+
+
+def test_a_long_status_message_keeps_the_window_inside_the_screen(
+    make_app: Any, qtbot: Any
+) -> None:
+    """Issue 19: one 500-character message widened the window past a 1280 px screen."""
+    window = make_app().window
+    window.show()
+    qtbot.wait_exposed(window)
+    width = window.frameGeometry().width()
+    message = "a folder with a very long name could not be read; " * 10
+    window.status.show_message(message[:500])
+    qtbot.wait(50)  # layouts settle on posted events
+    available = window.screen().availableGeometry()
+    assert window.frameGeometry().width() <= width
+    assert available.contains(window.frameGeometry())
+    assert window.status.message == message[:500]
+    assert window.status.detail.toolTip() == message[:500]
+    assert window.status.detail.text().endswith("…")

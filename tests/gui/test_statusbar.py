@@ -23,9 +23,9 @@ def test_progress_is_cleared_when_the_worker_goes_idle(qtbot: Any) -> None:
     qtbot.addWidget(bar)
     bar.show_state(w.StateChanged(w.WORKING, queue=1))
     bar.show_progress(IndexProgress(5, 10, 2.0, 2.5))
-    assert bar.bar.isVisibleTo(bar) and "5 of 10" in bar.detail.text()
+    assert bar.bar.isVisibleTo(bar) and "5 of 10" in bar.message
     bar.show_state(w.StateChanged(w.IDLE, queue=0))
-    assert (bar.state.text(), bar.detail.text(), bar.bar.isVisibleTo(bar)) == (
+    assert (bar.state.text(), bar.message, bar.bar.isVisibleTo(bar)) == (
         "Up to date",
         "",
         False,
@@ -39,7 +39,7 @@ def test_a_failed_jobs_message_outlives_the_worker_going_idle(qtbot: Any) -> Non
     bar.show_progress(IndexProgress(5, 10, 2.0, 2.5))
     bar.show_message("Thumbnails cannot be kept in /nope: Permission denied.")
     bar.show_state(w.StateChanged(w.IDLE, queue=0))
-    assert bar.detail.text() == "Thumbnails cannot be kept in /nope: Permission denied."
+    assert bar.message == "Thumbnails cannot be kept in /nope: Permission denied."
 
 
 def test_pause_button_says_what_it_will_do_and_reports_the_toggle(qtbot: Any) -> None:
