@@ -149,13 +149,15 @@ class SearchBar(QWidget):
         layout.addLayout(bottom)
 
     def _connect(self) -> None:
-        self.field.textChanged.connect(self._debounce.start)
+        # Not connected to QTimer.start directly: a signal's argument would become the
+        # interval (the text slider's -20 made Qt warn of a negative interval).
+        self.field.textChanged.connect(self._later)
         self.field.returnPressed.connect(self._now)
         self.field.photo_dropped.connect(self.search_photo)
         self._debounce.timeout.connect(self.changed)
         self.sort.currentIndexChanged.connect(self._now)
-        self.cutoff.valueChanged.connect(self._debounce.start)
-        self.textness.valueChanged.connect(self._debounce.start)
+        self.cutoff.valueChanged.connect(self._later)
+        self.textness.valueChanged.connect(self._later)
         self.dates.toggled.connect(self._dates_toggled)
         self.since.dateChanged.connect(self._now)
         self.until.dateChanged.connect(self._now)
@@ -191,6 +193,9 @@ class SearchBar(QWidget):
         self.since.setEnabled(on)
         self.until.setEnabled(on)
         self._now()
+
+    def _later(self) -> None:
+        self._debounce.start()
 
     def _now(self) -> None:
         self._debounce.stop()
