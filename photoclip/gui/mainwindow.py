@@ -176,6 +176,7 @@ class MainWindow(QMainWindow):
         self.folder_list = FolderList(self.folders)
         self.tag_panel = TagPanel()
         self.search = SearchBar(self.settings.textness)
+        self.search.set_has_photos(False)
         self.photo_view = PhotoView()
         self.welcome = WelcomePage()
         self.welcome.chooser.setVisible(first_run)
@@ -296,6 +297,7 @@ class MainWindow(QMainWindow):
         self.folders.set_folders(view.folders)
         self.tag_panel.set_counts(view.tags)
         self.status.show_failures(view.failed)
+        self.search.set_has_photos(view.photos > 0)
         self.status.show_model(f"{view.photos:,} photos · model {view.model or 'none yet'}")
         if not view.folders:
             self.pages.setCurrentIndex(WELCOME)
@@ -381,6 +383,8 @@ class MainWindow(QMainWindow):
         )
 
     def _show_browsed(self, photos: list[Photo], background: bool = False) -> None:
+        if photos:  # new photos show before the next count of the library
+            self.search.set_has_photos(True)
         self._show_either(Shown(photos, [None] * len(photos)), background)
 
     def _show_either(self, shown: Shown, background: bool) -> None:

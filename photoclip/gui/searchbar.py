@@ -182,6 +182,13 @@ class SearchBar(QWidget):
             self.textness.value() / 10,
         )
 
+    def set_has_photos(self, has: bool) -> None:
+        """Searching an empty library finds nothing: its controls wait for photos."""
+        for control in (self.field, self.sort, self.textness, self.cutoff, self.dates):
+            control.setEnabled(has)
+        self.since.setEnabled(has and self.dates.isChecked())
+        self.until.setEnabled(has and self.dates.isChecked())
+
     def set_filters(self, text: str) -> None:
         self.filters.setText(text)
 

@@ -88,6 +88,7 @@ class StatusBar(QStatusBar):
         self.pause.setCheckable(True)
         self.pause.setFlat(True)
         self.pause.setToolTip("Pause or resume indexing")
+        self.pause.hide()  # shown only while something runs
         self.failures = QPushButton()
         self.failures.setFlat(True)
         self.failures.hide()
@@ -113,6 +114,7 @@ class StatusBar(QStatusBar):
             w.STOPPING: "Stopping…",
         }
         self.state.setText(names.get(event.state, event.state.capitalize()))
+        self.pause.setVisible(event.state in (w.WORKING, w.PAUSED))
         if event.state in (w.IDLE, w.PAUSED, w.STOPPING):
             self.bar.hide()
             if event.state == w.IDLE and self._detail_is_progress:

@@ -279,3 +279,18 @@ def test_a_long_status_message_keeps_the_window_inside_the_screen(
     assert window.status.message == message[:500]
     assert window.status.detail.toolTip() == message[:500]
     assert window.status.detail.text().endswith("…")
+
+
+def test_controls_that_need_photos_wait_for_them(make_app: Any, qtbot: Any, scenes: Path) -> None:
+    app = make_app()
+    app.window.show()
+    with qtbot.wait_signal(app.window.library_read, timeout=WAIT):
+        app.start()
+    bar = app.window.search
+    controls = (bar.field, bar.sort, bar.textness, bar.cutoff, bar.dates, bar.since)
+    assert [c.isEnabled() for c in controls] == [False] * len(controls)
+    qtbot.wait_until(lambda: app.window.status.state.text() == "Up to date", timeout=WAIT)
+    assert not app.window.status.pause.isVisibleTo(app.window)  # the model loaded: idle
+    app.window.add_folders([scenes])
+    qtbot.wait_until(lambda: app.window.results.rowCount() == len(SCENES), timeout=WAIT)
+    assert [c.isEnabled() for c in controls] == [True] * 5 + [False]  # dates: when ticked

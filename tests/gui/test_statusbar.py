@@ -62,3 +62,13 @@ def test_failures_button_shows_only_when_photos_failed(qtbot: Any) -> None:
     assert bar.failures.isVisibleTo(bar) and bar.failures.text() == "3 failed…"
     with qtbot.wait_signal(bar.failures_requested):
         bar.failures.click()
+
+
+def test_pause_shows_only_while_something_runs(qtbot: Any) -> None:
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    shown = []
+    for state in (w.STARTING, w.WORKING, w.PAUSED, w.IDLE):
+        bar.show_state(w.StateChanged(state, queue=0))
+        shown.append(bar.pause.isVisibleTo(bar))
+    assert shown == [False, True, True, False]
