@@ -41,10 +41,10 @@ class FolderState:
             state = "indexing"
         else:
             state = "polled" if self.polled else "watching"
-        parts = [_count(self.photos, "photo"), state]
+        counts = _count(self.photos, "photo")
         if self.failed:
-            parts.append(_count(self.failed, "error"))
-        return " · ".join(parts)
+            counts += f", {self.failed:,} could not be read"
+        return f"{counts} · {state}"
 
 
 def _count(n: int, noun: str) -> str:
@@ -52,11 +52,13 @@ def _count(n: int, noun: str) -> str:
 
 
 def read_folders(catalog: Catalog) -> list[FolderState]:
-    """Each root with its photo and failure counts (one query for the counts)."""
+    """Each root with its photo and failure counts (one query for the counts); a file
+    that could not be read is a failure, not a photo."""
     counts = {
-        r[0]: (r[1], r[2] or 0)
+        r[0]: (r[1] or 0, r[2] or 0)
         for r in catalog.read(
-            "SELECT root_id, count(*), sum(status = 'failed') FROM photos GROUP BY root_id"
+            "SELECT root_id, sum(status = 'indexed'), sum(status = 'failed') FROM photos "
+            "GROUP BY root_id"
         )
     }
     return [

@@ -128,7 +128,7 @@ class StatusBar(QStatusBar):
         self._detail_is_progress = True
 
     def show_failures(self, count: int) -> None:
-        self.failures.setText(f"{count} failed…")
+        self.failures.setText(f"{count:,} could not be read…")
         self.failures.setVisible(count > 0)
 
     def show_model(self, text: str) -> None:

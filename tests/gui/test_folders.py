@@ -16,7 +16,7 @@ def test_states_read_as_a_person_would_say_them() -> None:
     assert FolderState(Path("/p"), photos=3).summary == "3 photos · watching"
     assert FolderState(Path("/p"), online=False).summary == "0 photos · offline (photos kept)"
     assert FolderState(Path("/p"), indexing=True, failed=1).summary == (
-        "0 photos · indexing · 1 error"
+        "0 photos, 1 could not be read · indexing"
     )
     assert FolderState(Path("/p"), polled=True).summary == "0 photos · polled"
 

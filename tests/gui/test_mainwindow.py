@@ -190,8 +190,13 @@ def test_a_failed_photo_is_counted_in_the_status_bar(
     app.window.show()
     app.start()
     app.window.add_folders([scenes])
-    qtbot.wait_until(lambda: app.window.status.failures.text() == "1 failed…", timeout=WAIT)
-    assert "1 error" in app.window.folders.folders[0].summary
+    """Issue 19: the sidebar said "7 photos · 1 error", counting the failed file."""
+    qtbot.wait_until(
+        lambda: app.window.status.failures.text() == "1 could not be read…", timeout=WAIT
+    )
+    folder = app.window.folders
+    expected = "6 photos, 1 could not be read · watching"
+    qtbot.wait_until(lambda: folder.folders[0].summary == expected, timeout=WAIT)
 
 
 def test_the_textness_slider_learns_the_direction_once_then_steers(

@@ -59,7 +59,7 @@ def test_failures_button_shows_only_when_photos_failed(qtbot: Any) -> None:
     bar.show_failures(0)
     assert not bar.failures.isVisibleTo(bar)
     bar.show_failures(3)
-    assert bar.failures.isVisibleTo(bar) and bar.failures.text() == "3 failed…"
+    assert bar.failures.isVisibleTo(bar) and bar.failures.text() == "3 could not be read…"
     with qtbot.wait_signal(bar.failures_requested):
         bar.failures.click()
 
