@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from photoclip.core.catalog import Catalog
+from photoclip.gui.accessibility import set_accessible
 
 Index = QModelIndex | QPersistentModelIndex
 PathRole = Qt.ItemDataRole.UserRole + 1
@@ -149,9 +150,16 @@ class FolderList(QWidget):
         add.setToolTip("Add a folder to PhotoClip (or drop one on the window)")
         self.remove.setToolTip("Remove the chosen folder from PhotoClip (its files stay)")
         everything.setToolTip("Show photos of every folder")
+        self.add_button, self.all_button = add, everything
         add.clicked.connect(self.add_requested)
         self.remove.clicked.connect(self._confirm_remove)
         everything.clicked.connect(self._choose_all)
+        set_accessible(
+            self.view, "Folders", "PhotoClip's folders and their state; choose one to filter"
+        )
+        set_accessible(add, "Add a folder")
+        set_accessible(self.remove, "Remove the chosen folder")
+        set_accessible(everything, "Show all folders")
         buttons = QHBoxLayout()
         for button in (add, self.remove, everything):
             buttons.addWidget(button)

@@ -8,6 +8,7 @@ widgets whose requests are wired here.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ from photoclip.core.paths import Locations
 from photoclip.core.scanning import is_photo_name
 from photoclip.core.search import DATE, SearchOptions, SearchResult
 from photoclip.core.settings import Settings
+from photoclip.gui.accessibility import set_accessible
 from photoclip.gui.dialogs import Dialogs
 from photoclip.gui.folders import FolderList, FolderModel, FolderState, read_folders
 from photoclip.gui.photoview import PhotoView
@@ -157,6 +159,7 @@ class MainWindow(QMainWindow):
         self.dialogs = Dialogs(self)
         self._build_menus()
         self._build_shortcuts()
+        self._order_tabs()
         self._connect()
 
     # -- building ----------------------------------------------------------------------------
@@ -172,6 +175,7 @@ class MainWindow(QMainWindow):
         self.results = ResultsModel(self.thumbnails, self)
         self.grid = ResultsView(ICON)
         self.grid.setModel(self.results)
+        set_accessible(self.grid, "Photos", "The results; Enter opens a photo")
         self.folders = FolderModel(self)
         self.folder_list = FolderList(self.folders)
         self.tag_panel = TagPanel()
@@ -241,6 +245,22 @@ class MainWindow(QMainWindow):
         for keys in (QKeySequence.StandardKey.Find, QKeySequence("/")):
             QShortcut(keys, self, self.search.focus)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.go_back)
+
+    def _order_tabs(self) -> None:
+        """Tab goes as the eye does: sidebar, search, filters, the page, the status bar
+        (hidden controls are skipped)."""
+        folders, tags, bar, status = self.folder_list, self.tag_panel, self.search, self.status
+        chain = [
+            *(folders.view, folders.add_button, folders.remove, folders.all_button),
+            *(tags.tree, tags.clear_button, tags.edit_button),
+            *(bar.field, bar.sort, bar.textness, bar.cutoff, bar.dates, bar.since, bar.until),
+            *(self.welcome.add_button, self.welcome.suggest_button, self.grid),
+            *(self.photo_view.back_button, self.photo_view.similar_button),
+            *(self.photo_view.folder_button, self.photo_view),
+            *(status.failures, status.pause),
+        ]
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
 
     def _connect(self) -> None:
         bridge = self.tasks.bridge

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from photoclip.core.scanning import is_photo_name
 from photoclip.core.search import DATE, RELEVANCE
+from photoclip.gui.accessibility import set_accessible
 
 DEBOUNCE_MS = 250
 
@@ -123,8 +124,18 @@ class SearchBar(QWidget):
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
+        self._name_controls()
         self._lay_out()
         self._connect()
+
+    def _name_controls(self) -> None:
+        set_accessible(self.field, "Search photos", "Words, a photo path, + and - to combine")
+        set_accessible(self.sort, "Sort results", "By relevance or newest first")
+        set_accessible(self.textness, "Text in photos")
+        set_accessible(self.cutoff, "Relevance cutoff")
+        set_accessible(self.dates, "Only photos taken between two dates")
+        set_accessible(self.since, "Taken on or after")
+        set_accessible(self.until, "Taken on or before")
 
     def _lay_out(self) -> None:
         top = QHBoxLayout()

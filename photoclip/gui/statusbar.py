@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from photoclip.core import worker as w
 from photoclip.core.indexing import IndexProgress
+from photoclip.gui.accessibility import set_accessible
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,10 @@ class StatusBar(QStatusBar):
         #: Whether `detail` shows indexing progress (cleared when the worker goes idle)
         #: rather than a message, which stays until the next one replaces it.
         self._detail_is_progress = False
+        set_accessible(self.pause, "Pause indexing")
+        set_accessible(self.failures, "Photos that could not be read", "Lists them, each with why")
+        set_accessible(self.bar, "Indexing progress")
+        set_accessible(self.detail, "Status")
         self.addWidget(self.state)
         self.addWidget(self.bar)
         self.addWidget(self.detail, 1)
@@ -129,6 +134,9 @@ class StatusBar(QStatusBar):
 
     def show_failures(self, count: int) -> None:
         self.failures.setText(f"{count:,} could not be read…")
+        set_accessible(
+            self.failures, f"{count:,} photos could not be read", "Lists them, each with why"
+        )
         self.failures.setVisible(count > 0)
 
     def show_model(self, text: str) -> None:
@@ -148,4 +156,5 @@ class StatusBar(QStatusBar):
 
     def _on_pause(self, paused: bool) -> None:
         self.pause.setText("Resume" if paused else "Pause")
+        set_accessible(self.pause, "Resume indexing" if paused else "Pause indexing")
         self.pause_toggled.emit(paused)

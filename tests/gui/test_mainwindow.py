@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from photoclip.core import worker as w
 from photoclip.core.catalog import Catalog
@@ -299,3 +299,48 @@ def test_controls_that_need_photos_wait_for_them(make_app: Any, qtbot: Any, scen
     app.window.add_folders([scenes])
     qtbot.wait_until(lambda: app.window.results.rowCount() == len(SCENES), timeout=WAIT)
     assert [c.isEnabled() for c in controls] == [True] * 5 + [False]  # dates: when ticked
+
+
+def _focusable(window: Any) -> list[Any]:
+    """The widgets Tab reaches, less the parts of a composite (a date edit's line edit):
+    a screen reader names the composite."""
+    from PySide6.QtWidgets import QAbstractSpinBox, QComboBox, QWidget
+
+    def part_of_composite(widget: QWidget) -> bool:
+        parent = widget.parentWidget()
+        while parent is not None:
+            if isinstance(parent, QAbstractSpinBox | QComboBox):
+                return True
+            parent = parent.parentWidget()
+        return False
+
+    return [
+        widget
+        for widget in window.findChildren(QWidget)
+        if widget.focusPolicy() & Qt.FocusPolicy.TabFocus and not part_of_composite(widget)
+    ]
+
+
+def test_every_focusable_control_has_an_accessible_name(make_app: Any, qtbot: Any) -> None:
+    window = make_app().window
+    window.show()
+    unnamed = [
+        f"{type(w).__name__} {getattr(w, 'text', lambda: '')()!r}"
+        for w in _focusable(window)
+        if not w.accessibleName()
+    ]
+    assert unnamed == []
+
+
+def test_tab_goes_sidebar_search_filters_grid_status(make_app: Any, qtbot: Any) -> None:
+    """Issue 19: Tab went search -> grid -> status bar -> sidebar."""
+    window = make_app().window
+    bar = window.search
+    expected = [window.folder_list.view, window.tag_panel.tree, bar.field, bar.sort]
+    expected += [bar.cutoff, bar.dates, window.grid, window.status.pause]
+    seen, widget = [], window.nextInFocusChain()  # where Tab starts in a new window
+    for _ in range(len(window.findChildren(QWidget)) + 1):
+        if widget in expected and widget not in seen:
+            seen.append(widget)
+        widget = widget.nextInFocusChain()
+    assert seen == expected
