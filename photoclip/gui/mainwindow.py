@@ -116,6 +116,14 @@ def read_library(catalog: Catalog) -> LibraryView:
     )
 
 
+def settings_keys() -> list[QKeySequence]:
+    """The platform's Preferences keys, and Ctrl+, always: Qt maps Preferences to nothing
+    on Linux and Windows, which left Settings without a shortcut there."""
+    keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
+    comma = QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_Comma)
+    return keys if comma in keys else [*keys, comma]
+
+
 def browse(catalog: Catalog, options: SearchOptions) -> list[Photo]:
     """Every indexed photo that passes the filters, newest first (no query, no model)."""
     folder = options.folder.expanduser().resolve() if options.folder else None
@@ -218,9 +226,8 @@ class MainWindow(QMainWindow):
         file = bar.addMenu("&File")
         self._action(file, "&Add Folder…", self.choose_folder, QKeySequence.StandardKey.Open)
         file.addSeparator()
-        self._action(
-            file, "&Settings…", self.dialogs.settings, QKeySequence.StandardKey.Preferences
-        )
+        self.settings_action = self._action(file, "&Settings…", self.dialogs.settings)
+        self.settings_action.setShortcuts(settings_keys())
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         tags = bar.addMenu("&Tags")

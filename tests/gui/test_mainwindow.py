@@ -344,3 +344,18 @@ def test_tab_goes_sidebar_search_filters_grid_status(make_app: Any, qtbot: Any) 
             seen.append(widget)
         widget = widget.nextInFocusChain()
     assert seen == expected
+
+
+def test_ctrl_comma_opens_the_settings(make_app: Any, qtbot: Any) -> None:
+    """Issue 19: QKeySequence.Preferences is empty on Linux, so Settings had no shortcut."""
+    from photoclip.gui.settingsdialog import SettingsDialog
+
+    window = make_app().window
+    assert QKeySequence("Ctrl+,") in window.settings_action.shortcuts()
+    window.show()
+    window.activateWindow()
+    qtbot.wait_until(window.isActiveWindow)  # window shortcuts need the active window
+    qtbot.keySequence(window, QKeySequence("Ctrl+,"))
+    dialogs = window.findChildren(SettingsDialog)
+    assert len(dialogs) == 1 and dialogs[0].isVisible()
+    dialogs[0].reject()
