@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from photoclip.core.catalog import Catalog
 from photoclip.gui.accessibility import set_accessible
+from photoclip.gui.formatting import counted
 
 Index = QModelIndex | QPersistentModelIndex
 PathRole = Qt.ItemDataRole.UserRole + 1
@@ -42,14 +43,10 @@ class FolderState:
             state = "indexing"
         else:
             state = "polled" if self.polled else "watching"
-        counts = _count(self.photos, "photo")
+        counts = counted(self.photos, "photo")
         if self.failed:
             counts += f", {self.failed:,} could not be read"
         return f"{counts} · {state}"
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def read_folders(catalog: Catalog) -> list[FolderState]:

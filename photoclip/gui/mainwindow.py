@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,7 +63,7 @@ from photoclip.gui.folders import FolderList, FolderModel, FolderState, read_fol
 from photoclip.gui.photoview import PhotoView
 from photoclip.gui.results import ResultsModel, ResultsView
 from photoclip.gui.searchbar import SearchBar, SearchRequest
-from photoclip.gui.statusbar import StatusBar
+from photoclip.gui.statusbar import MAX_THUMBNAIL, MIN_THUMBNAIL, THUMBNAIL_STEP, StatusBar
 from photoclip.gui.tagpanel import TagPanel
 from photoclip.gui.tasks import TaskManager
 from photoclip.gui.thumbnails import ThumbnailCache, read_scaled
@@ -163,6 +164,8 @@ class MainWindow(QMainWindow):
         self._open_id: int | None = None
         self._textness = TEXTNESS_UNKNOWN
         self._rate = 0.0
+        #: when the search on its way started (None: the results shown were not searched)
+        self._search_started: float | None = None
         self._build(first_run)
         self.dialogs = Dialogs(self)
         self._build_menus()
@@ -199,6 +202,7 @@ class MainWindow(QMainWindow):
         for page in (self.welcome, self.grid, self.photo_view):
             self.pages.addWidget(page)
         self.status = StatusBar()
+        self.status.zoom.setValue(ICON)
         self.setStatusBar(self.status)
         self.setCentralWidget(self._splitter())
 
@@ -252,6 +256,10 @@ class MainWindow(QMainWindow):
         for keys in (QKeySequence.StandardKey.Find, QKeySequence("/")):
             QShortcut(keys, self, self.search.focus)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.go_back)
+        bigger = (QKeySequence.StandardKey.ZoomIn, QKeySequence("Ctrl+="))
+        for keys in bigger:
+            QShortcut(keys, self, lambda: self.step_thumbnails(1))
+        QShortcut(QKeySequence.StandardKey.ZoomOut, self, lambda: self.step_thumbnails(-1))
 
     def _order_tabs(self) -> None:
         """Tab goes as the eye does: sidebar, search, filters, the page, the status bar
@@ -264,7 +272,7 @@ class MainWindow(QMainWindow):
             *(self.welcome.add_button, self.welcome.suggest_button, self.grid),
             *(self.photo_view.back_button, self.photo_view.similar_button),
             *(self.photo_view.folder_button, self.photo_view),
-            *(status.failures, status.pause),
+            *(status.failures, status.pause, status.zoom),
         ]
         for first, second in itertools.pairwise(chain):
             QWidget.setTabOrder(first, second)
@@ -306,6 +314,7 @@ class MainWindow(QMainWindow):
         )
         self.photo_view.undo_requested.connect(self._undo_correction)
         self.status.pause_toggled.connect(self._on_pause)
+        self.status.zoom.valueChanged.connect(self.set_thumbnail_size)
         self.status.failures_requested.connect(self.dialogs.failures)
         self._refresh_timer = QTimer(self, singleShot=True, interval=400)
         self._refresh_timer.timeout.connect(self.refresh_library)
@@ -382,6 +391,7 @@ class MainWindow(QMainWindow):
         if not background:
             self._history.clear()
         self._show_filters()
+        self._search_started = time.monotonic()
         if request.query:
             self.status.show_message("" if background else "Searching…")
             self.tasks.read(
@@ -420,10 +430,15 @@ class MainWindow(QMainWindow):
         else:
             self._show(shown)
 
+    def _count_results(self, count: int) -> None:
+        started, self._search_started = self._search_started, None
+        self.status.show_results(count, None if started is None else time.monotonic() - started)
+
     def _show_refreshed(self, shown: Shown) -> None:
         if self._history:
             return  # similar photos are on screen: the refresh waits for the next one
         self.results.set_results(shown.photos, shown.scores)
+        self._count_results(len(shown.photos))
         self.results_shown.emit(len(shown.photos))
 
     def _search_failed(self, message: str) -> None:
@@ -440,6 +455,7 @@ class MainWindow(QMainWindow):
             self.pages.setCurrentIndex(GRID)
         if focus:
             self._focus_grid()
+        self._count_results(len(shown.photos))
         self.results_shown.emit(len(shown.photos))
 
     def _show_filters(self) -> None:
@@ -481,6 +497,7 @@ class MainWindow(QMainWindow):
 
     def show_similar(self, photo_id: int) -> None:
         options = SearchOptions(limit=SEARCH_LIMIT)
+        self._search_started = time.monotonic()
 
         def found(results: list[SearchResult]) -> None:
             self._push_current()
@@ -551,6 +568,21 @@ class MainWindow(QMainWindow):
     def _photo_name(self, photo_id: int) -> str:
         found = next((p for p in self.results.photos if p.id == photo_id), None)
         return found.path.name if found else f"photo {photo_id}"
+
+    # -- thumbnail size ------------------------------------------------------------------------
+
+    def set_thumbnail_size(self, size: int) -> None:
+        """The grid's thumbnails become `size` px (96-400): the slider and Ctrl+plus/minus."""
+        size = max(MIN_THUMBNAIL, min(MAX_THUMBNAIL, size))
+        self.status.zoom.setValue(size)  # re-enters here only when the value changes
+        if size == self.grid.icon:
+            return
+        self.thumbnails.set_size(size)
+        self.grid.set_icon_size(size)
+        self.results.thumbnail_size_changed()
+
+    def step_thumbnails(self, steps: int) -> None:
+        self.set_thumbnail_size(self.grid.icon + steps * THUMBNAIL_STEP)
 
     def _focus_grid(self) -> None:
         if self.pages.currentIndex() == GRID:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSizePolicy,
+    QSlider,
     QStatusBar,
     QWidget,
 )
@@ -19,8 +20,12 @@ from PySide6.QtWidgets import (
 from photoclip.core import worker as w
 from photoclip.core.indexing import IndexProgress
 from photoclip.gui.accessibility import set_accessible
+from photoclip.gui.formatting import counted
 
 log = logging.getLogger(__name__)
+
+#: the grid's thumbnail sizes (px), and one step of the slider or of Ctrl+plus/minus
+MIN_THUMBNAIL, MAX_THUMBNAIL, THUMBNAIL_STEP = 96, 400, 32
 
 
 def eta_text(seconds: float | None) -> str:
@@ -94,6 +99,13 @@ class StatusBar(QStatusBar):
         self.failures.setFlat(True)
         self.failures.hide()
         self.model = QLabel()
+        self.results = QLabel()
+        self.zoom = QSlider(Qt.Orientation.Horizontal)
+        self.zoom.setRange(MIN_THUMBNAIL, MAX_THUMBNAIL)
+        self.zoom.setSingleStep(THUMBNAIL_STEP)
+        self.zoom.setPageStep(THUMBNAIL_STEP)
+        self.zoom.setMaximumWidth(120)
+        self.zoom.setToolTip("Thumbnail size (Ctrl+plus, Ctrl+minus)")
         #: Whether `detail` shows indexing progress (cleared when the worker goes idle)
         #: rather than a message, which stays until the next one replaces it.
         self._detail_is_progress = False
@@ -101,12 +113,16 @@ class StatusBar(QStatusBar):
         set_accessible(self.failures, "Photos that could not be read", "Lists them, each with why")
         set_accessible(self.bar, "Indexing progress")
         set_accessible(self.detail, "Status")
+        set_accessible(self.zoom, "Thumbnail size")
+        set_accessible(self.results, "Results")
         self.addWidget(self.state)
         self.addWidget(self.bar)
         self.addWidget(self.detail, 1)
+        self.addPermanentWidget(self.results)
         self.addPermanentWidget(self.failures)
         self.addPermanentWidget(self.pause)
         self.addPermanentWidget(self.model)
+        self.addPermanentWidget(self.zoom)
         self.pause.toggled.connect(self._on_pause)
         self.failures.clicked.connect(self.failures_requested)
 
@@ -138,6 +154,11 @@ class StatusBar(QStatusBar):
             self.failures, f"{count:,} photos could not be read", "Lists them, each with why"
         )
         self.failures.setVisible(count > 0)
+
+    def show_results(self, count: int, seconds: float | None) -> None:
+        """How many photos the grid shows, and how long finding them took (if searched)."""
+        took = "" if seconds is None else f", {seconds * 1000:.0f} ms"
+        self.results.setText(f"{counted(count, 'photo')}{took}")
 
     def show_model(self, text: str) -> None:
         self.model.setText(text)

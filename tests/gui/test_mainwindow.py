@@ -359,3 +359,37 @@ def test_ctrl_comma_opens_the_settings(make_app: Any, qtbot: Any) -> None:
     dialogs = window.findChildren(SettingsDialog)
     assert len(dialogs) == 1 and dialogs[0].isVisible()
     dialogs[0].reject()
+
+
+def test_the_status_bar_counts_the_results_and_times_the_search(
+    make_app: Any, qtbot: Any, scenes: Path
+) -> None:
+    import re
+
+    window = indexed(make_app, qtbot, scenes).window
+    search(window, qtbot, "a red circle")
+    assert re.fullmatch(rf"{len(SCENES)} photos, \d+ ms", window.status.results.text())
+
+
+def test_the_thumbnail_size_follows_the_slider_and_ctrl_plus_minus(
+    make_app: Any, qtbot: Any, scenes: Path
+) -> None:
+    from photoclip.gui.statusbar import MAX_THUMBNAIL, MIN_THUMBNAIL
+
+    window = indexed(make_app, qtbot, scenes).window
+    window.status.zoom.setValue(320)
+    cell = window.grid.visualRect(window.results.index(0))
+    assert (cell.height(), window.grid.gridSize().height(), window.thumbnails.size) == (
+        328,
+        328,
+        320,
+    )
+    window.activateWindow()
+    qtbot.wait_until(window.isActiveWindow)
+    qtbot.keySequence(window, QKeySequence("Ctrl+-"))
+    assert (window.grid.icon, window.status.zoom.value()) == (288, 288)
+    for _ in range(4):  # 320, 352, 384, then 400 at most
+        qtbot.keySequence(window, QKeySequence("Ctrl+="))
+    assert window.grid.icon == MAX_THUMBNAIL
+    window.set_thumbnail_size(10)
+    assert window.grid.icon == MIN_THUMBNAIL

@@ -72,3 +72,12 @@ def test_pause_shows_only_while_something_runs(qtbot: Any) -> None:
         bar.show_state(w.StateChanged(state, queue=0))
         shown.append(bar.pause.isVisibleTo(bar))
     assert shown == [False, True, True, False]
+
+
+def test_results_read_as_count_and_search_time(qtbot: Any) -> None:
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    bar.show_results(312, 0.0404)
+    assert bar.results.text() == "312 photos, 40 ms"
+    bar.show_results(1, None)  # shown again (Escape), not searched
+    assert bar.results.text() == "1 photo"
