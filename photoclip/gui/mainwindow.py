@@ -79,6 +79,7 @@ WELCOME, GRID, PHOTO = 0, 1, 2
 TEXTNESS_UNKNOWN, TEXTNESS_LEARNING, TEXTNESS_READY, TEXTNESS_FAILED = range(4)
 #: while indexing, the grid and the sidebar show new photos at most this often
 GRID_REFRESH_MS = 3000
+LOADING_MODEL = "Loading the model…"
 #: an indexing run of at least this many new photos measures the model's speed
 SPEED_SAMPLE = 50
 
@@ -669,13 +670,15 @@ class MainWindow(QMainWindow):
     def _on_state(self, event: w.StateChanged) -> None:
         self.status.show_state(event)
         if event.job in ("LoadModel", "ChooseModel"):
-            self.status.show_message("Loading the model…")
+            self.status.show_message(LOADING_MODEL)
         if event.state == w.IDLE:
             self.folders.mark_indexing(set())
             self._refresh_timer.start()
 
     def _on_job_finished(self, event: w.JobFinished) -> None:
         self._refresh_timer.start()
+        if event.job == "LoadModel" and self.status.message == LOADING_MODEL:
+            self.status.show_message("")  # it said so long after the model was ready
         if event.job == "ComputeTextness":
             self._textness = TEXTNESS_READY
             self.status.show_message("")

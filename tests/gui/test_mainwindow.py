@@ -49,6 +49,16 @@ def test_a_new_library_opens_on_the_welcome_page(make_app: Any, qtbot: Any) -> N
     assert app.window.pages.currentIndex() == WELCOME
 
 
+def test_the_loading_message_goes_once_the_model_is_loaded(make_app: Any, qtbot: Any) -> None:
+    """Issue 19: "Up to date  Loading the model…" stayed on the welcome page."""
+    app = make_app()
+    loaded = lambda event: event.job == "LoadModel"  # noqa: E731
+    with qtbot.wait_signal(app.bridge.job_finished, timeout=WAIT, check_params_cb=loaded):
+        app.start()
+    qtbot.wait_until(lambda: app.window.status.state.text() == "Up to date", timeout=WAIT)
+    assert app.window.status.message == ""
+
+
 def test_an_added_folder_is_indexed_and_shown_newest_first(
     make_app: Any, qtbot: Any, scenes: Path
 ) -> None:
