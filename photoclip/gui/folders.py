@@ -34,9 +34,13 @@ class FolderState:
     failed: int = 0
     indexing: bool = False
     polled: bool = False
+    #: added by the user, not yet in the catalog (the worker has not reached it)
+    scanning: bool = False
 
     @property
     def summary(self) -> str:
+        if self.scanning:
+            return "scanning"
         if not self.online:
             state = "offline (photos kept)"
         elif self.indexing:
@@ -71,13 +75,32 @@ class FolderModel(QAbstractListModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._folders: list[FolderState] = []
+        self._read: list[FolderState] = []
+        #: folders added but not yet in the catalog, shown at once as "scanning"
+        self._pending: set[Path] = set()
+        self._stale: set[Path] = set()
         self._indexing: set[Path] = set()
         self._polled: set[Path] = set()
 
     def set_folders(self, folders: list[FolderState]) -> None:
+        """The catalog's folders, then those added since that the worker has not reached."""
+        self._read = list(folders)
+        self._pending -= {f.path for f in folders} | self._stale
+        self._stale = set()
+        scanning = [FolderState(p, scanning=True) for p in sorted(self._pending)]
         self.beginResetModel()
-        self._folders = [self._marked(f) for f in folders]
+        self._folders = [self._marked(f) for f in [*folders, *scanning]]
         self.endResetModel()
+
+    def add_pending(self, paths: set[Path]) -> None:
+        """Folders just added show at once (the worker may be busy for a while)."""
+        self._pending |= paths - {f.path for f in self._read}
+        self.set_folders(self._read)
+
+    def settle_pending(self) -> None:
+        """The worker went idle: a folder it did not add (gone, unreadable) leaves the list
+        with the next read of the catalog."""
+        self._stale = set(self._pending)
 
     def mark_indexing(self, paths: set[Path]) -> None:
         self._indexing = set(paths)

@@ -347,7 +347,9 @@ class MainWindow(QMainWindow):
         if not paths:
             return
         self.tasks.worker.add_roots(paths)
-        self.folders.mark_indexing({p.expanduser().resolve() for p in paths})
+        resolved = {p.expanduser().resolve() for p in paths}
+        self.folders.add_pending(resolved)
+        self.folders.mark_indexing(resolved)
         self.status.show_message(f"Adding {', '.join(p.name for p in paths)}…")
         self.pages.setCurrentIndex(GRID)
         self._refresh_timer.start()
@@ -673,6 +675,7 @@ class MainWindow(QMainWindow):
             self.status.show_message(LOADING_MODEL)
         if event.state == w.IDLE:
             self.folders.mark_indexing(set())
+            self.folders.settle_pending()
             self._refresh_timer.start()
 
     def _on_job_finished(self, event: w.JobFinished) -> None:

@@ -403,3 +403,21 @@ def test_the_thumbnail_size_follows_the_slider_and_ctrl_plus_minus(
     assert window.grid.icon == MAX_THUMBNAIL
     window.set_thumbnail_size(10)
     assert window.grid.icon == MIN_THUMBNAIL
+
+
+def test_a_dropped_folder_shows_in_the_sidebar_at_once(
+    make_app: Any, qtbot: Any, scenes: Path
+) -> None:
+    """Issue 19: a dropped folder appeared only once the worker reached it (~15 s when
+    busy). A paused worker stands in for a busy one."""
+    app = make_app()
+    app.window.show()
+    with qtbot.wait_signal(app.window.library_read, timeout=WAIT):
+        app.start()
+    app.worker.pause()
+    app.window.dropEvent(file_drop(scenes))
+    folders = app.window.folders
+    qtbot.wait_until(lambda: [f.summary for f in folders.folders] == ["scanning"], timeout=1000)
+    assert folders.folders[0].path == scenes
+    app.worker.resume()
+    qtbot.wait_until(lambda: folders.folders[0].summary == "6 photos · watching", timeout=WAIT)
