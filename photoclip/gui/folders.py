@@ -106,6 +106,10 @@ class FolderModel(QAbstractListModel):
         self._indexing = set(paths)
         self._refresh()
 
+    def add_indexing(self, paths: set[Path]) -> None:
+        """More folders to index; those already indexing still are."""
+        self.mark_indexing(self._indexing | paths)
+
     def mark_polled(self, path: Path) -> None:
         self._polled.add(path)
         self._refresh()

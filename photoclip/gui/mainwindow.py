@@ -349,7 +349,7 @@ class MainWindow(QMainWindow):
         self.tasks.worker.add_roots(paths)
         resolved = {p.expanduser().resolve() for p in paths}
         self.folders.add_pending(resolved)
-        self.folders.mark_indexing(resolved)
+        self.folders.add_indexing(resolved)
         self.status.show_message(f"Adding {', '.join(p.name for p in paths)}…")
         self.pages.setCurrentIndex(GRID)
         self._refresh_timer.start()

@@ -421,3 +421,23 @@ def test_a_dropped_folder_shows_in_the_sidebar_at_once(
     assert folders.folders[0].path == scenes
     app.worker.resume()
     qtbot.wait_until(lambda: folders.folders[0].summary == "6 photos · watching", timeout=WAIT)
+
+
+def test_a_folder_added_while_another_indexes_leaves_that_one_indexing(
+    make_app: Any, qtbot: Any, tmp_path: Path
+) -> None:
+    """Issue 19: adding a folder flipped the one being indexed to "watching"."""
+    from photoclip.gui.folders import FolderState
+
+    app = make_app()
+    app.window.show()
+    with qtbot.wait_signal(app.window.library_read, timeout=WAIT):
+        app.start()
+    app.worker.pause()  # both stay queued: the worker is busy with the first
+    first, second = (write_scenes(tmp_path / n, SCENES[:1]) for n in ("first", "second"))
+    app.window.add_folders([first])
+    app.window.add_folders([second])
+    app.window.folders.set_folders([FolderState(first), FolderState(second)])
+    summaries = [f.summary for f in app.window.folders.folders]
+    assert summaries == ["0 photos · indexing", "0 photos · indexing"]
+    app.worker.resume()
