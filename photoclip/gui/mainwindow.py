@@ -307,6 +307,7 @@ class MainWindow(QMainWindow):
         self.photo_view.similar_requested.connect(self.show_similar)
         self.photo_view.show_in_folder_requested.connect(self.show_in_folder)
         self.photo_view.back_requested.connect(self.go_back)
+        self.photo_view.step_requested.connect(self.step_photo)
         self.photo_view.tag_confirmed.connect(
             lambda photo, category, label: self._correct(photo, category, label, "confirmed")
         )
@@ -527,6 +528,17 @@ class MainWindow(QMainWindow):
         self.tasks.read(
             lambda s: browsing.photo_details(s.library.catalog, photo_id), details, key="photo"
         )
+
+    def step_photo(self, steps: int) -> None:
+        """Left/Right in the photo view: the previous or next result (it stops at either
+        end), also made the grid's current photo, so Escape comes back to it."""
+        ids = [p.id for p in self.results.photos]
+        if self._open_id not in ids:
+            return
+        row = max(0, min(len(ids) - 1, ids.index(self._open_id) + steps))
+        if ids[row] != self._open_id:
+            self.grid.setCurrentIndex(self.results.index(row))
+            self.open_photo(ids[row])
 
     def _show_explanation(self, answer: tuple[int, list[Any]]) -> None:
         photo_id, explanations = answer

@@ -145,6 +145,7 @@ class PhotoView(QWidget):
         tag_rejected(int photo_id, str category, str label): a tag is wrong.
         undo_requested(): Undo was pressed after a correction.
         back_requested(): Back or Escape.
+        step_requested(int steps): Right (1) or Left (-1), to the next or previous result.
     """
 
     similar_requested = Signal(int)
@@ -153,6 +154,7 @@ class PhotoView(QWidget):
     tag_rejected = Signal(int, str, str)
     undo_requested = Signal()
     back_requested = Signal()
+    step_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -351,6 +353,10 @@ class PhotoView(QWidget):
         """Escape goes back from anywhere inside the view (children pass it up)."""
         if event.key() == Qt.Key.Key_Escape:
             self.back_requested.emit()
+            return
+        steps = {Qt.Key.Key_Right: 1, Qt.Key.Key_Left: -1}.get(Qt.Key(event.key()))
+        if steps is not None:
+            self.step_requested.emit(steps)
             return
         super().keyPressEvent(event)
 

@@ -441,3 +441,24 @@ def test_a_folder_added_while_another_indexes_leaves_that_one_indexing(
     summaries = [f.summary for f in app.window.folders.folders]
     assert summaries == ["0 photos · indexing", "0 photos · indexing"]
     app.worker.resume()
+
+
+def test_left_and_right_step_through_the_results_in_the_photo_view(
+    make_app: Any, qtbot: Any, scenes: Path
+) -> None:
+    window = indexed(make_app, qtbot, scenes).window
+    ids = [p.id for p in window.results.photos]
+    with qtbot.wait_signal(window.photo_shown, timeout=WAIT):
+        window.open_photo(ids[0])
+    with qtbot.wait_signal(window.photo_shown, timeout=WAIT) as shown:
+        qtbot.keyClick(window.photo_view, Qt.Key.Key_Right)
+    assert shown.args == [ids[1]] and window.pages.currentIndex() == PHOTO
+    with qtbot.wait_signal(window.photo_shown, timeout=WAIT) as shown:
+        qtbot.keyClick(window.photo_view, Qt.Key.Key_Left)
+    assert shown.args == [ids[0]]
+    with qtbot.assert_not_emitted(window.photo_shown, wait=300):
+        qtbot.keyClick(window.photo_view, Qt.Key.Key_Left)  # the first: it stays
+    with qtbot.wait_signal(window.photo_shown, timeout=WAIT):
+        qtbot.keyClick(window.photo_view, Qt.Key.Key_Right)
+    qtbot.keyClick(window.photo_view, Qt.Key.Key_Escape)
+    assert window.pages.currentIndex() == GRID and window.grid.currentIndex().row() == 1
