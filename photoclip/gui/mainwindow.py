@@ -503,13 +503,22 @@ class MainWindow(QMainWindow):
         options = SearchOptions(limit=SEARCH_LIMIT)
         self._search_started = time.monotonic()
 
-        def found(results: list[SearchResult]) -> None:
+        def found(answer: tuple[Photo | None, list[SearchResult]]) -> None:
+            source, results = answer
             self._push_current()
             name = self._photo_name(photo_id)
-            title = f"Photos like {name}. Escape goes back."
-            self._show(Shown([r.photo for r in results], [r.score for r in results], title), True)
+            title = f"Photos like {name} (first). Escape goes back."
+            pinned = [source] if source is not None else []  # gone meanwhile: not pinned
+            others = [r for r in results if r.photo.id != photo_id]
+            photos = [*pinned, *(r.photo for r in others)]
+            scores: list[float | None] = [None] * len(pinned) + [r.score for r in others]
+            self._show(Shown(photos, scores, title), True)
 
-        self.tasks.read(lambda s: s.similar(photo_id, options), found, key="search")
+        def similar(s: Any) -> tuple[Photo | None, list[SearchResult]]:
+            source = s.library.catalog.photos([photo_id]).get(photo_id)
+            return source, s.similar(photo_id, options)
+
+        self.tasks.read(similar, found, key="search")
 
     def open_photo(self, photo_id: int) -> None:
         self._open_id = photo_id

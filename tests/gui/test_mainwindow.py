@@ -114,7 +114,9 @@ def test_open_a_photo_find_similar_and_come_back(make_app: Any, qtbot: Any, scen
     assert window.pages.currentIndex() == PHOTO
     with qtbot.wait_signal(window.results_shown, timeout=WAIT):
         window.photo_view.similar_requested.emit(red)
-    assert "red-circle.png" not in names(window) and len(names(window)) == len(SCENES) - 1
+    # Issue 19: the photo they started from is pinned first (it was left out)
+    assert names(window)[0] == "red-circle.png" and len(names(window)) == len(SCENES)
+    assert window.results.index(0).data(ScoreRole) is None
     assert window.banner.text().startswith("Photos like red-circle.png")
     qtbot.keyClick(window, Qt.Key.Key_Escape)
     assert names(window)[0] == "red-circle.png" and not window.banner.isVisible()
