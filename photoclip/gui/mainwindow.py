@@ -257,6 +257,7 @@ class MainWindow(QMainWindow):
         for keys in (QKeySequence.StandardKey.Find, QKeySequence("/")):
             QShortcut(keys, self, self.search.focus)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.go_back)
+        QShortcut(QKeySequence(Qt.Key.Key_F11), self, self.toggle_full_screen)
         bigger = (QKeySequence.StandardKey.ZoomIn, QKeySequence("Ctrl+="))
         for keys in bigger:
             QShortcut(keys, self, lambda: self.step_thumbnails(1))
@@ -308,6 +309,7 @@ class MainWindow(QMainWindow):
         self.photo_view.show_in_folder_requested.connect(self.show_in_folder)
         self.photo_view.back_requested.connect(self.go_back)
         self.photo_view.step_requested.connect(self.step_photo)
+        self.photo_view.full_screen_requested.connect(self.toggle_full_screen)
         self.photo_view.tag_confirmed.connect(
             lambda photo, category, label: self._correct(photo, category, label, "confirmed")
         )
@@ -570,9 +572,19 @@ class MainWindow(QMainWindow):
     def show_in_folder(self, path: str) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
 
+    def toggle_full_screen(self) -> None:
+        """F11 anywhere, F in the photo view."""
+        if self.isFullScreen():
+            self.showNormal()
+        else:
+            self.showFullScreen()
+
     def go_back(self) -> None:
-        """Escape: from a photo to the grid, from similar photos to the results before."""
-        if self.pages.currentIndex() == PHOTO:
+        """Escape: out of full screen first, then from a photo to the grid, from similar
+        photos to the results before."""
+        if self.isFullScreen():
+            self.showNormal()
+        elif self.pages.currentIndex() == PHOTO:
             self.pages.setCurrentIndex(GRID)
             self._focus_grid()
         elif self._history:

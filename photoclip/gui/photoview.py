@@ -146,6 +146,7 @@ class PhotoView(QWidget):
         undo_requested(): Undo was pressed after a correction.
         back_requested(): Back or Escape.
         step_requested(int steps): Right (1) or Left (-1), to the next or previous result.
+        full_screen_requested(): F, to show the photo full screen (or leave it).
     """
 
     similar_requested = Signal(int)
@@ -155,6 +156,7 @@ class PhotoView(QWidget):
     undo_requested = Signal()
     back_requested = Signal()
     step_requested = Signal(int)
+    full_screen_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -353,6 +355,9 @@ class PhotoView(QWidget):
         """Escape goes back from anywhere inside the view (children pass it up)."""
         if event.key() == Qt.Key.Key_Escape:
             self.back_requested.emit()
+            return
+        if event.key() == Qt.Key.Key_F and not event.modifiers():
+            self.full_screen_requested.emit()
             return
         steps = {Qt.Key.Key_Right: 1, Qt.Key.Key_Left: -1}.get(Qt.Key(event.key()))
         if steps is not None:

@@ -464,3 +464,18 @@ def test_left_and_right_step_through_the_results_in_the_photo_view(
         qtbot.keyClick(window.photo_view, Qt.Key.Key_Right)
     qtbot.keyClick(window.photo_view, Qt.Key.Key_Escape)
     assert window.pages.currentIndex() == GRID and window.grid.currentIndex().row() == 1
+
+
+def test_f_shows_the_photo_full_screen_and_escape_leaves_it(
+    make_app: Any, qtbot: Any, scenes: Path
+) -> None:
+    window = indexed(make_app, qtbot, scenes).window
+    with qtbot.wait_signal(window.photo_shown, timeout=WAIT):
+        window.open_photo(window.results.photo(0).id)
+    qtbot.keyClick(window.photo_view, Qt.Key.Key_F)
+    qtbot.wait_until(window.isFullScreen)
+    window.go_back()  # Escape
+    qtbot.wait_until(lambda: not window.isFullScreen())
+    assert window.pages.currentIndex() == PHOTO  # the next Escape goes back to the grid
+    window.toggle_full_screen()  # F11
+    qtbot.wait_until(window.isFullScreen)
