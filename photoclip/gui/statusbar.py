@@ -24,6 +24,29 @@ from photoclip.gui.formatting import counted
 
 log = logging.getLogger(__name__)
 
+#: what the status bar calls each worker job while it runs (the others: "Working")
+JOB_NAMES = {
+    "ScanRoots": "Indexing",
+    "IndexFiles": "Indexing",
+    "ApplyChange": "Indexing",
+    "RebuildIndex": "Rebuilding the index",
+    "SwitchModel": "Re-embedding photos",
+    "ComputeTextness": "Learning what text in photos looks like",
+    "FillThumbnails": "Making thumbnails",
+    "LoadModel": "Loading the model",
+    "ChooseModel": "Loading the model",
+    "RemoveFolder": "Removing a folder",
+    "SaveCategories": "Tagging",
+    "AddSuggestedCategories": "Tagging",
+    "PreviewSuggestedCategories": "Counting what categories would tag",
+    "PlanSort": "Planning the sort",
+    "ApplySort": "Sorting",
+    "UndoSort": "Undoing the sort",
+    "FindDuplicates": "Finding near-duplicates",
+    "TrashPhotos": "Moving to the trash",
+    "UndoTrash": "Restoring from the trash",
+}
+
 #: the grid's thumbnail sizes (px), and one step of the slider or of Ctrl+plus/minus
 MIN_THUMBNAIL, MAX_THUMBNAIL, THUMBNAIL_STEP = 96, 400, 32
 
@@ -130,7 +153,7 @@ class StatusBar(QStatusBar):
         names = {
             w.STARTING: "Starting…",
             w.IDLE: "Up to date",
-            w.WORKING: "Indexing",
+            w.WORKING: JOB_NAMES.get(event.job or "", "Working"),
             w.PAUSED: "Paused",
             w.STOPPING: "Stopping…",
         }

@@ -81,3 +81,20 @@ def test_results_read_as_count_and_search_time(qtbot: Any) -> None:
     assert bar.results.text() == "312 photos, 40 ms"
     bar.show_results(1, None)  # shown again (Escape), not searched
     assert bar.results.text() == "1 photo"
+
+
+def test_the_state_names_the_job_that_runs(qtbot: Any) -> None:
+    """Issue 19: it said "Indexing" while loading the model, sorting, learning text."""
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    said = []
+    for job in ("ScanRoots", "LoadModel", "ApplySort", "ComputeTextness", "NewJob"):
+        bar.show_state(w.StateChanged(w.WORKING, queue=1, job=job))
+        said.append(bar.state.text())
+    assert said == [
+        "Indexing",
+        "Loading the model",
+        "Sorting",
+        "Learning what text in photos looks like",
+        "Working",
+    ]
