@@ -476,6 +476,7 @@ class MainWindow(QMainWindow):
         """The worker learns (once per model) what writing in a photo looks like; searches
         use the slider once it is stored, and until then search without it."""
         self._textness = TEXTNESS_LEARNING
+        self.search.set_textness_learning(True)
         self.status.show_message("Learning what text in photos looks like (once)…")
         self.tasks.submit(w.ComputeTextness())
 
@@ -717,6 +718,7 @@ class MainWindow(QMainWindow):
             self.status.show_message("")  # it said so long after the model was ready
         if event.job == "ComputeTextness":
             self._textness = TEXTNESS_READY
+            self.search.set_textness_learning(False)
             self.status.show_message("")
             self.run_search()
         report = event.report
@@ -749,6 +751,7 @@ class MainWindow(QMainWindow):
             self._warn("Settings not saved", event.message)
         if event.job == "ComputeTextness":
             self._textness = TEXTNESS_FAILED
+            self.search.set_textness_learning(False)
 
     def _warn(self, title: str, text: str) -> None:
         """A warning that does not wait: the box is opened, not exec'd."""

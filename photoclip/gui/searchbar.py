@@ -26,6 +26,7 @@ from photoclip.core.search import DATE, RELEVANCE
 from photoclip.gui.accessibility import set_accessible
 
 DEBOUNCE_MS = 250
+TEXTNESS_LABEL = "Text in photos"
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ class SearchBar(QWidget):
             edit.setEnabled(False)
         self.since.setDate(QDate.currentDate().addYears(-1))
         self.until.setDate(QDate.currentDate())
+        self.textness_label = QLabel(TEXTNESS_LABEL)
         self.filters = QLabel()
         self.filters.setTextFormat(Qt.TextFormat.PlainText)
         self._debounce = QTimer(self)
@@ -142,7 +144,7 @@ class SearchBar(QWidget):
         top.addWidget(self.field, 1)
         top.addWidget(self.sort)
         top.addSpacing(8)
-        top.addWidget(QLabel("Text in photos"))
+        top.addWidget(self.textness_label)
         top.addWidget(self.textness)
         bottom = QHBoxLayout()
         bottom.addWidget(QLabel("Cutoff"))
@@ -199,6 +201,10 @@ class SearchBar(QWidget):
             control.setEnabled(has)
         self.since.setEnabled(has and self.dates.isChecked())
         self.until.setEnabled(has and self.dates.isChecked())
+
+    def set_textness_learning(self, learning: bool) -> None:
+        """The slider steers searches only once the model's text direction is learned."""
+        self.textness_label.setText(f"{TEXTNESS_LABEL} (learning…)" if learning else TEXTNESS_LABEL)
 
     def set_filters(self, text: str) -> None:
         self.filters.setText(text)

@@ -219,9 +219,14 @@ def test_the_textness_slider_learns_the_direction_once_then_steers(
     app = indexed(make_app, qtbot, scenes)
     window = app.window
     search(window, qtbot, "a red circle")
+    said: list[bool] = []  # issue 19: the slider waited silently for the direction
+    show = window.search.set_textness_learning
+    window.search.set_textness_learning = lambda on: (said.append(on), show(on))
     with qtbot.wait_signal(app.bridge.job_finished, timeout=WAIT) as learned:
         window.search.textness.setValue(-20)
     assert learned.args[0].job == "ComputeTextness"
+    qtbot.wait_until(lambda: said == [True, False])
+    assert window.search.textness_label.text() == "Text in photos"
     qtbot.wait_until(lambda: window._textness == TEXTNESS_READY)
     assert window.options(window.search.request()).textness == -2.0
     with qtbot.wait_signal(window.results_shown, timeout=WAIT):

@@ -58,3 +58,12 @@ def test_a_slider_moved_waits_the_debounce_without_a_qt_warning(qtbot: Any, slid
     with qtbot.wait_signal(bar.changed, timeout=2000):
         getattr(bar, slider).setValue(getattr(bar, slider).minimum() or 95)
     assert bar._debounce.interval() == DEBOUNCE_MS
+
+
+def test_the_text_slider_says_when_it_waits_for_learning(qtbot: Any) -> None:
+    bar = SearchBar()
+    qtbot.addWidget(bar)
+    bar.set_textness_learning(True)
+    assert bar.textness_label.text() == "Text in photos (learning…)"
+    bar.set_textness_learning(False)
+    assert bar.textness_label.text() == "Text in photos"
