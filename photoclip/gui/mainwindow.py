@@ -338,7 +338,7 @@ class MainWindow(QMainWindow):
         self.tag_panel.set_counts(view.tags)
         self.status.show_failures(view.failed)
         self.search.set_has_photos(view.photos > 0)
-        self.status.show_model(f"{view.photos:,} photos · model {view.model or 'none yet'}")
+        self.status.show_model(f"{view.photos:,} in library · model {view.model or 'none yet'}")
         if not view.folders:
             self.pages.setCurrentIndex(WELCOME)
         elif self.pages.currentIndex() == WELCOME or first:

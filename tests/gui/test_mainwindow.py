@@ -386,6 +386,7 @@ def test_the_status_bar_counts_the_results_and_times_the_search(
     window = indexed(make_app, qtbot, scenes).window
     search(window, qtbot, "a red circle")
     assert re.fullmatch(rf"{len(SCENES)} photos, \d+ ms", window.status.results.text())
+    qtbot.wait_until(lambda: window.status.model.text() == "6 in library · model test-shapes")
 
 
 def test_the_thumbnail_size_follows_the_slider_and_ctrl_plus_minus(
