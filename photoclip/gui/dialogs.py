@@ -138,8 +138,7 @@ class Dialogs:
 
     def _sorted(self, plan: Plan, verb: str) -> None:
         done = sum(1 for step in plan.steps if step.status in ("done", "undone"))
-        self.sort_dialog.set_progress(done, len(plan.steps))
-        self.sort_dialog.show_done(f"{verb}: {done} of {len(plan.steps)} photos.")
+        self.sort_dialog.show_done(f"{verb}: {done} of {len(plan.steps)} photos.", plan)
         self.window.refresh_library()
 
     def sort_failed(self, message: str) -> None:

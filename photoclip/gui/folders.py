@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from photoclip.core.catalog import Catalog
+from photoclip.gui.accessibility import set_accessible
+from photoclip.gui.formatting import counted
 
 Index = QModelIndex | QPersistentModelIndex
 PathRole = Qt.ItemDataRole.UserRole + 1
@@ -32,31 +34,33 @@ class FolderState:
     failed: int = 0
     indexing: bool = False
     polled: bool = False
+    #: added by the user, not yet in the catalog (the worker has not reached it)
+    scanning: bool = False
 
     @property
     def summary(self) -> str:
+        if self.scanning:
+            return "scanning"
         if not self.online:
             state = "offline (photos kept)"
         elif self.indexing:
             state = "indexing"
         else:
             state = "polled" if self.polled else "watching"
-        parts = [_count(self.photos, "photo"), state]
+        counts = counted(self.photos, "photo")
         if self.failed:
-            parts.append(_count(self.failed, "error"))
-        return " · ".join(parts)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+            counts += f", {self.failed:,} could not be read"
+        return f"{counts} · {state}"
 
 
 def read_folders(catalog: Catalog) -> list[FolderState]:
-    """Each root with its photo and failure counts (one query for the counts)."""
+    """Each root with its photo and failure counts (one query for the counts); a file
+    that could not be read is a failure, not a photo."""
     counts = {
-        r[0]: (r[1], r[2] or 0)
+        r[0]: (r[1] or 0, r[2] or 0)
         for r in catalog.read(
-            "SELECT root_id, count(*), sum(status = 'failed') FROM photos GROUP BY root_id"
+            "SELECT root_id, sum(status = 'indexed'), sum(status = 'failed') FROM photos "
+            "GROUP BY root_id"
         )
     }
     return [
@@ -71,17 +75,40 @@ class FolderModel(QAbstractListModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._folders: list[FolderState] = []
+        self._read: list[FolderState] = []
+        #: folders added but not yet in the catalog, shown at once as "scanning"
+        self._pending: set[Path] = set()
+        self._stale: set[Path] = set()
         self._indexing: set[Path] = set()
         self._polled: set[Path] = set()
 
     def set_folders(self, folders: list[FolderState]) -> None:
+        """The catalog's folders, then those added since that the worker has not reached."""
+        self._read = list(folders)
+        self._pending -= {f.path for f in folders} | self._stale
+        self._stale = set()
+        scanning = [FolderState(p, scanning=True) for p in sorted(self._pending)]
         self.beginResetModel()
-        self._folders = [self._marked(f) for f in folders]
+        self._folders = [self._marked(f) for f in [*folders, *scanning]]
         self.endResetModel()
+
+    def add_pending(self, paths: set[Path]) -> None:
+        """Folders just added show at once (the worker may be busy for a while)."""
+        self._pending |= paths - {f.path for f in self._read}
+        self.set_folders(self._read)
+
+    def settle_pending(self) -> None:
+        """The worker went idle: a folder it did not add (gone, unreadable) leaves the list
+        with the next read of the catalog."""
+        self._stale = set(self._pending)
 
     def mark_indexing(self, paths: set[Path]) -> None:
         self._indexing = set(paths)
         self._refresh()
+
+    def add_indexing(self, paths: set[Path]) -> None:
+        """More folders to index; those already indexing still are."""
+        self.mark_indexing(self._indexing | paths)
 
     def mark_polled(self, path: Path) -> None:
         self._polled.add(path)
@@ -147,9 +174,16 @@ class FolderList(QWidget):
         add.setToolTip("Add a folder to PhotoClip (or drop one on the window)")
         self.remove.setToolTip("Remove the chosen folder from PhotoClip (its files stay)")
         everything.setToolTip("Show photos of every folder")
+        self.add_button, self.all_button = add, everything
         add.clicked.connect(self.add_requested)
         self.remove.clicked.connect(self._confirm_remove)
         everything.clicked.connect(self._choose_all)
+        set_accessible(
+            self.view, "Folders", "PhotoClip's folders and their state; choose one to filter"
+        )
+        set_accessible(add, "Add a folder")
+        set_accessible(self.remove, "Remove the chosen folder")
+        set_accessible(everything, "Show all folders")
         buttons = QHBoxLayout()
         for button in (add, self.remove, everything):
             buttons.addWidget(button)

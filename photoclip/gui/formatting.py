@@ -11,3 +11,8 @@ def human_size(size: int) -> str:
             return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
         value /= 1000
     raise AssertionError("unreachable")
+
+
+def counted(n: int, noun: str) -> str:
+    """(1, 'photo') -> '1 photo'; (1200, 'photo') -> '1,200 photos'."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

@@ -8,7 +8,9 @@ widgets whose requests are wired here.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,12 +57,13 @@ from photoclip.core.paths import Locations
 from photoclip.core.scanning import is_photo_name
 from photoclip.core.search import DATE, SearchOptions, SearchResult
 from photoclip.core.settings import Settings
+from photoclip.gui.accessibility import set_accessible
 from photoclip.gui.dialogs import Dialogs
 from photoclip.gui.folders import FolderList, FolderModel, FolderState, read_folders
 from photoclip.gui.photoview import PhotoView
 from photoclip.gui.results import ResultsModel, ResultsView
 from photoclip.gui.searchbar import SearchBar, SearchRequest
-from photoclip.gui.statusbar import StatusBar
+from photoclip.gui.statusbar import MAX_THUMBNAIL, MIN_THUMBNAIL, THUMBNAIL_STEP, StatusBar
 from photoclip.gui.tagpanel import TagPanel
 from photoclip.gui.tasks import TaskManager
 from photoclip.gui.thumbnails import ThumbnailCache, read_scaled
@@ -76,6 +79,7 @@ WELCOME, GRID, PHOTO = 0, 1, 2
 TEXTNESS_UNKNOWN, TEXTNESS_LEARNING, TEXTNESS_READY, TEXTNESS_FAILED = range(4)
 #: while indexing, the grid and the sidebar show new photos at most this often
 GRID_REFRESH_MS = 3000
+LOADING_MODEL = "Loading the model…"
 #: an indexing run of at least this many new photos measures the model's speed
 SPEED_SAMPLE = 50
 
@@ -114,6 +118,14 @@ def read_library(catalog: Catalog) -> LibraryView:
     )
 
 
+def settings_keys() -> list[QKeySequence]:
+    """The platform's Preferences keys, and Ctrl+, always: Qt maps Preferences to nothing
+    on Linux and Windows, which left Settings without a shortcut there."""
+    keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
+    comma = QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_Comma)
+    return keys if comma in keys else [*keys, comma]
+
+
 def browse(catalog: Catalog, options: SearchOptions) -> list[Photo]:
     """Every indexed photo that passes the filters, newest first (no query, no model)."""
     folder = options.folder.expanduser().resolve() if options.folder else None
@@ -144,7 +156,7 @@ class MainWindow(QMainWindow):
         self.tasks, self.locations, self.settings = tasks, locations, settings
         self.setWindowTitle("PhotoClip")
         self.setAcceptDrops(True)
-        self.resize(1200, 800)
+        self.resize(self._first_size())
         self._folder: str = ""
         self._tag: tuple[str, str] | None = None
         self._history: list[Shown] = []
@@ -153,13 +165,21 @@ class MainWindow(QMainWindow):
         self._open_id: int | None = None
         self._textness = TEXTNESS_UNKNOWN
         self._rate = 0.0
+        #: when the search on its way started (None: the results shown were not searched)
+        self._search_started: float | None = None
         self._build(first_run)
         self.dialogs = Dialogs(self)
         self._build_menus()
         self._build_shortcuts()
+        self._order_tabs()
         self._connect()
 
     # -- building ----------------------------------------------------------------------------
+
+    def _first_size(self) -> QSize:
+        """1200x800, or less on a smaller screen (room left for the frame and panels)."""
+        available = self.screen().availableGeometry().size()
+        return QSize(min(1200, available.width() * 9 // 10), min(800, available.height() * 9 // 10))
 
     def _build(self, first_run: bool) -> None:
         store = thumbnail_store(self.locations, self.settings)
@@ -167,10 +187,12 @@ class MainWindow(QMainWindow):
         self.results = ResultsModel(self.thumbnails, self)
         self.grid = ResultsView(ICON)
         self.grid.setModel(self.results)
+        set_accessible(self.grid, "Photos", "The results; Enter opens a photo")
         self.folders = FolderModel(self)
         self.folder_list = FolderList(self.folders)
         self.tag_panel = TagPanel()
         self.search = SearchBar(self.settings.textness)
+        self.search.set_has_photos(False)
         self.photo_view = PhotoView()
         self.welcome = WelcomePage()
         self.welcome.chooser.setVisible(first_run)
@@ -181,6 +203,7 @@ class MainWindow(QMainWindow):
         for page in (self.welcome, self.grid, self.photo_view):
             self.pages.addWidget(page)
         self.status = StatusBar()
+        self.status.zoom.setValue(ICON)
         self.setStatusBar(self.status)
         self.setCentralWidget(self._splitter())
 
@@ -208,9 +231,8 @@ class MainWindow(QMainWindow):
         file = bar.addMenu("&File")
         self._action(file, "&Add Folder…", self.choose_folder, QKeySequence.StandardKey.Open)
         file.addSeparator()
-        self._action(
-            file, "&Settings…", self.dialogs.settings, QKeySequence.StandardKey.Preferences
-        )
+        self.settings_action = self._action(file, "&Settings…", self.dialogs.settings)
+        self.settings_action.setShortcuts(settings_keys())
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         tags = bar.addMenu("&Tags")
@@ -235,6 +257,27 @@ class MainWindow(QMainWindow):
         for keys in (QKeySequence.StandardKey.Find, QKeySequence("/")):
             QShortcut(keys, self, self.search.focus)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.go_back)
+        QShortcut(QKeySequence(Qt.Key.Key_F11), self, self.toggle_full_screen)
+        bigger = (QKeySequence.StandardKey.ZoomIn, QKeySequence("Ctrl+="))
+        for keys in bigger:
+            QShortcut(keys, self, lambda: self.step_thumbnails(1))
+        QShortcut(QKeySequence.StandardKey.ZoomOut, self, lambda: self.step_thumbnails(-1))
+
+    def _order_tabs(self) -> None:
+        """Tab goes as the eye does: sidebar, search, filters, the page, the status bar
+        (hidden controls are skipped)."""
+        folders, tags, bar, status = self.folder_list, self.tag_panel, self.search, self.status
+        chain = [
+            *(folders.view, folders.add_button, folders.remove, folders.all_button),
+            *(tags.tree, tags.clear_button, tags.edit_button),
+            *(bar.field, bar.sort, bar.textness, bar.cutoff, bar.dates, bar.since, bar.until),
+            *(self.welcome.add_button, self.welcome.suggest_button, self.grid),
+            *(self.photo_view.back_button, self.photo_view.similar_button),
+            *(self.photo_view.folder_button, self.photo_view),
+            *(status.failures, status.pause, status.zoom),
+        ]
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
 
     def _connect(self) -> None:
         bridge = self.tasks.bridge
@@ -265,6 +308,8 @@ class MainWindow(QMainWindow):
         self.photo_view.similar_requested.connect(self.show_similar)
         self.photo_view.show_in_folder_requested.connect(self.show_in_folder)
         self.photo_view.back_requested.connect(self.go_back)
+        self.photo_view.step_requested.connect(self.step_photo)
+        self.photo_view.full_screen_requested.connect(self.toggle_full_screen)
         self.photo_view.tag_confirmed.connect(
             lambda photo, category, label: self._correct(photo, category, label, "confirmed")
         )
@@ -273,6 +318,7 @@ class MainWindow(QMainWindow):
         )
         self.photo_view.undo_requested.connect(self._undo_correction)
         self.status.pause_toggled.connect(self._on_pause)
+        self.status.zoom.valueChanged.connect(self.set_thumbnail_size)
         self.status.failures_requested.connect(self.dialogs.failures)
         self._refresh_timer = QTimer(self, singleShot=True, interval=400)
         self._refresh_timer.timeout.connect(self.refresh_library)
@@ -291,7 +337,8 @@ class MainWindow(QMainWindow):
         self.folders.set_folders(view.folders)
         self.tag_panel.set_counts(view.tags)
         self.status.show_failures(view.failed)
-        self.status.show_model(f"{view.photos:,} photos · model {view.model or 'none yet'}")
+        self.search.set_has_photos(view.photos > 0)
+        self.status.show_model(f"{view.photos:,} in library · model {view.model or 'none yet'}")
         if not view.folders:
             self.pages.setCurrentIndex(WELCOME)
         elif self.pages.currentIndex() == WELCOME or first:
@@ -303,7 +350,9 @@ class MainWindow(QMainWindow):
         if not paths:
             return
         self.tasks.worker.add_roots(paths)
-        self.folders.mark_indexing({p.expanduser().resolve() for p in paths})
+        resolved = {p.expanduser().resolve() for p in paths}
+        self.folders.add_pending(resolved)
+        self.folders.add_indexing(resolved)
         self.status.show_message(f"Adding {', '.join(p.name for p in paths)}…")
         self.pages.setCurrentIndex(GRID)
         self._refresh_timer.start()
@@ -348,6 +397,7 @@ class MainWindow(QMainWindow):
         if not background:
             self._history.clear()
         self._show_filters()
+        self._search_started = time.monotonic()
         if request.query:
             self.status.show_message("" if background else "Searching…")
             self.tasks.read(
@@ -376,6 +426,8 @@ class MainWindow(QMainWindow):
         )
 
     def _show_browsed(self, photos: list[Photo], background: bool = False) -> None:
+        if photos:  # new photos show before the next count of the library
+            self.search.set_has_photos(True)
         self._show_either(Shown(photos, [None] * len(photos)), background)
 
     def _show_either(self, shown: Shown, background: bool) -> None:
@@ -384,10 +436,15 @@ class MainWindow(QMainWindow):
         else:
             self._show(shown)
 
+    def _count_results(self, count: int) -> None:
+        started, self._search_started = self._search_started, None
+        self.status.show_results(count, None if started is None else time.monotonic() - started)
+
     def _show_refreshed(self, shown: Shown) -> None:
         if self._history:
             return  # similar photos are on screen: the refresh waits for the next one
         self.results.set_results(shown.photos, shown.scores)
+        self._count_results(len(shown.photos))
         self.results_shown.emit(len(shown.photos))
 
     def _search_failed(self, message: str) -> None:
@@ -404,6 +461,7 @@ class MainWindow(QMainWindow):
             self.pages.setCurrentIndex(GRID)
         if focus:
             self._focus_grid()
+        self._count_results(len(shown.photos))
         self.results_shown.emit(len(shown.photos))
 
     def _show_filters(self) -> None:
@@ -418,6 +476,7 @@ class MainWindow(QMainWindow):
         """The worker learns (once per model) what writing in a photo looks like; searches
         use the slider once it is stored, and until then search without it."""
         self._textness = TEXTNESS_LEARNING
+        self.search.set_textness_learning(True)
         self.status.show_message("Learning what text in photos looks like (once)…")
         self.tasks.submit(w.ComputeTextness())
 
@@ -445,14 +504,24 @@ class MainWindow(QMainWindow):
 
     def show_similar(self, photo_id: int) -> None:
         options = SearchOptions(limit=SEARCH_LIMIT)
+        self._search_started = time.monotonic()
 
-        def found(results: list[SearchResult]) -> None:
+        def found(answer: tuple[Photo | None, list[SearchResult]]) -> None:
+            source, results = answer
             self._push_current()
             name = self._photo_name(photo_id)
-            title = f"Photos like {name}. Escape goes back."
-            self._show(Shown([r.photo for r in results], [r.score for r in results], title), True)
+            title = f"Photos like {name} (first). Escape goes back."
+            pinned = [source] if source is not None else []  # gone meanwhile: not pinned
+            others = [r for r in results if r.photo.id != photo_id]
+            photos = [*pinned, *(r.photo for r in others)]
+            scores: list[float | None] = [None] * len(pinned) + [r.score for r in others]
+            self._show(Shown(photos, scores, title), True)
 
-        self.tasks.read(lambda s: s.similar(photo_id, options), found, key="search")
+        def similar(s: Any) -> tuple[Photo | None, list[SearchResult]]:
+            source = s.library.catalog.photos([photo_id]).get(photo_id)
+            return source, s.similar(photo_id, options)
+
+        self.tasks.read(similar, found, key="search")
 
     def open_photo(self, photo_id: int) -> None:
         self._open_id = photo_id
@@ -471,6 +540,17 @@ class MainWindow(QMainWindow):
         self.tasks.read(
             lambda s: browsing.photo_details(s.library.catalog, photo_id), details, key="photo"
         )
+
+    def step_photo(self, steps: int) -> None:
+        """Left/Right in the photo view: the previous or next result (it stops at either
+        end), also made the grid's current photo, so Escape comes back to it."""
+        ids = [p.id for p in self.results.photos]
+        if self._open_id not in ids:
+            return
+        row = max(0, min(len(ids) - 1, ids.index(self._open_id) + steps))
+        if ids[row] != self._open_id:
+            self.grid.setCurrentIndex(self.results.index(row))
+            self.open_photo(ids[row])
 
     def _show_explanation(self, answer: tuple[int, list[Any]]) -> None:
         photo_id, explanations = answer
@@ -493,9 +573,19 @@ class MainWindow(QMainWindow):
     def show_in_folder(self, path: str) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
 
+    def toggle_full_screen(self) -> None:
+        """F11 anywhere, F in the photo view."""
+        if self.isFullScreen():
+            self.showNormal()
+        else:
+            self.showFullScreen()
+
     def go_back(self) -> None:
-        """Escape: from a photo to the grid, from similar photos to the results before."""
-        if self.pages.currentIndex() == PHOTO:
+        """Escape: out of full screen first, then from a photo to the grid, from similar
+        photos to the results before."""
+        if self.isFullScreen():
+            self.showNormal()
+        elif self.pages.currentIndex() == PHOTO:
             self.pages.setCurrentIndex(GRID)
             self._focus_grid()
         elif self._history:
@@ -515,6 +605,21 @@ class MainWindow(QMainWindow):
     def _photo_name(self, photo_id: int) -> str:
         found = next((p for p in self.results.photos if p.id == photo_id), None)
         return found.path.name if found else f"photo {photo_id}"
+
+    # -- thumbnail size ------------------------------------------------------------------------
+
+    def set_thumbnail_size(self, size: int) -> None:
+        """The grid's thumbnails become `size` px (96-400): the slider and Ctrl+plus/minus."""
+        size = max(MIN_THUMBNAIL, min(MAX_THUMBNAIL, size))
+        self.status.zoom.setValue(size)  # re-enters here only when the value changes
+        if size == self.grid.icon:
+            return
+        self.thumbnails.set_size(size)
+        self.grid.set_icon_size(size)
+        self.results.thumbnail_size_changed()
+
+    def step_thumbnails(self, steps: int) -> None:
+        self.set_thumbnail_size(self.grid.icon + steps * THUMBNAIL_STEP)
 
     def _focus_grid(self) -> None:
         if self.pages.currentIndex() == GRID:
@@ -601,15 +706,19 @@ class MainWindow(QMainWindow):
     def _on_state(self, event: w.StateChanged) -> None:
         self.status.show_state(event)
         if event.job in ("LoadModel", "ChooseModel"):
-            self.status.show_message("Loading the model…")
+            self.status.show_message(LOADING_MODEL)
         if event.state == w.IDLE:
             self.folders.mark_indexing(set())
+            self.folders.settle_pending()
             self._refresh_timer.start()
 
     def _on_job_finished(self, event: w.JobFinished) -> None:
         self._refresh_timer.start()
+        if event.job == "LoadModel" and self.status.message == LOADING_MODEL:
+            self.status.show_message("")  # it said so long after the model was ready
         if event.job == "ComputeTextness":
             self._textness = TEXTNESS_READY
+            self.search.set_textness_learning(False)
             self.status.show_message("")
             self.run_search()
         report = event.report
@@ -642,6 +751,7 @@ class MainWindow(QMainWindow):
             self._warn("Settings not saved", event.message)
         if event.job == "ComputeTextness":
             self._textness = TEXTNESS_FAILED
+            self.search.set_textness_learning(False)
 
     def _warn(self, title: str, text: str) -> None:
         """A warning that does not wait: the box is opened, not exec'd."""

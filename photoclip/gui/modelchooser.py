@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from photoclip.core.profiles import BUILTIN_PROFILES, ModelProfile
+from photoclip.gui.accessibility import set_accessible
 from photoclip.gui.formatting import human_size
 from photoclip.gui.models import column_title
 
@@ -159,6 +160,12 @@ class ModelChooser(QWidget):
         self.progress.setVisible(False)
         self.message = QLabel()
         self.message.setWordWrap(True)
+        set_accessible(
+            self.table, "Models", "The CLIP models PhotoClip can use, with speed and size"
+        )
+        set_accessible(self.use_button, "Use this model")
+        set_accessible(self.file_button, "Use a local weights file")
+        set_accessible(self.progress, "Download progress")
 
     def _layout(self) -> None:
         buttons = QHBoxLayout()

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from photoclip.core.browsing import PhotoDetails
 from photoclip.core.tagging import Explanation, confidence
 from photoclip.core.tagstore import CONFIRMED, PhotoTag
+from photoclip.gui.accessibility import set_accessible
 from photoclip.gui.formatting import human_size
 
 
@@ -144,6 +145,8 @@ class PhotoView(QWidget):
         tag_rejected(int photo_id, str category, str label): a tag is wrong.
         undo_requested(): Undo was pressed after a correction.
         back_requested(): Back or Escape.
+        step_requested(int steps): Right (1) or Left (-1), to the next or previous result.
+        full_screen_requested(): F, to show the photo full screen (or leave it).
     """
 
     similar_requested = Signal(int)
@@ -152,6 +155,8 @@ class PhotoView(QWidget):
     tag_rejected = Signal(int, str, str)
     undo_requested = Signal()
     back_requested = Signal()
+    step_requested = Signal(int)
+    full_screen_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -168,6 +173,9 @@ class PhotoView(QWidget):
         self.undo_button = QPushButton("Undo")
         self._build()
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        set_accessible(self, "Photo", "One photo with its details and tags; Escape goes back")
+        set_accessible(self.why_button, "Why this tag", "Shows the scores behind each tag")
+        set_accessible(self.undo_button, "Undo the last correction")
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -190,6 +198,11 @@ class PhotoView(QWidget):
         self.similar_button.clicked.connect(self._on_similar)
         self.folder_button = QPushButton("Show in folder")
         self.folder_button.clicked.connect(self._on_show_in_folder)
+        set_accessible(self.back_button, "Back to the results")
+        set_accessible(self.similar_button, "Find similar photos")
+        set_accessible(
+            self.folder_button, "Show in folder", "Opens the folder that holds this photo"
+        )
         bar = QHBoxLayout()
         bar.addWidget(self.back_button)
         bar.addWidget(self.title, 1)
@@ -218,6 +231,7 @@ class PhotoView(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setMinimumWidth(300)
+        set_accessible(scroll, "Photo details and tags")
         return scroll
 
     def _correction_bar(self) -> QHBoxLayout:
@@ -323,11 +337,13 @@ class PhotoView(QWidget):
             confirm.setToolTip(f"Yes, this is {tag.label}")
             confirm.setObjectName(f"confirm:{tag.category}:{tag.label}")
             confirm.clicked.connect(lambda: self._on_tag(self.tag_confirmed, tag))
+            set_accessible(confirm, f"Confirm {tag.category}: {tag.label}")
             buttons.addWidget(confirm)
         reject = _tool_button("✗ Reject")
         reject.setToolTip(f"No, this is not {tag.label}")
         reject.setObjectName(f"reject:{tag.category}:{tag.label}")
         reject.clicked.connect(lambda: self._on_tag(self.tag_rejected, tag))
+        set_accessible(reject, f"Reject {tag.category}: {tag.label}")
         buttons.addWidget(reject)
         buttons.addStretch(1)
         buttons.setContentsMargins(0, 0, 0, 6)
@@ -339,6 +355,13 @@ class PhotoView(QWidget):
         """Escape goes back from anywhere inside the view (children pass it up)."""
         if event.key() == Qt.Key.Key_Escape:
             self.back_requested.emit()
+            return
+        if event.key() == Qt.Key.Key_F and not event.modifiers():
+            self.full_screen_requested.emit()
+            return
+        steps = {Qt.Key.Key_Right: 1, Qt.Key.Key_Left: -1}.get(Qt.Key(event.key()))
+        if steps is not None:
+            self.step_requested.emit(steps)
             return
         super().keyPressEvent(event)
 

@@ -23,8 +23,10 @@ from PySide6.QtWidgets import (
 
 from photoclip.core.scanning import is_photo_name
 from photoclip.core.search import DATE, RELEVANCE
+from photoclip.gui.accessibility import set_accessible
 
 DEBOUNCE_MS = 250
+TEXTNESS_LABEL = "Text in photos"
 
 
 @dataclass(frozen=True)
@@ -118,20 +120,31 @@ class SearchBar(QWidget):
             edit.setEnabled(False)
         self.since.setDate(QDate.currentDate().addYears(-1))
         self.until.setDate(QDate.currentDate())
+        self.textness_label = QLabel(TEXTNESS_LABEL)
         self.filters = QLabel()
         self.filters.setTextFormat(Qt.TextFormat.PlainText)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
+        self._name_controls()
         self._lay_out()
         self._connect()
+
+    def _name_controls(self) -> None:
+        set_accessible(self.field, "Search photos", "Words, a photo path, + and - to combine")
+        set_accessible(self.sort, "Sort results", "By relevance or newest first")
+        set_accessible(self.textness, "Text in photos")
+        set_accessible(self.cutoff, "Relevance cutoff")
+        set_accessible(self.dates, "Only photos taken between two dates")
+        set_accessible(self.since, "Taken on or after")
+        set_accessible(self.until, "Taken on or before")
 
     def _lay_out(self) -> None:
         top = QHBoxLayout()
         top.addWidget(self.field, 1)
         top.addWidget(self.sort)
         top.addSpacing(8)
-        top.addWidget(QLabel("Text in photos"))
+        top.addWidget(self.textness_label)
         top.addWidget(self.textness)
         bottom = QHBoxLayout()
         bottom.addWidget(QLabel("Cutoff"))
@@ -149,13 +162,15 @@ class SearchBar(QWidget):
         layout.addLayout(bottom)
 
     def _connect(self) -> None:
-        self.field.textChanged.connect(self._debounce.start)
+        # Not connected to QTimer.start directly: a signal's argument would become the
+        # interval (the text slider's -20 made Qt warn of a negative interval).
+        self.field.textChanged.connect(self._later)
         self.field.returnPressed.connect(self._now)
         self.field.photo_dropped.connect(self.search_photo)
         self._debounce.timeout.connect(self.changed)
         self.sort.currentIndexChanged.connect(self._now)
-        self.cutoff.valueChanged.connect(self._debounce.start)
-        self.textness.valueChanged.connect(self._debounce.start)
+        self.cutoff.valueChanged.connect(self._later)
+        self.textness.valueChanged.connect(self._later)
         self.dates.toggled.connect(self._dates_toggled)
         self.since.dateChanged.connect(self._now)
         self.until.dateChanged.connect(self._now)
@@ -180,6 +195,17 @@ class SearchBar(QWidget):
             self.textness.value() / 10,
         )
 
+    def set_has_photos(self, has: bool) -> None:
+        """Searching an empty library finds nothing: its controls wait for photos."""
+        for control in (self.field, self.sort, self.textness, self.cutoff, self.dates):
+            control.setEnabled(has)
+        self.since.setEnabled(has and self.dates.isChecked())
+        self.until.setEnabled(has and self.dates.isChecked())
+
+    def set_textness_learning(self, learning: bool) -> None:
+        """The slider steers searches only once the model's text direction is learned."""
+        self.textness_label.setText(f"{TEXTNESS_LABEL} (learning…)" if learning else TEXTNESS_LABEL)
+
     def set_filters(self, text: str) -> None:
         self.filters.setText(text)
 
@@ -191,6 +217,9 @@ class SearchBar(QWidget):
         self.since.setEnabled(on)
         self.until.setEnabled(on)
         self._now()
+
+    def _later(self) -> None:
+        self._debounce.start()
 
     def _now(self) -> None:
         self._debounce.stop()

@@ -364,11 +364,17 @@ class SortDialog(QDialog):
         self.progress.setValue(min(done, max(total, 1)))
         self.progress.setFormat(f"{done} of {total}")
 
-    def show_done(self, message: str) -> None:
-        """Apply or undo finished: the plan on screen is spent either way."""
+    def show_done(self, message: str, plan: Plan | None = None) -> None:
+        """Apply or undo finished: the plan on screen is spent either way. With the plan as
+        carried out, each row says what happened (done, skipped, kept) and the bar counts."""
         self._settle(APPLIED if self._running == "apply" else REVERTED)
-        self.progress.setRange(0, 1)
-        self.progress.setValue(1)
+        if plan is None:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(1)
+        else:
+            self.model.set_steps(plan.steps)
+            finished = sum(1 for step in plan.steps if step.status in (DONE, UNDONE))
+            self.set_progress(finished, len(plan.steps))
         self.message.setText(message)
         self._update_buttons()
 

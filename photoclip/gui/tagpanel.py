@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from photoclip.core.browsing import TagCount
+from photoclip.gui.accessibility import set_accessible
 from photoclip.gui.models import column_title
 
 Index = QModelIndex | QPersistentModelIndex
@@ -177,6 +178,11 @@ class TagPanel(QWidget):
         self.clear_button.clicked.connect(self._on_clear)
         self.edit_button = QPushButton("Edit categories…")
         self.edit_button.clicked.connect(self.edit_requested.emit)
+        set_accessible(
+            self.tree, "Tags", "Tag categories and labels with photo counts; choose one to filter"
+        )
+        set_accessible(self.clear_button, "Clear the tag filter")
+        set_accessible(self.edit_button, "Edit tag categories")
         self._filter: tuple[str, str] | None = None
         self._layout()
         self._show_filter()

@@ -85,6 +85,13 @@ class ThumbnailCache(QObject):
         if more:
             self._pool.start(_Loader(self))
 
+    def set_size(self, size: int) -> None:
+        """Thumbnails for a new cell size: larger ones are decoded again (sharp), smaller
+        ones keep the cached pixmaps, which the grid scales down."""
+        if size > self.size:
+            self._pixmaps.clear()
+        self.size = size
+
     def clear_waiting(self) -> None:
         """Forget queued loads (a new result list replaces the old one)."""
         with self._lock:

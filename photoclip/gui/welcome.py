@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
+from photoclip.gui.accessibility import set_accessible
 from photoclip.gui.modelchooser import ModelChooser
 
 OFFLINE = (
@@ -34,6 +35,7 @@ class WelcomePage(QWidget):
         hint.setWordWrap(True)
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         add = QPushButton("Add Folder…")
+        self.add_button = add
         add.clicked.connect(self.add_requested)
         self.suggest_button = QPushButton("Add suggested categories…")
         self.suggest_button.setToolTip(
@@ -41,6 +43,8 @@ class WelcomePage(QWidget):
             "how many of your photos it would tag; nothing is added until you choose."
         )
         self.suggest_button.clicked.connect(self.suggestions_requested)
+        set_accessible(add, "Add a folder of photos")
+        set_accessible(self.suggest_button, "Add suggested categories")
         self.chooser = ModelChooser()
         offline = QLabel(OFFLINE)
         offline.setObjectName("offline")

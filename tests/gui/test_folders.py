@@ -16,7 +16,7 @@ def test_states_read_as_a_person_would_say_them() -> None:
     assert FolderState(Path("/p"), photos=3).summary == "3 photos · watching"
     assert FolderState(Path("/p"), online=False).summary == "0 photos · offline (photos kept)"
     assert FolderState(Path("/p"), indexing=True, failed=1).summary == (
-        "0 photos · indexing · 1 error"
+        "0 photos, 1 could not be read · indexing"
     )
     assert FolderState(Path("/p"), polled=True).summary == "0 photos · polled"
 
@@ -69,3 +69,26 @@ def test_choosing_a_folder_and_all_folders(qtbot: Any) -> None:
     with qtbot.wait_signal(folders.folder_chosen) as blocker:
         folders._choose_all()
     assert blocker.args == [""]
+
+
+def test_an_added_folder_shows_as_scanning_until_the_catalog_has_it() -> None:
+    model = FolderModel()
+    known = FolderState(Path("/a"), photos=2)
+    model.set_folders([known])
+    model.add_pending({Path("/new")})
+    assert [(f.path, f.summary) for f in model.folders] == [
+        (Path("/a"), "2 photos · watching"),
+        (Path("/new"), "scanning"),
+    ]
+    model.set_folders([known])  # a read from before the worker reached it
+    assert [f.path for f in model.folders] == [Path("/a"), Path("/new")]
+    model.set_folders([known, FolderState(Path("/new"), photos=1)])
+    assert [f.summary for f in model.folders] == ["2 photos · watching", "1 photo · watching"]
+
+
+def test_a_folder_the_worker_never_added_leaves_after_it_goes_idle() -> None:
+    model = FolderModel()
+    model.add_pending({Path("/gone")})
+    model.settle_pending()
+    model.set_folders([])
+    assert model.folders == []

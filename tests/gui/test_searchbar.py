@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from photoclip.core.search import DATE
-from photoclip.gui.searchbar import SearchBar
+from photoclip.gui.searchbar import DEBOUNCE_MS, SearchBar
 from tests.gui.conftest import file_drop
 
 
@@ -44,3 +46,24 @@ def test_a_dropped_photo_becomes_the_query(qtbot: Any, tmp_path: Path) -> None:
     with qtbot.wait_signal(bar.changed):
         bar.field.dropEvent(drop)
     assert bar.request().query == f'"{photo}"'
+
+
+@pytest.mark.qt_log_level_fail("WARNING")
+@pytest.mark.parametrize("slider", ["textness", "cutoff"])
+def test_a_slider_moved_waits_the_debounce_without_a_qt_warning(qtbot: Any, slider: str) -> None:
+    """Issue 19: the sliders' values reached QTimer.start as its interval ("negative
+    intervals aren't allowed" for the text slider; a 95 ms debounce for the cutoff)."""
+    bar = SearchBar()
+    qtbot.addWidget(bar)
+    with qtbot.wait_signal(bar.changed, timeout=2000):
+        getattr(bar, slider).setValue(getattr(bar, slider).minimum() or 95)
+    assert bar._debounce.interval() == DEBOUNCE_MS
+
+
+def test_the_text_slider_says_when_it_waits_for_learning(qtbot: Any) -> None:
+    bar = SearchBar()
+    qtbot.addWidget(bar)
+    bar.set_textness_learning(True)
+    assert bar.textness_label.text() == "Text in photos (learning…)"
+    bar.set_textness_learning(False)
+    assert bar.textness_label.text() == "Text in photos"

@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 from photoclip.core.catalog import Catalog
 from photoclip.core.categories import Category, Label
 from photoclip.core.imageio import content_hash
-from photoclip.core.sorting import APPLIED, BLOCKED, Plan, Rule, Sorter, Step
+from photoclip.core.sorting import APPLIED, BLOCKED, DONE, KEPT, Plan, Rule, Sorter, Step
 from photoclip.core.tagstore import TagRow, TagStore
 from photoclip.gui.sortdialog import PlanModel, SortDialog
 
@@ -206,3 +206,20 @@ def test_a_real_plan_from_the_dialogs_rules_applies_and_shows_as_done(
     assert applied.state == APPLIED and dialog.undo_button.isEnabled()
     assert [dialog.model.index(r, 3).data() for r in range(2)] == ["done", "done"]
     assert sorted(p.name for p in (tmp_path / "out" / "red").iterdir()) == ["x (1).jpg", "x.jpg"]
+
+
+def test_after_apply_each_row_says_what_happened_and_the_bar_counts(qtbot: QtBot) -> None:
+    """Issue 19: every row still said "will copy" after Apply, and the bar had no count."""
+    dialog = _dialog(qtbot)
+    dialog.show_plan(_plan())
+    dialog._on_apply()
+    applied = _plan(APPLIED)
+    for step in applied.steps[:2]:
+        step.status = DONE
+    applied.steps[3].status = KEPT
+    applied.steps[3].note = "already in the album"
+    dialog.show_done("Sorted: 2 of 4 photos.", applied)
+    statuses = [dialog.model.index(r, 3).data() for r in range(4)]
+    assert statuses == ["done", "done", "skipped: /ro is read-only", "kept: already in the album"]
+    assert (dialog.progress.value(), dialog.progress.maximum()) == (2, 4)
+    assert dialog.progress.text() == "2 of 4"

@@ -23,9 +23,9 @@ def test_progress_is_cleared_when_the_worker_goes_idle(qtbot: Any) -> None:
     qtbot.addWidget(bar)
     bar.show_state(w.StateChanged(w.WORKING, queue=1))
     bar.show_progress(IndexProgress(5, 10, 2.0, 2.5))
-    assert bar.bar.isVisibleTo(bar) and "5 of 10" in bar.detail.text()
+    assert bar.bar.isVisibleTo(bar) and "5 of 10" in bar.message
     bar.show_state(w.StateChanged(w.IDLE, queue=0))
-    assert (bar.state.text(), bar.detail.text(), bar.bar.isVisibleTo(bar)) == (
+    assert (bar.state.text(), bar.message, bar.bar.isVisibleTo(bar)) == (
         "Up to date",
         "",
         False,
@@ -39,7 +39,7 @@ def test_a_failed_jobs_message_outlives_the_worker_going_idle(qtbot: Any) -> Non
     bar.show_progress(IndexProgress(5, 10, 2.0, 2.5))
     bar.show_message("Thumbnails cannot be kept in /nope: Permission denied.")
     bar.show_state(w.StateChanged(w.IDLE, queue=0))
-    assert bar.detail.text() == "Thumbnails cannot be kept in /nope: Permission denied."
+    assert bar.message == "Thumbnails cannot be kept in /nope: Permission denied."
 
 
 def test_pause_button_says_what_it_will_do_and_reports_the_toggle(qtbot: Any) -> None:
@@ -59,6 +59,42 @@ def test_failures_button_shows_only_when_photos_failed(qtbot: Any) -> None:
     bar.show_failures(0)
     assert not bar.failures.isVisibleTo(bar)
     bar.show_failures(3)
-    assert bar.failures.isVisibleTo(bar) and bar.failures.text() == "3 failed…"
+    assert bar.failures.isVisibleTo(bar) and bar.failures.text() == "3 could not be read…"
     with qtbot.wait_signal(bar.failures_requested):
         bar.failures.click()
+
+
+def test_pause_shows_only_while_something_runs(qtbot: Any) -> None:
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    shown = []
+    for state in (w.STARTING, w.WORKING, w.PAUSED, w.IDLE):
+        bar.show_state(w.StateChanged(state, queue=0))
+        shown.append(bar.pause.isVisibleTo(bar))
+    assert shown == [False, True, True, False]
+
+
+def test_results_read_as_count_and_search_time(qtbot: Any) -> None:
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    bar.show_results(312, 0.0404)
+    assert bar.results.text() == "312 photos, 40 ms"
+    bar.show_results(1, None)  # shown again (Escape), not searched
+    assert bar.results.text() == "1 photo"
+
+
+def test_the_state_names_the_job_that_runs(qtbot: Any) -> None:
+    """Issue 19: it said "Indexing" while loading the model, sorting, learning text."""
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    said = []
+    for job in ("ScanRoots", "LoadModel", "ApplySort", "ComputeTextness", "NewJob"):
+        bar.show_state(w.StateChanged(w.WORKING, queue=1, job=job))
+        said.append(bar.state.text())
+    assert said == [
+        "Indexing",
+        "Loading the model",
+        "Sorting",
+        "Learning what text in photos looks like",
+        "Working",
+    ]
