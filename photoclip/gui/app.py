@@ -23,10 +23,9 @@ from PySide6.QtWidgets import QApplication
 
 from photoclip import __version__
 from photoclip.core.actions import LoadModel
-from photoclip.core.catalog import Catalog
 from photoclip.core.embedding import Encoder
 from photoclip.core.errors import KnownError
-from photoclip.core.library import Library
+from photoclip.core.library import Library, recorded_profile
 from photoclip.core.logfile import start_log_file
 from photoclip.core.paths import Locations
 from photoclip.core.profiles import MODEL_ENV, default_profile_name, resolve_profile
@@ -96,17 +95,8 @@ class PhotoClipApp:
 
 def choose_profile(locations: Locations, settings: Settings) -> str:
     """PHOTOCLIP_MODEL, else the settings' model, else the library's, else the default."""
-    name = os.environ.get(MODEL_ENV) or settings.model or library_profile(locations)
+    name = os.environ.get(MODEL_ENV) or settings.model or recorded_profile(locations)
     return resolve_profile(name or default_profile_name()).name
-
-
-def library_profile(locations: Locations) -> str | None:
-    if not locations.catalog.exists():
-        return None
-    with Catalog.open(locations.catalog, readonly=True) as catalog:
-        key = catalog.active_model
-        record = catalog.model(key) if key else None
-    return record.profile if record else None
 
 
 def is_first_run(locations: Locations, settings: Settings) -> bool:
