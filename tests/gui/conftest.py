@@ -90,3 +90,9 @@ def file_drop(path: Path) -> Any:
     event = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, data, buttons, keys)
     event.mime = data  # the event does not own its QMimeData: keep it alive with the event
     return event
+
+
+def model_chosen(event: Any) -> bool:
+    """For qtbot.wait_signal(bridge.job_finished, check_params_cb=...): the model chooser's
+    job, not an indexing job that finishes meanwhile."""
+    return bool(event.job == "ChooseModel")

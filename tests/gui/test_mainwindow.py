@@ -15,7 +15,7 @@ from photoclip.core.catalog import Catalog
 from photoclip.core.paths import Locations
 from photoclip.gui.mainwindow import GRID, PHOTO, WELCOME
 from photoclip.gui.results import ScoreRole
-from tests.gui.conftest import SCENES, file_drop, write_scenes
+from tests.gui.conftest import SCENES, file_drop, model_chosen, write_scenes
 
 WAIT = 60_000
 
@@ -244,14 +244,10 @@ def test_a_first_run_offers_the_models_and_remembers_the_choice(
     app.window.show()
     assert app.window.welcome.chooser.isVisible()
     app.start()
-    with qtbot.wait_signal(app.bridge.job_finished, timeout=WAIT, check_params_cb=_chose):
+    with qtbot.wait_signal(app.bridge.job_finished, timeout=WAIT, check_params_cb=model_chosen):
         app.window.welcome.chooser.profile_chosen.emit("test-shapes")
     qtbot.wait_until(lambda: "test-shapes" in app.window.status.message, timeout=WAIT)
     assert Settings.load(Locations.from_environment().settings).model == "test-shapes"
-
-
-def _chose(event: Any) -> bool:
-    return bool(event.job == "ChooseModel")
 
 
 def test_photos_indexed_meanwhile_do_not_close_the_open_photo(

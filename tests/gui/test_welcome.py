@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 from photoclip.core.paths import Locations
 from photoclip.core.settings import Settings
 from photoclip.gui.welcome import WelcomePage
-from tests.gui.conftest import SCENES, file_drop
+from tests.gui.conftest import SCENES, file_drop, model_chosen
 
 WAIT = 60_000
 DEMO = "Demo: shapes and colours only (works offline, 9 MB)"
@@ -39,7 +39,7 @@ def test_choosing_the_demo_model_indexes_a_dropped_folder(
     chooser = window.welcome.chooser
     assert chooser.isVisible()
     chooser.set_current("test-shapes")
-    with qtbot.wait_signal(app.bridge.job_finished, timeout=WAIT, check_params_cb=_chose):
+    with qtbot.wait_signal(app.bridge.job_finished, timeout=WAIT, check_params_cb=model_chosen):
         qtbot.mouseClick(chooser.use_button, Qt.MouseButton.LeftButton)
     window.dropEvent(file_drop(scenes))
     qtbot.wait_until(lambda: window.results.rowCount() == len(SCENES), timeout=WAIT)
@@ -48,10 +48,6 @@ def test_choosing_the_demo_model_indexes_a_dropped_folder(
         window.search.field.setText("a red circle")
     assert window.results.photo(0).path.name == "red-circle.png"
     assert Settings.load(Locations.from_environment().settings).model == "test-shapes"
-
-
-def _chose(event: Any) -> bool:
-    return bool(event.job == "ChooseModel")
 
 
 def test_offline_a_model_to_download_says_so_in_seconds(
