@@ -222,13 +222,11 @@ def _check_filters(library: Any, args: argparse.Namespace) -> None:
             )
 
 
-def _tag_exists(catalog: Any, category: str, label: str) -> bool:
-    rows = catalog.read(
-        "SELECT 1 FROM tag_labels l JOIN tag_categories c ON c.id = l.category_id "
-        "WHERE c.name = ? AND l.name = ?",
-        (category, label),
-    )
-    return bool(rows)
+def _tag_exists(catalog: Any, category_name: str, label: str) -> bool:
+    from photoclip.core.tagstore import TagStore
+
+    category = TagStore(catalog).category(category_name)
+    return category is not None and category.label(label) is not None
 
 
 def _remember_textness(searcher: Any, locations: Locations) -> None:
