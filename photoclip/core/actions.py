@@ -7,6 +7,7 @@ Removing a folder forgets its photos in PhotoClip only; the files are never touc
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any, ClassVar
 
 from photoclip.core.categories import Category
 from photoclip.core.errors import KnownError
-from photoclip.core.indexing import IndexReport
+from photoclip.core.indexing import IndexReport, measured
 from photoclip.core.library import check_thumbnail_folder, thumbnail_store
 from photoclip.core.paths import Locations
 from photoclip.core.profiles import file_profile, resolve_profile
@@ -131,7 +132,7 @@ class SaveCategories(Action):
         store = TagStore(work.library.catalog)
         saved = [c.name for c in store.save_categories(self.changed, self.removed)]
         if saved and work.library.active_model is not None:
-            _tagger(work).retag(saved)
+            _tagger(work).retag(saved, progress=_steps(work))
         return [c.name for c in store.categories()]
 
 
@@ -150,6 +151,27 @@ class CorrectTag(Action):
     def perform(self, work: Work) -> tuple[int, str]:
         change = _tagger(work).correct(self.photo_id, self.category, self.label, self.verdict)
         return self.photo_id, change.describe()
+
+
+@dataclass(frozen=True)
+class CorrectTags(Action):
+    """Confirm or reject one label on a selection of photos: one re-tag, one undo (by
+    UndoCorrection). Replies with what was done and changed, in words: "Confirmed 'red'
+    on 12 photos; 2 similar photos now tagged 'red'"."""
+
+    photo_ids: tuple[int, ...]
+    category: str
+    label: str
+    #: "confirmed" or "rejected"
+    verdict: str
+
+    def perform(self, work: Work) -> str:
+        tagger = _tagger(work)
+        change = tagger.correct_many(self.photo_ids, self.category, self.label, self.verdict)
+        done = "Confirmed" if self.verdict == "confirmed" else "Removed"
+        count = len(self.photo_ids)
+        where = "1 photo" if count == 1 else f"{count} photos"
+        return f"{done} '{self.category}: {self.label}' on {where}; {change.describe()}"
 
 
 @dataclass(frozen=True)
@@ -191,7 +213,7 @@ class AddSuggestedCategories(Action):
     def perform(self, work: Work) -> list[str]:
         added = install_default_categories(TagStore(work.library.catalog), list(self.names))
         if added and work.library.active_model is not None:
-            _tagger(work).retag(added)
+            _tagger(work).retag(added, progress=_steps(work))
         return added
 
 
@@ -211,28 +233,32 @@ class ExplainTags(Action):
 
 @dataclass(frozen=True)
 class PlanSort(Action):
-    """Work out (and journal) what would go where; nothing moves. Replies with the Plan."""
+    """Work out (and journal) what would go where, for every photo or only `photo_ids`
+    (a selection); nothing moves. Replies with the Plan."""
 
     rules: tuple[Rule, ...]
+    photo_ids: tuple[int, ...] | None = None
 
     def perform(self, work: Work) -> Plan:
-        return _sorter(work).plan(list(self.rules))
+        return _sorter(work).plan(list(self.rules), self.photo_ids)
 
 
 @dataclass(frozen=True)
 class ApplySort(Action):
-    """Carry out (or resume) the latest plan. Replies with the Plan as applied."""
+    """Carry out (or resume) the latest plan, reporting each step as progress. Replies
+    with the Plan as applied."""
 
     def perform(self, work: Work) -> Plan:
-        return _sorter(work).apply()
+        return _sorter(work).apply(_steps(work))
 
 
 @dataclass(frozen=True)
 class UndoSort(Action):
-    """Put back what the latest apply did. Replies with the Plan as reverted."""
+    """Put back what the latest apply did, reporting each step as progress. Replies with
+    the Plan as reverted."""
 
     def perform(self, work: Work) -> Plan:
-        return _sorter(work).undo()
+        return _sorter(work).undo(_steps(work))
 
 
 @dataclass(frozen=True)
@@ -276,6 +302,12 @@ class UndoTrash(Action):
         if report.done:
             work.indexer().index_files(list(report.done), work.progress, work.control)
         return report
+
+
+def _steps(work: Work) -> Callable[[int, int], None]:
+    """A job's steps (done, total) as the worker's progress events, with a time left."""
+    started = time.monotonic()
+    return lambda done, total: work.progress(measured(done, total, started))
 
 
 def _tagger(work: Work) -> Tagger:

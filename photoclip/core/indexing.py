@@ -71,6 +71,14 @@ class IndexProgress:
     eta: float | None
 
 
+def measured(done: int, total: int, started: float) -> IndexProgress:
+    """`done` of `total` steps since `started` (time.monotonic()), with the rate so far and
+    the time left at that rate: progress for any job that can count its steps."""
+    elapsed = max(time.monotonic() - started, 1e-6)
+    rate = done / elapsed
+    return IndexProgress(done, total, rate, (total - done) / rate if rate > 0 else None)
+
+
 class IndexControl:
     """Pause, resume and cancel a run from another thread; checked between batches."""
 

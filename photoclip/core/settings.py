@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 TEXTNESS_RANGE = (-2.0, 2.0)
+#: the results grid's thumbnail sizes (px)
+THUMBNAIL_RANGE = (96, 400)
 
 
 @dataclass
@@ -37,6 +39,8 @@ class Settings:
     textness: float = 0.0
     #: photos per second measured with each profile on this machine (name -> speed)
     speeds: dict[str, float] = field(default_factory=dict)
+    #: the results grid's thumbnail size (px), as the user last left it
+    thumbnail_size: int = 160
 
     @classmethod
     def load(cls, path: Path) -> Settings:
@@ -83,6 +87,7 @@ _EXPECTED = {
     "thumbnail_cache": "a folder path",
     "textness": f"a number from {TEXTNESS_RANGE[0]:g} to {TEXTNESS_RANGE[1]:g}",
     "speeds": "an object of profile names and photos per second",
+    "thumbnail_size": f"a whole number from {THUMBNAIL_RANGE[0]} to {THUMBNAIL_RANGE[1]}",
 }
 
 
@@ -104,6 +109,7 @@ def _valid(name: str, value: object) -> bool:
         "thumbnail_cache": lambda v: isinstance(v, str),
         "textness": lambda v: _is_number(v) and TEXTNESS_RANGE[0] <= v <= TEXTNESS_RANGE[1],
         "speeds": lambda v: isinstance(v, dict) and all(_is_number(s) for s in v.values()),
+        "thumbnail_size": lambda v: _is_whole(v, THUMBNAIL_RANGE[0]) and v <= THUMBNAIL_RANGE[1],
     }
     return bool(checks[name](value))
 

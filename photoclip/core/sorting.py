@@ -24,7 +24,7 @@ import os
 import shutil
 import string
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -51,6 +51,8 @@ PLANNED, APPLYING, APPLIED, UNDOING, REVERTED = (
     "reverted",
 )
 _PARTIAL = ".photoclip-partial"
+#: progress(done, total): steps carried out so far of the plan's
+Progress = Callable[[int, int], None]
 
 
 class SortError(KnownError):
@@ -128,13 +130,17 @@ class Sorter:
 
     # -- planning ------------------------------------------------------------------------
 
-    def plan(self, rules: list[Rule]) -> Plan:
-        """What would go where; saved as the latest journal (nothing is touched yet)."""
+    def plan(self, rules: list[Rule], photo_ids: Collection[int] | None = None) -> Plan:
+        """What would go where (of `photo_ids` only, when given: a selection); saved as the
+        latest journal (nothing is touched yet)."""
         plan = Plan([])
         taken: set[str] = set()
         moved: set[int] = set()
+        chosen = None if photo_ids is None else set(photo_ids)
         for rule in rules:
             for photo, label in self._matches(rule):
+                if chosen is not None and photo.id not in chosen:
+                    continue
                 step = self._step(rule, photo, label, taken, plan)
                 if step is None:
                     continue
@@ -190,28 +196,32 @@ class Sorter:
             return None
         return journals[-1], Plan.from_json(json.loads(journals[-1].read_text("utf-8")))
 
-    def apply(self) -> Plan:
-        """Carry out the latest plan, or resume it after a crash."""
+    def apply(self, progress: Progress | None = None) -> Plan:
+        """Carry out the latest plan, or resume it after a crash; `progress(done, total)`
+        after each step."""
         path, plan = self._latest(PLANNED, APPLYING)
         if any(not Path(s.destination).is_absolute() for s in plan.steps if s.action != ALBUM):
             raise SortError("This plan names folders relative to where it was made. Plan again.")
         if plan.problems:
             raise SortError("The plan cannot be applied: " + "; ".join(plan.problems))
         plan.state = APPLYING
-        for step in plan.steps:
+        for number, step in enumerate(plan.steps, 1):
             if step.status in (PENDING, STARTED):
                 self._run(path, plan, step, self._do)
+            _report(progress, number, len(plan.steps))
         plan.state = APPLIED
         _write(path, plan)
         return plan
 
-    def undo(self) -> Plan:
-        """Put back everything the latest apply did (or the part a crash left done)."""
+    def undo(self, progress: Progress | None = None) -> Plan:
+        """Put back everything the latest apply did (or the part a crash left done);
+        `progress(done, total)` after each step."""
         path, plan = self._latest(APPLYING, APPLIED, UNDOING)
         plan.state = UNDOING
-        for step in reversed(plan.steps):
+        for number, step in enumerate(reversed(plan.steps), 1):
             if step.status in (DONE, STARTED):
                 self._run(path, plan, step, self._undo)
+            _report(progress, number, len(plan.steps))
         plan.state = REVERTED
         _write(path, plan)
         return plan
@@ -600,3 +610,8 @@ def _write(path: Path, plan: Plan) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
+
+
+def _report(progress: Progress | None, done: int, total: int) -> None:
+    if progress is not None:
+        progress(done, total)

@@ -567,9 +567,11 @@ class Tagger:
         photo_ids: Sequence[int] | None = None,
         *,
         recalibrate: bool = True,
+        progress: Callable[[int, int], None] | None = None,
     ) -> list[CategoryResult]:
         """Tag every photo (or `photo_ids`) for every category (or those named). With
-        `recalibrate`, thresholds are learned afresh from the whole library."""
+        `recalibrate`, thresholds are learned afresh from the whole library;
+        `progress(done, total)` after each category."""
         chosen = self._categories(categories)
         if photo_ids is None:
             ids, vectors = self._library()
@@ -585,6 +587,8 @@ class Tagger:
             if recalibrate or self._stale(category, size):
                 self._calibrate(category, *self._cosines(category, self._library()[1]))
             results.append(self._tag(category, ids, vectors, photo_ids is None))
+            if progress is not None:
+                progress(len(results), len(chosen))
         return results
 
     def calibrate(self, categories: Sequence[str] | None = None) -> None:
@@ -682,36 +686,47 @@ class Tagger:
     def correct(self, photo_id: int, category_name: str, label_name: str, verdict: str) -> Change:
         """Confirm or reject a label on a photo, then re-tag its category (photos like it
         may follow; thresholds stay). Returns what changed for other photos."""
+        return self.correct_many([photo_id], category_name, label_name, verdict)
+
+    def correct_many(
+        self, photo_ids: Sequence[int], category_name: str, label_name: str, verdict: str
+    ) -> Change:
+        """`correct` for a selection of photos: one verdict each, one re-tag, one undo.
+        Photos without a vector of the model are left out; none with one is an error."""
         category = self._category(category_name)
         label = category.label(label_name)
         if label is None or label.id is None:
             raise KnownError(f"'{category.name}' has no label '{label_name}'.")
         if verdict not in (CONFIRMED, REJECTED):
             raise ValueError(verdict)
-        ids, vectors = self.catalog.photo_vectors(self.model_key, [photo_id])
+        ids, vectors = self.catalog.photo_vectors(self.model_key, list(photo_ids))
         if not len(ids):
-            raise KnownError(f"Photo {photo_id} has no vector of {self.model_key}; index it.")
+            raise KnownError(f"No such photo has a vector of {self.model_key}; index it.")
         j = category.labels.index(label)
         scores, background = self._cosines(category, vectors)
         probs = self._probabilities(category, ids, vectors, scores, background)
-        evidence = TagRow(
-            photo_id, label.id, float(probs[0, j]), float(self.thresholds(category)[j])
-        )
+        threshold = float(self.thresholds(category)[j])
+        evidence = [
+            TagRow(int(photo), label.id, float(probs[row, j]), threshold)
+            for row, photo in enumerate(ids.tolist())
+        ]
         before = self._category_tags(category)
-        previous = self.store.correct(photo_id, label.id, verdict, evidence)
-        self._push_undo(photo_id, label.id, category.name, previous)
+        previous = self.store.correct_many(label.id, verdict, evidence)
+        corrected = [row.photo_id for row in evidence]
+        self._push_undo(corrected, label.id, category.name, previous, verdict)
         self.retag([category.name], recalibrate=False)
-        return _change(category.name, before, self._category_tags(category), photo_id)
+        return _change(category.name, before, self._category_tags(category), set(corrected))
 
     def undo(self) -> tuple[str, Change] | None:
-        """Take back the last correction; returns what it was and what changed (None when
-        there is nothing to undo)."""
+        """Take back the last correction (of one photo or of a selection); returns what it
+        was and what changed (None when there is nothing to undo)."""
         journal = self._undo_journal()
         if not journal:
             return None
         entry = journal.pop()
+        photos, previous = _undo_photos(entry)
         category = self.store.category(entry["category"])
-        self.store.uncorrect(entry["photo"], entry["label"], entry["previous"])
+        self.store.uncorrect_many(entry["label"], dict(zip(photos, previous, strict=True)))
         with self.catalog.transaction():
             self.catalog.set_meta(_UNDO, json.dumps(journal))
         if category is None:
@@ -719,17 +734,24 @@ class Tagger:
         before = self._category_tags(category)
         self.retag([category.name], recalibrate=False)
         return entry["what"], _change(
-            category.name, before, self._category_tags(category), entry["photo"]
+            category.name, before, self._category_tags(category), set(photos)
         )
 
-    def _push_undo(self, photo_id: int, label_id: int, category: str, previous: str | None) -> None:
+    def _push_undo(
+        self,
+        photo_ids: list[int],
+        label_id: int,
+        category: str,
+        previous: list[str | None],
+        verdict: str,
+    ) -> None:
         name = next(
             (lab.name for c in self.store.categories() for lab in c.labels if lab.id == label_id),
             "?",
         )
-        verdict = self.store.verdict(photo_id, label_id)
-        what = f"{verdict} '{name}' on photo {photo_id}"
-        entry = {"photo": photo_id, "label": label_id, "category": category,
+        where = f"photo {photo_ids[0]}" if len(photo_ids) == 1 else f"{len(photo_ids)} photos"
+        what = f"{verdict} '{name}' on {where}"
+        entry = {"photos": photo_ids, "label": label_id, "category": category,
                  "previous": previous, "what": what}  # fmt: skip
         journal = [*self._undo_journal(), entry][-_UNDO_DEPTH:]
         with self.catalog.transaction():
@@ -1046,12 +1068,20 @@ def _background_probability(
     return float(_softmax(logits[None, :])[0, len(scores) :].sum())
 
 
+def _undo_photos(entry: dict[str, Any]) -> tuple[list[int], list[str | None]]:
+    """The photos of an undo entry and the verdict each goes back to (entries written
+    before batch corrections name one photo)."""
+    if "photos" in entry:
+        return list(entry["photos"]), list(entry["previous"])
+    return [entry["photo"]], [entry["previous"]]
+
+
 def _change(
-    category: str, before: dict[int, set[str]], after: dict[int, set[str]], corrected: int
+    category: str, before: dict[int, set[str]], after: dict[int, set[str]], corrected: set[int]
 ) -> Change:
     gained: dict[str, int] = {}
     lost: dict[str, int] = {}
-    for photo in (set(before) | set(after)) - {corrected}:
+    for photo in (set(before) | set(after)) - corrected:
         old, new = before.get(photo, set()), after.get(photo, set())
         for label in sorted(new - old):
             gained[label] = gained.get(label, 0) + 1

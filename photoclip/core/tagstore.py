@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -250,22 +250,35 @@ class TagStore:
     def correct(self, photo_id: int, label_id: int, verdict: str, tag: TagRow) -> str | None:
         """The user confirms or rejects a label on a photo; `tag` is the evidence to keep
         with a confirmation. Returns the verdict it replaces (None: there was none)."""
-        previous = self.verdict(photo_id, label_id)
+        return self.correct_many(label_id, verdict, [tag._replace(photo_id=photo_id)])[0]
+
+    def correct_many(self, label_id: int, verdict: str, tags: Sequence[TagRow]) -> list[str | None]:
+        """`correct` for many photos (each `tag` names its photo and holds its evidence),
+        in one transaction. Returns the verdict each replaces, in the order given."""
+        previous = [self.verdict(tag.photo_id, label_id) for tag in tags]
+        now = time.time()
         with self.catalog.transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO tag_corrections VALUES (?, ?, ?, ?)",
-                (photo_id, label_id, verdict, time.time()),
-            )
-            db.execute(
-                "DELETE FROM photo_tags WHERE photo_id = ? AND label_id = ?", (photo_id, label_id)
-            )
-            if verdict == CONFIRMED:
-                db.execute(
-                    "INSERT INTO photo_tags VALUES (?, ?, 'confirmed', ?, ?, ?, ?)",
-                    (photo_id, label_id, tag.score, tag.threshold, tag.runner_up,
-                     tag.runner_up_score),
-                )  # fmt: skip
+            for tag in tags:
+                self._write_verdict(db, tag.photo_id, label_id, verdict, now)
+                if verdict == CONFIRMED:
+                    db.execute(
+                        "INSERT INTO photo_tags VALUES (?, ?, 'confirmed', ?, ?, ?, ?)",
+                        (tag.photo_id, label_id, tag.score, tag.threshold, tag.runner_up,
+                         tag.runner_up_score),
+                    )  # fmt: skip
         return previous
+
+    @staticmethod
+    def _write_verdict(
+        db: sqlite3.Connection, photo_id: int, label_id: int, verdict: str, now: float
+    ) -> None:
+        db.execute(
+            "INSERT OR REPLACE INTO tag_corrections VALUES (?, ?, ?, ?)",
+            (photo_id, label_id, verdict, now),
+        )
+        db.execute(
+            "DELETE FROM photo_tags WHERE photo_id = ? AND label_id = ?", (photo_id, label_id)
+        )
 
     def verdict(self, photo_id: int, label_id: int) -> str | None:
         rows = self.catalog.read(
@@ -277,21 +290,27 @@ class TagStore:
     def uncorrect(self, photo_id: int, label_id: int, previous: str | None) -> None:
         """Undo a correction: the pair's verdict goes back to `previous` (None: none). A
         confirmed row is dropped; the next re-tag decides the pair again."""
+        self.uncorrect_many(label_id, {photo_id: previous})
+
+    def uncorrect_many(self, label_id: int, previous: Mapping[int, str | None]) -> None:
+        """`uncorrect` for many photos (photo id -> the verdict it goes back to), in one
+        transaction."""
         with self.catalog.transaction() as db:
-            db.execute(
-                "DELETE FROM tag_corrections WHERE photo_id = ? AND label_id = ?",
-                (photo_id, label_id),
-            )
-            db.execute(
-                "DELETE FROM photo_tags WHERE photo_id = ? AND label_id = ? "
-                "AND source = 'confirmed'",
-                (photo_id, label_id),
-            )
-            if previous is not None:
+            for photo_id, verdict in previous.items():
                 db.execute(
-                    "INSERT INTO tag_corrections VALUES (?, ?, ?, ?)",
-                    (photo_id, label_id, previous, time.time()),
+                    "DELETE FROM tag_corrections WHERE photo_id = ? AND label_id = ?",
+                    (photo_id, label_id),
                 )
+                db.execute(
+                    "DELETE FROM photo_tags WHERE photo_id = ? AND label_id = ? "
+                    "AND source = 'confirmed'",
+                    (photo_id, label_id),
+                )
+                if verdict is not None:
+                    db.execute(
+                        "INSERT INTO tag_corrections VALUES (?, ?, ?, ?)",
+                        (photo_id, label_id, verdict, time.time()),
+                    )
 
     def corrections(self, label_ids: Sequence[int]) -> dict[int, dict[str, list[int]]]:
         """label id -> {"confirmed": [photo ids], "rejected": [photo ids]}."""

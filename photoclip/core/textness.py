@@ -25,7 +25,7 @@ from __future__ import annotations
 import random
 import string
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -55,6 +55,8 @@ SMALL_INPUT = 96
 L2 = 0.01
 #: Images embedded per forward pass while learning (bounds memory).
 BATCH = 32
+#: progress(done, total): training images embedded so far
+Progress = Callable[[int, int], None]
 #: Share of the pairs kept out of training to measure the classifier.
 HELD_OUT_SHARE = 0.25
 
@@ -153,11 +155,14 @@ def save_direction(catalog: Catalog, direction: TextnessDirection) -> None:
         )
 
 
-def ensure_direction(catalog: Catalog, encoder: ImageEncoder) -> TextnessDirection:
-    """The cached direction of the encoder's model, learned and stored when missing."""
+def ensure_direction(
+    catalog: Catalog, encoder: ImageEncoder, progress: Progress | None = None
+) -> TextnessDirection:
+    """The cached direction of the encoder's model, learned and stored when missing
+    (`progress(done, total)`: training images embedded)."""
     found = load_direction(catalog, encoder.model_key)
     if found is None:
-        found = learn_direction(encoder)
+        found = learn_direction(encoder, progress=progress)
         save_direction(catalog, found)
     return found
 
@@ -166,7 +171,10 @@ def ensure_direction(catalog: Catalog, encoder: ImageEncoder) -> TextnessDirecti
 
 
 def learn_direction(
-    encoder: ImageEncoder, pairs: int | None = None, seed: int = 0
+    encoder: ImageEncoder,
+    pairs: int | None = None,
+    seed: int = 0,
+    progress: Progress | None = None,
 ) -> TextnessDirection:
     """Embed generated pairs, fit the classifier on most of them, measure it on the rest."""
     side = max(64, max(encoder.input_size))
@@ -174,7 +182,11 @@ def learn_direction(
         pairs = SMALL_INPUT_PAIRS if side <= SMALL_INPUT else LARGE_INPUT_PAIRS
     plain, written = training_pairs(pairs, seed, side)
     images = plain + written
-    chunks = [encoder.encode_pil(images[i : i + BATCH]) for i in range(0, len(images), BATCH)]
+    chunks = []
+    for start in range(0, len(images), BATCH):
+        chunks.append(encoder.encode_pil(images[start : start + BATCH]))
+        if progress is not None:
+            progress(min(start + BATCH, len(images)), len(images))
     features = np.concatenate(chunks).astype(np.float64)
     labels = np.repeat([0.0, 1.0], pairs)
     held_out = _held_out_mask(pairs, seed)

@@ -246,9 +246,12 @@ class ComputeTextness(Job):
     priority: ClassVar[int] = USER
 
     def run(self, work: Work) -> IndexReport | None:
+        from photoclip.core.indexing import measured
         from photoclip.core.textness import ensure_direction
 
-        ensure_direction(work.library.catalog, work.worker.active_encoder())
+        started = time.monotonic()
+        progress = lambda done, total: work.progress(measured(done, total, started))  # noqa: E731
+        ensure_direction(work.library.catalog, work.worker.active_encoder(), progress)
         return None
 
 

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from photoclip.core import worker as w
 from photoclip.core.indexing import IndexProgress
+from photoclip.core.settings import THUMBNAIL_RANGE
 from photoclip.gui.accessibility import set_accessible
 from photoclip.gui.formatting import counted
 
@@ -47,8 +48,16 @@ JOB_NAMES = {
     "UndoTrash": "Restoring from the trash",
 }
 
+#: what a job's progress counts, where it is not photos
+JOB_UNITS = {
+    "SaveCategories": "categories",
+    "AddSuggestedCategories": "categories",
+    "ComputeTextness": "sample images",
+}
+
 #: the grid's thumbnail sizes (px), and one step of the slider or of Ctrl+plus/minus
-MIN_THUMBNAIL, MAX_THUMBNAIL, THUMBNAIL_STEP = 96, 400, 32
+MIN_THUMBNAIL, MAX_THUMBNAIL = THUMBNAIL_RANGE
+THUMBNAIL_STEP = 32
 
 
 def eta_text(seconds: float | None) -> str:
@@ -61,8 +70,8 @@ def eta_text(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h left"
 
 
-def progress_text(progress: IndexProgress) -> str:
-    parts = [f"{progress.done:,} of {progress.total:,} photos", f"{progress.rate:.1f}/s"]
+def progress_text(progress: IndexProgress, unit: str = "photos") -> str:
+    parts = [f"{progress.done:,} of {progress.total:,} {unit}", f"{progress.rate:.1f}/s"]
     eta = eta_text(progress.eta)
     return " · ".join([*parts, eta] if eta else parts)
 
@@ -164,11 +173,25 @@ class StatusBar(QStatusBar):
             if event.state == w.IDLE and self._detail_is_progress:
                 self.detail.set_full_text("")  # a message (a failed job's reason) stays readable
 
-    def show_progress(self, progress: IndexProgress) -> None:
+    def show_progress(self, progress: IndexProgress, job: str = "") -> None:
+        """A worker job's progress: done of total (in the job's unit), rate, time left."""
         self.bar.show()
         self.bar.setRange(0, max(progress.total, 1))
         self.bar.setValue(progress.done)
-        self.detail.set_full_text(progress_text(progress))
+        self.detail.set_full_text(progress_text(progress, JOB_UNITS.get(job, "photos")))
+        self._detail_is_progress = True
+
+    def show_task(self, name: str, progress: IndexProgress | None) -> None:
+        """Progress of work off the worker (finding near-duplicates on the read pool):
+        its name and counts, or None when it is over."""
+        if progress is None:
+            self.bar.hide()
+            self.show_message("")
+            return
+        self.bar.show()
+        self.bar.setRange(0, max(progress.total, 1))
+        self.bar.setValue(progress.done)
+        self.detail.set_full_text(f"{name}: {progress_text(progress)}")
         self._detail_is_progress = True
 
     def show_failures(self, count: int) -> None:

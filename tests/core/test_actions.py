@@ -17,6 +17,7 @@ from photoclip.core.actions import (
     ApplySort,
     ChooseModel,
     CorrectTag,
+    CorrectTags,
     ExplainTags,
     LoadModel,
     PlanSort,
@@ -37,7 +38,14 @@ from photoclip.core.profiles import resolve_profile
 from photoclip.core.settings import Settings
 from photoclip.core.sorting import Rule
 from photoclip.core.tagstore import TagStore
-from photoclip.core.worker import Event, IndexFiles, JobFailed, Worker, WorkerSettings
+from photoclip.core.worker import (
+    Event,
+    IndexFiles,
+    JobFailed,
+    JobProgress,
+    Worker,
+    WorkerSettings,
+)
 from photoclip.synthetic.scenes import single_object_scene
 
 COLOURS = ("red", "green", "blue", "yellow", "purple", "orange")
@@ -169,6 +177,44 @@ def test_a_rejected_tag_leaves_the_photo(worker: Answers) -> None:
     assert worker.ask(UndoCorrection).startswith(f"Undid rejected '{colour}'")
     assert f"Colours:{colour}" in tags_by_name()[name]
     assert worker.ask(UndoCorrection) is None
+
+
+def test_a_tag_is_confirmed_on_a_selection_and_removed_from_it_with_one_undo(
+    worker: Answers,
+) -> None:
+    """Issue 19: batch actions on the grid's selection."""
+    worker.ask(SaveCategories, (colours_category(),), ())
+    with catalog() as opened:
+        ids = {p.name: opened.photo_by_path(p).id for p in _paths(opened)}  # type: ignore[union-attr]
+    chosen = tuple(ids[f"{c}.png"] for c in ("red", "green", "blue"))
+    said = worker.ask(CorrectTags, chosen, "Colours", "purple", "confirmed")
+    assert said.startswith("Confirmed 'Colours: purple' on 3 photos; ")
+    tags = tags_by_name()
+    assert all("Colours:purple" in tags[f"{c}.png"] for c in ("red", "green", "blue"))
+    assert worker.ask(UndoCorrection).startswith("Undid confirmed 'purple' on 3 photos")
+    tags = tags_by_name()
+    assert not any("Colours:purple" in tags.get(f"{c}.png", set()) for c in ("red", "green"))
+
+    tagged = [name for name, found in tags.items() if found]
+    said = worker.ask(CorrectTags, tuple(ids[n] for n in tagged), "Colours", "red", "rejected")
+    assert said.startswith(f"Removed 'Colours: red' on {len(tagged)} photo")
+    assert not any("Colours:red" in found for found in tags_by_name().values())
+
+
+def test_applying_a_sort_reports_its_steps_as_progress(worker: Answers, tmp_path: Path) -> None:
+    """Issue 19: the status bar counts a sort's photos, with a time left."""
+    seen: list[JobProgress] = []
+    worker.worker.subscribe(lambda e: seen.append(e) if isinstance(e, JobProgress) else None)
+    worker.ask(SaveCategories, (colours_category(),), ())
+    assert [e.progress.total for e in seen if e.job == "SaveCategories"][-1] == 1  # a category
+    with catalog() as opened:
+        every = tuple(opened.filter_ids())
+    rule = Rule.parse(f"Colours:*={tmp_path / 'sorted'}/{{label}}", "copy")
+    plan = worker.ask(PlanSort, (rule,), every[:2])
+    assert len(plan.steps) <= 2 and {s.photo_id for s in plan.steps} <= set(every[:2])
+    worker.ask(ApplySort)
+    counts = [(e.progress.done, e.progress.total) for e in seen if e.job == "ApplySort"]
+    assert counts == [(n, len(plan.steps)) for n in range(1, len(plan.steps) + 1)]
 
 
 def test_suggested_categories_are_previewed_then_added_only_on_request(worker: Answers) -> None:

@@ -18,6 +18,7 @@ def test_every_field_round_trips_through_the_file(tmp_path: Path) -> None:
     chosen = Settings(
         model="small", device="cpu", threads=2, max_megapixels=50, batch_size=8,
         thumbnail_cache=str(tmp_path / "thumbs"), textness=-1.5, speeds={"fast": 4.0},
+        thumbnail_size=224,
     )  # fmt: skip
     chosen.save(path)
     assert Settings.load(path) == chosen
@@ -30,6 +31,7 @@ def test_a_file_from_before_the_new_fields_loads_with_their_defaults(tmp_path: P
     loaded = Settings.load(path)
     assert (loaded.model, loaded.device, loaded.threads) == ("fast", "cpu", 1)
     assert (loaded.thumbnail_cache, loaded.textness, loaded.speeds) == ("", 0.0, {})
+    assert loaded.thumbnail_size == 160
 
 
 def test_a_bad_value_falls_back_to_its_default_and_keeps_the_others(
@@ -69,3 +71,12 @@ def test_the_thumbnail_cache_defaults_to_the_data_folder(tmp_path: Path) -> None
 
 def test_every_field_says_what_it_expects() -> None:
     assert set(settings_module._EXPECTED) == {f.name for f in fields(Settings)}
+
+
+@pytest.mark.parametrize("size", [95, 401, 200.5, True, "200"])
+def test_a_thumbnail_size_outside_the_grid_s_range_is_the_default(
+    tmp_path: Path, size: object
+) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"thumbnail_size": size, "textness": 1.0}), encoding="utf-8")
+    assert Settings.load(path) == Settings(textness=1.0)

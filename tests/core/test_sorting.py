@@ -140,6 +140,30 @@ def test_plan_apply_undo_round_trip_with_collisions_and_a_read_only_folder(
         sorter.undo()  # nothing left to undo
 
 
+def test_a_selection_s_sort_plans_only_the_selected_photos_and_counts_its_steps(
+    library: tuple[Catalog, dict[str, list[int]], Path],
+) -> None:
+    """Issue 19: sort the photos selected in the grid, not every photo with the tag."""
+    catalog, ids, base = library
+    sources = _tree(base / "src")
+    sorter = Sorter(catalog, base / "journals")
+    chosen = [ids["red"][0], ids["blue"][1]]
+    rule = Rule.parse(f"Colour:*={base}/dest/{{label}}", "move")
+
+    plan = sorter.plan([rule], chosen)
+    assert sorted(s.photo_id for s in plan.steps) == sorted(chosen)
+    counted: list[tuple[int, int]] = []
+    sorter.apply(lambda done, total: counted.append((done, total)))
+    assert counted == [(1, 2), (2, 2)]
+    assert len(_tree(base / "dest")) == 2
+    assert len(_tree(base / "src")) == len(sources) - 2  # the others stayed
+
+    counted.clear()
+    sorter.undo(lambda done, total: counted.append((done, total)))
+    assert counted == [(1, 2), (2, 2)]
+    assert _tree(base / "src") == sources
+
+
 @pytest.mark.parametrize("then", ["resume", "undo"])
 def test_a_crash_mid_apply_is_resumed_or_undone_from_the_journal(
     library: tuple[Catalog, dict[str, list[int]], Path],

@@ -489,3 +489,61 @@ def test_a_category_of_one_label_tags_nothing_and_says_why(tmp_path: Path) -> No
     assert result.warnings[-1] == "'Red' needs two labels, or a label and a counter-label"
     tagger.store.save_category(Category("Red", (Label("red"), Label("other", counter=True))))
     assert tagger.retag()[0].counts == {"red": 5, "other": 0}
+
+
+# -- corrections of a selection ----------------------------------------------------------------
+
+
+def test_a_selection_is_corrected_at_once_and_undone_at_once(tmp_path: Path) -> None:
+    """Issue 19: confirm or remove a tag on every selected photo, with one undo."""
+    tagger, ids, _ = _tagger(tmp_path, _photos({"red": 6, "green": 6, "blue": 6}, noise=0.05))
+    tagger.store.save_category(COLOURS)
+    tagger.retag()
+    before = _labels_of(tagger, ids)
+    greens = ids[6:12]
+
+    tagger.correct_many(greens[:4], "Colour", "green", REJECTED)
+    labels = _labels_of(tagger, ids)
+    assert labels[6:10] == [None] * 4  # every selected photo lost it
+    assert labels[:6] == before[:6]  # the others kept theirs
+
+    tagger.correct_many(ids[12:15], "Colour", "red", CONFIRMED)
+    confirmed = {t.photo_id for t in tagger.store.tags() if t.source == CONFIRMED}
+    assert confirmed == set(ids[12:15])
+
+    what, _ = tagger.undo() or ("", None)
+    assert what == "confirmed 'red' on 3 photos"
+    assert not any(t.source == CONFIRMED for t in tagger.store.tags())
+    what, _ = tagger.undo() or ("", None)
+    assert what == "rejected 'green' on 4 photos"
+    assert _labels_of(tagger, ids) == before
+    assert tagger.undo() is None
+
+
+def test_correcting_photos_without_vectors_says_so(tmp_path: Path) -> None:
+    tagger, ids, _ = _tagger(tmp_path, _photos({"red": 2, "green": 2, "blue": 2}))
+    tagger.store.save_category(COLOURS)
+    tagger.retag()
+    with pytest.raises(KnownError, match="No such photo has a vector"):
+        tagger.correct_many([max(ids) + 100], "Colour", "red", CONFIRMED)
+    assert tagger.undo() is None  # nothing was journaled
+
+
+def test_an_undo_entry_of_one_photo_from_before_selections_is_still_undone(
+    tmp_path: Path,
+) -> None:
+    """Journals written before batch corrections name "photo", not "photos"."""
+    import json
+
+    tagger, ids, _ = _tagger(tmp_path, _photos({"red": 3, "green": 3, "blue": 3}, noise=0.05))
+    tagger.store.save_category(COLOURS)
+    tagger.retag()
+    tagger.correct(ids[0], "Colour", "red", REJECTED)
+    assert _labels_of(tagger, ids)[0] is None
+    entry = json.loads(tagger.catalog.get_meta("tag_undo", "[]") or "[]")[0]
+    old = {"photo": entry["photos"][0], "previous": entry["previous"][0],
+           "label": entry["label"], "category": entry["category"], "what": "old"}  # fmt: skip
+    with tagger.catalog.transaction():
+        tagger.catalog.set_meta("tag_undo", json.dumps([old]))
+    assert (tagger.undo() or ("", None))[0] == "old"
+    assert _labels_of(tagger, ids)[0] == "red"

@@ -97,8 +97,11 @@ def test_direction_is_learned_once_per_model_and_dropped_with_it(tmp_path: Path)
     assert np.array_equal(first.vector, again.vector)
     assert np.isclose(np.linalg.norm(first.vector), 1.0) and first.samples == 240
     other = PixelEncoder("two")
-    ensure_direction(catalog, other)
+    counted: list[tuple[int, int]] = []
+    ensure_direction(catalog, other, lambda done, total: counted.append((done, total)))
     assert other.embedded == learned_from
+    assert counted[-1] == (learned_from, learned_from)  # issue 19: the status bar counts them
+    assert [done for done, _ in counted] == sorted({done for done, _ in counted})
     with catalog.transaction():
         catalog.drop_other_models(keep="two")
     assert load_direction(catalog, "one") is None
