@@ -5,6 +5,7 @@ requests go to the worker as actions; the dialogs themselves (photoclip.gui.*) d
 
 from __future__ import annotations
 
+import time
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from photoclip.core.actions import (
 )
 from photoclip.core.catalog import Catalog
 from photoclip.core.categories import Category
+from photoclip.core.indexing import IndexProgress, measured
 from photoclip.core.settings import Settings
 from photoclip.core.sorting import APPLIED, Plan, Sorter
 from photoclip.core.tagging import CategoryCheck, check_categories
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
     from photoclip.gui.mainwindow import MainWindow
 
 Thresholds = dict[tuple[str, str], float]
+#: the status bar's name for finding near-duplicates (on the read pool, not the worker)
+DUPLICATES = "Finding near-duplicates"
 
 
 def read_tag_setup(catalog: Catalog) -> tuple[list[Category], Thresholds, list[CategoryCheck]]:
@@ -112,13 +116,18 @@ class Dialogs:
 
         self.tasks.act(SaveCategories, tuple(changed), tuple(removed), on_done=done)
 
-    def sort(self) -> None:
+    def sort(self, photo_ids: tuple[int, ...] | None = None) -> None:
+        """The sort dialog, for every photo or only `photo_ids` (the grid's selection)."""
         from photoclip.gui.sortdialog import SortDialog
 
         dialog = SortDialog(self.window)
         self.sort_dialog = dialog
+        if photo_ids is not None:
+            dialog.set_selection(len(photo_ids))
         dialog.plan_requested.connect(
-            lambda rules: self.tasks.act(PlanSort, tuple(rules), on_done=dialog.show_plan)
+            lambda rules: self.tasks.act(
+                PlanSort, tuple(rules), photo_ids, on_done=dialog.show_plan
+            )
         )
         dialog.apply_requested.connect(
             lambda: self.tasks.act(ApplySort, on_done=lambda p: self._sorted(p, "Sorted"))
@@ -140,6 +149,10 @@ class Dialogs:
         done = sum(1 for step in plan.steps if step.status in ("done", "undone"))
         self.sort_dialog.show_done(f"{verb}: {done} of {len(plan.steps)} photos.", plan)
         self.window.refresh_library()
+
+    def sort_progress(self, done: int, total: int) -> None:
+        if self.sort_dialog is not None:
+            self.sort_dialog.set_progress(done, total)
 
     def sort_failed(self, message: str) -> None:
         if self.sort_dialog is not None:
@@ -198,23 +211,34 @@ class Dialogs:
         from photoclip.core.duplicates import DuplicateFinder
 
         def found(groups: list[Any]) -> None:
+            self.window.status.show_task(DUPLICATES, None)
             self.duplicates_dialog.set_groups(groups)
             self.duplicates_dialog.show_message(message)
 
-        failed = self.duplicates_dialog.show_message
+        def failed(why: str) -> None:
+            self.window.status.show_task(DUPLICATES, None)
+            self.duplicates_dialog.show_message(why)
+
+        self.window.status.show_message(f"{DUPLICATES}…")
         progress = self._duplicates_progress()
         find = lambda s: DuplicateFinder(s.library, progress=progress).find()  # noqa: E731
         self.tasks.read(find, found, key="duplicates", failed=failed)
 
     def _duplicates_progress(self) -> Any:
-        """A progress callback for the pool thread: every 25th photo reaches the dialog."""
-        show = self.tasks.bridge.reply_to(lambda pair: self.duplicates_dialog.set_progress(*pair))
+        """A progress callback for the pool thread: every 25th photo reaches the dialog and
+        the status bar (with the time left)."""
+        show = self.tasks.bridge.reply_to(self._show_duplicates_progress)
+        started = time.monotonic()
 
         def progress(done: int, total: int) -> None:
             if done % 25 == 0 or done == total:
-                show((done, total))
+                show(measured(done, total, started))
 
         return progress
+
+    def _show_duplicates_progress(self, progress: IndexProgress) -> None:
+        self.duplicates_dialog.set_progress(progress.done, progress.total)
+        self.window.status.show_task(f"{DUPLICATES}: fingerprints", progress)
 
     def _duplicate_thumbnails(self, paths: list[str]) -> None:
         from photoclip.gui.duplicatesview import THUMBNAIL_SIZE

@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
-    QDesktopServices,
     QDragEnterEvent,
     QDropEvent,
     QImage,
@@ -58,20 +57,23 @@ from photoclip.core.scanning import is_photo_name
 from photoclip.core.search import DATE, SearchOptions, SearchResult
 from photoclip.core.settings import Settings
 from photoclip.gui.accessibility import set_accessible
+from photoclip.gui.batch import BatchActions
 from photoclip.gui.dialogs import Dialogs
 from photoclip.gui.folders import FolderList, FolderModel, FolderState, read_folders
 from photoclip.gui.photoview import PhotoView
 from photoclip.gui.results import ResultsModel, ResultsView
+from photoclip.gui.reveal import reveal
 from photoclip.gui.searchbar import SearchBar, SearchRequest
 from photoclip.gui.statusbar import MAX_THUMBNAIL, MIN_THUMBNAIL, THUMBNAIL_STEP, StatusBar
 from photoclip.gui.tagpanel import TagPanel
 from photoclip.gui.tasks import TaskManager
-from photoclip.gui.thumbnails import ThumbnailCache, read_scaled
+from photoclip.gui.thumbnails import ThumbnailCache, read_full, read_scaled
 from photoclip.gui.welcome import WelcomePage
 
 log = logging.getLogger(__name__)
 
-ICON = 160
+#: the thumbnail size is saved this long after the slider (or Ctrl+plus/minus) stopped
+SAVE_SIZE_MS = 800
 #: how many ranked results a query shows (browsing without a query shows every photo)
 SEARCH_LIMIT = 1000
 WELCOME, GRID, PHOTO = 0, 1, 2
@@ -169,6 +171,8 @@ class MainWindow(QMainWindow):
         self._search_started: float | None = None
         self._build(first_run)
         self.dialogs = Dialogs(self)
+        self.batch = BatchActions(self)
+        self._page_column.insertWidget(2, self.batch.bar)
         self._build_menus()
         self._build_shortcuts()
         self._order_tabs()
@@ -183,9 +187,10 @@ class MainWindow(QMainWindow):
 
     def _build(self, first_run: bool) -> None:
         store = thumbnail_store(self.locations, self.settings)
-        self.thumbnails = ThumbnailCache(store, ICON, parent=self)
+        icon = self.settings.thumbnail_size
+        self.thumbnails = ThumbnailCache(store, icon, parent=self)
         self.results = ResultsModel(self.thumbnails, self)
-        self.grid = ResultsView(ICON)
+        self.grid = ResultsView(icon)
         self.grid.setModel(self.results)
         set_accessible(self.grid, "Photos", "The results; Enter opens a photo")
         self.folders = FolderModel(self)
@@ -203,7 +208,7 @@ class MainWindow(QMainWindow):
         for page in (self.welcome, self.grid, self.photo_view):
             self.pages.addWidget(page)
         self.status = StatusBar()
-        self.status.zoom.setValue(ICON)
+        self.status.zoom.setValue(icon)
         self.setStatusBar(self.status)
         self.setCentralWidget(self._splitter())
 
@@ -219,6 +224,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.search)
         layout.addWidget(self.banner)
         layout.addWidget(self.pages, 1)
+        self._page_column = layout  # the selection bar goes over the pages
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(sidebar)
         splitter.addWidget(main)
@@ -235,10 +241,11 @@ class MainWindow(QMainWindow):
         self.settings_action.setShortcuts(settings_keys())
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.batch.fill_edit_menu(bar.addMenu("&Edit"))
         tags = bar.addMenu("&Tags")
         self._action(tags, "&Edit Categories…", self.dialogs.category_editor)
         self._action(tags, "Add S&uggested Categories…", self.dialogs.suggested_categories)
-        self._action(tags, "Auto-&Sort…", self.dialogs.sort)
+        self._action(tags, "Auto-&Sort…", lambda: self.dialogs.sort())
         self.tools = bar.addMenu("&View")
         self._action(self.tools, "&Near-Duplicates…", self.dialogs.duplicates)
         self._action(self.tools, "&Failed Photos…", self.dialogs.failures)
@@ -272,7 +279,8 @@ class MainWindow(QMainWindow):
             *(tags.tree, tags.clear_button, tags.edit_button),
             *(bar.field, bar.sort, bar.textness, bar.cutoff, bar.dates, bar.since, bar.until),
             *(self.welcome.add_button, self.welcome.suggest_button, self.grid),
-            *(self.photo_view.back_button, self.photo_view.similar_button),
+            *(self.photo_view.back_button, self.photo_view.zoom_button),
+            self.photo_view.similar_button,
             *(self.photo_view.folder_button, self.photo_view),
             *(status.failures, status.pause, status.zoom),
         ]
@@ -295,6 +303,9 @@ class MainWindow(QMainWindow):
         self.search.field.leave_down.connect(self._focus_grid)
         self.grid.opened.connect(self.open_photo)
         self.grid.leave_up.connect(self.search.focus)
+        self.grid.selection_changed.connect(self._update_batch)
+        self.grid.context_menu_requested.connect(self.batch.context_menu)
+        self.pages.currentChanged.connect(self._update_batch)
         self.folder_list.add_requested.connect(self.choose_folder)
         self.folder_list.remove_requested.connect(self.remove_folder)
         self.folder_list.folder_chosen.connect(self._on_folder_chosen)
@@ -309,6 +320,7 @@ class MainWindow(QMainWindow):
         self.photo_view.show_in_folder_requested.connect(self.show_in_folder)
         self.photo_view.back_requested.connect(self.go_back)
         self.photo_view.step_requested.connect(self.step_photo)
+        self.photo_view.full_size_requested.connect(self._load_full_image)
         self.photo_view.full_screen_requested.connect(self.toggle_full_screen)
         self.photo_view.tag_confirmed.connect(
             lambda photo, category, label: self._correct(photo, category, label, "confirmed")
@@ -324,6 +336,8 @@ class MainWindow(QMainWindow):
         self._refresh_timer.timeout.connect(self.refresh_library)
         self._grid_timer = QTimer(self, singleShot=True, interval=GRID_REFRESH_MS)
         self._grid_timer.timeout.connect(self._grid_refresh)
+        self._size_timer = QTimer(self, singleShot=True, interval=SAVE_SIZE_MS)
+        self._size_timer.timeout.connect(self._save_thumbnail_size)
 
     # -- the library: folders, tags, counts ----------------------------------------------------
 
@@ -543,14 +557,24 @@ class MainWindow(QMainWindow):
 
     def step_photo(self, steps: int) -> None:
         """Left/Right in the photo view: the previous or next result (it stops at either
-        end), also made the grid's current photo, so Escape comes back to it."""
-        ids = [p.id for p in self.results.photos]
+        end), also made the grid's current photo, so Escape comes back to it. With several
+        photos selected, it goes through those only, and they stay selected."""
+        rows = self.grid.selected_rows()
+        within = len(rows) > 1
+        if not within:
+            rows = list(range(self.results.rowCount()))
+        ids = [self.results.photo(r).id for r in rows]
         if self._open_id not in ids:
             return
-        row = max(0, min(len(ids) - 1, ids.index(self._open_id) + steps))
-        if ids[row] != self._open_id:
-            self.grid.setCurrentIndex(self.results.index(row))
-            self.open_photo(ids[row])
+        at = max(0, min(len(ids) - 1, ids.index(self._open_id) + steps))
+        if ids[at] == self._open_id:
+            return
+        index = self.results.index(rows[at])
+        if within:
+            self.grid.set_current_keeping_selection(index)
+        else:
+            self.grid.setCurrentIndex(index)
+        self.open_photo(ids[at])
 
     def _show_explanation(self, answer: tuple[int, list[Any]]) -> None:
         photo_id, explanations = answer
@@ -570,8 +594,25 @@ class MainWindow(QMainWindow):
 
         self.tasks.run(lambda: read_scaled(path, QSize(box)), decoded, key="image")
 
+    def _load_full_image(self) -> None:
+        """Zoom to 100% asked for the first time on this photo: its every pixel, decoded on
+        the pool (a large photo takes a while; the view waits at its fitted size)."""
+        details = self.photo_view.details
+        if details is None:
+            return
+        photo_id, path = details.id, details.path
+
+        def decoded(image: QImage) -> None:
+            if self._open_id != photo_id:
+                return
+            if image.isNull():
+                self.status.show_message(f"{path.name} is too large to show at 100%.")
+            self.photo_view.set_full_image(image)
+
+        self.tasks.run(lambda: read_full(path), decoded, key="full-image")
+
     def show_in_folder(self, path: str) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+        reveal([Path(path)])
 
     def toggle_full_screen(self) -> None:
         """F11 anywhere, F in the photo view."""
@@ -581,13 +622,15 @@ class MainWindow(QMainWindow):
             self.showFullScreen()
 
     def go_back(self) -> None:
-        """Escape: out of full screen first, then from a photo to the grid, from similar
-        photos to the results before."""
+        """Escape: out of full screen first, then from a photo to the grid, from several
+        selected photos to the current one, from similar photos to the results before."""
         if self.isFullScreen():
             self.showNormal()
         elif self.pages.currentIndex() == PHOTO:
             self.pages.setCurrentIndex(GRID)
             self._focus_grid()
+        elif self.pages.currentIndex() == GRID and self.grid.selected_count() > 1:
+            self.grid.keep_only_current()
         elif self._history:
             self._show(self._history.pop(), True)
 
@@ -609,7 +652,8 @@ class MainWindow(QMainWindow):
     # -- thumbnail size ------------------------------------------------------------------------
 
     def set_thumbnail_size(self, size: int) -> None:
-        """The grid's thumbnails become `size` px (96-400): the slider and Ctrl+plus/minus."""
+        """The grid's thumbnails become `size` px (96-400): the slider and Ctrl+plus/minus.
+        The size is saved once it stops changing, and the next launch starts with it."""
         size = max(MIN_THUMBNAIL, min(MAX_THUMBNAIL, size))
         self.status.zoom.setValue(size)  # re-enters here only when the value changes
         if size == self.grid.icon:
@@ -617,6 +661,12 @@ class MainWindow(QMainWindow):
         self.thumbnails.set_size(size)
         self.grid.set_icon_size(size)
         self.results.thumbnail_size_changed()
+        self.settings.thumbnail_size = size  # the settings dialog saves what it was shown
+        self._size_timer.start()
+
+    def _save_thumbnail_size(self) -> None:
+        """By the worker, which writes the settings file (never racing another change)."""
+        self.tasks.act(UpdateSettings, (("thumbnail_size", self.settings.thumbnail_size),))
 
     def step_thumbnails(self, steps: int) -> None:
         self.set_thumbnail_size(self.grid.icon + steps * THUMBNAIL_STEP)
@@ -625,6 +675,29 @@ class MainWindow(QMainWindow):
         if self.pages.currentIndex() == GRID:
             self.grid.setFocus(Qt.FocusReason.ShortcutFocusReason)
             self.grid.select_first()
+
+    # -- the selection -------------------------------------------------------------------------
+
+    def selected_photos(self) -> list[Photo]:
+        """What batch actions apply to: the open photo in the photo view, else the photos
+        selected in the grid (in the grid's order)."""
+        if self.pages.currentIndex() == PHOTO:
+            details = self.photo_view.details
+            found = [p for p in self.results.photos if details and p.id == details.id]
+            return found[:1]
+        if self.pages.currentIndex() != GRID:
+            return []
+        return [self.results.photo(row) for row in self.grid.selected_rows()]
+
+    def _update_batch(self, *_: object) -> None:
+        page = self.pages.currentIndex()
+        count = self.grid.selected_count() if page == GRID else int(page == PHOTO)
+        self.batch.update(count)
+
+    def refresh_results(self) -> None:
+        """Read the results on screen again (photos trashed or tagged), keeping the scroll."""
+        if not self._history:
+            self._rerun_keeping_scroll()
 
     # -- tags, sorting, settings, failures -----------------------------------------------------
 
@@ -685,7 +758,9 @@ class MainWindow(QMainWindow):
     # -- worker events ---------------------------------------------------------------------
 
     def _on_progress(self, event: w.JobProgress) -> None:
-        self.status.show_progress(event.progress)
+        self.status.show_progress(event.progress, event.job)
+        if event.job in ("ApplySort", "UndoSort"):
+            self.dialogs.sort_progress(event.progress.done, event.progress.total)
         self._rate = event.progress.rate
         if not self._grid_timer.isActive():
             self._grid_timer.start()
@@ -747,6 +822,7 @@ class MainWindow(QMainWindow):
             self.dialogs.sort_failed(event.message)
         if event.job in ("TrashPhotos", "UndoTrash"):
             self.dialogs.trash_failed(event.message)
+        self.batch.failed(event.job, event.message)
         if event.job == "UpdateSettings":  # the status line is cleared once the worker idles
             self._warn("Settings not saved", event.message)
         if event.job == "ComputeTextness":

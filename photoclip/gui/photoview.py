@@ -5,8 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from PySide6.QtCore import QEvent, QRect, QSize, Qt, Signal, SignalInstance
-from PySide6.QtGui import QImage, QKeyEvent, QPainter, QPaintEvent, QPixmap
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, Signal, SignalInstance
+from PySide6.QtGui import (
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPixmap,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -75,19 +83,44 @@ def _number(value: float | None) -> str:
 
 class ImageView(QWidget):
     """Paints an image scaled to fit, aspect kept, at the screen's device pixel ratio (so it
-    stays sharp on high-DPI screens); the scaled copy is cached until the size changes."""
+    stays sharp on high-DPI screens); the scaled copy is cached until the size changes.
+
+    At 100% one pixel of the photo is one pixel of the screen: the full-resolution image
+    comes from `set_full_image` (asked for by `full_size_requested` the first time, and
+    decoded off the GUI thread by whoever listens), and dragging pans it. Double-click
+    toggles fit and 100%, at the point clicked.
+
+    Signals: full_size_requested() when 100% is wanted and the full image is not there yet;
+    zoom_changed(bool actual) when 100% or fit is asked for.
+    """
+
+    full_size_requested = Signal()
+    zoom_changed = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._image = QImage()
+        self._full = QImage()
         self._scaled: QPixmap | None = None
+        self._actual = False
+        #: the full image's top-left at 100%, in this widget's coordinates
+        self._origin = QPointF()
+        #: where 100% was asked for before the full image came: (share of the image, point)
+        self._anchor: tuple[QPointF, QPointF] | None = None
+        self._drag: QPointF | None = None
+        #: the photo's own size (the fitted image is a scaled copy), for `zoom_factor`
+        self.photo_size = QSize()
         self.placeholder = "Loading…"
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(200, 150)
 
     def set_image(self, image: QImage) -> None:
+        """The photo fitted to the view (a new photo: back to fit, the full image dropped)."""
         self._image = image
         self._scaled = None
+        if image.isNull():
+            self._full, self._anchor = QImage(), None
+            self._set_actual(False)
         self.update()
 
     def image(self) -> QImage:
@@ -96,8 +129,110 @@ class ImageView(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(800, 600)
 
+    # -- zoom ------------------------------------------------------------------------------------
+
+    @property
+    def actual_size(self) -> bool:
+        """Whether 100% is asked for (it shows once the full image is there)."""
+        return self._actual
+
+    def has_full_image(self) -> bool:
+        return not self._full.isNull()
+
+    def zoom_to_fit(self) -> None:
+        self._anchor = None
+        self._set_actual(False)
+        self.update()
+
+    def zoom_to_actual(self, at: QPointF | None = None) -> None:
+        """100%, keeping the point `at` (default: the centre) of the photo where it is."""
+        if self._image.isNull() and self._full.isNull():
+            return
+        point = at if at is not None else QPointF(self.rect().center())
+        self._anchor = (self._share_at(point), point)
+        self._set_actual(True)
+        if self._full.isNull():
+            self.full_size_requested.emit()
+        else:
+            self._place()
+        self._set_cursor()
+        self.update()
+
+    def _set_actual(self, actual: bool) -> None:
+        changed = actual != self._actual
+        self._actual = actual
+        self._set_cursor()
+        if changed:
+            self.zoom_changed.emit(actual)
+
+    def toggle_zoom(self, at: QPointF | None = None) -> None:
+        if self._actual:
+            self.zoom_to_fit()
+        else:
+            self.zoom_to_actual(at)
+
+    def set_full_image(self, image: QImage) -> None:
+        """Every pixel of the photo; a null image (too large, unreadable) stays at fit."""
+        if image.isNull():
+            self.zoom_to_fit()
+            return
+        image.setDevicePixelRatio(self.devicePixelRatioF())
+        self._full = image
+        if self._actual:
+            self._place()
+        self._set_cursor()
+        self.update()
+
+    def zoom_factor(self) -> float:
+        """Screen pixels per pixel of the photo shown: 1.0 at 100%."""
+        rect = self.displayed_rect()
+        width = self._full.width() or self.photo_size.width() or self._image.width()
+        if rect.isEmpty() or width <= 0:
+            return 0.0
+        return rect.width() * self.devicePixelRatioF() / width
+
+    def displayed_rect(self) -> QRectF:
+        """Where the photo is drawn, in this widget's coordinates (may reach past it)."""
+        if self._showing_actual():
+            return QRectF(self._origin, self._full.deviceIndependentSize())
+        return QRectF(self.target_rect())
+
+    def pan_by(self, delta: QPointF) -> None:
+        """Move the photo at 100% by `delta` (as a drag does), never past its edges."""
+        if self._showing_actual():
+            self._origin += delta
+            self._clamp()
+            self.update()
+
+    def _showing_actual(self) -> bool:
+        return self._actual and not self._full.isNull()
+
+    def _share_at(self, point: QPointF) -> QPointF:
+        """Which point of the photo (as shares of its width and height) is at `point`."""
+        rect = self.displayed_rect()
+        if rect.isEmpty():
+            return QPointF(0.5, 0.5)
+        x = (point.x() - rect.x()) / rect.width()
+        y = (point.y() - rect.y()) / rect.height()
+        return QPointF(min(max(x, 0.0), 1.0), min(max(y, 0.0), 1.0))
+
+    def _place(self) -> None:
+        share, point = self._anchor or (QPointF(0.5, 0.5), QPointF(self.rect().center()))
+        size = self._full.deviceIndependentSize()
+        self._origin = point - QPointF(share.x() * size.width(), share.y() * size.height())
+        self._clamp()
+
+    def _clamp(self) -> None:
+        """A photo smaller than the view is centred; a larger one always covers it."""
+        size = self._full.deviceIndependentSize()
+        x = _axis(self._origin.x(), size.width(), self.width())
+        y = _axis(self._origin.y(), size.height(), self.height())
+        self._origin = QPointF(x, y)
+
+    # -- painting and the mouse -------------------------------------------------------------
+
     def target_rect(self) -> QRect:
-        """Where the image is drawn: as large as fits, centred."""
+        """Where the image is drawn to fit: as large as fits, centred."""
         if self._image.isNull():
             return QRect()
         size = self._image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
@@ -107,12 +242,18 @@ class ImageView(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
+        if self._showing_actual():
+            painter.drawImage(self._origin, self._full)  # unscaled: only the visible part
+            return
         if self._image.isNull():
             flags = int(Qt.AlignmentFlag.AlignCenter) | int(Qt.TextFlag.TextWordWrap)
             painter.drawText(self.rect().adjusted(12, 12, -12, -12), flags, self.placeholder)
             return
         target = self.target_rect()
         painter.drawPixmap(target.topLeft(), self._pixmap_for(target.size()))
+        if self._actual:  # the full image is on its way
+            painter.drawText(self.rect().adjusted(8, 8, -8, -8), int(Qt.AlignmentFlag.AlignTop),
+                             "Loading full size…")  # fmt: skip
 
     def _pixmap_for(self, size: QSize) -> QPixmap:
         ratio = self.devicePixelRatioF()
@@ -124,10 +265,52 @@ class ImageView(QWidget):
             self._scaled.setDevicePixelRatio(ratio)
         return self._scaled
 
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self._showing_actual():
+            self._drag = event.position()
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._drag is not None:
+            self.pan_by(event.position() - self._drag)
+            self._drag = event.position()
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        self._drag = None
+        self._set_cursor()
+        super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.toggle_zoom(event.position())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self._showing_actual():
+            self._clamp()
+
+    def _set_cursor(self) -> None:
+        if self._showing_actual():
+            self.setCursor(Qt.CursorShape.OpenHandCursor)
+        else:
+            self.unsetCursor()
+
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.DevicePixelRatioChange:
             self._scaled = None
+            if not self._full.isNull():
+                self._full.setDevicePixelRatio(self.devicePixelRatioF())
         super().changeEvent(event)
+
+
+def _axis(origin: float, size: float, room: float) -> float:
+    """One coordinate of the photo's corner at 100%: centred when it fits, else kept so
+    that the photo covers the view."""
+    if size <= room:
+        return (room - size) / 2
+    return min(0.0, max(room - size, origin))
 
 
 class PhotoView(QWidget):
@@ -147,6 +330,11 @@ class PhotoView(QWidget):
         back_requested(): Back or Escape.
         step_requested(int steps): Right (1) or Left (-1), to the next or previous result.
         full_screen_requested(): F, to show the photo full screen (or leave it).
+        full_size_requested(): 100% was asked for; answer with `set_full_image` (every
+            pixel, decoded off the GUI thread).
+
+    Zoom: 1 or Ctrl+1 (or the 100% button) shows the photo at 100%, dragged to pan; 0 or
+    Ctrl+0 fits it again; a double-click toggles the two.
     """
 
     similar_requested = Signal(int)
@@ -157,11 +345,14 @@ class PhotoView(QWidget):
     back_requested = Signal()
     step_requested = Signal(int)
     full_screen_requested = Signal()
+    full_size_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.details: PhotoDetails | None = None
         self.image_view = ImageView()
+        self.image_view.full_size_requested.connect(self.full_size_requested)
+        self.image_view.zoom_changed.connect(lambda actual: self.zoom_button.setChecked(actual))
         self.title = QLabel()
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._facts: dict[str, QLabel] = {}
@@ -198,6 +389,11 @@ class PhotoView(QWidget):
         self.similar_button.clicked.connect(self._on_similar)
         self.folder_button = QPushButton("Show in folder")
         self.folder_button.clicked.connect(self._on_show_in_folder)
+        self.zoom_button = _tool_button("100%")
+        self.zoom_button.setCheckable(True)
+        self.zoom_button.setToolTip("Zoom to 100% (1) or to fit (0); double-click the photo")
+        self.zoom_button.clicked.connect(self._on_zoom_button)
+        set_accessible(self.zoom_button, "Zoom to 100%")
         set_accessible(self.back_button, "Back to the results")
         set_accessible(self.similar_button, "Find similar photos")
         set_accessible(
@@ -206,6 +402,7 @@ class PhotoView(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(self.back_button)
         bar.addWidget(self.title, 1)
+        bar.addWidget(self.zoom_button)
         bar.addWidget(self.similar_button)
         bar.addWidget(self.folder_button)
         return bar
@@ -267,6 +464,7 @@ class PhotoView(QWidget):
             self.image_view.set_image(QImage())
             self.clear_correction()  # it was about another photo
         self.details = details
+        self.image_view.photo_size = QSize(details.width or 0, details.height or 0)
         self.title.setText(f"<b>{escape(details.path.name)}</b>")
         for name, text in _facts(details).items():
             self._facts[name].setText(text)
@@ -279,6 +477,24 @@ class PhotoView(QWidget):
 
     def set_image(self, image: QImage) -> None:
         self.image_view.set_image(image)
+
+    def set_full_image(self, image: QImage) -> None:
+        """Every pixel of the photo, for 100% (a null image: it cannot be shown so, and
+        the view stays at fit)."""
+        self.image_view.set_full_image(image)
+
+    def zoom_to_actual(self) -> None:
+        self.image_view.zoom_to_actual()
+
+    def zoom_to_fit(self) -> None:
+        self.image_view.zoom_to_fit()
+
+    def _on_zoom_button(self, actual: bool) -> None:
+        if actual:
+            self.zoom_to_actual()
+        else:
+            self.zoom_to_fit()
+        self.zoom_button.setChecked(self.image_view.actual_size)  # no photo: stays at fit
 
     def show_image_error(self, message: str) -> None:
         """The image could not be loaded: say why where it would be."""
@@ -358,6 +574,12 @@ class PhotoView(QWidget):
             return
         if event.key() == Qt.Key.Key_F and not event.modifiers():
             self.full_screen_requested.emit()
+            return
+        zoom = {Qt.Key.Key_1: self.zoom_to_actual, Qt.Key.Key_0: self.zoom_to_fit}
+        plain = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        if event.key() in zoom and plain in (Qt.KeyboardModifier.NoModifier,
+                                             Qt.KeyboardModifier.ControlModifier):  # fmt: skip
+            zoom[Qt.Key(event.key())]()
             return
         steps = {Qt.Key.Key_Right: 1, Qt.Key.Key_Left: -1}.get(Qt.Key(event.key()))
         if steps is not None:

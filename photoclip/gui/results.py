@@ -11,13 +11,24 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractListModel,
+    QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
+    QPoint,
     QSize,
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPalette, QPen, QPixmap, QResizeEvent
+from PySide6.QtGui import (
+    QColor,
+    QContextMenuEvent,
+    QKeyEvent,
+    QPainter,
+    QPalette,
+    QPen,
+    QPixmap,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QListView,
@@ -120,8 +131,9 @@ def _describe(photo: Photo, score: float | None) -> str:
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
-    """A thumbnail centred in its square cell; the current photo framed in the palette's
-    highlight colour (no text: the tooltip has the name, date, folder and score)."""
+    """A thumbnail centred in its square cell; a selected photo tinted and framed in the
+    palette's highlight colour, the current one of several selected framed more thickly
+    (no text: the tooltip has the name, date, folder and score)."""
 
     def __init__(self, cell: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -145,17 +157,28 @@ class ThumbnailDelegate(QStyledItemDelegate):
         state = option.state
         if state & QStyle.StateFlag.State_Selected:
             colour = option.palette.color(QPalette.ColorRole.Highlight)
-            painter.setPen(QPen(colour, 3))
+            tint = QColor(colour)
+            tint.setAlpha(70)
+            painter.fillRect(option.rect.adjusted(2, 2, -2, -2), tint)
+            current = bool(state & QStyle.StateFlag.State_HasFocus)
+            painter.setPen(QPen(colour, 4 if current else 3))
             painter.drawRect(option.rect.adjusted(2, 2, -2, -2))
 
 
 class ResultsView(QListView):
-    """A grid of thumbnails. Signals: opened(int photo_id) on Enter or double-click,
-    escaped() on Escape, leave_up() on Up from the first row (back to the search bar)."""
+    """A grid of thumbnails, several of them selectable: Shift and Ctrl click, Shift and
+    Ctrl with the arrows, Ctrl+A, and a rubber band dragged from an empty spot.
+
+    Signals: opened(int photo_id) on Enter or double-click, escaped() on Escape,
+    leave_up() on Up from the first row (back to the search bar),
+    selection_changed(int count) whenever the selection does (a new result set included),
+    context_menu_requested(QPoint global) on a right click (or the menu key)."""
 
     opened = Signal(int)
     escaped = Signal()
     leave_up = Signal()
+    selection_changed = Signal(int)
+    context_menu_requested = Signal(QPoint)
 
     def __init__(self, icon: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -172,12 +195,56 @@ class ResultsView(QListView):
         self.setGridSize(QSize(icon + 8, icon + 8))
         self.setSpacing(0)
         self.setWrapping(True)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setSelectionRectVisible(True)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.verticalScrollBar().setSingleStep(icon // 3)
         self.setDragEnabled(False)
         self.setUniformItemSizes(True)
         self.doubleClicked.connect(self._on_activated)
+
+    def setModel(self, model: Any) -> None:
+        super().setModel(model)
+        self.selectionModel().selectionChanged.connect(self._on_selection)
+        model.modelReset.connect(self._on_selection)
+
+    def selected_rows(self) -> list[int]:
+        """The selected rows, in order. Read from the selection's ranges, not its indexes:
+        Ctrl+A over 100k results is one range, not 100k objects."""
+        rows: set[int] = set()
+        selection = self.selectionModel().selection()
+        for part in (selection.at(i) for i in range(selection.count())):
+            rows.update(range(part.top(), part.bottom() + 1))
+        return sorted(rows)
+
+    def selected_count(self) -> int:
+        return len(self.selected_rows())
+
+    def set_current_keeping_selection(self, index: QModelIndex) -> None:
+        """Make `index` current (and in view) without changing what is selected."""
+        flag = QItemSelectionModel.SelectionFlag.NoUpdate
+        self.selectionModel().setCurrentIndex(index, flag)
+        self.scrollTo(index)
+
+    def keep_only_current(self) -> None:
+        """From several selected to the current photo alone (Escape)."""
+        current = self.currentIndex()
+        if current.isValid():
+            self.selectionModel().select(current, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        else:
+            self.clearSelection()
+
+    def _on_selection(self, *_: object) -> None:
+        self.selection_changed.emit(self.selected_count())
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        """A right click on a photo outside the selection selects it alone first (as file
+        managers do); on an empty spot, the menu is for what is selected."""
+        index = self.indexAt(event.pos())
+        if index.isValid() and not self.selectionModel().isSelected(index):
+            self.setCurrentIndex(index)
+        self.context_menu_requested.emit(event.globalPos())
+        event.accept()
 
     def set_icon_size(self, icon: int) -> None:
         """Cells of `icon` px thumbnails (plus their frame), keeping the current photo in view."""

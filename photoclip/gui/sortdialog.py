@@ -220,6 +220,13 @@ class SortDialog(QDialog):
         self.undo_button.clicked.connect(self._on_undo)
         self.close_button.clicked.connect(self.reject)
 
+    def set_selection(self, count: int) -> None:
+        """The plan covers `count` photos selected in the grid, not the whole library."""
+        self.setWindowTitle(f"Sort {count:,} selected photo{'s' if count != 1 else ''} by tag")
+        self.summary.setText(
+            f"Only the {count:,} selected photos are sorted. Add rules, then Preview."
+        )
+
     # -- rules ---------------------------------------------------------------------------------
 
     def set_categories(self, categories: Sequence[Category]) -> None:

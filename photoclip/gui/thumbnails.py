@@ -42,6 +42,21 @@ def read_scaled(path: Path, size: QSize) -> QImage:
     return reader.read()
 
 
+def read_full(path: Path) -> QImage:
+    """Decode every pixel of `path`, upright, in a format painted without conversion (for
+    the photo view at 100%; on the pool, never the GUI thread). A null image when it cannot
+    be read, or is larger than Qt's allocation limit allows."""
+    reader = QImageReader(str(path))
+    reader.setAutoTransform(True)
+    image = reader.read()
+    if image.isNull() or image.format() in _PAINTABLE:
+        return image
+    return image.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+
+
+_PAINTABLE = (QImage.Format.Format_RGB32, QImage.Format.Format_ARGB32_Premultiplied)
+
+
 class ThumbnailCache(QObject):
     """Signals: loaded(int photo_id) once its pixmap is in the cache."""
 

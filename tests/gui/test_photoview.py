@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QLabel, QToolButton
 from pytestqt.qtbot import QtBot
@@ -160,3 +160,101 @@ def test_an_image_that_cannot_load_says_why_until_the_next_photo(qtbot: QtBot) -
     assert view.image_view.placeholder == "beach.jpg cannot be read: truncated file"
     view.show_photo(_details(photo_id=9))
     assert view.image_view.placeholder == "Loading…"
+
+
+# -- zoom to fit and to 100%, with drag to pan (issue 19) ------------------------------------------
+
+
+def _striped(width: int, height: int) -> QImage:
+    """Every column a different colour, so a screen pixel tells which photo pixel it shows."""
+    import numpy as np
+
+    x = np.arange(width, dtype=np.uint32)
+    row = np.uint32(0xFF000000) | (x % 256) << 16 | ((x // 256) % 256) << 8 | np.uint32(7)
+    pixels = np.ascontiguousarray(np.broadcast_to(row, (height, width)))
+    image = QImage(pixels.tobytes(), width, height, 4 * width, QImage.Format.Format_RGB32)
+    return image.copy()  # its own pixels, not the buffer's
+
+
+def _zoomable(qtbot: QtBot) -> tuple[PhotoView, QImage]:
+    view = _view(qtbot)
+    view.resize(1000, 700)
+    view.show()
+    qtbot.wait_exposed(view)
+    full = _striped(3000, 2000)
+    view.set_image(full.scaled(600, 400))  # what the window first loads: fitted
+    return view, full
+
+
+def test_100_percent_asks_for_the_full_image_and_shows_one_photo_pixel_per_screen_pixel(
+    qtbot: QtBot,
+) -> None:
+    view, full = _zoomable(qtbot)
+    image_view = view.image_view
+    assert image_view.zoom_factor() < 0.5  # fitted: 3000 px wide in a smaller view
+    with qtbot.wait_signal(view.full_size_requested):
+        qtbot.keyClick(view, Qt.Key.Key_1)
+    assert image_view.actual_size and view.zoom_button.isChecked()
+    view.set_full_image(full)
+    ratio = image_view.devicePixelRatioF()
+    shown = image_view.displayed_rect()
+    assert (round(shown.width() * ratio), round(shown.height() * ratio)) == (3000, 2000)
+    assert image_view.zoom_factor() == pytest.approx(1.0)
+    # the middle of the photo is in the middle of the view, pixel for pixel
+    grabbed = image_view.grab().toImage()
+    middle = grabbed.pixelColor(image_view.width() // 2, 0)
+    column = round(image_view.width() // 2 - shown.x())
+    assert (middle.red(), middle.green()) == (column % 256, (column // 256) % 256)
+
+    qtbot.keyClick(view, Qt.Key.Key_0)
+    assert not image_view.actual_size and not view.zoom_button.isChecked()
+    assert image_view.displayed_rect().width() <= image_view.width()
+    with qtbot.assert_not_emitted(view.full_size_requested):  # decoded once per photo
+        qtbot.keyClick(view, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert image_view.zoom_factor() == pytest.approx(1.0)
+
+
+def test_dragging_pans_the_photo_at_100_percent_and_stops_at_its_edges(qtbot: QtBot) -> None:
+    view, full = _zoomable(qtbot)
+    image_view = view.image_view
+    image_view.zoom_to_actual()
+    view.set_full_image(full)
+    before = image_view.displayed_rect().topLeft()
+    start = image_view.rect().center()
+    qtbot.mousePress(image_view, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(image_view, start + QPoint(-40, -30))
+    qtbot.mouseMove(image_view, start + QPoint(-120, -90))
+    qtbot.mouseRelease(image_view, Qt.MouseButton.LeftButton, pos=start + QPoint(-120, -90))
+    moved = image_view.displayed_rect().topLeft() - before
+    assert (round(moved.x()), round(moved.y())) == (-120, -90)
+    image_view.pan_by(QPointF(10_000, 10_000))  # far past the top-left corner
+    assert image_view.displayed_rect().topLeft() == QPointF(0, 0)
+    image_view.pan_by(QPointF(-10_000, -10_000))
+    shown = image_view.displayed_rect()
+    assert (shown.right(), shown.bottom()) == (image_view.width(), image_view.height())
+
+
+def test_a_double_click_toggles_100_percent_at_the_point_clicked(qtbot: QtBot) -> None:
+    view, full = _zoomable(qtbot)
+    image_view = view.image_view
+    fitted = image_view.displayed_rect()
+    point = QPoint(round(fitted.left() + fitted.width() / 4), round(fitted.center().y()))
+    qtbot.mouseDClick(image_view, Qt.MouseButton.LeftButton, pos=point)
+    view.set_full_image(full)
+    shown = image_view.displayed_rect()
+    # the photo's pixel that was under the pointer (a quarter across) is still there
+    assert (point.x() - shown.x()) / shown.width() == pytest.approx(0.25, abs=0.01)
+    qtbot.mouseDClick(image_view, Qt.MouseButton.LeftButton, pos=point)
+    assert not image_view.actual_size
+
+
+def test_another_photo_starts_fitted_and_a_photo_too_large_stays_fitted(qtbot: QtBot) -> None:
+    view, full = _zoomable(qtbot)
+    view.zoom_to_actual()
+    view.set_full_image(full)
+    view.show_photo(_details(photo_id=8))
+    assert not view.image_view.actual_size and not view.image_view.has_full_image()
+    view.set_image(full.scaled(600, 400))
+    view.zoom_to_actual()
+    view.set_full_image(QImage())  # over Qt's allocation limit, say
+    assert not view.image_view.actual_size and not view.zoom_button.isChecked()

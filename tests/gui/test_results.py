@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QApplication
 
 from photoclip.core.catalog import Photo
 from photoclip.core.imageio import ThumbnailStore
@@ -108,3 +109,89 @@ def test_a_hundred_thousand_results_load_only_visible_thumbnails(
     qtbot.wait_until(lambda: len(requested) > 0)
     qtbot.wait(200)  # more paints, as the batched layout goes on
     assert 0 < len(set(requested)) < 500
+
+
+# -- selecting several photos (issue 19) -----------------------------------------------------------
+
+
+def _grid(qtbot: Any, tmp_path: Path, cache: Any, count: int = 12) -> tuple[ResultsView, Any]:
+    model = ResultsModel(cache)
+    model.set_results([photo(i, tmp_path / f"{i}.jpg") for i in range(count)], [None] * count)
+    view = ResultsView(64)
+    view.setModel(model)
+    view.resize(800, 600)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.wait_exposed(view)
+    return view, model
+
+
+def _click(qtbot: Any, view: ResultsView, row: int, keys: Any = Qt.KeyboardModifier.NoModifier):
+    centre = view.visualRect(view.model().index(row, 0)).center()
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, keys, centre)
+
+
+def test_ctrl_and_shift_clicks_and_ctrl_a_select_several(
+    qtbot: Any, tmp_path: Path, cache: Any
+) -> None:
+    view, _ = _grid(qtbot, tmp_path, cache)
+    counts: list[int] = []
+    view.selection_changed.connect(counts.append)
+    _click(qtbot, view, 2)
+    _click(qtbot, view, 5, Qt.KeyboardModifier.ControlModifier)
+    assert view.selected_rows() == [2, 5]
+    _click(qtbot, view, 8, Qt.KeyboardModifier.ShiftModifier)
+    assert view.selected_rows() == [2, 5, 6, 7, 8]
+    _click(qtbot, view, 6, Qt.KeyboardModifier.ControlModifier)  # Ctrl-click takes one out
+    assert view.selected_rows() == [2, 5, 7, 8]
+    qtbot.keyClick(view, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    assert view.selected_count() == 12
+    assert counts[0] == 1 and counts[-1] == 12
+    view.keep_only_current()
+    assert view.selected_rows() == [6]
+    view.model().set_results([], [])
+    assert counts[-1] == 0  # a new result set selects nothing, and says so
+
+
+def test_a_rubber_band_from_an_empty_spot_selects_the_photos_it_covers(
+    qtbot: Any, tmp_path: Path, cache: Any
+) -> None:
+    view, model = _grid(qtbot, tmp_path, cache)
+    last = view.visualRect(model.index(11, 0))
+    empty = QPoint(view.viewport().width() - 5, last.bottom() + 40)
+    assert not view.indexAt(empty).isValid()
+    target = view.visualRect(model.index(0, 0)).center()
+    qtbot.mousePress(view.viewport(), Qt.MouseButton.LeftButton, pos=empty)
+    for step in range(1, 6):
+        qtbot.mouseMove(view.viewport(), empty + (target - empty) * step / 5)
+    qtbot.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, pos=target)
+    assert view.selected_count() == 12
+
+
+def test_stepping_through_a_selection_keeps_it(qtbot: Any, tmp_path: Path, cache: Any) -> None:
+    view, model = _grid(qtbot, tmp_path, cache)
+    view.selectAll()
+    view.set_current_keeping_selection(model.index(4, 0))
+    assert view.currentIndex().row() == 4 and view.selected_count() == 12
+
+
+def test_a_right_click_outside_the_selection_selects_that_photo_alone(
+    qtbot: Any, tmp_path: Path, cache: Any
+) -> None:
+    from PySide6.QtGui import QContextMenuEvent
+
+    view, model = _grid(qtbot, tmp_path, cache)
+    _click(qtbot, view, 1)
+    _click(qtbot, view, 3, Qt.KeyboardModifier.ShiftModifier)
+    asked: list[QPoint] = []
+    view.context_menu_requested.connect(asked.append)
+
+    def right_click(row: int) -> None:
+        centre = view.visualRect(model.index(row, 0)).center()
+        event = QContextMenuEvent(QContextMenuEvent.Reason.Mouse, centre, view.mapToGlobal(centre))
+        QApplication.sendEvent(view.viewport(), event)
+
+    right_click(2)  # inside: the menu is for all three
+    assert view.selected_rows() == [1, 2, 3] and len(asked) == 1
+    right_click(7)
+    assert view.selected_rows() == [7] and len(asked) == 2
