@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 SIZE = (1280, 800)
 README_WIDTH = 1100
@@ -84,9 +85,39 @@ def _shoot(args: argparse.Namespace) -> None:
         wait_until(lambda: window.banner.isVisible(), "similar photos", 60)
         _wait_for_thumbnails(window, wait_until)
         save("similar")
+        window.go_back()
+        _selection_shots(window, save, wait_until)
     finally:
         window.close()
         app.stop()
+
+
+def _selection_shots(
+    window: Any, save: Callable[..., None], wait_until: Callable[..., None]
+) -> None:
+    """Several photos selected with the context menu open; then one at 100%, panned."""
+    from PySide6.QtCore import QItemSelection, QItemSelectionModel, QPoint
+
+    rows = [r for r in (1, 2, 3, 5, 8, 9, 10, 12) if r < window.results.rowCount()]
+    selection = QItemSelection()
+    for row in rows:
+        selection.select(window.results.index(row), window.results.index(row))
+    window.grid.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    window.grid.set_current_keeping_selection(window.results.index(rows[-1]))
+    _wait_for_thumbnails(window, wait_until)
+    cell = window.grid.visualRect(window.results.index(rows[-1])).center()
+    window.grid.context_menu_requested.emit(window.grid.viewport().mapToGlobal(cell))
+    wait_until(window.batch.menu.isVisible, "the context menu", 10)
+    save("selection", popup=window.batch.menu)
+    window.batch.menu.close()
+    window.open_photo(window.results.photo(rows[0]).id)
+    wait_until(lambda: window.pages.currentIndex() == 2, "the photo view", 60)
+    _settled(1.0)
+    window.photo_view.zoom_to_actual()
+    view = window.photo_view.image_view
+    wait_until(view.has_full_image, "the full image", 60)
+    view.pan_by(QPoint(-120, -60).toPointF())
+    save("photo-100")
 
 
 def _settled(seconds: float = 0.3) -> bool:
@@ -118,17 +149,24 @@ def _wait_for_thumbnails(window: object, wait_until: Callable[..., None]) -> Non
     _settled(0.5)
 
 
-def _saver(window: object, folder: Path | None) -> Callable[[str], None]:
+def _saver(window: object, folder: Path | None) -> Callable[..., None]:
+    from PySide6.QtGui import QPainter
     from PySide6.QtWidgets import QWidget
 
     assert isinstance(window, QWidget)
 
-    def save(name: str) -> None:
+    def save(name: str, popup: QWidget | None = None) -> None:
+        """The window, with `popup` (a menu: a window of its own) painted where it is."""
         if folder is None:
             return
         folder.mkdir(parents=True, exist_ok=True)
         _settled()
-        window.grab().save(str(folder / f"{name}.png"))
+        shot = window.grab()
+        if popup is not None:
+            painter = QPainter(shot)
+            painter.drawPixmap(window.mapFromGlobal(popup.pos()), popup.grab())
+            painter.end()
+        shot.save(str(folder / f"{name}.png"))
 
     return save
 

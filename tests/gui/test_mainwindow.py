@@ -409,6 +409,28 @@ def test_the_thumbnail_size_follows_the_slider_and_ctrl_plus_minus(
     assert window.grid.icon == MIN_THUMBNAIL
 
 
+def test_the_thumbnail_size_is_kept_for_the_next_launch(
+    make_app: Any, qtbot: Any, scenes: Path
+) -> None:
+    """Issue 19: the size chosen with the slider is the size the app starts with."""
+    from photoclip.core.settings import Settings
+
+    app = indexed(make_app, qtbot, scenes)
+    for size in (192, 224, 256):  # a drag: saved once it stops
+        app.window.status.zoom.setValue(size)
+    path = Locations.from_environment().settings
+    qtbot.wait_until(
+        lambda: path.exists() and Settings.load(path).thumbnail_size == 256, timeout=WAIT
+    )
+    assert Settings.load(path).model is None  # nothing else was written with it
+    app.window.close()
+    app.stop()
+
+    again = make_app().window
+    assert (again.grid.icon, again.status.zoom.value(), again.thumbnails.size) == (256,) * 3
+    assert again.grid.gridSize().height() == 256 + 8
+
+
 def test_a_dropped_folder_shows_in_the_sidebar_at_once(
     make_app: Any, qtbot: Any, scenes: Path
 ) -> None:

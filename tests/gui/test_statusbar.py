@@ -98,3 +98,27 @@ def test_the_state_names_the_job_that_runs(qtbot: Any) -> None:
         "Learning what text in photos looks like",
         "Working",
     ]
+
+
+def test_every_job_that_counts_shows_its_count_in_its_own_unit(qtbot: Any) -> None:
+    """Issue 19: a sort, a re-tag and learning the text direction show progress too."""
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    bar.show_progress(IndexProgress(3, 8, 1.5, 3.3), "ApplySort")
+    assert bar.message == "3 of 8 photos · 1.5/s · 3 s left"
+    assert (bar.bar.value(), bar.bar.maximum()) == (3, 8)
+    bar.show_progress(IndexProgress(1, 4, 0.5, 6.0), "SaveCategories")
+    assert bar.message.startswith("1 of 4 categories")
+    bar.show_progress(IndexProgress(64, 320, 20.0, 12.8), "ComputeTextness")
+    assert bar.message.startswith("64 of 320 sample images")
+
+
+def test_work_off_the_worker_names_itself_with_its_progress_until_it_ends(qtbot: Any) -> None:
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    bar.show()
+    bar.show_task("Finding near-duplicates", IndexProgress(25, 100, 50.0, 1.5))
+    assert bar.message == "Finding near-duplicates: 25 of 100 photos · 50.0/s · 2 s left"
+    assert bar.bar.isVisible()
+    bar.show_task("Finding near-duplicates", None)
+    assert bar.message == "" and not bar.bar.isVisible()
