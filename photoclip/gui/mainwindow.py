@@ -305,7 +305,7 @@ class MainWindow(QMainWindow):
         self.grid.leave_up.connect(self.search.focus)
         self.grid.selection_changed.connect(self._update_batch)
         self.grid.context_menu_requested.connect(self.batch.context_menu)
-        self.pages.currentChanged.connect(self._update_batch)
+        self.pages.currentChanged.connect(lambda _: self._update_batch())
         self.folder_list.add_requested.connect(self.choose_folder)
         self.folder_list.remove_requested.connect(self.remove_folder)
         self.folder_list.folder_chosen.connect(self._on_folder_chosen)
@@ -457,7 +457,10 @@ class MainWindow(QMainWindow):
     def _show_refreshed(self, shown: Shown) -> None:
         if self._history:
             return  # similar photos are on screen: the refresh waits for the next one
+        current, selected = self.grid.selected_ids()
         self.results.set_results(shown.photos, shown.scores)
+        if selected:  # new photos indexed, or photos tagged: what was selected stays so
+            self.grid.select_ids(current, selected)
         self._count_results(len(shown.photos))
         self.results_shown.emit(len(shown.photos))
 
@@ -689,10 +692,14 @@ class MainWindow(QMainWindow):
             return []
         return [self.results.photo(row) for row in self.grid.selected_rows()]
 
-    def _update_batch(self, *_: object) -> None:
+    def _update_batch(self, selected: int | None = None) -> None:
+        """What batch actions apply to changed: `selected` photos in the grid (None: count
+        them), or the page did."""
         page = self.pages.currentIndex()
-        count = self.grid.selected_count() if page == GRID else int(page == PHOTO)
-        self.batch.update(count)
+        if page != GRID:
+            self.batch.update(int(page == PHOTO))
+        else:
+            self.batch.update(self.grid.selected_count() if selected is None else selected)
 
     def refresh_results(self) -> None:
         """Read the results on screen again (photos trashed or tagged), keeping the scroll."""

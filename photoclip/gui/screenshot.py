@@ -95,7 +95,8 @@ def _shoot(args: argparse.Namespace) -> None:
 def _selection_shots(
     window: Any, save: Callable[..., None], wait_until: Callable[..., None]
 ) -> None:
-    """Several photos selected with the context menu open; then one at 100%, panned."""
+    """Several photos selected with the context menu open; then the largest photo at 100%,
+    panned."""
     from PySide6.QtCore import QItemSelection, QItemSelectionModel, QPoint
 
     rows = [r for r in (1, 2, 3, 5, 8, 9, 10, 12) if r < window.results.rowCount()]
@@ -110,7 +111,8 @@ def _selection_shots(
     wait_until(window.batch.menu.isVisible, "the context menu", 10)
     save("selection", popup=window.batch.menu)
     window.batch.menu.close()
-    window.open_photo(window.results.photo(rows[0]).id)
+    largest = max(window.results.photos, key=lambda p: (p.width or 0) * (p.height or 0))
+    window.open_photo(largest.id)  # at 100% it shows a part of the photo: one to pan
     wait_until(lambda: window.pages.currentIndex() == 2, "the photo view", 60)
     _settled(1.0)
     window.photo_view.zoom_to_actual()

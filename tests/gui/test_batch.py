@@ -247,3 +247,15 @@ def test_left_and_right_in_the_photo_view_go_through_the_selection_only(
     with qtbot.wait_signal(window.photo_shown, timeout=WAIT) as shown:
         window.step_photo(-2)
     assert shown.args == [ids[0]] and window.grid.currentIndex().row() == 1
+
+
+def test_the_selection_survives_the_grid_reading_its_results_again(
+    make_app: Any, qtbot: Any, scenes: Path
+) -> None:
+    """While indexing, the grid reads its results again every few seconds."""
+    window = indexed(make_app, qtbot, scenes).window
+    paths = _select(window, [1, 2, 4])
+    with qtbot.wait_signal(window.results_shown, timeout=WAIT):
+        window.refresh_results()
+    assert [p.path for p in window.selected_photos()] == paths
+    assert window.batch.bar.count_label.text() == "3 photos selected"
