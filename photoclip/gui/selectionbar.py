@@ -8,7 +8,15 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from photoclip.gui.accessibility import set_accessible
 from photoclip.gui.formatting import counted
@@ -56,14 +64,24 @@ class SelectionBar(QFrame):
         return button
 
     def _lay_out(self) -> None:
-        row = QHBoxLayout(self)
-        row.setContentsMargins(6, 2, 6, 2)
-        row.addWidget(self.count_label)
+        """Two rows: the count and the actions; under them the report (its own line, so a
+        long one is not squeezed between the buttons)."""
+        actions = QHBoxLayout()
+        actions.addWidget(self.count_label)
+        actions.addStretch(1)
         for button in self.buttons:
-            row.addWidget(button)
-        row.addWidget(self.report, 1)
-        row.addWidget(self.undo_button)
-        row.addWidget(self.close_button)
+            actions.addWidget(button)
+        self.report_row = QWidget()
+        report = QHBoxLayout(self.report_row)
+        report.setContentsMargins(0, 0, 0, 0)
+        report.addWidget(self.report, 1)
+        report.addWidget(self.undo_button)
+        report.addWidget(self.close_button)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(6, 2, 6, 2)
+        column.setSpacing(2)
+        column.addLayout(actions)
+        column.addWidget(self.report_row)
 
     @property
     def count(self) -> int:
@@ -74,14 +92,14 @@ class SelectionBar(QFrame):
         self._count = count
         self.count_label.setText(f"{counted(count, 'photo')} selected")
         many = count >= 2
-        self.count_label.setVisible(many)
-        for button in self.buttons:
-            button.setVisible(many)
+        for widget in (self.count_label, *self.buttons):
+            widget.setVisible(many)
         self._show_if_needed()
 
     def show_report(self, text: str, undoable: bool = False) -> None:
         """What a batch action did ("Moved 12 photos to the trash"), with Undo if it can be."""
         self.report.set_full_text(text)
+        self.report_row.setVisible(True)
         self.report.setVisible(True)
         self.undo_button.setVisible(undoable)
         self.close_button.setVisible(True)
@@ -90,7 +108,7 @@ class SelectionBar(QFrame):
     def clear_report(self) -> None:
         had = self.report.isVisibleTo(self)
         self.report.set_full_text("")
-        for widget in (self.report, self.undo_button, self.close_button):
+        for widget in (self.report_row, self.report, self.undo_button, self.close_button):
             widget.setVisible(False)
         self._show_if_needed()
         if had:
