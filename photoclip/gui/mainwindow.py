@@ -353,6 +353,7 @@ class MainWindow(QMainWindow):
         self.status.show_failures(view.failed)
         self.search.set_has_photos(view.photos > 0)
         self.status.show_model(f"{view.photos:,} in library · model {view.model or 'none yet'}")
+        self.status.set_re_embedding(view.model not in (None, self.tasks.worker.profile))
         if not view.folders:
             self.pages.setCurrentIndex(WELCOME)
         elif self.pages.currentIndex() == WELCOME or first:

@@ -144,6 +144,8 @@ class StatusBar(QStatusBar):
         #: Whether `detail` shows indexing progress (cleared when the worker goes idle)
         #: rather than a message, which stays until the next one replaces it.
         self._detail_is_progress = False
+        #: the worker indexes with another model than searches use (see set_re_embedding)
+        self._re_embedding = False
         set_accessible(self.pause, "Pause indexing")
         set_accessible(self.failures, "Photos that could not be read", "Lists them, each with why")
         set_accessible(self.bar, "Indexing progress")
@@ -161,11 +163,20 @@ class StatusBar(QStatusBar):
         self.pause.toggled.connect(self._on_pause)
         self.failures.clicked.connect(self.failures_requested)
 
+    def set_re_embedding(self, re_embedding: bool) -> None:
+        """The worker indexes with a model other than the one searches use: its scans are
+        re-embedding the library, and say so."""
+        self._re_embedding = re_embedding
+
     def show_state(self, event: w.StateChanged) -> None:
+        job = event.job or ""
+        working = JOB_NAMES.get(job, "Working")
+        if self._re_embedding and job in ("ScanRoots", "IndexFiles", "SwitchModel"):
+            working = JOB_NAMES["SwitchModel"]
         names = {
             w.STARTING: "Starting…",
             w.IDLE: "Up to date",
-            w.WORKING: JOB_NAMES.get(event.job or "", "Working"),
+            w.WORKING: working,
             w.PAUSED: "Paused",
             w.STOPPING: "Stopping…",
         }

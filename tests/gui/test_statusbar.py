@@ -122,3 +122,17 @@ def test_work_off_the_worker_names_itself_with_its_progress_until_it_ends(qtbot:
     assert bar.bar.isVisible()
     bar.show_task("Finding near-duplicates", None)
     assert bar.message == "" and not bar.bar.isVisible()
+
+
+def test_scans_with_another_model_than_searches_use_say_they_re_embed(qtbot: Any) -> None:
+    """Issue 19: after choosing another model, the re-embedding said "Indexing"."""
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    bar.set_re_embedding(True)
+    bar.show_state(w.StateChanged(w.WORKING, queue=1, job="ScanRoots"))
+    assert bar.state.text() == "Re-embedding photos"
+    bar.show_state(w.StateChanged(w.WORKING, queue=1, job="ApplySort"))
+    assert bar.state.text() == "Sorting"
+    bar.set_re_embedding(False)
+    bar.show_state(w.StateChanged(w.WORKING, queue=1, job="ScanRoots"))
+    assert bar.state.text() == "Indexing"
