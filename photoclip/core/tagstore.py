@@ -250,6 +250,19 @@ class TagStore:
             rows = self.catalog.read(_TAG_SELECT + f" WHERE t.photo_id IN ({marks})" + order)
         return [PhotoTag(r[0], Path(r[1]), *r[2:]) for r in rows]
 
+    def category_labels(self, category_id: int) -> dict[int, set[str]]:
+        """Photo id -> the names of its tags in one category: what a correction compares
+        before and after, read without the paths and scores of every tag in the library."""
+        found: dict[int, set[str]] = {}
+        rows = self.catalog.read(
+            "SELECT t.photo_id, l.name FROM photo_tags t JOIN tag_labels l ON l.id = t.label_id "
+            "WHERE l.category_id = ?",
+            (category_id,),
+        )
+        for photo_id, name in rows:
+            found.setdefault(photo_id, set()).add(name)
+        return found
+
     # -- corrections -----------------------------------------------------------------------
 
     def correct(self, photo_id: int, label_id: int, verdict: str, tag: TagRow) -> str | None:

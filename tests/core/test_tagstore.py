@@ -133,3 +133,14 @@ def test_a_category_with_a_blank_or_doubled_name_is_refused_and_nothing_is_store
     with pytest.raises(KnownError, match=said):
         store.save_categories([category], removed=["Pets"])
     assert [(c.name, c.id) for c in store.categories()] == [("Pets", pets.id)]
+
+
+def test_category_labels_are_one_category_s_tags_by_photo(store: TagStore) -> None:
+    pets, scene = store.save_categories([PETS, SCENE])
+    dog, cat = (label.id or 0 for label in pets.labels)
+    beach = scene.labels[0].id or 0
+    rows = [TagRow(1, dog, 0.9, 0.5), TagRow(1, cat, 0.8, 0.5), TagRow(2, cat, 0.7, 0.5)]
+    store.replace_auto_tags([dog, cat], rows, None)
+    store.replace_auto_tags([beach], [TagRow(3, beach, 0.9, 0.5)], None)
+    assert store.category_labels(pets.id or 0) == {1: {"dog", "cat"}, 2: {"cat"}}
+    assert store.category_labels(scene.id or 0) == {3: {"beach"}}
