@@ -77,12 +77,11 @@ def name_problems(category: Category) -> list[str]:
         found.append("A category has no name: give it one.")
     seen: set[str] = set()
     for label in category.labels:
-        text = label.name.strip()
-        if not text:
+        if not label.name.strip():
             found.append(f"A label of '{title or 'the unnamed category'}' has no name.")
-        elif text.lower() in seen:
-            found.append(f"'{title}' has two labels called '{text}'.")
-        seen.add(text.lower())
+        elif label.name.lower() in seen:
+            found.append(f"'{title}' has two labels called '{label.name}'.")
+        seen.add(label.name.lower())
     return found
 
 

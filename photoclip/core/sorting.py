@@ -8,8 +8,10 @@ mode: copy, move, hardlink or symlink.
 Safety: nothing is ever overwritten (a taken name gets " (1)", " (2)", ... and every final
 placement is a hard link or an exists-checked rename, never a replacing one); a copy is
 written under a temporary name, verified by hash, then placed; a move across devices is
-copy, verify, then delete the source; the journal (JSON, replaced atomically) is written
-before and after each step, so a crash mid-apply is resumed or undone from it; undo
+copy, verify, then delete the source; the journal is written before and after each step,
+so a crash mid-apply is resumed or undone from it (the plan is one JSON file replaced
+atomically; each step's progress is a line appended to its `.steps` file, so a step costs
+the same in a plan of ten photos or of 100k, where rewriting the plan made it grow); undo
 removes only what apply made and still has the bytes apply put there. The catalog follows
 moved photos (same id, same vector, same tags).
 """
@@ -124,7 +126,8 @@ class Sorter:
     def __init__(self, catalog: Catalog, folder: Path) -> None:
         self.catalog = catalog
         self.folder = folder
-        self._journal: tuple[Path, Plan] | None = None
+        #: the journal, step index and step being carried out (for `_checkpoint`)
+        self._journal: tuple[Path, int, Step] | None = None
 
     # -- planning ------------------------------------------------------------------------
 
@@ -188,7 +191,7 @@ class Sorter:
         journals = sorted(self.folder.glob("sort-*.json"))
         if not journals:
             return None
-        return journals[-1], Plan.from_json(json.loads(journals[-1].read_text("utf-8")))
+        return journals[-1], _read(journals[-1])
 
     def apply(self) -> Plan:
         """Carry out the latest plan, or resume it after a crash."""
@@ -198,9 +201,10 @@ class Sorter:
         if plan.problems:
             raise SortError("The plan cannot be applied: " + "; ".join(plan.problems))
         plan.state = APPLYING
-        for step in plan.steps:
+        _write(path, plan)
+        for index, step in enumerate(plan.steps):
             if step.status in (PENDING, STARTED):
-                self._run(path, plan, step, self._do)
+                self._run(path, index, step, self._do)
         plan.state = APPLIED
         _write(path, plan)
         return plan
@@ -209,9 +213,11 @@ class Sorter:
         """Put back everything the latest apply did (or the part a crash left done)."""
         path, plan = self._latest(APPLYING, APPLIED, UNDOING)
         plan.state = UNDOING
-        for step in reversed(plan.steps):
+        _write(path, plan)
+        for index in reversed(range(len(plan.steps))):
+            step = plan.steps[index]
             if step.status in (DONE, STARTED):
-                self._run(path, plan, step, self._undo)
+                self._run(path, index, step, self._undo)
         plan.state = REVERTED
         _write(path, plan)
         return plan
@@ -222,25 +228,25 @@ class Sorter:
             raise SortError(f"There is no sort to do that to (wanted one {'/'.join(states)}).")
         return found
 
-    def _run(self, path: Path, plan: Plan, step: Step, action: Callable[[Step, str], str]) -> None:
+    def _run(self, path: Path, index: int, step: Step, action: Callable[[Step, str], str]) -> None:
         before = step.status
         step.status = STARTED
-        self._journal = (path, plan)
-        _write(path, plan)  # the intent is on disk before the files change
+        self._journal = (path, index, step)
+        _append(path, index, step)  # the intent is on disk before the files change
         try:
             step.status = action(step, before)
         except OSError as error:
             step.status = before
-            _write(path, plan)
+            _append(path, index, step)
             raise SortError(
                 f"{step.source}: {error.strerror or error}. Fix it, then run "
                 "`photoclip sort --apply` to go on or `photoclip sort --undo` to go back."
             ) from error
-        _write(path, plan)
+        _append(path, index, step)
 
     def _checkpoint(self) -> None:
         if self._journal is not None:
-            _write(*self._journal)
+            _append(*self._journal)
 
     def _do(self, step: Step, before: str) -> str:
         if step.action == ALBUM:
@@ -593,10 +599,44 @@ def _fsynced(path: Path) -> Iterator[None]:
 
 
 def _write(path: Path, plan: Plan) -> None:
-    """Replace the journal atomically and durably."""
+    """Replace the journal atomically and durably, with every step's progress in it; the
+    step log is then empty. (A kill between the two leaves log lines that say again what
+    the new file already holds: replaying them changes nothing.)"""
     temporary = path.with_name(path.name + ".tmp")
     with open(temporary, "w", encoding="utf-8") as handle:
         json.dump(plan.as_json(), handle, indent=1)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
+    _step_log(path).unlink(missing_ok=True)
+
+
+def _append(path: Path, index: int, step: Step) -> None:
+    """Record one step's progress durably: one line appended to the step log. The line
+    break comes first, so that a record after one a kill cut short starts a line of its
+    own instead of being glued to the fragment."""
+    line = "\n" + json.dumps({"index": index, "step": asdict(step)})
+    with open(_step_log(path), "a", encoding="utf-8") as handle:
+        handle.write(line)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _read(path: Path) -> Plan:
+    """The plan as written, with its step log replayed over it, line by line."""
+    plan = Plan.from_json(json.loads(path.read_text("utf-8")))
+    try:
+        lines = _step_log(path).read_text("utf-8").splitlines()
+    except FileNotFoundError:
+        return plan
+    for line in filter(None, lines):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # cut short by a kill: the step stays as its record before says
+        plan.steps[record["index"]] = Step(**record["step"])
+    return plan
+
+
+def _step_log(path: Path) -> Path:
+    return path.with_name(path.name + ".steps")
