@@ -34,6 +34,7 @@ from pathlib import Path
 from photoclip.core.catalog import Catalog, Photo, Root
 from photoclip.core.errors import KnownError
 from photoclip.core.imageio import content_hash
+from photoclip.core.journal import append_record, records
 
 COPY, MOVE, HARDLINK, SYMLINK, ALBUM = "copy", "move", "hardlink", "symlink", "album"
 MODES = (COPY, MOVE, HARDLINK, SYMLINK)
@@ -612,28 +613,14 @@ def _write(path: Path, plan: Plan) -> None:
 
 
 def _append(path: Path, index: int, step: Step) -> None:
-    """Record one step's progress durably: one line appended to the step log. The line
-    break comes first, so that a record after one a kill cut short starts a line of its
-    own instead of being glued to the fragment."""
-    line = "\n" + json.dumps({"index": index, "step": asdict(step)})
-    with open(_step_log(path), "a", encoding="utf-8") as handle:
-        handle.write(line)
-        handle.flush()
-        os.fsync(handle.fileno())
+    """Record one step's progress durably, in the plan's step log."""
+    append_record(_step_log(path), {"index": index, "step": asdict(step)})
 
 
 def _read(path: Path) -> Plan:
-    """The plan as written, with its step log replayed over it, line by line."""
+    """The plan as written, with its step log replayed over it."""
     plan = Plan.from_json(json.loads(path.read_text("utf-8")))
-    try:
-        lines = _step_log(path).read_text("utf-8").splitlines()
-    except FileNotFoundError:
-        return plan
-    for line in filter(None, lines):
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue  # cut short by a kill: the step stays as its record before says
+    for record in records(_step_log(path)):
         plan.steps[record["index"]] = Step(**record["step"])
     return plan
 
