@@ -131,6 +131,13 @@ def test_tags_export_remove_import_round_trip(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "no tag category" in bad.stderr
 
 
+def test_tags_add_refuses_a_blank_name_and_stores_nothing() -> None:
+    for args, said in ((("", "dog"), "has no name"), (("Pets", "dog", " "), "has no name")):
+        refused = photoclip("tags", "add", *args, "--no-retag", check=False)
+        assert refused.returncode == 1 and said in refused.stderr
+    assert as_json("tags", "list")["categories"] == []
+
+
 def test_albums_list_and_show_what_sort_put_in_them(scenes: Path) -> None:
     assert as_json("albums") == {"albums": []}  # no catalog yet, and none made
     photoclip("index", str(scenes), "--model", "test-shapes")

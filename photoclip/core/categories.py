@@ -67,6 +67,24 @@ class Category:
         return replace(self, labels=labels)
 
 
+def name_problems(category: Category) -> list[str]:
+    """Names that must never be stored, in words a person can act on: a blank category or
+    label name (it would tag photos and become a nameless sort folder) and two labels of one
+    name (the catalog tells labels apart by name, without case)."""
+    found: list[str] = []
+    title = category.name.strip()
+    if not title:
+        found.append("A category has no name: give it one.")
+    seen: set[str] = set()
+    for label in category.labels:
+        if not label.name.strip():
+            found.append(f"A label of '{title or 'the unnamed category'}' has no name.")
+        elif label.name.lower() in seen:
+            found.append(f"'{title}' has two labels called '{label.name}'.")
+        seen.add(label.name.lower())
+    return found
+
+
 # -- reading ---------------------------------------------------------------------------------
 
 

@@ -8,8 +8,10 @@ mode: copy, move, hardlink or symlink.
 Safety: nothing is ever overwritten (a taken name gets " (1)", " (2)", ... and every final
 placement is a hard link or an exists-checked rename, never a replacing one); a copy is
 written under a temporary name, verified by hash, then placed; a move across devices is
-copy, verify, then delete the source; the journal (JSON, replaced atomically) is written
-before and after each step, so a crash mid-apply is resumed or undone from it; undo
+copy, verify, then delete the source; the journal is written before and after each step,
+so a crash mid-apply is resumed or undone from it (the plan is one JSON file replaced
+atomically; each step's progress is a line appended to its `.steps` file, so a step costs
+the same in a plan of ten photos or of 100k, where rewriting the plan made it grow); undo
 removes only what apply made and still has the bytes apply put there. The catalog follows
 moved photos (same id, same vector, same tags).
 """
@@ -32,6 +34,7 @@ from pathlib import Path
 from photoclip.core.catalog import Catalog, Photo, Root
 from photoclip.core.errors import KnownError
 from photoclip.core.imageio import content_hash
+from photoclip.core.journal import append_record, records
 
 COPY, MOVE, HARDLINK, SYMLINK, ALBUM = "copy", "move", "hardlink", "symlink", "album"
 MODES = (COPY, MOVE, HARDLINK, SYMLINK)
@@ -126,7 +129,8 @@ class Sorter:
     def __init__(self, catalog: Catalog, folder: Path) -> None:
         self.catalog = catalog
         self.folder = folder
-        self._journal: tuple[Path, Plan] | None = None
+        #: the journal, step index and step being carried out (for `_checkpoint`)
+        self._journal: tuple[Path, int, Step] | None = None
 
     # -- planning ------------------------------------------------------------------------
 
@@ -194,7 +198,7 @@ class Sorter:
         journals = sorted(self.folder.glob("sort-*.json"))
         if not journals:
             return None
-        return journals[-1], Plan.from_json(json.loads(journals[-1].read_text("utf-8")))
+        return journals[-1], _read(journals[-1])
 
     def apply(self, progress: Progress | None = None) -> Plan:
         """Carry out the latest plan, or resume it after a crash; `progress(done, total)`
@@ -205,10 +209,11 @@ class Sorter:
         if plan.problems:
             raise SortError("The plan cannot be applied: " + "; ".join(plan.problems))
         plan.state = APPLYING
-        for number, step in enumerate(plan.steps, 1):
+        _write(path, plan)
+        for index, step in enumerate(plan.steps):
             if step.status in (PENDING, STARTED):
-                self._run(path, plan, step, self._do)
-            _report(progress, number, len(plan.steps))
+                self._run(path, index, step, self._do)
+            _report(progress, index + 1, len(plan.steps))
         plan.state = APPLIED
         _write(path, plan)
         return plan
@@ -218,10 +223,12 @@ class Sorter:
         `progress(done, total)` after each step."""
         path, plan = self._latest(APPLYING, APPLIED, UNDOING)
         plan.state = UNDOING
-        for number, step in enumerate(reversed(plan.steps), 1):
+        _write(path, plan)
+        for done, index in enumerate(reversed(range(len(plan.steps))), 1):
+            step = plan.steps[index]
             if step.status in (DONE, STARTED):
-                self._run(path, plan, step, self._undo)
-            _report(progress, number, len(plan.steps))
+                self._run(path, index, step, self._undo)
+            _report(progress, done, len(plan.steps))
         plan.state = REVERTED
         _write(path, plan)
         return plan
@@ -232,25 +239,25 @@ class Sorter:
             raise SortError(f"There is no sort to do that to (wanted one {'/'.join(states)}).")
         return found
 
-    def _run(self, path: Path, plan: Plan, step: Step, action: Callable[[Step, str], str]) -> None:
+    def _run(self, path: Path, index: int, step: Step, action: Callable[[Step, str], str]) -> None:
         before = step.status
         step.status = STARTED
-        self._journal = (path, plan)
-        _write(path, plan)  # the intent is on disk before the files change
+        self._journal = (path, index, step)
+        _append(path, index, step)  # the intent is on disk before the files change
         try:
             step.status = action(step, before)
         except OSError as error:
             step.status = before
-            _write(path, plan)
+            _append(path, index, step)
             raise SortError(
                 f"{step.source}: {error.strerror or error}. Fix it, then run "
                 "`photoclip sort --apply` to go on or `photoclip sort --undo` to go back."
             ) from error
-        _write(path, plan)
+        _append(path, index, step)
 
     def _checkpoint(self) -> None:
         if self._journal is not None:
-            _write(*self._journal)
+            _append(*self._journal)
 
     def _do(self, step: Step, before: str) -> str:
         if step.action == ALBUM:
@@ -603,13 +610,33 @@ def _fsynced(path: Path) -> Iterator[None]:
 
 
 def _write(path: Path, plan: Plan) -> None:
-    """Replace the journal atomically and durably."""
+    """Replace the journal atomically and durably, with every step's progress in it; the
+    step log is then empty. (A kill between the two leaves log lines that say again what
+    the new file already holds: replaying them changes nothing.)"""
     temporary = path.with_name(path.name + ".tmp")
     with open(temporary, "w", encoding="utf-8") as handle:
         json.dump(plan.as_json(), handle, indent=1)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
+    _step_log(path).unlink(missing_ok=True)
+
+
+def _append(path: Path, index: int, step: Step) -> None:
+    """Record one step's progress durably, in the plan's step log."""
+    append_record(_step_log(path), {"index": index, "step": asdict(step)})
+
+
+def _read(path: Path) -> Plan:
+    """The plan as written, with its step log replayed over it."""
+    plan = Plan.from_json(json.loads(path.read_text("utf-8")))
+    for record in records(_step_log(path)):
+        plan.steps[record["index"]] = Step(**record["step"])
+    return plan
+
+
+def _step_log(path: Path) -> Path:
+    return path.with_name(path.name + ".steps")
 
 
 def _report(progress: Progress | None, done: int, total: int) -> None:

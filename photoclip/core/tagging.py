@@ -761,11 +761,7 @@ class Tagger:
         return list(json.loads(self.catalog.get_meta(_UNDO, "[]") or "[]"))
 
     def _category_tags(self, category: Category) -> dict[int, set[str]]:
-        found: dict[int, set[str]] = {}
-        for tag in self.store.tags():
-            if tag.category == category.name:
-                found.setdefault(tag.photo_id, set()).add(tag.label)
-        return found
+        return self.store.category_labels(int(category.id or 0))
 
     # -- library checks ---------------------------------------------------------------------
 

@@ -20,7 +20,8 @@ from typing import NamedTuple
 import numpy as np
 
 from photoclip.core.catalog import Catalog
-from photoclip.core.categories import Category, Label
+from photoclip.core.categories import Category, Label, name_problems
+from photoclip.core.errors import KnownError
 
 AUTO = "auto"
 CONFIRMED = "confirmed"
@@ -113,7 +114,11 @@ class TagStore:
         one transaction. A category or label is its stored row when it carries that row's
         id (a renamed one stays itself, with its corrections and calibration), else the
         row of its name; a label of no row is new, and the rows no label took are deleted.
-        Returns the categories as stored (with ids)."""
+        Returns the categories as stored (with ids). Refuses, storing nothing, a category
+        whose names `name_problems` rejects, whichever way it came (CLI, editor, import)."""
+        problems = [problem for category in changed for problem in name_problems(category)]
+        if problems:
+            raise KnownError(" ".join(problems))
         with self.catalog.transaction() as db:
             db.executemany("DELETE FROM tag_categories WHERE name = ?", [(n,) for n in removed])
             own = {int(c.id) for c in changed if c.id is not None and _has_row(db, c.id)}
@@ -244,6 +249,19 @@ class TagStore:
             marks = ",".join(str(int(i)) for i in photo_ids)
             rows = self.catalog.read(_TAG_SELECT + f" WHERE t.photo_id IN ({marks})" + order)
         return [PhotoTag(r[0], Path(r[1]), *r[2:]) for r in rows]
+
+    def category_labels(self, category_id: int) -> dict[int, set[str]]:
+        """Photo id -> the names of its tags in one category: what a correction compares
+        before and after, read without the paths and scores of every tag in the library."""
+        found: dict[int, set[str]] = {}
+        rows = self.catalog.read(
+            "SELECT t.photo_id, l.name FROM photo_tags t JOIN tag_labels l ON l.id = t.label_id "
+            "WHERE l.category_id = ?",
+            (category_id,),
+        )
+        for photo_id, name in rows:
+            found.setdefault(photo_id, set()).add(name)
+        return found
 
     # -- corrections -----------------------------------------------------------------------
 

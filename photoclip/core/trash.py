@@ -1,8 +1,8 @@
 """Moving photos to the system trash, and back: never a permanent delete, never an overwrite.
 
-send2trash moves the files; a journal in the data folder (trash-journal.json) remembers
-each batch: where every file was and where the trash put it. Undo takes the last batch
-back out of the trash:
+send2trash moves the files; a journal in the data folder (trash-journal.log, records
+appended by core.journal) remembers each batch: where every file was and where the trash
+put it. Undo takes the last batch back out of the trash:
 
 - Linux and other freedesktop systems: the trash is `files/` + `info/NAME.trashinfo` (whose
   `Path=` holds the original place) in $XDG_DATA_HOME/Trash, or in `.Trash/UID` or
@@ -36,9 +36,13 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from photoclip.core.errors import KnownError
+from photoclip.core.journal import append_record, records
 from photoclip.core.library import Library
 
-JOURNAL_NAME = "trash-journal.json"
+JOURNAL_NAME = "trash-journal.log"
+#: The journal as earlier versions wrote it, one JSON document rewritten at every file
+#: (its batches are still read, so that they can be undone; it is never written again).
+OLD_JOURNAL_NAME = "trash-journal.json"
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class Trash:
         locate: Callable[[Path, int, int], Path | None] | None = None,
     ) -> None:
         self.journal = data_folder / JOURNAL_NAME
+        self._old_journal = data_folder / OLD_JOURNAL_NAME
         self._send = send or _send2trash
         self._locate = locate or locate_in_trash
 
@@ -105,16 +110,15 @@ class Trash:
             raise OSError(errno.ENOENT, "not a file any more")
         stat = path.stat()
         going = TrashedFile(path, None, stat.st_size, stat.st_mtime_ns)
-        self._save_batch(replace(batch, files=(*batch.files, going)))
+        self._record(batch, file=_file_to_json(going))
         try:
             self._send(path)
         except OSError:
-            self._save_batch(batch)  # it never left: the journal forgets it again
+            self._record(batch, forget=str(path))  # it never left
             raise
         gone = replace(going, trashed=self._locate(path, stat.st_size, stat.st_mtime_ns))
-        batch = replace(batch, files=(*batch.files, gone))
-        self._save_batch(batch)
-        return batch
+        self._record(batch, file=_file_to_json(gone))
+        return replace(batch, files=(*batch.files, gone))
 
     # -- undoing ---------------------------------------------------------------------------
 
@@ -135,7 +139,7 @@ class Trash:
         report = TrashReport()
         for trashed in batch.files:
             self._restore_one(trashed, report)
-        self._save_batch(TrashBatch(batch.id, batch.when, batch.files, undone=True))
+        self._record(batch, undone=True)
         return report
 
     def _restore_one(self, trashed: TrashedFile, report: TrashReport) -> None:
@@ -163,22 +167,46 @@ class Trash:
     # -- the journal -------------------------------------------------------------------------
 
     def batches(self) -> list[TrashBatch]:
+        """Every batch, oldest first: those of an earlier version's journal, then the
+        journal's records replayed."""
+        found = {b.id: b for b in self._old_batches()}
         try:
-            raw = json.loads(self.journal.read_text(encoding="utf-8"))
+            for record in records(self.journal):
+                found[record["batch"]] = _replayed(found.get(record["batch"]), record)
+        except (OSError, KeyError, TypeError, ValueError) as error:
+            raise KnownError(f"The trash journal {self.journal} is unreadable: {error}") from error
+        return sorted(found.values(), key=lambda b: b.when)
+
+    def _old_batches(self) -> list[TrashBatch]:
+        try:
+            raw = json.loads(self._old_journal.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return []
         except (OSError, ValueError) as error:
-            raise KnownError(f"The trash journal {self.journal} is unreadable: {error}") from error
+            raise KnownError(
+                f"The trash journal {self._old_journal} is unreadable: {error}"
+            ) from error
         return [_batch_from_json(b) for b in raw.get("batches", [])]
 
-    def _save_batch(self, batch: TrashBatch) -> None:
-        batches = [b for b in self.batches() if b.id != batch.id] + [batch]
-        batches.sort(key=lambda b: b.when)
-        data = {"batches": [_batch_to_json(b) for b in batches]}
+    def _record(self, batch: TrashBatch, **change: object) -> None:
         self.journal.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.journal.with_suffix(".tmp")
-        temporary.write_text(json.dumps(data, indent=1), encoding="utf-8")
-        os.replace(temporary, self.journal)
+        append_record(self.journal, {"batch": batch.id, "when": batch.when, **change})
+
+
+def _replayed(batch: TrashBatch | None, record: dict) -> TrashBatch:
+    """`batch` (None: a new one) with one journal record applied: a file named before
+    its move or again after it (with where it went), a file forgotten (it never left),
+    or the batch undone."""
+    if batch is None:
+        batch = TrashBatch(record["batch"], float(record["when"]), ())
+    if record.get("undone"):
+        return replace(batch, undone=True)
+    named = record.get("file")
+    gone = Path(named["original"]) if named else Path(record["forget"])
+    files = tuple(f for f in batch.files if f.original != gone)
+    if named:
+        files = (*files, _file_from_json(named))
+    return replace(batch, files=files)
 
 
 # -- finding a file in the trash -------------------------------------------------------------------
@@ -309,23 +337,23 @@ def _send2trash(path: Path) -> None:
     send2trash(str(path))
 
 
-def _batch_to_json(batch: TrashBatch) -> dict[str, object]:
-    data = asdict(batch)
-    data["files"] = [
-        {**asdict(f), "original": str(f.original), "trashed": f.trashed and str(f.trashed)}
-        for f in batch.files
-    ]
-    return data
+def _file_to_json(trashed: TrashedFile) -> dict[str, object]:
+    return {
+        **asdict(trashed),
+        "original": str(trashed.original),
+        "trashed": trashed.trashed and str(trashed.trashed),
+    }
+
+
+def _file_from_json(data: dict) -> TrashedFile:
+    return TrashedFile(
+        Path(data["original"]),
+        Path(data["trashed"]) if data.get("trashed") else None,
+        int(data["size"]),
+        int(data["mtime_ns"]),
+    )
 
 
 def _batch_from_json(data: dict) -> TrashBatch:
-    files = tuple(
-        TrashedFile(
-            Path(f["original"]),
-            Path(f["trashed"]) if f.get("trashed") else None,
-            int(f["size"]),
-            int(f["mtime_ns"]),
-        )
-        for f in data["files"]
-    )
+    files = tuple(_file_from_json(f) for f in data["files"])
     return TrashBatch(data["id"], float(data["when"]), files, bool(data.get("undone")))

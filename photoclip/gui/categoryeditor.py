@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photoclip.core.categories import MULTI, SINGLE, Category, Label
+from photoclip.core.categories import MULTI, SINGLE, Category, Label, name_problems
 from photoclip.core.tagging import DEFAULT_THRESHOLD, CategoryCheck
 
 #: Names the editor suggests but never saves: a label or category must be named.
@@ -80,16 +80,19 @@ class CategoryDraft:
 
 
 def problems(drafts: Sequence[CategoryDraft]) -> list[str]:
-    """What stops these categories being saved, in words a person can act on."""
+    """What stops these categories being saved, in words a person can act on: the store's
+    own name rules (`name_problems`), plus what only an editor can produce (placeholder
+    names, two categories of one name) and a category that could never tag."""
     found: list[str] = []
     seen: set[str] = set()
     for draft in drafts:
         name = draft.name.strip()
-        if not name or name.lower() in PLACEHOLDERS:
+        if name.lower() in PLACEHOLDERS:
             found.append("A category has no name: give it one.")
         elif name.lower() in seen:
             found.append(f"Two categories are called '{name}': rename one.")
         seen.add(name.lower())
+        found += name_problems(draft.category())
         found += _label_problems(draft, name or "the unnamed category")
     return found
 
@@ -105,14 +108,8 @@ def _label_problems(draft: CategoryDraft, name: str) -> list[str]:
             f"'{name}' needs a second label, or a counter-label (what else a photo may "
             "show), before it can tag: one label alone has nothing to be told apart from."
         )
-    seen: set[str] = set()
-    for label in draft.labels:
-        text = label.name.strip()
-        if not text or text.lower() in PLACEHOLDERS:
-            found.append(f"A label of '{name}' has no name.")
-        elif text.lower() in seen:
-            found.append(f"'{name}' has two labels called '{text}'.")
-        seen.add(text.lower())
+    if any(label.name.strip().lower() in PLACEHOLDERS for label in draft.labels):
+        found.append(f"A label of '{name}' has no name.")
     return found
 
 

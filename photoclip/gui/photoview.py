@@ -52,6 +52,15 @@ def score_text(tag: PhotoTag) -> str:
     return text
 
 
+#: Narrow enough for the side panel at its narrowest (300 px) without a sideways scroll:
+#: short headers, the tick beside the label, a small font.
+_WHY_HEADER = (
+    "<tr><th align='left'>label</th><th align='right'>probability</th>"
+    "<th align='right'>threshold</th><th align='right'>cosine</th>"
+    "<th align='right'>split</th></tr>"
+)
+
+
 def explanation_html(explanations: Sequence[Explanation]) -> str:
     """Every label's probability, threshold, cosine and library split (the cosine a photo
     must also reach, where the library's scores split) per category, as `tag --explain`
@@ -59,19 +68,19 @@ def explanation_html(explanations: Sequence[Explanation]) -> str:
     parts = []
     for e in explanations:
         rows = "".join(
-            f"<tr><td>{escape(s.label)}{' [counter]' if s.counter else ''}</td>"
-            f"<td align='right'>&nbsp;{s.probability:.3f}</td>"
-            f"<td align='right'>&nbsp;{_number(s.threshold)}</td>"
-            f"<td align='right'>&nbsp;{s.score:.3f}</td>"
-            f"<td align='right'>&nbsp;{_number(s.split)}</td>"
-            f"<td>&nbsp;{'✓' if s.tagged else ''}</td></tr>"
+            f"<tr><td>{escape(s.label)}{' [counter]' if s.counter else ''}"
+            f"{' ✓' if s.tagged else ''}</td>"
+            f"<td align='right'>{s.probability:.3f}</td>"
+            f"<td align='right'>{_number(s.threshold)}</td>"
+            f"<td align='right'>{s.score:.3f}</td>"
+            f"<td align='right'>{_number(s.split)}</td></tr>"
             for s in e.scores
         )
         notes = "".join(f"<br><i>{escape(n)}</i>" for n in e.notes)
         parts.append(
-            f"<p><b>{escape(e.category)}</b> ({e.kind}, logit scale {e.logit_scale:.1f})<table>"
-            "<tr><th align='left'>label</th><th>&nbsp;probability</th><th>&nbsp;threshold</th>"
-            f"<th>&nbsp;cosine</th><th>&nbsp;library split</th><th></th></tr>{rows}</table>"
+            f"<p><b>{escape(e.category)}</b> ({e.kind}, logit scale {e.logit_scale:.1f})"
+            f"<table cellspacing='0' cellpadding='2' style='font-size:small'>{_WHY_HEADER}{rows}"
+            "</table>"
             f"none of these: {e.background:.3f}{notes}</p>"
         )
     return "".join(parts)

@@ -207,6 +207,43 @@ def test_a_crash_mid_apply_is_resumed_or_undone_from_the_journal(
         assert photo is not None and photo.path.exists()
 
 
+def test_apply_appends_each_step_and_never_rewrites_the_whole_plan_per_step(
+    library: tuple[Catalog, dict[str, list[int]], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step's journal cost must not grow with the plan: over 100k photos, rewriting the
+    plan at every step wrote terabytes. The plan file is written a fixed number of times."""
+    catalog, _, base = library
+    sorter = Sorter(catalog, base / "journals")
+    plan = sorter.plan([Rule.parse(f"Colour:*={base}/dest/{{label}}", "copy")])
+    real_write, writes = sorting._write, []
+    monkeypatch.setattr(sorting, "_write", lambda *a: writes.append(1) or real_write(*a))
+    sorter.apply()
+    sorter.undo()
+    assert len(plan.steps) == 7 and len(writes) == 4  # applying, applied, undoing, reverted
+
+
+def test_a_step_record_cut_short_by_a_kill_is_skipped_and_later_ones_still_count(
+    library: tuple[Catalog, dict[str, list[int]], Path],
+) -> None:
+    catalog, _, base = library
+    sorter = Sorter(catalog, base / "journals")
+    sorter.plan([Rule.parse(f"Colour:*={base}/dest/{{label}}", "copy")])
+    path, plan = sorter.latest() or pytest.fail("no journal")
+    plan.state = sorting.APPLYING
+    sorting._write(path, plan)
+    first, second = plan.steps[0], plan.steps[1]
+    first.status = sorting.STARTED
+    sorting._append(path, 0, first)
+    with open(path.with_name(path.name + ".steps"), "a", encoding="utf-8") as log:
+        log.write('\n{"index": 0, "step": {"photo_id"')  # the kill came mid-write
+    second.status = sorting.STARTED
+    sorting._append(path, 1, second)  # the next process goes on appending
+    _, read = sorter.latest() or pytest.fail("no journal")
+    assert [s.status for s in read.steps[:3]] == [sorting.STARTED, sorting.STARTED, "pending"]
+    Sorter(catalog, base / "journals").apply()  # and resumes from it
+    assert len(_tree(base / "dest")) == 7
+
+
 def test_apply_refuses_without_a_plan_and_rules_are_checked(tmp_path: Path) -> None:
     sorter = Sorter(Catalog.open(tmp_path / "c.sqlite3"), tmp_path / "journals")
     with pytest.raises(SortError):
@@ -417,7 +454,15 @@ class _Kill:
 
 
 #: Every function through which sorting changes the disk or its journal.
-_STEPS = ("_write", "_move", "_copy_verified", "_place", "_make_folders", "_remove_partial")
+_STEPS = (
+    "_write",
+    "_append",
+    "_move",
+    "_copy_verified",
+    "_place",
+    "_make_folders",
+    "_remove_partial",
+)
 
 
 def _killed_at(

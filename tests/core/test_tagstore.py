@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from photoclip.core.categories import Category, Label
+from photoclip.core.errors import KnownError
 from photoclip.core.tagstore import CONFIRMED, REJECTED, Calibration, TagRow, TagStore
 from tests.core.tagvectors import MODEL_KEY, catalog_with_vectors
 
@@ -114,3 +115,32 @@ def test_a_failed_save_changes_nothing(store: TagStore) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         store.save_categories([replace(pets, name="Animals"), broken], removed=["Scene"])
     assert [(c.name, c.id) for c in store.categories()] == [("Pets", pets.id), ("Scene", scene.id)]
+
+
+@pytest.mark.parametrize(
+    ("category", "said"),
+    [
+        (Category("", (Label("dog"), Label("cat"))), "A category has no name"),
+        (Category("  ", (Label("dog"), Label("cat"))), "A category has no name"),
+        (Category("Pets", (Label("dog"), Label(" "))), "A label of 'Pets' has no name"),
+        (Category("Pets", (Label("dog"), Label("Dog"))), "two labels called 'Dog'"),
+    ],
+)
+def test_a_category_with_a_blank_or_doubled_name_is_refused_and_nothing_is_stored(
+    store: TagStore, category: Category, said: str
+) -> None:
+    (pets,) = store.save_categories([PETS])
+    with pytest.raises(KnownError, match=said):
+        store.save_categories([category], removed=["Pets"])
+    assert [(c.name, c.id) for c in store.categories()] == [("Pets", pets.id)]
+
+
+def test_category_labels_are_one_category_s_tags_by_photo(store: TagStore) -> None:
+    pets, scene = store.save_categories([PETS, SCENE])
+    dog, cat = (label.id or 0 for label in pets.labels)
+    beach = scene.labels[0].id or 0
+    rows = [TagRow(1, dog, 0.9, 0.5), TagRow(1, cat, 0.8, 0.5), TagRow(2, cat, 0.7, 0.5)]
+    store.replace_auto_tags([dog, cat], rows, None)
+    store.replace_auto_tags([beach], [TagRow(3, beach, 0.9, 0.5)], None)
+    assert store.category_labels(pets.id or 0) == {1: {"dog", "cat"}, 2: {"cat"}}
+    assert store.category_labels(scene.id or 0) == {3: {"beach"}}

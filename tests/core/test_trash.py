@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -67,8 +68,8 @@ def test_trashed_files_go_to_the_freedesktop_trash_and_come_back(
     trash = home / "xdg" / "Trash"
     assert len(list((trash / "files").iterdir())) == 3
     assert len(list((trash / "info").glob("*.trashinfo"))) == 3
-    journal = json.loads((home / "data" / "trash-journal.json").read_text())
-    assert all(f["trashed"] for f in journal["batches"][0]["files"])  # each one was found
+    (batch,) = Trash(home / "data").batches()
+    assert all(f.trashed for f in batch.files)  # each one was found
 
     restored = run_trash(home, "undo")
     assert sorted(restored["done"]) == sorted(str(p) for p in photos)
@@ -118,6 +119,56 @@ def test_undo_takes_back_one_batch_at_a_time(tmp_path: Path) -> None:
     assert trash.undo().done == [first] and first.exists()
     with pytest.raises(KnownError):
         trash.undo()
+
+
+def _fake_trash(folder: Path) -> tuple[Callable[[Path], None], Callable[..., Path | None]]:
+    folder.mkdir()
+
+    def send(path: Path) -> None:
+        path.rename(folder / path.name)
+
+    def locate(original: Path, size: int, mtime_ns: int) -> Path | None:
+        return folder / original.name
+
+    return send, locate
+
+
+def test_a_batch_in_the_journal_of_an_earlier_version_can_still_be_undone(
+    tmp_path: Path,
+) -> None:
+    send, locate = _fake_trash(tmp_path / "fake-trash")
+    photo = tmp_path / "kept.jpg"
+    photo.write_bytes(b"kept")
+    stat = photo.stat()
+    send(photo)
+    old = {"id": "a1", "when": 1.0, "undone": False, "files": [
+        {"original": str(photo), "trashed": str(tmp_path / "fake-trash" / "kept.jpg"),
+         "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}]}  # fmt: skip
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "trash-journal.json").write_text(json.dumps({"batches": [old]}))
+    trash = Trash(tmp_path / "data", send=send, locate=locate)
+    assert trash.undo().done == [photo] and photo.read_bytes() == b"kept"
+    assert trash.batches()[0].undone  # and it is not undone twice
+    with pytest.raises(KnownError, match="Nothing was moved"):
+        trash.undo()
+
+
+def test_moving_many_files_appends_to_the_journal_and_never_reads_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each file's journal cost must not grow with the batch or the history."""
+    from photoclip.core import trash as module
+
+    send, locate = _fake_trash(tmp_path / "fake-trash")
+    paths = [tmp_path / f"{i}.jpg" for i in range(30)]
+    for path in paths:
+        path.write_bytes(path.name.encode())
+    trash = Trash(tmp_path / "data", send=send, locate=locate)
+    monkeypatch.setattr(module, "records", lambda path: pytest.fail("read the journal"))
+    assert trash.move(paths).done == paths
+    monkeypatch.undo()
+    (batch,) = trash.batches()
+    assert [f.original for f in batch.files] == paths and all(f.trashed for f in batch.files)
 
 
 KILLED_SCRIPT = """
@@ -170,7 +221,7 @@ def test_a_kill_at_any_moment_of_a_move_leaves_nothing_undo_cannot_bring_back(
         mover.send_signal(signal.SIGKILL)
         mover.wait(30)
 
-    if (home / "data" / "trash-journal.json").exists():
+    if (home / "data" / "trash-journal.log").exists():
         run_trash(home, "undo")
     assert checksums(paths) == before  # every file back, byte for byte
     files = home / "xdg" / "Trash" / "files"

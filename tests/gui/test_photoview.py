@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QImage
-from PySide6.QtWidgets import QLabel, QToolButton
+from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QToolButton
 from pytestqt.qtbot import QtBot
 
 from photoclip.core.browsing import PhotoDetails
@@ -79,6 +79,26 @@ def test_why_this_tag_is_collapsed_and_shows_the_explain_numbers(qtbot: QtBot) -
     assert why.isVisibleTo(view)
     for number in ("0.312", "0.271", "0.410", "none of these: 0.050", "not a beach [counter]"):
         assert number in why.text()
+
+
+def test_why_this_tag_fits_the_side_panel_without_a_sideways_scroll(qtbot: QtBot) -> None:
+    view = _view(qtbot)
+    view.resize(1000, 700)
+    view.show()
+    scores = [
+        LabelScore(name, 0.41, -0.3125, 0.2711, False, name == "yellow", "auto")
+        for name in ("yellow", "orange", "purple", "white")
+    ]
+    view.show_explanation([Explanation("Colour", "single", 0.0, scores, 0.05, 10.0)])
+    qtbot.mouseClick(view.why_button, Qt.MouseButton.LeftButton)
+    panel = view.findChild(QScrollArea)
+    assert panel is not None
+    splitter = panel.parentWidget()
+    assert isinstance(splitter, QSplitter)
+    splitter.setSizes([1000 - panel.minimumWidth(), panel.minimumWidth()])
+    qtbot.waitUntil(lambda: panel.width() <= panel.minimumWidth() + 10)
+    qtbot.wait(50)
+    assert not panel.horizontalScrollBar().isVisible()
 
 
 def test_a_correction_says_what_it_changed_and_offers_undo(qtbot: QtBot) -> None:
