@@ -286,7 +286,7 @@ class TrashPhotos(Action):
     def perform(self, work: Work) -> Any:
         from photoclip.core.trash import trash_photos
 
-        return trash_photos(work.library, work.worker.locations.data, self.paths)
+        return trash_photos(work.library, work.worker.locations.data, self.paths, _steps(work))
 
 
 @dataclass(frozen=True)

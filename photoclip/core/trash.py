@@ -90,22 +90,27 @@ class Trash:
 
     # -- moving --------------------------------------------------------------------------
 
-    def move(self, paths: Sequence[Path]) -> TrashReport:
-        """Trash each file. The journal names a file before it moves (and where it went
-        after), so a kill at any moment leaves nothing in the trash that undo cannot find."""
+    def move(
+        self, paths: Sequence[Path], progress: Callable[[int, int], None] | None = None
+    ) -> TrashReport:
+        """Trash each file, calling `progress(done, total)` after each. The journal names
+        a file before it moves (and where it went after), so a kill at any moment leaves
+        nothing in the trash that undo cannot find."""
         batch = TrashBatch(uuid.uuid4().hex, time.time(), ())
         report = TrashReport()
-        for path in map(Path, paths):
+        for number, path in enumerate(map(Path, paths), 1):
             try:
-                batch = self._move_one(path, batch)
+                self._move_one(path, batch)
             except OSError as error:
                 report.skipped.append((path, _reason(error, path)))
-                continue
-            report.done.append(path)
+            else:
+                report.done.append(path)
+            if progress is not None:
+                progress(number, len(paths))
         return report
 
-    def _move_one(self, path: Path, batch: TrashBatch) -> TrashBatch:
-        """Journal, move, journal where it went; returns the batch with the file in it."""
+    def _move_one(self, path: Path, batch: TrashBatch) -> None:
+        """Journal, move, journal where it went."""
         if not path.is_file():
             raise OSError(errno.ENOENT, "not a file any more")
         stat = path.stat()
@@ -118,7 +123,6 @@ class Trash:
             raise
         gone = replace(going, trashed=self._locate(path, stat.st_size, stat.st_mtime_ns))
         self._record(batch, file=_file_to_json(gone))
-        return replace(batch, files=(*batch.files, gone))
 
     # -- undoing ---------------------------------------------------------------------------
 
@@ -212,10 +216,15 @@ def _replayed(batch: TrashBatch | None, record: dict) -> TrashBatch:
 # -- finding a file in the trash -------------------------------------------------------------------
 
 
-def trash_photos(library: Library, data: Path, paths: Sequence[Path]) -> TrashReport:
+def trash_photos(
+    library: Library,
+    data: Path,
+    paths: Sequence[Path],
+    progress: Callable[[int, int], None] | None = None,
+) -> TrashReport:
     """Move photos to the trash (journaled in `data`) and drop the ones that went from
     the library; the ones skipped stay, with their reasons in the report."""
-    report = Trash(data).move(paths)
+    report = Trash(data).move(paths, progress)
     photos = [library.catalog.photo_by_path(path) for path in report.done]
     library.delete_photos([photo.id for photo in photos if photo is not None])
     return report

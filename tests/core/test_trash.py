@@ -226,3 +226,15 @@ def test_a_kill_at_any_moment_of_a_move_leaves_nothing_undo_cannot_bring_back(
     assert checksums(paths) == before  # every file back, byte for byte
     files = home / "xdg" / "Trash" / "files"
     assert not files.exists() or not list(files.iterdir())  # and nothing left behind
+
+
+def test_a_move_reports_each_file_done_of_all_skipped_ones_included(tmp_path: Path) -> None:
+    send, locate = _fake_trash(tmp_path / "fake-trash")
+    paths = [tmp_path / "a.jpg", tmp_path / "missing.jpg", tmp_path / "b.jpg"]
+    paths[0].write_bytes(b"a")
+    paths[2].write_bytes(b"b")
+    steps: list[tuple[int, int]] = []
+    report = Trash(tmp_path / "data", send=send, locate=locate).move(
+        paths, lambda done, total: steps.append((done, total))
+    )
+    assert report.done == [paths[0], paths[2]] and steps == [(1, 3), (2, 3), (3, 3)]
