@@ -1,0 +1,273 @@
+"""Whole-frame search (issue 20): are shapes near a photo's edges found as well as central ones?
+
+    python tests/benchmarks/bench_whole_frame.py [--scenes 400] [--coco ../shared/data/coco-mini]
+        [--speed-photos 48] [--rounds 3] [--no-speed]
+
+Held-out scenes of our own making (tests/heldout.py `frame_scene`, not the training
+generator): 3:2, 2:3, 4:3, 16:9 and 1:1 canvases up to 1024 px with one or two tilted shapes
+placed anywhere, on plain, gradient and noise backgrounds and on real photos from coco-mini.
+Each is embedded with the test-shapes model under every framing candidate:
+
+  crop            open_clip's default eval transform (short side resized, centre square kept);
+  squash          the whole frame resized to a square (open_clip resize_mode 'squash');
+  letterbox-mean  long side resized, padded to a square with the model's mean colour
+                  (open_clip resize_mode 'longest', fill_color = the normalisation mean);
+  letterbox-black the same with open_clip's default fill (0);
+  letterbox-photo padded with the photo's own mean colour, then the default transform;
+  crops-mean      3 overlapping squares (both ends and the centre), their vectors averaged;
+  crops-best      the same 3 squares kept as 3 vectors, a photo scored by its best one.
+
+Every "a photo of a {colour} {shape}" query ranks all scenes; R is the number of scenes
+holding that shape. Per relevant (scene, shape): its rank, and whether it is within the top R.
+Split by where the shape's centre lies: inside or outside the centre square.
+
+Speed: photos/s of the embedding pipeline (our draft decode + the candidate's transform +
+the model) on camera-size (4032x3024) JPEGs upscaled from coco-mini, candidates interleaved
+round by round in one run, reported as medians and as ratios to `crop`.
+Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageStat
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests import heldout
+
+Transform = Callable[[Image.Image], Any]
+QUERY = "a photo of a {} {}"
+DEFAULT_COCO = Path(__file__).resolve().parents[3] / "shared" / "data" / "coco-mini"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scenes", type=int, default=400)
+    parser.add_argument("--seed", type=int, default=20)
+    parser.add_argument("--coco", type=Path, default=DEFAULT_COCO)
+    parser.add_argument("--speed-photos", type=int, default=48)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-speed", action="store_true")
+    args = parser.parse_args()
+    encoder = _encoder()
+    candidates = _candidates(encoder)
+    scenes = _scenes(args)
+    queries = [(c, s) for c in heldout.COLOURS for s in heldout.SHAPES]
+    texts = encoder.encode_texts([QUERY.format(c, s) for c, s in queries])
+    result: dict[str, Any] = {"scenes": len(scenes), "model": "test-shapes", "found": {}}
+    result["relevant"] = _relevant_counts(scenes)
+    for name, (transform, crops) in candidates.items():
+        scores = _scores(encoder, scenes, transform, crops, texts)
+        result["found"][name] = _figures(scenes, queries, scores)
+    if not args.no_speed:
+        result["speed"] = _speed(encoder, candidates, args)
+    json.dump(result, sys.stdout, indent=2, default=lambda x: round(float(x), 4))
+    sys.stdout.write("\n")
+
+
+def _encoder() -> Any:
+    from photoclip.core.embedding import load_encoder
+    from photoclip.core.profiles import resolve_profile
+
+    return load_encoder(resolve_profile("test-shapes"), device="cpu")
+
+
+# -- the candidates ----------------------------------------------------------------------------
+
+
+def _candidates(encoder: Any) -> dict[str, tuple[Transform, str | None]]:
+    """name -> (PIL -> tensor, how crops combine: None for one view, 'mean' or 'best')."""
+    import open_clip
+
+    cfg = open_clip.get_model_preprocess_cfg(encoder.model)
+    size = encoder.input_size
+
+    def transform(mode: str, fill: Any = 0) -> Transform:
+        return open_clip.image_transform(
+            size, is_train=False, mean=cfg["mean"], std=cfg["std"],
+            interpolation=cfg["interpolation"], resize_mode=mode, fill_color=fill,
+        )  # fmt: skip
+
+    crop = transform("shortest")
+    model_mean = tuple(round(255 * m) for m in cfg["mean"])
+    return {
+        "crop": (crop, None),
+        "squash": (transform("squash"), None),
+        "letterbox-mean": (transform("longest", model_mean), None),
+        "letterbox-black": (transform("longest", 0), None),
+        "letterbox-photo": (lambda image: crop(_pad_square(image)), None),
+        "crops-mean": (_crops_transform(crop), "mean"),
+        "crops-best": (_crops_transform(crop), "best"),
+    }
+
+
+def _pad_square(image: Image.Image) -> Image.Image:
+    fill = tuple(round(v) for v in ImageStat.Stat(image).mean)
+    side = max(image.size)
+    square = Image.new("RGB", (side, side), fill)  # type: ignore[arg-type]
+    square.paste(image, ((side - image.width) // 2, (side - image.height) // 2))
+    return square
+
+
+def _crops_transform(crop: Transform) -> Transform:
+    import torch
+
+    def views(image: Image.Image) -> Any:
+        return torch.stack([crop(view) for view in square_crops(image)])
+
+    return views
+
+
+def square_crops(image: Image.Image) -> list[Image.Image]:
+    """Squares of the short side: one for a square photo, else both ends and the centre."""
+    width, height = image.size
+    short, long = min(width, height), max(width, height)
+    if long - short < 2:
+        return [image]
+    count = 3
+    offsets = [round(k * (long - short) / (count - 1)) for k in range(count)]
+    if width >= height:
+        return [image.crop((o, 0, o + short, short)) for o in offsets]
+    return [image.crop((0, o, short, o + short)) for o in offsets]
+
+
+# -- the scenes and their figures --------------------------------------------------------------
+
+
+def _scenes(args: argparse.Namespace) -> list[heldout.FrameScene]:
+    rng = random.Random(args.seed)
+    files = [json.loads(line)["file"] for line in (args.coco / "manifest.jsonl").open()]
+    rng.shuffle(files)
+    pairs = [(c, s) for c in heldout.COLOURS for s in heldout.SHAPES]
+    scenes = []
+    for i in range(args.scenes):
+        chosen = rng.sample(pairs, 2 if rng.random() < 0.4 else 1)
+        aspect = heldout.FRAME_ASPECTS[i % len(heldout.FRAME_ASPECTS)]
+        background = heldout.FRAME_BACKGROUNDS[(i // 5) % len(heldout.FRAME_BACKGROUNDS)]
+        if background == "photo":
+            with Image.open(args.coco / files[i % len(files)]) as photo:
+                scenes.append(heldout.frame_scene(rng, chosen, photo=photo, aspect=aspect))
+        else:
+            scenes.append(heldout.frame_scene(rng, chosen, background=background, aspect=aspect))
+    return scenes
+
+
+def _relevant_counts(scenes: list[heldout.FrameScene]) -> dict[str, int]:
+    placed = [(s, p) for s in scenes for p in s.shapes]
+    outside = sum(s.outside_centre(p) for s, p in placed)
+    return {"inside": len(placed) - outside, "outside": outside}
+
+
+def _scores(
+    encoder: Any,
+    scenes: list[heldout.FrameScene],
+    transform: Transform,
+    crops: str | None,
+    texts: np.ndarray,
+) -> np.ndarray:
+    """(scenes, queries) scores."""
+    import torch
+
+    rows = []
+    for start in range(0, len(scenes), 32):
+        views = [transform(s.image) for s in scenes[start : start + 32]]
+        if crops is None:
+            rows.append(encoder.encode_images(torch.stack(views)) @ texts.T)
+            continue
+        for view in views:
+            vectors = encoder.encode_images(view)
+            if crops == "mean":
+                mean = vectors.mean(axis=0)
+                rows.append((mean / np.linalg.norm(mean) @ texts.T)[None])
+            else:
+                rows.append((vectors @ texts.T).max(axis=0)[None])
+    return np.concatenate(rows)
+
+
+def _figures(
+    scenes: list[heldout.FrameScene], queries: list[tuple[str, str]], scores: np.ndarray
+) -> dict[str, Any]:
+    hits: dict[str, list[bool]] = {"inside": [], "outside": []}
+    ranks: dict[str, list[int]] = {"inside": [], "outside": []}
+    for q, (colour, shape) in enumerate(queries):
+        holders = {
+            k: p
+            for k, s in enumerate(scenes)
+            for p in s.shapes
+            if (p.colour, p.shape) == (colour, shape)
+        }
+        order = np.argsort(-scores[:, q], kind="stable")
+        rank_of = {int(k): r + 1 for r, k in enumerate(order)}
+        for k, placed in holders.items():
+            where = "outside" if scenes[k].outside_centre(placed) else "inside"
+            hits[where].append(rank_of[k] <= len(holders))
+            ranks[where].append(rank_of[k])
+    figures: dict[str, Any] = {}
+    for where in ("inside", "outside"):
+        figures[f"top_r_{where}"] = float(np.mean(hits[where]))
+        figures[f"median_rank_{where}"] = statistics.median(ranks[where])
+    figures["outside_over_inside"] = figures["top_r_outside"] / max(figures["top_r_inside"], 1e-9)
+    return figures
+
+
+# -- speed ---------------------------------------------------------------------------------------
+
+
+def _speed(
+    encoder: Any, candidates: dict[str, tuple[Transform, str | None]], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Photos/s of draft decode + transform + model on camera JPEGs, candidates interleaved."""
+    files = sorted((args.coco / "train2017").glob("*.jpg"))[: args.speed_photos]
+    blobs = [_camera_jpeg(path) for path in files]
+    names = ["crop", "squash", "letterbox-mean", "letterbox-photo", "crops-best"]
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    for _ in range(args.rounds):
+        for name in names:
+            transform, crops = candidates[name]
+            rates[name].append(_rate(encoder, blobs, transform, crops is not None))
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    return {
+        "photos": len(blobs),
+        "photos_per_s": medians,
+        "ratio_to_crop": {name: medians[name] / medians["crop"] for name in names},
+    }
+
+
+def _camera_jpeg(path: Path) -> bytes:
+    with Image.open(path) as image:
+        big = image.convert("RGB").resize((4032, 3024), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    big.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def _rate(encoder: Any, blobs: list[bytes], transform: Transform, stacked: bool) -> float:
+    import torch
+
+    from photoclip.core.imageio import decode_photo
+
+    start = time.perf_counter()
+    for first in range(0, len(blobs), 16):
+        tensors = [
+            decode_photo(blob, encoder.input_size, transform).tensor
+            for blob in blobs[first : first + 16]
+        ]
+        batch = torch.cat(tensors) if stacked else torch.stack(tensors)
+        encoder.encode_images(batch)
+    return len(blobs) / (time.perf_counter() - start)
+
+
+if __name__ == "__main__":
+    main()
