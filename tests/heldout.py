@@ -127,7 +127,10 @@ def _shade(rng: random.Random, colour: str) -> tuple[int, int, int]:
 
 
 def _background(
-    rng: random.Random, kind: str, size: tuple[int, int], avoid: tuple[int, int, int]
+    rng: random.Random,
+    kind: str,
+    size: tuple[int, int],
+    avoid: tuple[int, int, int] | list[tuple[int, int, int]],
 ) -> Image.Image:
     first, second = _far_colour(rng, avoid), _far_colour(rng, avoid)
     width, height = size
@@ -144,10 +147,17 @@ def _background(
     return Image.fromarray(np.clip(np.array(first) + noise, 0, 255).astype(np.uint8))
 
 
-def _far_colour(rng: random.Random, avoid: tuple[int, int, int]) -> tuple[int, int, int]:
+def _far_colour(
+    rng: random.Random, avoid: tuple[int, int, int] | list[tuple[int, int, int]]
+) -> tuple[int, int, int]:
+    """A random colour far from `avoid` (one colour, or each of a list)."""
+    avoided = avoid if isinstance(avoid, list) else [avoid]
     while True:
         colour = tuple(rng.randint(0, 255) for _ in range(3))
-        if sum(abs(a - b) for a, b in zip(colour, avoid, strict=True)) >= _MIN_CONTRAST:
+        if all(
+            sum(abs(a - b) for a, b in zip(colour, other, strict=True)) >= _MIN_CONTRAST
+            for other in avoided
+        ):
             return colour  # type: ignore[return-value]
 
 
@@ -252,7 +262,7 @@ def frame_scene(
         background = "photo"
     else:
         avoid = [COLOURS[colour] for colour, _ in pairs]
-        canvas = _background(rng, background, (width, height), _mean_colour(avoid))
+        canvas = _background(rng, background, (width, height), avoid)
     placed: list[PlacedShape] = []
     for colour, shape in pairs:
         where = _free_place(rng, canvas.size, placed)
@@ -269,10 +279,6 @@ def _frame_canvas(
     long = rng.randint(max(64, max_side // 2), max_side)
     scale = long / max(aspect)
     return max(8, round(aspect[0] * scale)), max(8, round(aspect[1] * scale))
-
-
-def _mean_colour(colours: list[tuple[int, int, int]]) -> tuple[int, int, int]:
-    return tuple(round(sum(c[i] for c in colours) / len(colours)) for i in range(3))  # type: ignore[return-value]
 
 
 def _free_place(

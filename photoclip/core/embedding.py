@@ -365,13 +365,15 @@ def _logit_scale(model: Any) -> float:
 
 
 def _create_kwargs(profile: ModelProfile, weights: Path | None) -> dict:
-    if weights is None:
-        # pretrained_text=False: text towers from the HF hub would otherwise download.
-        return {"pretrained": None, "pretrained_text": False}
-    kwargs: dict[str, Any] = {"pretrained": str(weights)}
-    if profile.pretrained:
-        kwargs.update(_preprocess_overrides(pretrained_config(profile)))
-    kwargs["pretrained_text"] = False
+    # pretrained_text=False: text towers from the HF hub would otherwise download.
+    kwargs: dict[str, Any] = {"pretrained": None, "pretrained_text": False}
+    if weights is not None:
+        kwargs["pretrained"] = str(weights)
+        if profile.pretrained:
+            kwargs.update(_preprocess_overrides(pretrained_config(profile)))
+    # The profile's framing (profiles.FRAMING: the whole photo, not its centre square)
+    # through open_clip's own eval transform, so the draft decode has one transform to match.
+    kwargs["image_resize_mode"] = profile.framing
     return kwargs
 
 

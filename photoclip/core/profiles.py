@@ -28,6 +28,28 @@ TEST_SHAPES_WEIGHTS = (
 )
 
 
+#: How a photo's frame becomes the model's square input (issue 20), as open_clip's eval
+#: transform names it (`image_resize_mode`). "shortest" is open_clip's default: the short
+#: side is resized and only the centre square is kept, so a 4:3 photo loses a quarter of
+#: its area to search, tagging and similar photos, a 16:9 one 44%. "squash" resizes the
+#: whole frame to the square instead: nothing is cut off, and it costs nothing more.
+#:
+#: Chosen on tests/benchmarks/bench_whole_frame.py (test-shapes model, held-out scenes with
+#: shapes anywhere on 3:2, 2:3, 4:3, 16:9 and 1:1 canvases, real-photo backgrounds; share of
+#: relevant photos ranked within the top R, inside / outside the centre square):
+#:   crop (shortest)      0.33 / 0.11    squash               0.31 / 0.26
+#:   letterbox, model's mean fill 0.24 / 0.13; black fill 0.23 / 0.10; photo's mean 0.30 / 0.25
+#:   3 crops, one averaged vector 0.35 / 0.19; 3 vectors, best crop scores 0.34 / 0.31
+#: Padding puts flat bands the model never saw into every photo and halves a 16:9 photo's
+#: pixels; squash keeps them all, stretched, which CLIP's features tolerate better (shapes
+#: stay recognisable at 16:9). Several crops score best outside the centre, but cost one
+#: model pass (and one stored vector) per crop, about 3x the model's time per photo.
+#: Squash is one pass, one vector per photo, and open_clip's own transform.
+FRAMING = "squash"
+#: The framing of vectors stored before issue 20; a profile with it keeps the old key.
+LEGACY_FRAMING = "shortest"
+
+
 @dataclass(frozen=True)
 class Extra:
     """An optional part of the install that a profile needs (`pip install photoclip[name]`)."""
@@ -64,6 +86,8 @@ class ModelProfile:
     title: str = ""
     #: Optional libraries it needs beyond the core install.
     extra: Extra | None = None
+    #: open_clip's resize mode for photos (see FRAMING); part of the vectors' identity.
+    framing: str = FRAMING
 
     @property
     def random_weights(self) -> bool:
@@ -71,7 +95,16 @@ class ModelProfile:
 
     @property
     def key(self) -> str:
-        """Identity of the vectors this profile produces; stored with every embedding."""
+        """Identity of the vectors this profile produces; stored with every embedding.
+
+        The framing is part of it, so vectors of a library indexed with the centre crop
+        (before issue 20) are of another model: the worker re-embeds them in the
+        background, and searches use them until it is done (the model-switch path)."""
+        framing = "" if self.framing == LEGACY_FRAMING else f"+{self.framing}"
+        return f"{self._weights_key}{framing}"
+
+    @property
+    def _weights_key(self) -> str:
         if self.pretrained:
             return f"{self.arch}:{self.pretrained}"
         if self.weights_file:

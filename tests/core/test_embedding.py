@@ -135,3 +135,26 @@ def test_load_encoder_fuses_and_feeds_channels_last(
     images = torch.randn(3, 3, 64, 64)  # NCHW, as the transform makes them
     expected = image_vectors(encoder.model, images).numpy()
     np.testing.assert_allclose(encoder.encode_images(images), expected, atol=1e-5)
+
+
+def test_the_encoder_embeds_the_whole_frame_with_open_clips_own_transform(
+    tiny_encoder: Any,
+) -> None:
+    """Issue 20: the profile's framing (squash) reaches open_clip's eval transform, so a
+    mark at a wide photo's edge reaches the model (the default centre crop cut it off)."""
+    import open_clip
+    from PIL import Image
+
+    from photoclip.core.profiles import FRAMING
+
+    theirs = open_clip.image_transform(
+        tiny_encoder.input_size, is_train=False, resize_mode=FRAMING
+    )
+    cropped = open_clip.image_transform(tiny_encoder.input_size, is_train=False)
+    wide = Image.new("RGB", (300, 100), (255, 255, 255))
+    wide.paste((255, 0, 0), (0, 0, 30, 100))  # red down the left edge only
+    ours = tiny_encoder.prepare(wide)
+    assert torch.equal(ours, theirs(wide))
+    red_minus_green = ours[0] - ours[1]  # normalised channels: white is near 0 in both
+    assert float(red_minus_green[:, 0].mean()) > 2  # the red edge is in the model's input
+    assert float((cropped(wide)[0] - cropped(wide)[1])[:, 0].mean()) < 0.5  # it was not
