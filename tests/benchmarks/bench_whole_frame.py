@@ -1,7 +1,8 @@
 """Whole-frame search (issue 20): are shapes near a photo's edges found as well as central ones?
 
-    python tests/benchmarks/bench_whole_frame.py [--scenes 400] [--coco ../shared/data/coco-mini]
-        [--speed-photos 48] [--rounds 3] [--no-speed]
+    python tests/benchmarks/bench_whole_frame.py [--scenes 400] [--seed 20]
+        [--coco ../shared/data/coco-mini] [--only crop,squash,...] [--no-quality]
+        [--speed-photos 48] [--rounds 5] [--speed-arch ViT-B-32] [--no-speed]
 
 Held-out scenes of our own making (tests/heldout.py `frame_scene`, not the training
 generator): 3:2, 2:3, 4:3, 16:9 and 1:1 canvases up to 1024 px with one or two tilted shapes
@@ -23,7 +24,10 @@ Split by where the shape's centre lies: inside or outside the centre square.
 
 Speed: photos/s of the embedding pipeline (our draft decode + the candidate's transform +
 the model) on camera-size (4032x3024) JPEGs upscaled from coco-mini, candidates interleaved
-round by round in one run, reported as medians and as ratios to `crop`.
+round by round (the order turning each round) in one run, reported as medians and as
+ratios to `crop`. With test-shapes (64 px) the decode dominates; --speed-arch ViT-B-32
+times the same with random weights of the default model's architecture, whose forward pass
+dominates on a CPU (what several crops cost a real library).
 Prints JSON.
 """
 
@@ -57,31 +61,46 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=400)
     parser.add_argument("--seed", type=int, default=20)
     parser.add_argument("--coco", type=Path, default=DEFAULT_COCO)
+    parser.add_argument("--only", help="comma-separated candidate names (default: all)")
+    parser.add_argument("--no-quality", action="store_true")
     parser.add_argument("--speed-photos", type=int, default=48)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--speed-arch", help="time this architecture (random weights) instead")
     parser.add_argument("--no-speed", action="store_true")
     args = parser.parse_args()
     encoder = _encoder()
-    candidates = _candidates(encoder)
-    scenes = _scenes(args)
-    queries = [(c, s) for c in heldout.COLOURS for s in heldout.SHAPES]
-    texts = encoder.encode_texts([QUERY.format(c, s) for c, s in queries])
-    result: dict[str, Any] = {"scenes": len(scenes), "model": "test-shapes", "found": {}}
-    result["relevant"] = _relevant_counts(scenes)
-    for name, (transform, crops) in candidates.items():
-        scores = _scores(encoder, scenes, transform, crops, texts)
-        result["found"][name] = _figures(scenes, queries, scores)
+    result: dict[str, Any] = {"model": "test-shapes"}
+    if not args.no_quality:
+        result.update(_quality(encoder, args))
     if not args.no_speed:
-        result["speed"] = _speed(encoder, candidates, args)
+        timed = _encoder(args.speed_arch) if args.speed_arch else encoder
+        result["speed"] = {"model": args.speed_arch or "test-shapes", **_speed(timed, args)}
     json.dump(result, sys.stdout, indent=2, default=lambda x: round(float(x), 4))
     sys.stdout.write("\n")
 
 
-def _encoder() -> Any:
-    from photoclip.core.embedding import load_encoder
-    from photoclip.core.profiles import resolve_profile
+def _quality(encoder: Any, args: argparse.Namespace) -> dict[str, Any]:
+    candidates = _candidates(encoder)
+    names = args.only.split(",") if args.only else list(candidates)
+    scenes = _scenes(args)
+    queries = [(c, s) for c in heldout.COLOURS for s in heldout.SHAPES]
+    texts = encoder.encode_texts([QUERY.format(c, s) for c, s in queries])
+    found = {}
+    for name in names:
+        transform, crops = candidates[name]
+        found[name] = _figures(scenes, queries, _scores(encoder, scenes, transform, crops, texts))
+    return {"scenes": len(scenes), "relevant": _relevant_counts(scenes), "found": found}
 
-    return load_encoder(resolve_profile("test-shapes"), device="cpu")
+
+def _encoder(arch: str | None = None) -> Any:
+    import os
+
+    from photoclip.core.embedding import load_encoder
+    from photoclip.core.profiles import RANDOM_WEIGHTS_ENV, resolve_profile
+
+    if arch:
+        os.environ[RANDOM_WEIGHTS_ENV] = "1"
+    return load_encoder(resolve_profile(arch or "test-shapes"), device="cpu")
 
 
 # -- the candidates ----------------------------------------------------------------------------
@@ -116,7 +135,7 @@ def _candidates(encoder: Any) -> dict[str, tuple[Transform, str | None]]:
 def _pad_square(image: Image.Image) -> Image.Image:
     fill = tuple(round(v) for v in ImageStat.Stat(image).mean)
     side = max(image.size)
-    square = Image.new("RGB", (side, side), fill)  # type: ignore[arg-type]
+    square = Image.new("RGB", (side, side), fill)
     square.paste(image, ((side - image.width) // 2, (side - image.height) // 2))
     return square
 
@@ -225,16 +244,15 @@ def _figures(
 # -- speed ---------------------------------------------------------------------------------------
 
 
-def _speed(
-    encoder: Any, candidates: dict[str, tuple[Transform, str | None]], args: argparse.Namespace
-) -> dict[str, Any]:
+def _speed(encoder: Any, args: argparse.Namespace) -> dict[str, Any]:
     """Photos/s of draft decode + transform + model on camera JPEGs, candidates interleaved."""
+    candidates = _candidates(encoder)
     files = sorted((args.coco / "train2017").glob("*.jpg"))[: args.speed_photos]
     blobs = [_camera_jpeg(path) for path in files]
     names = ["crop", "squash", "letterbox-mean", "letterbox-photo", "crops-best"]
     rates: dict[str, list[float]] = {name: [] for name in names}
-    for _ in range(args.rounds):
-        for name in names:
+    for round_ in range(args.rounds):
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
             transform, crops = candidates[name]
             rates[name].append(_rate(encoder, blobs, transform, crops is not None))
     medians = {name: statistics.median(values) for name, values in rates.items()}
