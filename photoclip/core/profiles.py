@@ -54,8 +54,8 @@ TEST_SHAPES_WEIGHTS = (
 #: undistorted but smaller, scores no better, and with a flat fill the model never saw
 #: scores far worse. Several crops score best, but a photo then needs one model pass and
 #: one stored vector per crop: half the speed with test-shapes, a third with ViT-B-32
-#: (below the 0.6 bar for even an opt-in setting), and every reader of vectors (search, similar, duplicates, tagging) would have to
-#: treat a photo's several vectors as one; left for a later setting.
+#: (below the 0.6 bar for even an opt-in setting), and every reader of vectors (search,
+#: similar, duplicates, tagging) would have to treat a photo's several vectors as one.
 FRAMING = "squash"
 #: The framing of vectors stored before issue 20; a profile with it keeps the old key.
 LEGACY_FRAMING = "shortest"
