@@ -28,35 +28,40 @@ TEST_SHAPES_WEIGHTS = (
 )
 
 
-#: How a photo's frame becomes the model's square input (issue 20), as open_clip's eval
-#: transform names it (`image_resize_mode`). "shortest" is open_clip's default: the short
-#: side is resized and only the centre square is kept, so a 4:3 photo loses a quarter of
-#: its area to search, tagging and similar photos, a 16:9 one 44%. "squash" resizes the
-#: whole frame to the square instead: nothing is cut off, and it costs nothing more.
+#: How a photo's frame becomes the model's square input (issue 20). "shortest" is open_clip's
+#: default eval transform: the short side is resized and only the centre square is kept,
+#: so a 4:3 photo loses a quarter of its area to search, tagging and similar photos, a
+#: 16:9 one 44%. "letterbox" is open_clip's 'longest' mode: the long side is resized to the
+#: input and the short one padded, centred, here with the photo's own mean colour
+#: (embedding.Letterbox). Nothing is cut off, and it costs no more than the crop.
 #:
 #: Chosen on tests/benchmarks/bench_whole_frame.py: the test-shapes model on 800 held-out
 #: scenes (seed 22; shapes anywhere on 3:2, 2:3, 4:3, 16:9 and 1:1 canvases, a quarter on
 #: real photos), the share of relevant photos ranked within the top R for shapes inside /
 #: outside the centre square, and photos/s of draft decode + transform + model on 4032x3024
 #: JPEGs relative to the centre crop in one interleaved run (test-shapes; ViT-B-32 with
-#: random weights after the slash; the machine is shared, so +-0.2 is noise):
-#:   centre crop (before)            0.325 / 0.157   1.00 / 1.00
-#:   squash                          0.295 / 0.273   1.01 / 1.58
-#:   letterbox, the photo's mean     0.299 / 0.270   0.61 / 1.32
-#:   letterbox, the model's mean     0.236 / 0.122   1.19 / 1.39  (seed 21, 400 scenes)
-#:   3 crops, one averaged vector    0.370 / 0.215                (seed 21, 400 scenes)
-#:   3 crops, 3 vectors, best scores 0.343 / 0.343   0.52 / 0.37
-#: Squash finds shapes near the edges almost as well as central ones (0.93 of the rate
-#: inside, against 0.48 with the crop) for one model pass and one vector per photo, at the
-#: crop's speed, through open_clip's own transform. It costs 0.02-0.03 of the rate inside
-#: (three seeds; the median rank inside improves, 131 -> 120): the tiny model knows shapes
-#: undistorted, and a squashed 16:9 photo narrows them. Padding (letterbox) keeps them
-#: undistorted but smaller, scores no better, and with a flat fill the model never saw
-#: scores far worse. Several crops score best, but a photo then needs one model pass and
-#: one stored vector per crop: half the speed with test-shapes, a third with ViT-B-32
-#: (below the 0.6 bar for even an opt-in setting), and every reader of vectors (search,
-#: similar, duplicates, tagging) would have to treat a photo's several vectors as one.
-FRAMING = "squash"
+#: random weights after the slash, an earlier run; the machine is shared: +-0.2 is noise):
+#:   centre crop (before)               0.325 / 0.157   1.00 / 1.00
+#:   letterbox, the photo's mean colour 0.299 / 0.273   1.09 / 1.32
+#:   squash (open_clip's 'squash')      0.295 / 0.273   0.99 / 1.58
+#:   letterbox, the model's mean        0.236 / 0.122   1.13 / 1.39  (400 scenes, seed 21)
+#:   3 crops, one averaged vector       0.370 / 0.215                (400 scenes, seed 21)
+#:   3 crops, 3 vectors, best scores    0.343 / 0.343   0.78 / 0.37
+#: Both whole-frame single passes find shapes near the edges almost as well as central ones
+#: (0.91-0.93 of the rate inside, against 0.48 with the crop), for one model pass and one
+#: vector per photo. They cost 0.02-0.03 of the rate inside (three seeds; the median rank
+#: inside improves, 131 -> 117): the model sees the centre smaller. Letterbox over squash:
+#: tagging. Squashed, the made-up photos of tests/core/test_tagging_heldout.py all read as
+#: "star" (0 of 24 left without a shape over three seeds, against 9 with the crop and 6
+#: with the letterbox), and that test's purple and shape-precision bars failed; the
+#: letterbox keeps shapes undistorted and passes them. Its fill must be the photo's own
+#: colour: a fixed one (open_clip's default) is a band the model never saw, and scores far
+#: worse. Several crops score best, but a photo then needs one model pass and one stored
+#: vector per crop: a third of the speed with ViT-B-32 (below the 0.6 bar for even an
+#: opt-in setting), and every reader of vectors (search, similar, duplicates, tagging)
+#: would have to treat a photo's several vectors as one.
+LETTERBOX = "letterbox"
+FRAMING = LETTERBOX
 #: The framing of vectors stored before issue 20; a profile with it keeps the old key.
 LEGACY_FRAMING = "shortest"
 

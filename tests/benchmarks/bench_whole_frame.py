@@ -14,7 +14,8 @@ Each is embedded with the test-shapes model under every framing candidate:
   letterbox-mean  long side resized, padded to a square with the model's mean colour
                   (open_clip resize_mode 'longest', fill_color = the normalisation mean);
   letterbox-black the same with open_clip's default fill (0);
-  letterbox-photo padded with the photo's own mean colour, then the default transform;
+  letterbox-photo the same, padded with the photo's own mean colour (PhotoClip's choice,
+                  photoclip.core.embedding.Letterbox);
   crops-mean      3 overlapping squares (both ends and the centre), their vectors averaged;
   crops-best      the same 3 squares kept as 3 vectors, a photo scored by its best one.
 
@@ -45,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageStat
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -110,6 +111,8 @@ def _candidates(encoder: Any) -> dict[str, tuple[Transform, str | None]]:
     """name -> (PIL -> tensor, how crops combine: None for one view, 'mean' or 'best')."""
     import open_clip
 
+    from photoclip.core.embedding import Letterbox
+
     cfg = open_clip.get_model_preprocess_cfg(encoder.model)
     size = encoder.input_size
 
@@ -126,18 +129,10 @@ def _candidates(encoder: Any) -> dict[str, tuple[Transform, str | None]]:
         "squash": (transform("squash"), None),
         "letterbox-mean": (transform("longest", model_mean), None),
         "letterbox-black": (transform("longest", 0), None),
-        "letterbox-photo": (lambda image: crop(_pad_square(image)), None),
+        "letterbox-photo": (Letterbox(cfg), None),
         "crops-mean": (_crops_transform(crop), "mean"),
         "crops-best": (_crops_transform(crop), "best"),
     }
-
-
-def _pad_square(image: Image.Image) -> Image.Image:
-    fill = tuple(round(v) for v in ImageStat.Stat(image).mean)
-    side = max(image.size)
-    square = Image.new("RGB", (side, side), fill)
-    square.paste(image, ((side - image.width) // 2, (side - image.height) // 2))
-    return square
 
 
 def _crops_transform(crop: Transform) -> Transform:

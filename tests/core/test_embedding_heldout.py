@@ -81,7 +81,7 @@ def test_shapes_near_the_edges_are_found_as_central_ones_are(
     rates: dict[str, dict[str, float]],
 ) -> None:
     whole = rates[FRAMING]
-    # Measured (the seed above): whole frame (squash) inside 0.25, outside 0.41; the old
+    # Measured (the seed above): whole frame (letterbox) inside 0.25, outside 0.43; the old
     # centre crop inside 0.24, outside 0.14. The tiny model tells shapes apart loosely, so
     # the rates are low for both; what matters is that the edges no longer lag the centre.
     assert whole["outside"] >= 0.3

@@ -30,7 +30,7 @@ def test_the_environment_picks_the_default(monkeypatch: pytest.MonkeyPatch) -> N
 def test_arch_and_tag_name_any_open_clip_weights() -> None:
     profile = resolve_profile("ViT-B-32:laion2b_s34b_b79k")
     assert (profile.arch, profile.pretrained) == ("ViT-B-32", "laion2b_s34b_b79k")
-    assert profile.key == "ViT-B-32:laion2b_s34b_b79k+squash"
+    assert profile.key == f"ViT-B-32:laion2b_s34b_b79k+{FRAMING}"
 
 
 def test_the_framing_is_part_of_the_vectors_identity() -> None:
@@ -51,7 +51,7 @@ def test_a_bare_architecture_needs_the_random_weights_switch(
         resolve_profile("ViT-B-32")
     monkeypatch.setenv(RANDOM_WEIGHTS_ENV, "1")
     profile = resolve_profile("ViT-B-32")
-    assert profile.random_weights and profile.key == "ViT-B-32:random+squash"
+    assert profile.random_weights and profile.key == f"ViT-B-32:random+{FRAMING}"
 
 
 def test_a_local_checkpoint_is_keyed_by_its_content(tmp_path: Path) -> None:
