@@ -39,14 +39,15 @@ TEST_SHAPES_WEIGHTS = (
 #: scenes (seed 22; shapes anywhere on 3:2, 2:3, 4:3, 16:9 and 1:1 canvases, a quarter on
 #: real photos), the share of relevant photos ranked within the top R for shapes inside /
 #: outside the centre square, and photos/s of draft decode + transform + model on 4032x3024
-#: JPEGs relative to the centre crop in one interleaved run (test-shapes; ViT-B-32 with
-#: random weights after the slash, an earlier run; the machine is shared: +-0.2 is noise):
+#: JPEGs relative to the centre crop in one interleaved run (test-shapes, 48 photos x 5
+#: rounds; then ViT-B-32 with random weights, 16 x 3: its forward pass dominates, the same
+#: for every one-pass framing, so the spread of those is this shared machine's noise):
 #:   centre crop (before)               0.325 / 0.157   1.00 / 1.00
-#:   letterbox, the photo's mean colour 0.299 / 0.273   1.09 / 1.32
-#:   squash (open_clip's 'squash')      0.295 / 0.273   0.99 / 1.58
-#:   letterbox, the model's mean        0.236 / 0.122   1.13 / 1.39  (400 scenes, seed 21)
+#:   letterbox, the photo's mean colour 0.299 / 0.273   1.09 / 0.96
+#:   squash (open_clip's 'squash')      0.295 / 0.273   0.99 / 0.94
+#:   letterbox, the model's mean        0.236 / 0.122   1.13 / 0.82  (400 scenes, seed 21)
 #:   3 crops, one averaged vector       0.370 / 0.215                (400 scenes, seed 21)
-#:   3 crops, 3 vectors, best scores    0.343 / 0.343   0.78 / 0.37
+#:   3 crops, 3 vectors, best scores    0.343 / 0.343   0.78 / 0.40
 #: Both whole-frame single passes find shapes near the edges almost as well as central ones
 #: (0.91-0.93 of the rate inside, against 0.48 with the crop), for one model pass and one
 #: vector per photo. They cost 0.02-0.03 of the rate inside (three seeds; the median rank
@@ -57,7 +58,7 @@ TEST_SHAPES_WEIGHTS = (
 #: letterbox keeps shapes undistorted and passes them. Its fill must be the photo's own
 #: colour: a fixed one (open_clip's default) is a band the model never saw, and scores far
 #: worse. Several crops score best, but a photo then needs one model pass and one stored
-#: vector per crop: a third of the speed with ViT-B-32 (below the 0.6 bar for even an
+#: vector per crop: 0.4 of the speed with ViT-B-32 (below the 0.6 bar for even an
 #: opt-in setting), and every reader of vectors (search, similar, duplicates, tagging)
 #: would have to treat a photo's several vectors as one.
 LETTERBOX = "letterbox"
