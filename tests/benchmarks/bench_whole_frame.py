@@ -26,7 +26,8 @@ Split by where the shape's centre lies: inside or outside the centre square.
 Speed: photos/s of the embedding pipeline (our draft decode + the candidate's transform +
 the model) on camera-size (4032x3024) JPEGs upscaled from coco-mini, candidates interleaved
 round by round (the order turning each round) in one run, reported as medians and as
-ratios to `crop`. With test-shapes (64 px) the decode dominates; --speed-arch ViT-B-32
+ratios to `crop`, per second of wall clock and per CPU-second of this process (the latter
+steadier on a shared machine). With test-shapes (64 px) the decode dominates; --speed-arch ViT-B-32
 times the same with random weights of the default model's architecture, whose forward pass
 dominates on a CPU (what several crops cost a real library).
 Prints JSON.
@@ -41,6 +42,7 @@ import random
 import statistics
 import sys
 import time
+import timeit
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -246,16 +248,37 @@ def _speed(encoder: Any, args: argparse.Namespace) -> dict[str, Any]:
     blobs = [_camera_jpeg(path) for path in files]
     names = ["crop", "squash", "letterbox-mean", "letterbox-photo", "crops-best"]
     rates: dict[str, list[float]] = {name: [] for name in names}
+    cpu_rates: dict[str, list[float]] = {name: [] for name in names}
     for round_ in range(args.rounds):
         for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
             transform, crops = candidates[name]
-            rates[name].append(_rate(encoder, blobs, transform, crops is not None))
+            wall, per_cpu = _rate(encoder, blobs, transform, crops is not None)
+            rates[name].append(wall)
+            cpu_rates[name].append(per_cpu)
     medians = {name: statistics.median(values) for name, values in rates.items()}
+    cpu = {name: statistics.median(values) for name, values in cpu_rates.items()}
     return {
         "photos": len(blobs),
         "photos_per_s": medians,
         "ratio_to_crop": {name: medians[name] / medians["crop"] for name in names},
+        # Photos per CPU-second of this process: what a busy shared machine's wall clock
+        # hides (other processes' load comes and goes between candidates).
+        "photos_per_cpu_s": cpu,
+        "cpu_ratio_to_crop": {name: cpu[name] / cpu["crop"] for name in names},
+        # The transform alone on one draft-decoded camera photo (what differs between the
+        # one-pass candidates; the decode, ~20-30 ms, and the model pass are the same).
+        "transform_ms": {
+            name: _transform_ms(candidates[name][0], blobs[0], encoder) for name in names
+        },
     }
+
+
+def _transform_ms(transform: Transform, blob: bytes, encoder: Any) -> float:
+    from photoclip.core.imageio import decode_image, model_min_short
+
+    image = decode_image(blob, (model_min_short(encoder.input_size), 256)).image
+    runs = [timeit.timeit(lambda: transform(image), number=50) / 50 for _ in range(5)]
+    return 1000 * statistics.median(runs)
 
 
 def _camera_jpeg(path: Path) -> bytes:
@@ -266,12 +289,15 @@ def _camera_jpeg(path: Path) -> bytes:
     return buffer.getvalue()
 
 
-def _rate(encoder: Any, blobs: list[bytes], transform: Transform, stacked: bool) -> float:
+def _rate(
+    encoder: Any, blobs: list[bytes], transform: Transform, stacked: bool
+) -> tuple[float, float]:
+    """Photos per second of wall clock and per CPU-second of this process."""
     import torch
 
     from photoclip.core.imageio import decode_photo
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for first in range(0, len(blobs), 16):
         tensors = [
             decode_photo(blob, encoder.input_size, transform).tensor
@@ -279,7 +305,8 @@ def _rate(encoder: Any, blobs: list[bytes], transform: Transform, stacked: bool)
         ]
         batch = torch.cat(tensors) if stacked else torch.stack(tensors)
         encoder.encode_images(batch)
-    return len(blobs) / (time.perf_counter() - start)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    return len(blobs) / wall, len(blobs) / cpu
 
 
 if __name__ == "__main__":
