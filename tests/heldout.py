@@ -127,7 +127,10 @@ def _shade(rng: random.Random, colour: str) -> tuple[int, int, int]:
 
 
 def _background(
-    rng: random.Random, kind: str, size: tuple[int, int], avoid: tuple[int, int, int]
+    rng: random.Random,
+    kind: str,
+    size: tuple[int, int],
+    avoid: tuple[int, int, int] | list[tuple[int, int, int]],
 ) -> Image.Image:
     first, second = _far_colour(rng, avoid), _far_colour(rng, avoid)
     width, height = size
@@ -144,10 +147,17 @@ def _background(
     return Image.fromarray(np.clip(np.array(first) + noise, 0, 255).astype(np.uint8))
 
 
-def _far_colour(rng: random.Random, avoid: tuple[int, int, int]) -> tuple[int, int, int]:
+def _far_colour(
+    rng: random.Random, avoid: tuple[int, int, int] | list[tuple[int, int, int]]
+) -> tuple[int, int, int]:
+    """A random colour far from `avoid` (one colour, or each of a list)."""
+    avoided = avoid if isinstance(avoid, list) else [avoid]
     while True:
         colour = tuple(rng.randint(0, 255) for _ in range(3))
-        if sum(abs(a - b) for a, b in zip(colour, avoid, strict=True)) >= _MIN_CONTRAST:
+        if all(
+            sum(abs(a - b) for a, b in zip(colour, other, strict=True)) >= _MIN_CONTRAST
+            for other in avoided
+        ):
             return colour  # type: ignore[return-value]
 
 
@@ -194,3 +204,119 @@ def _encoded(
     decoded = Image.open(buffer)
     decoded.load()
     return HeldOutScene(decoded.convert("RGB"), colour, shape, kind, fmt)
+
+
+# -- whole-frame scenes (issue 20) -----------------------------------------------------------
+
+#: Canvas shapes of whole-frame scenes: the tagging ones plus 16:9, where a centre crop
+#: drops 44% of the frame.
+FRAME_ASPECTS = (*ASPECTS, (16, 9))
+FRAME_BACKGROUNDS = (*BACKGROUNDS, "photo")
+
+
+@dataclass(frozen=True)
+class PlacedShape:
+    colour: str
+    shape: str
+    #: centre in pixels of the scene's canvas, and radius
+    x: float
+    y: float
+    radius: float
+
+
+@dataclass(frozen=True)
+class FrameScene:
+    """One or two tilted shapes placed anywhere on a canvas, edges included."""
+
+    image: Image.Image
+    shapes: tuple[PlacedShape, ...]
+    background: str
+    format: str
+
+    def outside_centre(self, placed: PlacedShape) -> bool:
+        """Whether the shape's centre lies outside the centre square (which a centre crop
+        keeps)."""
+        return not in_centre_square(self.image.size, placed.x, placed.y)
+
+
+def in_centre_square(size: tuple[int, int], x: float, y: float) -> bool:
+    width, height = size
+    half = min(size) / 2
+    return abs(x - width / 2) <= half and abs(y - height / 2) <= half
+
+
+def frame_scene(
+    rng: random.Random,
+    pairs: list[tuple[str, str]],
+    max_side: int = 1024,
+    background: str = "plain",
+    photo: Image.Image | None = None,
+    aspect: tuple[int, int] | None = None,
+) -> FrameScene:
+    """`pairs` of (colour, shape), each drawn once, tilted, at a random place of a canvas
+    of `aspect` (random when None): on a non-square canvas each shape lies outside the
+    centre square half the time. `photo` is the background when given."""
+    width, height = _frame_canvas(rng, max_side, aspect)
+    if photo is not None:
+        canvas = photo.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
+        background = "photo"
+    else:
+        avoid = [COLOURS[colour] for colour, _ in pairs]
+        canvas = _background(rng, background, (width, height), avoid)
+    placed: list[PlacedShape] = []
+    for colour, shape in pairs:
+        where = _free_place(rng, canvas.size, placed)
+        placed.append(PlacedShape(colour, shape, *where))
+        _draw_at(canvas, rng, shape, _shade(rng, colour), *where)
+    scene = _encoded(rng, canvas, None, None, background)
+    return FrameScene(scene.image, tuple(placed), background, scene.format)
+
+
+def _frame_canvas(
+    rng: random.Random, max_side: int, aspect: tuple[int, int] | None
+) -> tuple[int, int]:
+    aspect = aspect or rng.choice(FRAME_ASPECTS)
+    long = rng.randint(max(64, max_side // 2), max_side)
+    scale = long / max(aspect)
+    return max(8, round(aspect[0] * scale)), max(8, round(aspect[1] * scale))
+
+
+def _free_place(
+    rng: random.Random, size: tuple[int, int], taken: list[PlacedShape]
+) -> tuple[float, float, float]:
+    """A centre and radius wholly inside the canvas, apart from shapes already placed."""
+    for _ in range(200):
+        x, y, radius = _place(rng, size)
+        if all(math.dist((x, y), (t.x, t.y)) > radius + t.radius for t in taken):
+            return x, y, radius
+    return x, y, radius  # a crowded canvas: overlap rather than loop forever
+
+
+def _place(rng: random.Random, size: tuple[int, int]) -> tuple[float, float, float]:
+    width, height = size
+    short, long = min(size), max(size)
+    radius = rng.uniform(0.12, 0.3) * short
+    along = rng.uniform(radius, long - radius)  # along the long side
+    strip = (long - short) / 2
+    if strip > radius and rng.random() < 0.5:  # outside the centre square, on either side
+        offset = rng.uniform(max(radius, 0.0), strip)
+        along = offset if rng.random() < 0.5 else long - offset
+    across = rng.uniform(radius, short - radius)
+    return (along, across, radius) if width >= height else (across, along, radius)
+
+
+def _draw_at(
+    canvas: Image.Image,
+    rng: random.Random,
+    shape: str,
+    fill: tuple[int, int, int],
+    cx: float,
+    cy: float,
+    radius: float,
+) -> None:
+    draw = ImageDraw.Draw(canvas)
+    if shape == "circle":
+        squash = rng.uniform(0.9, 1.0)
+        draw.ellipse((cx - radius, cy - radius * squash, cx + radius, cy + radius * squash), fill)
+        return
+    draw.polygon(_outline(shape, cx, cy, radius, rng.uniform(0, 2 * math.pi)), fill=fill)

@@ -139,7 +139,8 @@ def saved_index_is_current() -> int:
     with Library.open(locations, readonly=True) as library:
         record = library.active_model
         assert record is not None
-        header = read_header(locations.indexes / f"{record.key.replace(':', '_')}.hnsw")
+        # The library's own file name: a key's ':' and '+' (its framing) become '_'.
+        header = read_header(library._index_path(record.key))
         assert header.generation == library.catalog.generation
         assert header.count == len(library.catalog.photo_ids_with_vectors(record.key))
         assert len(library.index()) == header.count

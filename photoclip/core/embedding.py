@@ -22,7 +22,7 @@ import numpy as np
 
 from photoclip.core.device import probe_device
 from photoclip.core.errors import ModelError
-from photoclip.core.profiles import MODEL_CONFIG_DIR, ModelProfile
+from photoclip.core.profiles import LETTERBOX, MODEL_CONFIG_DIR, ModelProfile
 from photoclip.core.texttower import TrimmedText
 from photoclip.core.weights import Progress, ensure_weights, pretrained_config
 
@@ -290,7 +290,7 @@ def load_encoder(
         profile=profile,
         device=device,
         model=model,
-        preprocess=preprocess,
+        preprocess=framed_transform(model, profile.framing, preprocess),
         tokenizer=tokenizer,
         dim=_output_dim(model, tokenizer),
         input_size=_input_size(model),
@@ -365,14 +365,58 @@ def _logit_scale(model: Any) -> float:
 
 
 def _create_kwargs(profile: ModelProfile, weights: Path | None) -> dict:
-    if weights is None:
-        # pretrained_text=False: text towers from the HF hub would otherwise download.
-        return {"pretrained": None, "pretrained_text": False}
-    kwargs: dict[str, Any] = {"pretrained": str(weights)}
-    if profile.pretrained:
-        kwargs.update(_preprocess_overrides(pretrained_config(profile)))
-    kwargs["pretrained_text"] = False
+    # pretrained_text=False: text towers from the HF hub would otherwise download.
+    kwargs: dict[str, Any] = {"pretrained": None, "pretrained_text": False}
+    if weights is not None:
+        kwargs["pretrained"] = str(weights)
+        if profile.pretrained:
+            kwargs.update(_preprocess_overrides(pretrained_config(profile)))
+    # The profile's framing (profiles.FRAMING: the whole photo, not its centre square)
+    # through open_clip's own eval transform, so the draft decode has one transform to match.
+    kwargs["image_resize_mode"] = RESIZE_MODES[profile.framing]
     return kwargs
+
+
+#: open_clip's resize mode of each framing (profiles.FRAMING says why letterbox).
+RESIZE_MODES = {"shortest": "shortest", "squash": "squash", LETTERBOX: "longest"}
+
+
+def framed_transform(
+    model: Any, framing: str, preprocess: Callable[[Image.Image], torch.Tensor]
+) -> Callable[[Image.Image], torch.Tensor]:
+    """The eval transform for `framing`: open_clip's own (`preprocess`), except that a
+    letterbox is padded with each photo's own mean colour (open_clip pads with one fixed
+    colour, a band the model never saw in training)."""
+    if framing != LETTERBOX:
+        return preprocess
+    import open_clip
+
+    return Letterbox(open_clip.get_model_preprocess_cfg(model))
+
+
+class Letterbox:
+    """open_clip's 'longest' eval transform (the long side resized to the input side, the
+    short one padded to it, centred) with the photo's mean colour as its `fill_color`."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        import open_clip
+        from PIL import ImageStat
+
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        fill = tuple(round(value) for value in ImageStat.Stat(rgb).mean)
+        transform = open_clip.image_transform(
+            self.config["size"],
+            is_train=False,
+            mean=self.config["mean"],
+            std=self.config["std"],
+            interpolation=self.config["interpolation"],
+            resize_mode="longest",
+            fill_color=fill,  # a colour: torchvision's pad takes one per channel
+        )
+        return transform(rgb)
 
 
 def _preprocess_overrides(config: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,49 @@ TEST_SHAPES_WEIGHTS = (
 )
 
 
+#: How a photo's frame becomes the model's square input (issue 20). "shortest" is open_clip's
+#: default eval transform: the short side is resized and only the centre square is kept,
+#: so a 4:3 photo loses a quarter of its area to search, tagging and similar photos, a
+#: 16:9 one 44%. "letterbox" is open_clip's 'longest' mode: the long side is resized to the
+#: input and the short one padded, centred, here with the photo's own mean colour
+#: (embedding.Letterbox). Nothing is cut off, and it costs no more than the crop.
+#:
+#: Chosen on tests/benchmarks/bench_whole_frame.py: the test-shapes model on 800 held-out
+#: scenes (seed 22; shapes anywhere on 3:2, 2:3, 4:3, 16:9 and 1:1 canvases, a quarter on
+#: real photos), the share of relevant photos ranked within the top R for shapes inside /
+#: outside the centre square, and photos/s of draft decode + transform + model on 4032x3024
+#: JPEGs relative to the centre crop in one interleaved run (test-shapes, 48 photos x 5
+#: rounds; then ViT-B-32 with random weights, 16 x 3: its forward pass dominates, the same
+#: for every one-pass framing, so the spread of those is this shared machine's noise):
+#:   centre crop (before)               0.325 / 0.157   1.00 / 1.00
+#:   letterbox, the photo's mean colour 0.299 / 0.273   1.09 / 0.96
+#:   squash (open_clip's 'squash')      0.295 / 0.273   0.99 / 0.94
+#:   letterbox, the model's mean        0.236 / 0.122   1.13 / 0.82  (400 scenes, seed 21)
+#:   3 crops, one averaged vector       0.370 / 0.215                (400 scenes, seed 21)
+#:   3 crops, 3 vectors, best scores    0.343 / 0.343   0.78 / 0.40
+#: Wall-clock ratios here swing by 0.3 from run to run; the steady figure is the transform
+#: alone on a draft-decoded camera photo: letterbox 1.61 ms, crop 1.33, squash 1.25, three
+#: crops 3.2 (the mean colour and building the transform cost 0.3 ms), against ~25 ms for
+#: the decode and the model pass that every framing shares: the letterbox runs at 0.99x.
+#: Both whole-frame single passes find shapes near the edges almost as well as central ones
+#: (0.91-0.93 of the rate inside, against 0.48 with the crop), for one model pass and one
+#: vector per photo. They cost 0.02-0.03 of the rate inside (three seeds; the median rank
+#: inside improves, 131 -> 117): the model sees the centre smaller. Letterbox over squash:
+#: tagging. Squashed, the made-up photos of tests/core/test_tagging_heldout.py all read as
+#: "star" (0 of 24 left without a shape over three seeds, against 9 with the crop and 6
+#: with the letterbox), and that test's purple and shape-precision bars failed; the
+#: letterbox keeps shapes undistorted and passes them. Its fill must be the photo's own
+#: colour: a fixed one (open_clip's default) is a band the model never saw, and scores far
+#: worse. Several crops score best, but a photo then needs one model pass and one stored
+#: vector per crop: 0.4 of the speed with ViT-B-32 (below the 0.6 bar for even an
+#: opt-in setting), and every reader of vectors (search, similar, duplicates, tagging)
+#: would have to treat a photo's several vectors as one.
+LETTERBOX = "letterbox"
+FRAMING = LETTERBOX
+#: The framing of vectors stored before issue 20; a profile with it keeps the old key.
+LEGACY_FRAMING = "shortest"
+
+
 @dataclass(frozen=True)
 class Extra:
     """An optional part of the install that a profile needs (`pip install photoclip[name]`)."""
@@ -64,6 +107,8 @@ class ModelProfile:
     title: str = ""
     #: Optional libraries it needs beyond the core install.
     extra: Extra | None = None
+    #: open_clip's resize mode for photos (see FRAMING); part of the vectors' identity.
+    framing: str = FRAMING
 
     @property
     def random_weights(self) -> bool:
@@ -71,7 +116,16 @@ class ModelProfile:
 
     @property
     def key(self) -> str:
-        """Identity of the vectors this profile produces; stored with every embedding."""
+        """Identity of the vectors this profile produces; stored with every embedding.
+
+        The framing is part of it, so vectors of a library indexed with the centre crop
+        (before issue 20) are of another model: the worker re-embeds them in the
+        background, and searches use them until it is done (the model-switch path)."""
+        framing = "" if self.framing == LEGACY_FRAMING else f"+{self.framing}"
+        return f"{self._weights_key}{framing}"
+
+    @property
+    def _weights_key(self) -> str:
         if self.pretrained:
             return f"{self.arch}:{self.pretrained}"
         if self.weights_file:

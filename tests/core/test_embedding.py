@@ -135,3 +135,41 @@ def test_load_encoder_fuses_and_feeds_channels_last(
     images = torch.randn(3, 3, 64, 64)  # NCHW, as the transform makes them
     expected = image_vectors(encoder.model, images).numpy()
     np.testing.assert_allclose(encoder.encode_images(images), expected, atol=1e-5)
+
+
+def test_the_encoder_embeds_the_whole_frame_with_open_clips_own_transform(
+    tiny_encoder: Any,
+) -> None:
+    """Issue 20: the profile's framing (a letterbox padded with the photo's mean colour)
+    is open_clip's 'longest' eval transform, so a mark at a wide photo's edge reaches the
+    model (the default centre crop cut it off)."""
+    import open_clip
+    from PIL import Image
+
+    from photoclip.core.profiles import FRAMING, LETTERBOX
+
+    assert FRAMING == LETTERBOX
+    wide = Image.new("RGB", (300, 100), (255, 255, 255))
+    wide.paste((255, 0, 0), (0, 0, 30, 100))  # red down the left edge only
+    mean = (255, 230, 230)  # a tenth red, the rest white
+    theirs = open_clip.image_transform(
+        tiny_encoder.input_size, is_train=False, resize_mode="longest", fill_color=mean
+    )
+    ours = tiny_encoder.prepare(wide)
+    assert torch.equal(ours, theirs(wide))
+    red_minus_green = ours[0] - ours[1]  # normalised channels: white is near 0 in both
+    assert float(red_minus_green[32, 0]) > 2  # the red edge is in the model's input
+    cropped = open_clip.image_transform(tiny_encoder.input_size, is_train=False)(wide)
+    assert float((cropped[0] - cropped[1])[32, 0]) < 0.5  # it was not
+
+
+def test_the_letterbox_pads_with_the_photo_s_own_mean_colour(tiny_encoder: Any) -> None:
+    from PIL import Image
+
+    tall = Image.new("RGB", (50, 100), (40, 200, 90))
+    padded = tiny_encoder.prepare(tall)
+    inside = tiny_encoder.prepare(Image.new("RGB", (100, 100), (40, 200, 90)))
+    assert torch.allclose(padded, inside, atol=1e-5)  # the bands are the photo's colour
+    assert padded.shape == (3, *tiny_encoder.input_size)
+    grey = tiny_encoder.prepare(Image.new("L", (90, 30), 128))  # any mode: RGB first
+    assert grey.shape == padded.shape and float(grey.std(dim=(1, 2)).max()) < 1e-5  # bands too

@@ -155,8 +155,10 @@ def test_threads_asking_at_once_each_get_their_own_answer(
 
 
 def test_an_error_in_a_request_comes_back_and_the_child_serves_on(remote: RemoteEncoder) -> None:
+    # Five channels are no image (a 0x0 one was, until the whole-frame 'squash' transform
+    # resized even that without complaint).
     with pytest.raises(Exception) as raised:
-        remote.encode_prepared([np.zeros((0, 0, 3), np.uint8)])
+        remote.encode_prepared([np.zeros((2, 2, 5), np.uint8)])
     assert not isinstance(raised.value, ModelError)  # the child did not die
     assert remote.alive
     assert remote.encode_texts(["still here"]).shape == (1, remote.dim)

@@ -443,6 +443,35 @@ def test_draft_tensor_matches_the_full_decode(tmp_path: Path, big_jpeg: bytes, t
     assert cosine > 0.999
 
 
+@pytest.mark.parametrize("size", [(1600, 1200), (2560, 1440), (1000, 1500)])
+@pytest.mark.parametrize("framing", ["shortest", "squash", "letterbox"])
+def test_draft_tensor_matches_the_full_decode_in_every_framing(
+    tmp_path: Path, size: tuple[int, int], framing: str
+):
+    """Issue 20: the whole-frame framings shrink the long side further than the short one
+    (the letterbox, PhotoClip's, also takes its padding from the photo's mean colour); the
+    draft decode's margin on the short side still serves them."""
+    import open_clip
+
+    from photoclip.core.embedding import Letterbox
+
+    config = {"size": 32, "mean": None, "std": None, "interpolation": "bicubic"}
+    if framing == "letterbox":
+        transform: Callable = Letterbox(config)
+    else:
+        transform = open_clip.image_transform(32, is_train=False, resize_mode=framing)
+    path = tmp_path / "big.jpg"
+    path.write_bytes(encode(textured(size), quality=90))
+    full = transform(decode_image(path.read_bytes()).image)
+
+    photo = read_photo(path, target=32, preprocess=transform)
+
+    assert photo.tensor.shape == (3, 32, 32)
+    assert min(decode_image(path.read_bytes(), (64, 256)).image.size) < min(size)  # a draft
+    cosine = float((photo.tensor.flatten() @ full.flatten()) / (photo.tensor.norm() * full.norm()))
+    assert cosine > 0.999
+
+
 def test_preprocess_needs_a_target(tmp_path: Path):
     path = save(Image.new("RGB", (8, 8)), tmp_path / "a.jpg")
 

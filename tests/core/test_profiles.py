@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,8 @@ from photoclip.core.errors import ModelError
 from photoclip.core.profiles import (
     BUILTIN_PROFILES,
     DEFAULT_PROFILE,
+    FRAMING,
+    LEGACY_FRAMING,
     RANDOM_WEIGHTS_ENV,
     resolve_profile,
 )
@@ -27,7 +30,18 @@ def test_the_environment_picks_the_default(monkeypatch: pytest.MonkeyPatch) -> N
 def test_arch_and_tag_name_any_open_clip_weights() -> None:
     profile = resolve_profile("ViT-B-32:laion2b_s34b_b79k")
     assert (profile.arch, profile.pretrained) == ("ViT-B-32", "laion2b_s34b_b79k")
-    assert profile.key == "ViT-B-32:laion2b_s34b_b79k"
+    assert profile.key == f"ViT-B-32:laion2b_s34b_b79k+{FRAMING}"
+
+
+def test_the_framing_is_part_of_the_vectors_identity() -> None:
+    """Vectors of a centre-cropped library (before issue 20) keep their old key, so the
+    whole-frame ones are recognised as another model's and re-embedded."""
+    profile = BUILTIN_PROFILES["fast"]
+    legacy = dataclasses.replace(profile, framing=LEGACY_FRAMING)
+    assert profile.framing == FRAMING != LEGACY_FRAMING
+    assert legacy.key == "ViT-B-32:datacomp_xl_s13b_b90k"
+    assert profile.key == f"{legacy.key}+{FRAMING}"
+    assert BUILTIN_PROFILES["test-shapes"].key.endswith(f"+{FRAMING}")
 
 
 def test_a_bare_architecture_needs_the_random_weights_switch(
@@ -37,7 +51,7 @@ def test_a_bare_architecture_needs_the_random_weights_switch(
         resolve_profile("ViT-B-32")
     monkeypatch.setenv(RANDOM_WEIGHTS_ENV, "1")
     profile = resolve_profile("ViT-B-32")
-    assert profile.random_weights and profile.key == "ViT-B-32:random"
+    assert profile.random_weights and profile.key == f"ViT-B-32:random+{FRAMING}"
 
 
 def test_a_local_checkpoint_is_keyed_by_its_content(tmp_path: Path) -> None:

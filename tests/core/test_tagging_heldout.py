@@ -28,8 +28,10 @@ pytestmark = pytest.mark.slow
 SEED = 20_261_206
 COLOUR = Category("Colour", tuple(Label(c) for c in heldout.CATEGORY_COLOURS))
 SHAPE = Category("Shape", tuple(Label(s) for s in heldout.SHAPES))
-#: Scenes that get a look-alike: the same picture resized and saved again as JPEG.
-LOOK_ALIKES = 8
+#: Scenes that get a look-alike: the same picture resized and saved again as JPEG. Enough
+#: that one of them gets a wrong colour tag for the rejection test (with the whole-frame
+#: letterbox of issue 20 the first 8 were all tagged right; the first wrong one is 10th).
+LOOK_ALIKES = 16
 COLOURS = heldout.CATEGORY_COLOURS
 
 
@@ -93,6 +95,9 @@ def test_decisions_on_held_out_scenes(tmp_path: Path, library: Any) -> None:
     shape_precision = np.mean([shapes[k] == truth[k][1] for k in shaped])
     photos = [shapes[k] is None for k, (_, s) in enumerate(truth) if s is None]
     # The issue's bars, met here: coverage, every colour's recall, purple left untagged.
+    # (Measured with the whole-frame letterbox of issue 20: coverage 0.86, lowest recall
+    # 0.625, purple 0.875, precision 0.87, shape precision 0.62, photos 0.5; with the old
+    # centre crop 0.93, 0.5, 0.875, 0.88, 0.68, 0.375.)
     assert len(tagged) / len(seven) >= 0.8 and min(recall.values()) >= 0.5
     assert np.mean(purple) >= 0.6
     # Precision: bar 0.9, measured 0.88; the best single threshold picked knowing the

@@ -389,6 +389,60 @@ def test_an_interrupted_switch_resumes_at_the_next_start(
         assert len(opened.photo_ids_with_vectors(new_key)) == 8
 
 
+def test_a_library_embedded_with_the_old_framing_is_re_embedded_while_searches_answer(
+    start: Any, album: Path, encoders: dict[str, Any], tmp_path: Path
+) -> None:
+    """Issue 20: vectors of the centre crop (the framing before whole-frame embedding) are
+    another model's. The same profile at the next start re-embeds them in the background
+    (the model-switch path); searches answer from the old vectors all the while."""
+    import open_clip
+
+    from photoclip.core.imageio import read_photo
+    from photoclip.core.profiles import LEGACY_FRAMING
+
+    whole = encoders[TINY_ARCH]
+    legacy = dataclasses.replace(
+        whole,
+        profile=dataclasses.replace(whole.profile, framing=LEGACY_FRAMING),
+        preprocess=open_clip.image_transform(whole.input_size, is_train=False),
+    )
+    for i in range(24):  # enough batches that searches happen mid-way
+        make_photo(album / "more" / f"p{i}.jpg", (i * 9, 60, 150), pattern=i, size=(320, 180))
+    encoders[TINY_ARCH] = legacy
+    before, _ = start(album)
+    before.stop(timeout=30)
+    with catalog() as opened:
+        assert opened.active_model == legacy.model_key != whole.model_key
+    encoders[TINY_ARCH] = whole
+    answers: list[int] = []
+
+    def search_now(event: Event) -> None:
+        if isinstance(event, JobProgress) and event.progress.done < event.progress.total:
+            with worker.searcher() as searcher:
+                answers.append(len(searcher.search("red", SearchOptions(limit=100))))
+
+    worker = Worker(Locations.from_environment(), encoders.__getitem__, TINY_ARCH, FAST)
+    recorder = Recorder()
+    worker.subscribe(recorder)
+    worker.subscribe(search_now)
+    worker.start()
+    try:
+        eventually(lambda: recorder.of(ModelActivated), timeout=60)
+    finally:
+        worker.stop(timeout=30)
+    assert answers and set(answers) == {32}  # every photo found, before and during
+    with catalog() as opened:
+        assert opened.active_model == whole.model_key
+        assert opened.embedded_hashes(legacy.model_key) == set()
+        ids, vectors = opened.photo_vectors(whole.model_key)
+        wide = opened.photos(sorted(int(i) for i in ids))
+    assert len(ids) == 32
+    for photo_id, vector in zip(ids, vectors, strict=True):  # the whole frame, as read now
+        path = wide[int(photo_id)].path
+        expected = whole.encode_prepared([read_photo(path, whole.input_size, whole.prepare).tensor])
+        assert float(vector @ expected[0]) > 0.999
+
+
 class Note(Job):
     """A custom job (the extension point a re-tag job will use)."""
 

@@ -1,0 +1,313 @@
+"""Whole-frame search (issue 20): are shapes near a photo's edges found as well as central ones?
+
+    python tests/benchmarks/bench_whole_frame.py [--scenes 400] [--seed 20]
+        [--coco ../shared/data/coco-mini] [--only crop,squash,...] [--no-quality]
+        [--speed-photos 48] [--rounds 5] [--speed-arch ViT-B-32] [--no-speed]
+
+Held-out scenes of our own making (tests/heldout.py `frame_scene`, not the training
+generator): 3:2, 2:3, 4:3, 16:9 and 1:1 canvases up to 1024 px with one or two tilted shapes
+placed anywhere, on plain, gradient and noise backgrounds and on real photos from coco-mini.
+Each is embedded with the test-shapes model under every framing candidate:
+
+  crop            open_clip's default eval transform (short side resized, centre square kept);
+  squash          the whole frame resized to a square (open_clip resize_mode 'squash');
+  letterbox-mean  long side resized, padded to a square with the model's mean colour
+                  (open_clip resize_mode 'longest', fill_color = the normalisation mean);
+  letterbox-black the same with open_clip's default fill (0);
+  letterbox-photo the same, padded with the photo's own mean colour (PhotoClip's choice,
+                  photoclip.core.embedding.Letterbox);
+  crops-mean      3 overlapping squares (both ends and the centre), their vectors averaged;
+  crops-best      the same 3 squares kept as 3 vectors, a photo scored by its best one.
+
+Every "a photo of a {colour} {shape}" query ranks all scenes; R is the number of scenes
+holding that shape. Per relevant (scene, shape): its rank, and whether it is within the top R.
+Split by where the shape's centre lies: inside or outside the centre square.
+
+Speed: photos/s of the embedding pipeline (our draft decode + the candidate's transform +
+the model) on camera-size (4032x3024) JPEGs upscaled from coco-mini, candidates interleaved
+round by round (the order turning each round) in one run, reported as medians and as
+ratios to `crop`, per second of wall clock and per CPU-second of this process (the latter
+steadier on a shared machine). With test-shapes (64 px) the decode dominates; --speed-arch ViT-B-32
+times the same with random weights of the default model's architecture, whose forward pass
+dominates on a CPU (what several crops cost a real library).
+Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import random
+import statistics
+import sys
+import time
+import timeit
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests import heldout
+
+Transform = Callable[[Image.Image], Any]
+QUERY = "a photo of a {} {}"
+DEFAULT_COCO = Path(__file__).resolve().parents[3] / "shared" / "data" / "coco-mini"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scenes", type=int, default=400)
+    parser.add_argument("--seed", type=int, default=20)
+    parser.add_argument("--coco", type=Path, default=DEFAULT_COCO)
+    parser.add_argument("--only", help="comma-separated candidate names (default: all)")
+    parser.add_argument("--no-quality", action="store_true")
+    parser.add_argument("--speed-photos", type=int, default=48)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--speed-arch", help="time this architecture (random weights) instead")
+    parser.add_argument("--no-speed", action="store_true")
+    args = parser.parse_args()
+    encoder = _encoder()
+    result: dict[str, Any] = {"model": "test-shapes"}
+    if not args.no_quality:
+        result.update(_quality(encoder, args))
+    if not args.no_speed:
+        timed = _encoder(args.speed_arch) if args.speed_arch else encoder
+        result["speed"] = {"model": args.speed_arch or "test-shapes", **_speed(timed, args)}
+    json.dump(result, sys.stdout, indent=2, default=lambda x: round(float(x), 4))
+    sys.stdout.write("\n")
+
+
+def _quality(encoder: Any, args: argparse.Namespace) -> dict[str, Any]:
+    candidates = _candidates(encoder)
+    names = args.only.split(",") if args.only else list(candidates)
+    scenes = _scenes(args)
+    queries = [(c, s) for c in heldout.COLOURS for s in heldout.SHAPES]
+    texts = encoder.encode_texts([QUERY.format(c, s) for c, s in queries])
+    found = {}
+    for name in names:
+        transform, crops = candidates[name]
+        found[name] = _figures(scenes, queries, _scores(encoder, scenes, transform, crops, texts))
+    return {"scenes": len(scenes), "relevant": _relevant_counts(scenes), "found": found}
+
+
+def _encoder(arch: str | None = None) -> Any:
+    import os
+
+    from photoclip.core.embedding import load_encoder
+    from photoclip.core.profiles import RANDOM_WEIGHTS_ENV, resolve_profile
+
+    if arch:
+        os.environ[RANDOM_WEIGHTS_ENV] = "1"
+    return load_encoder(resolve_profile(arch or "test-shapes"), device="cpu")
+
+
+# -- the candidates ----------------------------------------------------------------------------
+
+
+def _candidates(encoder: Any) -> dict[str, tuple[Transform, str | None]]:
+    """name -> (PIL -> tensor, how crops combine: None for one view, 'mean' or 'best')."""
+    import open_clip
+
+    from photoclip.core.embedding import Letterbox
+
+    cfg = open_clip.get_model_preprocess_cfg(encoder.model)
+    size = encoder.input_size
+
+    def transform(mode: str, fill: Any = 0) -> Transform:
+        return open_clip.image_transform(
+            size, is_train=False, mean=cfg["mean"], std=cfg["std"],
+            interpolation=cfg["interpolation"], resize_mode=mode, fill_color=fill,
+        )  # fmt: skip
+
+    crop = transform("shortest")
+    model_mean = tuple(round(255 * m) for m in cfg["mean"])
+    return {
+        "crop": (crop, None),
+        "squash": (transform("squash"), None),
+        "letterbox-mean": (transform("longest", model_mean), None),
+        "letterbox-black": (transform("longest", 0), None),
+        "letterbox-photo": (Letterbox(cfg), None),
+        "crops-mean": (_crops_transform(crop), "mean"),
+        "crops-best": (_crops_transform(crop), "best"),
+    }
+
+
+def _crops_transform(crop: Transform) -> Transform:
+    import torch
+
+    def views(image: Image.Image) -> Any:
+        return torch.stack([crop(view) for view in square_crops(image)])
+
+    return views
+
+
+def square_crops(image: Image.Image) -> list[Image.Image]:
+    """Squares of the short side: one for a square photo, else both ends and the centre."""
+    width, height = image.size
+    short, long = min(width, height), max(width, height)
+    if long - short < 2:
+        return [image]
+    count = 3
+    offsets = [round(k * (long - short) / (count - 1)) for k in range(count)]
+    if width >= height:
+        return [image.crop((o, 0, o + short, short)) for o in offsets]
+    return [image.crop((0, o, short, o + short)) for o in offsets]
+
+
+# -- the scenes and their figures --------------------------------------------------------------
+
+
+def _scenes(args: argparse.Namespace) -> list[heldout.FrameScene]:
+    rng = random.Random(args.seed)
+    files = [json.loads(line)["file"] for line in (args.coco / "manifest.jsonl").open()]
+    rng.shuffle(files)
+    pairs = [(c, s) for c in heldout.COLOURS for s in heldout.SHAPES]
+    scenes = []
+    for i in range(args.scenes):
+        chosen = rng.sample(pairs, 2 if rng.random() < 0.4 else 1)
+        aspect = heldout.FRAME_ASPECTS[i % len(heldout.FRAME_ASPECTS)]
+        background = heldout.FRAME_BACKGROUNDS[(i // 5) % len(heldout.FRAME_BACKGROUNDS)]
+        if background == "photo":
+            with Image.open(args.coco / files[i % len(files)]) as photo:
+                scenes.append(heldout.frame_scene(rng, chosen, photo=photo, aspect=aspect))
+        else:
+            scenes.append(heldout.frame_scene(rng, chosen, background=background, aspect=aspect))
+    return scenes
+
+
+def _relevant_counts(scenes: list[heldout.FrameScene]) -> dict[str, int]:
+    placed = [(s, p) for s in scenes for p in s.shapes]
+    outside = sum(s.outside_centre(p) for s, p in placed)
+    return {"inside": len(placed) - outside, "outside": outside}
+
+
+def _scores(
+    encoder: Any,
+    scenes: list[heldout.FrameScene],
+    transform: Transform,
+    crops: str | None,
+    texts: np.ndarray,
+) -> np.ndarray:
+    """(scenes, queries) scores."""
+    import torch
+
+    rows = []
+    for start in range(0, len(scenes), 32):
+        views = [transform(s.image) for s in scenes[start : start + 32]]
+        if crops is None:
+            rows.append(encoder.encode_images(torch.stack(views)) @ texts.T)
+            continue
+        for view in views:
+            vectors = encoder.encode_images(view)
+            if crops == "mean":
+                mean = vectors.mean(axis=0)
+                rows.append((mean / np.linalg.norm(mean) @ texts.T)[None])
+            else:
+                rows.append((vectors @ texts.T).max(axis=0)[None])
+    return np.concatenate(rows)
+
+
+def _figures(
+    scenes: list[heldout.FrameScene], queries: list[tuple[str, str]], scores: np.ndarray
+) -> dict[str, Any]:
+    hits: dict[str, list[bool]] = {"inside": [], "outside": []}
+    ranks: dict[str, list[int]] = {"inside": [], "outside": []}
+    for q, (colour, shape) in enumerate(queries):
+        holders = {
+            k: p
+            for k, s in enumerate(scenes)
+            for p in s.shapes
+            if (p.colour, p.shape) == (colour, shape)
+        }
+        order = np.argsort(-scores[:, q], kind="stable")
+        rank_of = {int(k): r + 1 for r, k in enumerate(order)}
+        for k, placed in holders.items():
+            where = "outside" if scenes[k].outside_centre(placed) else "inside"
+            hits[where].append(rank_of[k] <= len(holders))
+            ranks[where].append(rank_of[k])
+    figures: dict[str, Any] = {}
+    for where in ("inside", "outside"):
+        figures[f"top_r_{where}"] = float(np.mean(hits[where]))
+        figures[f"median_rank_{where}"] = statistics.median(ranks[where])
+    figures["outside_over_inside"] = figures["top_r_outside"] / max(figures["top_r_inside"], 1e-9)
+    return figures
+
+
+# -- speed ---------------------------------------------------------------------------------------
+
+
+def _speed(encoder: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """Photos/s of draft decode + transform + model on camera JPEGs, candidates interleaved."""
+    candidates = _candidates(encoder)
+    files = sorted((args.coco / "train2017").glob("*.jpg"))[: args.speed_photos]
+    blobs = [_camera_jpeg(path) for path in files]
+    names = ["crop", "squash", "letterbox-mean", "letterbox-photo", "crops-best"]
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    cpu_rates: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(args.rounds):
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            transform, crops = candidates[name]
+            wall, per_cpu = _rate(encoder, blobs, transform, crops is not None)
+            rates[name].append(wall)
+            cpu_rates[name].append(per_cpu)
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    cpu = {name: statistics.median(values) for name, values in cpu_rates.items()}
+    return {
+        "photos": len(blobs),
+        "photos_per_s": medians,
+        "ratio_to_crop": {name: medians[name] / medians["crop"] for name in names},
+        # Photos per CPU-second of this process: what a busy shared machine's wall clock
+        # hides (other processes' load comes and goes between candidates).
+        "photos_per_cpu_s": cpu,
+        "cpu_ratio_to_crop": {name: cpu[name] / cpu["crop"] for name in names},
+        # The transform alone on one draft-decoded camera photo (what differs between the
+        # one-pass candidates; the decode, ~20-30 ms, and the model pass are the same).
+        "transform_ms": {
+            name: _transform_ms(candidates[name][0], blobs[0], encoder) for name in names
+        },
+    }
+
+
+def _transform_ms(transform: Transform, blob: bytes, encoder: Any) -> float:
+    from photoclip.core.imageio import decode_image, model_min_short
+
+    image = decode_image(blob, (model_min_short(encoder.input_size), 256)).image
+    runs = [timeit.timeit(lambda: transform(image), number=50) / 50 for _ in range(5)]
+    return 1000 * statistics.median(runs)
+
+
+def _camera_jpeg(path: Path) -> bytes:
+    with Image.open(path) as image:
+        big = image.convert("RGB").resize((4032, 3024), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    big.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def _rate(
+    encoder: Any, blobs: list[bytes], transform: Transform, stacked: bool
+) -> tuple[float, float]:
+    """Photos per second of wall clock and per CPU-second of this process."""
+    import torch
+
+    from photoclip.core.imageio import decode_photo
+
+    start, cpu_start = time.perf_counter(), time.process_time()
+    for first in range(0, len(blobs), 16):
+        tensors = [
+            decode_photo(blob, encoder.input_size, transform).tensor
+            for blob in blobs[first : first + 16]
+        ]
+        batch = torch.cat(tensors) if stacked else torch.stack(tensors)
+        encoder.encode_images(batch)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    return len(blobs) / wall, len(blobs) / cpu
+
+
+if __name__ == "__main__":
+    main()
