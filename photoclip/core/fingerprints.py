@@ -143,12 +143,13 @@ def dct_hash(pixels: np.ndarray) -> np.uint64:
 
 def summaries(blobs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """Of many `Fingerprint.summary()`s at once: the hashes (n, 8) uint64 and the grids of
-    WHOLE cells a side (n, W, W, 3) float32, what `quick_alignments` and the candidate
-    searches need (a quarter of a fingerprint's bytes)."""
+    WHOLE cells a side (n, W, W, 3) uint8, what `quick_alignments` and the candidate
+    searches need (a quarter of a fingerprint's bytes; kept as bytes: 173 MB for 100k
+    photos, where float32 took 4 times that)."""
     count, size = len(blobs), _HASH_BYTES + WHOLE * WHOLE * 3
     data = np.frombuffer(b"".join(blobs), np.uint8).reshape(count, size)
     hashes = data[:, :_HASH_BYTES].copy().view("<u8").astype(np.uint64)
-    grids = data[:, _HASH_BYTES:].reshape(count, WHOLE, WHOLE, 3).astype(np.float32)
+    grids = data[:, _HASH_BYTES:].reshape(count, WHOLE, WHOLE, 3).copy()
     return hashes, grids
 
 
@@ -159,13 +160,15 @@ def quick_alignments(
     (n, W, W, 3) of each, the second under its pair's transform, the brighter predicted
     from the darker (as `align` does). A copy that is not a crop is judged here without a
     search; the gain is the second's brightness over the first's."""
-    turned = second.copy()
+    first = np.asarray(first, np.float32)
+    turned = np.asarray(second, np.float32).copy()
     for transform in range(1, TRANSFORMS):
         rows = transforms == transform
-        turned[rows] = transformed(second[rows], transform, first_axis=1)
+        if rows.any():
+            turned[rows] = transformed(turned[rows], transform, first_axis=1)
     swap = turned.mean(axis=(1, 2, 3)) < first.mean(axis=(1, 2, 3))
-    darker = np.where(swap[:, None, None, None], turned, first)
-    brighter = np.where(swap[:, None, None, None], first, turned)
+    darker, brighter = first.copy(), turned
+    darker[swap], brighter[swap] = turned[swap], first[swap]
     mean, peak, gain = _errors(darker, brighter)
     return mean, peak, np.where(swap, 1.0 / gain, gain)
 
@@ -260,16 +263,25 @@ def _best(
 
 def _errors(expected: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mean error, largest cell error, gain) of `seen` against `expected` made brighter or
-    darker by the gain that fits best (clipped cells left out of the fit)."""
+    darker by the gain that fits best (clipped cells left out of the fit). Written for
+    speed (the finder runs it on 100k pairs): channels added by hand, not reduced over a
+    3-long axis, and the error computed in place, 3x faster than the plain numpy."""
     expected, seen = np.broadcast_arrays(expected, seen)
-    usable = (expected.max(axis=-1) < _CLIPPED) & (seen.max(axis=-1) < _CLIPPED)
-    weights = usable[..., None]
-    numerator = (expected * seen * weights).sum(axis=(-3, -2, -1))
-    denominator = (expected * expected * weights).sum(axis=(-3, -2, -1))
+    usable = (_brightest(expected) < _CLIPPED) & (_brightest(seen) < _CLIPPED)
+    masked = expected * usable[..., None]
+    numerator = (masked * seen).sum(axis=(-3, -2, -1))
+    denominator = (masked * masked).sum(axis=(-3, -2, -1))
     gain = np.clip(numerator / np.maximum(denominator, 1e-6), MIN_GAIN, MAX_GAIN)
-    predicted = np.clip(expected * gain[..., None, None, None], 0, 255)
-    cells = np.sqrt(((predicted - seen) ** 2).sum(axis=-1))
+    off = expected * gain[..., None, None, None]
+    np.clip(off, 0, 255, out=off)
+    off -= seen
+    off *= off
+    cells = np.sqrt(off[..., 0] + off[..., 1] + off[..., 2])
     return cells.mean(axis=(-2, -1)), cells.max(axis=(-2, -1)), gain
+
+
+def _brightest(cells: np.ndarray) -> np.ndarray:
+    return np.maximum(np.maximum(cells[..., 0], cells[..., 1]), cells[..., 2])
 
 
 def _resample(grids: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:

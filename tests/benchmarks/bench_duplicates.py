@@ -126,7 +126,7 @@ def run_hashes(labels: np.ndarray, seed: int) -> dict[str, Any]:
     """The rotation candidates by hash bands: recall of planted pairs, count, time."""
     hashes = turned_hashes(labels, seed)
     started = time.perf_counter()
-    found = hash_candidates(np.arange(len(labels)), hashes)
+    found = {(int(a), int(b)) for a, b in hash_candidates(np.arange(len(labels)), hashes)}
     seconds = time.perf_counter() - started
     groups: dict[int, list[int]] = {}
     for row, label in enumerate(labels.tolist()):
@@ -154,7 +154,9 @@ def run_pipeline(
 
     started = time.perf_counter()
     near = candidate_pairs(index, ids, vectors, DEFAULT_THRESHOLD, NEIGHBOURS)
-    found = {(a, b) for a, b, _ in near} | hash_candidates(ids, hashes)
+    found = {(a, b) for a, b, _ in near} | {
+        (int(a), int(b)) for a, b in hash_candidates(ids, hashes)
+    }
     groups = connected_groups(p for p in found if confirm(*p))
     seconds = time.perf_counter() - started
     return {**scores(groups, labels), "candidate_pairs": len(found), "seconds": round(seconds, 2)}

@@ -198,7 +198,7 @@ def test_turned_and_mirrored_copies_become_candidates_by_their_hashes() -> None:
             ids.append(number * 10 + turns)
         truth |= {(number * 10 + a, number * 10 + b) for a in range(4) for b in range(a + 1, 4)}
     hashes = np.array([fingerprint(image).hashes for image in images])
-    pairs = hash_candidates(np.array(ids), hashes)
+    pairs = {(int(a), int(b)) for a, b in hash_candidates(np.array(ids), hashes)}
     assert truth <= pairs
     assert len(pairs - truth) <= len(truth) // 4  # few strangers for the alignment to veto
 
@@ -359,3 +359,38 @@ def test_links_to_a_photo_are_never_a_keep_and_trash_pair(
         Indexer(library, tiny_encoder).index([folder])
         [group] = DuplicateFinder(library).find()
     assert sorted(p.path.name for p in group.photos) == ["a.jpg", "d-copy.jpg"]
+
+
+def test_a_large_librarys_graph_links_find_the_groups_k_nn_finds(
+    tmp_path: Path, tiny_encoder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the exact index's size the candidates are the graph's links, not a k-NN query
+    per photo: the same groups come out."""
+    from photoclip.core.indexing import Indexer
+    from photoclip.core.library import Library
+    from photoclip.core.paths import Locations
+
+    folder, rng = tmp_path / "photos", random.Random(5)
+    folder.mkdir()
+    for seed in range(4):
+        image = photo_like(seed)
+        image.save(folder / f"photo{seed}.png")
+        for name, copy in copies(image, rng).items():
+            copy.save(folder / f"photo{seed}-{name}.jpg", quality=90)
+    for seed in range(200, 230):
+        photo_like(seed).save(folder / f"single{seed}.jpg", quality=90)
+    with Library.open(Locations(tmp_path / "data", tmp_path / "cache")) as library:
+        Indexer(library, tiny_encoder).index([folder])
+        assert library.index().links() is None  # small: exact, k-NN queries
+        by_queries = DuplicateFinder(library).find()
+        ids, vectors = library.catalog.photo_vectors(str(library.catalog.active_model))
+        graph = VectorIndex.build(
+            ids, vectors, model_key="m", settings=IndexSettings(exact_max_items=0, hnsw_min_items=0)
+        )
+        assert graph.links() is not None
+        monkeypatch.setattr(library, "index", lambda model_key=None: graph)
+        by_links = DuplicateFinder(library).find()
+    assert len(by_queries) == 4
+    assert [sorted(p.path.name for p in g.photos) for g in by_links] == [
+        sorted(p.path.name for p in g.photos) for g in by_queries
+    ]
