@@ -394,3 +394,32 @@ def test_a_large_librarys_graph_links_find_the_groups_k_nn_finds(
     assert [sorted(p.path.name for p in g.photos) for g in by_links] == [
         sorted(p.path.name for p in g.photos) for g in by_queries
     ]
+
+
+def burst(seed: int) -> tuple[Image.Image, Image.Image]:
+    """Two frames of one generated scene: the second panned by a fifth of the frame."""
+    scene = photo_like(seed, (400, 300))
+    return scene.crop((0, 0, 320, 240)), scene.crop((64, 36, 384, 276))
+
+
+@pytest.mark.slow
+def test_a_burst_is_a_very_similar_shot_shown_unticked(tmp_path: Path, shapes_encoder: Any) -> None:
+    from photoclip.core.indexing import Indexer
+    from photoclip.core.library import Library
+    from photoclip.core.paths import Locations
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    first, second = burst(11)
+    first.save(folder / "frame1.jpg", quality=92)
+    second.save(folder / "frame2.jpg", quality=70)
+    for seed in range(300, 310):
+        photo_like(seed, (320, 240)).save(folder / f"single{seed}.jpg", quality=90)
+    with Library.open(Locations(tmp_path / "data", tmp_path / "cache")) as library:
+        Indexer(library, shapes_encoder).index([folder])
+        [group] = DuplicateFinder(library).find()
+    assert sorted(p.path.name for p in group.photos) == ["frame1.jpg", "frame2.jpg"]
+    [other] = group.others
+    match = group.why(other)
+    assert match is not None and match.kind == SIMILAR
+    assert not group.pre_ticked(other)
