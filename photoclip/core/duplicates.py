@@ -3,9 +3,10 @@ mirrored, made brighter).
 
 Candidates come from three places, so that no single one has to be right:
 
-1. The stored CLIP embeddings: every photo asks the vector index for its `NEIGHBOURS`
-   nearest, and pairs at or above the cosine `threshold` are candidates (one batched k-NN
-   call, O(n k log n)).
+1. The stored CLIP embeddings: pairs at or above the cosine `threshold` among each
+   photo's `NEIGHBOURS` nearest (one batched k-NN call, for an exact index: up to ~12k
+   photos), or among the links of the index's HNSW graph (`VectorIndex.links`: ~1.5 s at
+   100k photos, where a k-NN query per photo took 14-60 s; see `_candidates`).
 2. The fingerprints' perceptual hashes under the 8 symmetries of a square: a turned or
    mirrored copy shares a 16-bit band with the original (`hash_candidates`, O(n log n)).
    CLIP embeds turned copies far apart (test-shapes put them at cosine 0.24-0.57).
@@ -29,6 +30,14 @@ The thresholds rest on tests/benchmarks/bench_duplicate_quality.py.
 Each confirmed pair gets a kind in words (`SAME`, `RESIZED`, ...). Only exact and
 near-exact copies (same picture after resize, re-encode, rotation or mirror) are
 `PRE_TICKED` for the trash; crops, edits and similar shots are shown for the user to judge.
+
+Candidate pairs that are no copies may still be frames of one scene a moment apart (a
+burst: the camera panned, the subject moved): `SIMILAR`, "very similar shot", when their
+embeddings are at the threshold or closer and their fingerprints line up after a pan
+with few cells off and enough detail in what both show (`is_shot`, measured by
+tests/benchmarks/bench_similar_shots.py). The detail is what keeps generated shapes out:
+one shape on a plain or noisy background lines up with another shape's picture as well
+as a burst does, but shows too little to tell.
 
 Fingerprints are kept in the catalog by content hash (made by the indexer after embedding,
 see `remember_fingerprints`), so a search reads no thumbnail for a photo indexed since.
@@ -60,6 +69,7 @@ from photoclip.core.fingerprints import (
     Shot,
     align,
     bit_counts,
+    details,
     fingerprint,
     quick_alignments,
     shot_alignment,
@@ -68,7 +78,7 @@ from photoclip.core.fingerprints import (
 )
 from photoclip.core.imageio import ThumbnailStore, decode_image, read_file
 from photoclip.core.library import Library
-from photoclip.core.vectorindex import VectorIndex, unique_pairs
+from photoclip.core.vectorindex import IndexSettings, VectorIndex, unique_pairs
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +98,9 @@ FINGERPRINT_RECIPE = 1
 #: larger libraries rely on the embeddings and the hashes).
 LAYOUT_NEIGHBOURS = 5
 LAYOUT_NEIGHBOURS_MAX = 5_000
+#: Past LAYOUT_NEIGHBOURS_MAX, a graph over the layouts (`layout_links`): a small one, built
+#: on all cores for each search (48 values a photo).
+LAYOUT_GRAPH = IndexSettings(exact_max_items=0, hnsw_min_items=0, m=8, ef_construction=32)
 #: Bits (of 63) by which the hashes of a turned or mirrored copy may differ from the
 #: original's turned hash (copies measured 0-2; unrelated photos ~31).
 MAX_HASH_DISTANCE = 7
@@ -134,6 +147,14 @@ RESIZE_RATIO = 1.1
 #: The cheap gate first: upright colour layouts at SHOT_LAYOUT or closer (bursts >= 0.89).
 SHOT_LAYOUT = 0.85
 SHOT_MEAN, SHOT_OFF, SHOT_DETAIL = 40.0, 0.4, 0.45
+#: Embedding cosine from which a pair may be a shot (or the finder's threshold, if
+#: higher), and the most pairs searched in one run, the closest first (~5 ms each).
+SHOT_COSINE = 0.75
+SHOT_SEARCHES = 2000
+#: Detail (`fingerprints.details`) each whole frame needs before a search: burst frames
+#: measured >= 0.312, generated shapes <= 0.257 (the search then asks SHOT_DETAIL of what
+#: both frames show).
+SHOT_FRAME_DETAIL = 0.28
 
 SAME = "same photo"
 RESIZED = "same photo, resized"
@@ -142,8 +163,7 @@ ROTATED = "same photo, rotated"
 MIRRORED = "same photo, mirrored"
 CROPPED = "same photo, cropped"
 EDITED = "same photo, brightness changed"
-#: Not given by the finder yet: no rule measured so far tells a burst's frames from two
-#: different small shapes on one background (the dialog shows it unticked).
+#: Frames of one scene, not copies (see `is_shot`): shown, never pre-ticked.
 SIMILAR = "very similar shot"
 #: Kinds whose extra copies are ticked for the trash at first: nothing is lost with them.
 PRE_TICKED = frozenset({SAME, RESIZED, REENCODED, ROTATED, MIRRORED})
@@ -303,6 +323,22 @@ def layout_candidates(ids: np.ndarray, layouts: np.ndarray, k: int) -> np.ndarra
         nearest = np.argpartition(-block, k - 1, axis=1)[:, :k]
         found.append(np.stack([np.repeat(ids[rows], k), ids[nearest.ravel()]], axis=1))
     return unique_pairs(np.concatenate(found))
+
+
+def layout_links(ids: np.ndarray, layouts: np.ndarray) -> np.ndarray:
+    """Photos close by colour layout in a library too large for `layout_candidates`: the
+    links of an HNSW graph built over the layouts (unit rows) for this search. Each photo
+    keeps a link to its nearest (hnswlib's rule), and a copy's layout is nearer its
+    original's than any other photo's is (crops >= 0.992, different photos 0.97 at the
+    99th percentile)."""
+    usable = np.abs(np.linalg.norm(layouts, axis=1) - 1.0) < 1e-3  # all black: no layout
+    if usable.sum() < 2:
+        return np.zeros((0, 2), np.int64)
+    graph = VectorIndex.build(
+        ids[usable], layouts[usable], model_key="layouts", settings=LAYOUT_GRAPH
+    )
+    links = graph.links()
+    return links if links is not None else np.zeros((0, 2), np.int64)
 
 
 def cosines(ids: np.ndarray, vectors: np.ndarray, pairs: np.ndarray) -> np.ndarray:
@@ -684,9 +720,11 @@ class DuplicateFinder:
         if not len(ids):
             return np.zeros((0, 2), np.int64)
         found = [hash_candidates(ids, self._hashes[rows])]
+        flat = self._layouts[rows].reshape(len(ids), -1)
         if len(ids) <= LAYOUT_NEIGHBOURS_MAX:
-            flat = self._layouts[rows].reshape(len(ids), -1)
             found.append(layout_candidates(ids, flat, LAYOUT_NEIGHBOURS))
+        else:
+            found.append(layout_links(ids, flat))
         return unique_pairs(np.concatenate(found))
 
     def _gated(self, pairs: np.ndarray) -> np.ndarray:
@@ -739,10 +777,10 @@ class DuplicateFinder:
         return matches, slow
 
     def _shots(self, ids: np.ndarray, vectors: np.ndarray, copies: list[Match]) -> list[Match]:
-        """ "Very similar shot" matches: candidate pairs that are no copies, whose
-        embeddings are at the threshold or closer and whose frames line up as one scene
-        panned a little (`shot_kind`). A cheap gate first: the upright colour layouts at
-        SHOT_LAYOUT or closer (a pan keeps most of them)."""
+        """SIMILAR matches: candidate pairs that are no copies, whose embeddings are at
+        the threshold (and SHOT_COSINE) or closer and whose frames line up as one scene
+        panned a little (`is_shot`). Cheap gates first: upright colour layouts at
+        SHOT_LAYOUT or closer (a pan keeps most of them), and detail in both frames."""
         matched = unique_pairs(np.array([(m.a, m.b) for m in copies], np.int64))
         pairs = self._near[~_contains(matched, self._near)]
         rows = self._rows.get(pairs)
@@ -750,9 +788,28 @@ class DuplicateFinder:
         first = self._layouts[rows[:, 0]].reshape(len(rows), -1)
         second = self._layouts[rows[:, 1]].reshape(len(rows), -1)
         pairs = pairs[np.einsum("ij,ij->i", first, second) >= SHOT_LAYOUT]
-        pairs = pairs[cosines(ids, vectors, pairs) >= self.threshold]
+        pairs = pairs[self._detailed(pairs)]
+        close = cosines(ids, vectors, pairs)
+        chosen = np.flatnonzero(close >= max(self.threshold, SHOT_COSINE))
+        if len(chosen) > SHOT_SEARCHES:  # the closest first: each takes a search
+            chosen = chosen[np.argsort(-close[chosen], kind="stable")[:SHOT_SEARCHES]]
+        log.info("shots: %d pairs, %d searched", len(pairs), len(chosen))
+        pairs = pairs[np.sort(chosen)]
         self._full.update(self._full_fingerprints([(a, b) for a, b in pairs.tolist()]))
         return [m for a, b in pairs.tolist() if (m := self._shot(a, b)) is not None]
+
+    def _detailed(self, pairs: np.ndarray) -> np.ndarray:
+        """Whether both photos of each pair show detail enough to be told a shot (see
+        SHOT_FRAME_DETAIL)."""
+        photos, rows = np.unique(self._rows.get(pairs), return_inverse=True)
+        enough = np.concatenate(
+            [
+                details(self._small[photos[start : start + 4096]]) >= SHOT_FRAME_DETAIL
+                for start in range(0, len(photos), 4096)
+            ]
+            or [np.zeros(0, bool)]
+        )
+        return np.asarray(enough[rows.reshape(pairs.shape)].all(axis=1), bool)
 
     def _shot(self, a: int, b: int) -> Match | None:
         one = self._full.get(str(self._photos[a].content_hash))

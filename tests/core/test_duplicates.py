@@ -423,3 +423,19 @@ def test_a_burst_is_a_very_similar_shot_shown_unticked(tmp_path: Path, shapes_en
     match = group.why(other)
     assert match is not None and match.kind == SIMILAR
     assert not group.pre_ticked(other)
+
+
+def test_past_the_exact_limit_layout_neighbours_come_from_a_graph() -> None:
+    """A large library's colour layouts are linked through a graph instead of compared all
+    with all: each photo stays linked with its nearest, and an all-black one is left out."""
+    from photoclip.core.duplicates import layout_links
+
+    rng = np.random.default_rng(4)
+    flat = rng.uniform(0, 1, (400, 48)).astype(np.float32)
+    near = flat[:50] + rng.normal(0, 0.01, (50, 48)).astype(np.float32)
+    layouts_ = np.vstack([flat, near, np.zeros((1, 48), np.float32)])
+    layouts_[:-1] /= np.linalg.norm(layouts_[:-1], axis=1, keepdims=True)
+    ids = np.arange(len(layouts_)) + 7
+    linked = {(int(a), int(b)) for a, b in layout_links(ids, layouts_)}
+    assert {(i + 7, i + 407) for i in range(50)} <= linked
+    assert not any(ids[-1] in pair for pair in linked)
