@@ -11,8 +11,11 @@ Candidates come from three places, so that no single one has to be right:
    mirrored copy shares a 16-bit band with the original (`hash_candidates`, O(n log n)).
    CLIP embeds turned copies far apart (test-shapes put them at cosine 0.24-0.57).
 3. The fingerprints' colour layouts (4 x 4 cells): each photo's nearest few
-   (`layout_candidates`), up to LAYOUT_NEIGHBOURS_MAX photos. A model with poor
-   embeddings (random weights) still finds crops and brighter copies this way.
+   (`layout_candidates`, exact) up to LAYOUT_NEIGHBOURS_MAX photos, past that the links
+   of a graph built over the layouts (`layout_links`). A model with poor embeddings
+   (random weights, or test-shapes on real photos) still finds crops and brighter copies
+   this way: they used to stop at 5k photos, leaving a large library's crops to the
+   embeddings alone.
 
 Each candidate pair that passes a cheap gate (hashes or layouts close under some symmetry)
 is then judged on local structure, cell by cell, never on whole-image statistics that a
@@ -94,8 +97,7 @@ CANDIDATE_EF = 64
 #: The fingerprint recipe stored with each fingerprint; bump it when fingerprints.py changes.
 FINGERPRINT_RECIPE = 1
 #: Colour-layout neighbours per photo, and the library size up to which they are looked
-#: for (an exact search, O(n^2): 12 s at 20k photos on this busy 2-core box, ~1 s at 5k;
-#: larger libraries rely on the embeddings and the hashes).
+#: for exactly (O(n^2): 12 s at 20k photos on this busy 2-core box, ~1 s at 5k).
 LAYOUT_NEIGHBOURS = 5
 LAYOUT_NEIGHBOURS_MAX = 5_000
 #: Past LAYOUT_NEIGHBOURS_MAX, a graph over the layouts (`layout_links`): a small one, built
@@ -148,9 +150,11 @@ RESIZE_RATIO = 1.1
 SHOT_LAYOUT = 0.85
 SHOT_MEAN, SHOT_OFF, SHOT_DETAIL = 40.0, 0.4, 0.45
 #: Embedding cosine from which a pair may be a shot (or the finder's threshold, if
-#: higher), and the most pairs searched in one run, the closest first (~5 ms each).
+#: higher), and the most pairs searched in one run, the closest first (~5 ms each: the
+#: search must not cost a 100k library more than a few seconds; past 500 candidate
+#: pairs, the least close are not told as shots).
 SHOT_COSINE = 0.75
-SHOT_SEARCHES = 2000
+SHOT_SEARCHES = 500
 #: Detail (`fingerprints.details`) each whole frame needs before a search: burst frames
 #: measured >= 0.312, generated shapes <= 0.257 (the search then asks SHOT_DETAIL of what
 #: both frames show).
@@ -785,6 +789,8 @@ class DuplicateFinder:
         pairs = self._near[~_contains(matched, self._near)]
         rows = self._rows.get(pairs)
         pairs, rows = pairs[(rows >= 0).all(axis=1)], rows[(rows >= 0).all(axis=1)]
+        if not len(pairs):
+            return []
         first = self._layouts[rows[:, 0]].reshape(len(rows), -1)
         second = self._layouts[rows[:, 1]].reshape(len(rows), -1)
         pairs = pairs[np.einsum("ij,ij->i", first, second) >= SHOT_LAYOUT]
@@ -819,6 +825,11 @@ class DuplicateFinder:
         found = shot_alignment(one, other)
         if not is_shot(found):
             return None
+        # A crop whose hashes and layouts missed the gate lines up as a pan too: the
+        # copy it is comes first (a test's 10% crop was called a shot).
+        copy = self._match(a, b)
+        if copy is not None:
+            return copy
         return Match(a, b, SIMILAR, round(max(0.0, 1.0 - found.mean_error / 50.0), 3))
 
     def _full_fingerprints(self, pairs: list[tuple[int, int]]) -> dict[str, Fingerprint]:

@@ -13,10 +13,12 @@ photos, quadratic would give 16x.
 --finder N times the whole `DuplicateFinder` and `photoclip duplicates --json` over a
 synthetic catalog of N photos whose fingerprints are stored (photo-like random ViT-B-32
 vectors, 40% planted copies), and what making one fingerprint costs (the first run).
-Measured at 100k on this busy 2-core box (load 4-6): find 81.5 s, CLI 97.8 s, precision
-and recall 1.0, no thumbnail read; of the find, 50 s are the CLIP k-NN candidates
-(hnswlib, ef 64), 14 s judging whole pairs, 6.6 s reading the summaries, 4.5 s the gate.
-A fingerprint costs 1.7-2.5 ms a photo (3-4 minutes per 100k, paid once, by the indexer).
+Measured at 100k on this 2-core box shared with 3 other jobs (load 3-7), the whole CLI
+with /usr/bin/time, before and after in one interleaved run (see issue 15's note):
+- before (k-NN query per photo, hnswlib ef 64): wall 52.6-134 s, CPU 52-62 s;
+- after (the graph's links, pairs as arrays, faster alignment, C-encoded JSON; with the
+  layout graph and the "very similar shot" search added): see the final report.
+A fingerprint costs 0.9-2.5 ms a photo (1.5-4 minutes per 100k, paid once, by the indexer).
 The quality on real photos and generated shapes: bench_duplicate_quality.py.
 """
 
