@@ -829,7 +829,10 @@ def run_duplicates(args: argparse.Namespace) -> int:
 
 def _print_groups(groups: list[Any], as_json: bool) -> None:
     if as_json:
-        _print_json({"groups": [g.as_json() for g in groups]})
+        # One group a line, each by json's C encoder: indent=2 goes through its pure Python
+        # one, 8.5 of 45 s for 16k groups (100k photos).
+        lines = ",\n".join(json.dumps(g.as_json()) for g in groups)
+        sys.stdout.write(f'{{"groups": [\n{lines}\n]}}\n' if groups else '{"groups": []}\n')
         return
     if not groups:
         print("No near-duplicate photos.")

@@ -3,15 +3,19 @@ mirrored, made brighter).
 
 Candidates come from three places, so that no single one has to be right:
 
-1. The stored CLIP embeddings: every photo asks the vector index for its `NEIGHBOURS`
-   nearest, and pairs at or above the cosine `threshold` are candidates (one batched k-NN
-   call, O(n k log n)).
+1. The stored CLIP embeddings: pairs at or above the cosine `threshold` among each
+   photo's `NEIGHBOURS` nearest (one batched k-NN call, for an exact index: up to ~12k
+   photos), or among the links of the index's HNSW graph (`VectorIndex.links`: ~1.5 s at
+   100k photos, where a k-NN query per photo took 14-60 s; see `_candidates`).
 2. The fingerprints' perceptual hashes under the 8 symmetries of a square: a turned or
    mirrored copy shares a 16-bit band with the original (`hash_candidates`, O(n log n)).
    CLIP embeds turned copies far apart (test-shapes put them at cosine 0.24-0.57).
 3. The fingerprints' colour layouts (4 x 4 cells): each photo's nearest few
-   (`layout_candidates`), up to LAYOUT_NEIGHBOURS_MAX photos. A model with poor
-   embeddings (random weights) still finds crops and brighter copies this way.
+   (`layout_candidates`, exact) up to LAYOUT_NEIGHBOURS_MAX photos, past that the links
+   of a graph built over the layouts (`layout_links`). A model with poor embeddings
+   (random weights, or test-shapes on real photos) still finds crops and brighter copies
+   this way: they used to stop at 5k photos, leaving a large library's crops to the
+   embeddings alone.
 
 Each candidate pair that passes a cheap gate (hashes or layouts close under some symmetry)
 is then judged on local structure, cell by cell, never on whole-image statistics that a
@@ -30,6 +34,14 @@ Each confirmed pair gets a kind in words (`SAME`, `RESIZED`, ...). Only exact an
 near-exact copies (same picture after resize, re-encode, rotation or mirror) are
 `PRE_TICKED` for the trash; crops, edits and similar shots are shown for the user to judge.
 
+Candidate pairs that are no copies may still be frames of one scene a moment apart (a
+burst: the camera panned, the subject moved): `SIMILAR`, "very similar shot", when their
+embeddings are at the threshold or closer and their fingerprints line up after a pan
+with few cells off and enough detail in what both show (`is_shot`, measured by
+tests/benchmarks/bench_similar_shots.py). The detail is what keeps generated shapes out:
+one shape on a plain or noisy background lines up with another shape's picture as well
+as a burst does, but shows too little to tell.
+
 Fingerprints are kept in the catalog by content hash (made by the indexer after embedding,
 see `remember_fingerprints`), so a search reads no thumbnail for a photo indexed since.
 Two paths to one file (a symlink, a hard link) are one photo: never a keep/trash pair.
@@ -41,6 +53,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,16 +69,19 @@ from photoclip.core.fingerprints import (
     WHOLE,
     Alignment,
     Fingerprint,
+    Shot,
     align,
     bit_counts,
+    details,
     fingerprint,
     quick_alignments,
+    shot_alignment,
     summaries,
     transformed,
 )
 from photoclip.core.imageio import ThumbnailStore, decode_image, read_file
 from photoclip.core.library import Library
-from photoclip.core.vectorindex import VectorIndex
+from photoclip.core.vectorindex import IndexSettings, VectorIndex, unique_pairs
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +97,12 @@ CANDIDATE_EF = 64
 #: The fingerprint recipe stored with each fingerprint; bump it when fingerprints.py changes.
 FINGERPRINT_RECIPE = 1
 #: Colour-layout neighbours per photo, and the library size up to which they are looked
-#: for (an exact search, O(n^2): 12 s at 20k photos on this busy 2-core box, ~1 s at 5k;
-#: larger libraries rely on the embeddings and the hashes).
+#: for exactly (O(n^2): 12 s at 20k photos on this busy 2-core box, ~1 s at 5k).
 LAYOUT_NEIGHBOURS = 5
 LAYOUT_NEIGHBOURS_MAX = 5_000
+#: Past LAYOUT_NEIGHBOURS_MAX, a graph over the layouts (`layout_links`): a small one, built
+#: on all cores for each search (48 values a photo).
+LAYOUT_GRAPH = IndexSettings(exact_max_items=0, hnsw_min_items=0, m=8, ef_construction=32)
 #: Bits (of 63) by which the hashes of a turned or mirrored copy may differ from the
 #: original's turned hash (copies measured 0-2; unrelated photos ~31).
 MAX_HASH_DISTANCE = 7
@@ -120,6 +138,30 @@ EDIT_GAIN = 0.04
 #: Pixel counts further apart than this ratio make a resized copy.
 RESIZE_RATIO = 1.1
 
+#: "Very similar shot" (`is_shot`): two frames whose embeddings are at the finder's
+#: threshold or closer and that line up as one scene panned a little. Measured by
+#: tests/benchmarks/bench_similar_shots.py (40 bursts of real photos panned 15-25% and
+#: zoomed up to 8%, other JPEG quality; 40 other real photos; 150 generated shapes):
+#: - bursts: mean error <= 37.2, cells off <= 0.37, detail >= 0.434 (5%: 0.49);
+#: - different real photos: none with mean <= 40 and off <= 0.4 had detail above 0.284;
+#: - generated shapes on one background (different or not): none above 0.37; a plain or
+#:   noisy background and one shape give little detail, however well they line up.
+#: The finder then told 25 of the 40 bursts with test-shapes, 32 with random ViT-B-32
+#: (the others: below the cosine, or past SHOT_SEARCHES), and no other pair as a shot.
+#: The cheap gate first: upright colour layouts at SHOT_LAYOUT or closer (bursts >= 0.89).
+SHOT_LAYOUT = 0.85
+SHOT_MEAN, SHOT_OFF, SHOT_DETAIL = 40.0, 0.4, 0.45
+#: Embedding cosine from which a pair may be a shot (or the finder's threshold, if
+#: higher), and the most pairs searched in one run, the closest first (~5 ms each: the
+#: search must not cost a 100k library more than a few seconds; past 500 candidate
+#: pairs, the least close are not told as shots).
+SHOT_COSINE = 0.75
+SHOT_SEARCHES = 500
+#: Detail (`fingerprints.details`) each whole frame needs before a search: burst frames
+#: measured >= 0.312, generated shapes <= 0.257 (the search then asks SHOT_DETAIL of what
+#: both frames show).
+SHOT_FRAME_DETAIL = 0.28
+
 SAME = "same photo"
 RESIZED = "same photo, resized"
 REENCODED = "same photo, re-encoded"
@@ -127,8 +169,7 @@ ROTATED = "same photo, rotated"
 MIRRORED = "same photo, mirrored"
 CROPPED = "same photo, cropped"
 EDITED = "same photo, brightness changed"
-#: Not given by the finder yet: no rule measured so far tells a burst's frames from two
-#: different small shapes on one background (the dialog shows it unticked).
+#: Frames of one scene, not copies (see `is_shot`): shown, never pre-ticked.
 SIMILAR = "very similar shot"
 #: Kinds whose extra copies are ticked for the trash at first: nothing is lost with them.
 PRE_TICKED = frozenset({SAME, RESIZED, REENCODED, ROTATED, MIRRORED})
@@ -251,12 +292,12 @@ def hash_candidates(
     hashes: np.ndarray,
     max_bucket: int = 32,
     max_distance: int = MAX_HASH_DISTANCE,
-) -> set[tuple[int, int]]:
-    """Pairs one of whose hashes under a symmetry ((n, 8) uint64, column 0 upright) is
-    within `max_distance` bits of the other's upright hash, found through 4 bands of 16
-    bits (a multi-index: any two within 3 bits share a band; turned copies measured 0-2).
-    Buckets fuller than `max_bucket` (flat or dark photos) say nothing and are skipped.
-    Sorting and binary search: O(n log n)."""
+) -> np.ndarray:
+    """Pairs (m, 2), smaller id first, one of whose hashes under a symmetry ((n, 8)
+    uint64, column 0 upright) is within `max_distance` bits of the other's upright hash,
+    found through 4 bands of 16 bits (a multi-index: any two within 3 bits share a band;
+    turned copies measured 0-2). Buckets fuller than `max_bucket` (flat or dark photos)
+    say nothing and are skipped. Sorting and binary search: O(n log n)."""
     found: list[np.ndarray] = []
     for band in range(4):
         keys = (hashes >> np.uint64(16 * band)) & np.uint64(0xFFFF)
@@ -271,38 +312,98 @@ def hash_candidates(
             others = order[starts + np.arange(len(rows))]
             close = bit_counts(hashes[others, 0] ^ hashes[rows, turns]) <= max_distance
             found.append(np.stack([ids[rows[close]], ids[others[close]]], axis=1))
-    both = np.concatenate(found) if found else np.zeros((0, 2), np.int64)
-    both = both[both[:, 0] != both[:, 1]]
-    both = np.unique(np.sort(both, axis=1), axis=0)
-    return {(int(a), int(b)) for a, b in both.tolist()}
+    return unique_pairs(np.concatenate(found) if found else np.zeros((0, 2), np.int64))
 
 
-def layout_candidates(ids: np.ndarray, layouts: np.ndarray, k: int) -> set[tuple[int, int]]:
-    """Each photo with its k nearest by colour layout (unit rows of `layouts`), exactly."""
-    pairs: set[tuple[int, int]] = set()
+def layout_candidates(ids: np.ndarray, layouts: np.ndarray, k: int) -> np.ndarray:
+    """Each photo with its k nearest by colour layout (unit rows of `layouts`), exactly:
+    pairs (m, 2), smaller id first."""
     k = min(k, len(ids) - 1)
     if k <= 0:
-        return pairs
+        return np.zeros((0, 2), np.int64)
+    found = []
     for start in range(0, len(ids), 1024):
         block = layouts[start : start + 1024] @ layouts.T
         rows = np.arange(start, start + len(block))
         block[rows - start, rows] = -np.inf  # not itself
         nearest = np.argpartition(-block, k - 1, axis=1)[:, :k]
-        for row, found in zip(rows.tolist(), nearest.tolist(), strict=True):
-            for other in found:
-                a, b = int(ids[row]), int(ids[other])
-                if a != b:
-                    pairs.add((min(a, b), max(a, b)))
-    return pairs
+        found.append(np.stack([np.repeat(ids[rows], k), ids[nearest.ravel()]], axis=1))
+    return unique_pairs(np.concatenate(found))
+
+
+def layout_links(ids: np.ndarray, layouts: np.ndarray) -> np.ndarray:
+    """Photos close by colour layout in a library too large for `layout_candidates`: the
+    links of an HNSW graph built over the layouts (unit rows) for this search. Each photo
+    keeps a link to its nearest (hnswlib's rule), and a copy's layout is nearer its
+    original's than any other photo's is (crops >= 0.992, different photos 0.97 at the
+    99th percentile)."""
+    usable = np.abs(np.linalg.norm(layouts, axis=1) - 1.0) < 1e-3  # all black: no layout
+    if usable.sum() < 2:
+        return np.zeros((0, 2), np.int64)
+    graph = VectorIndex.build(
+        ids[usable], layouts[usable], model_key="layouts", settings=LAYOUT_GRAPH
+    )
+    links = graph.links()
+    return links if links is not None else np.zeros((0, 2), np.int64)
+
+
+def cosines(ids: np.ndarray, vectors: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """The cosine of each pair (m, 2) of ids, with unit `vectors` (rows of `ids`)."""
+    rows = _Lookup.of(dict(zip(ids.tolist(), range(len(ids)), strict=True))).get(pairs)
+    found = np.full(len(pairs), -np.inf, np.float32)
+    for start in range(0, len(pairs), 50_000):  # a gathered pair is 2 vectors
+        chunk = rows[start : start + 50_000]
+        inside = (chunk >= 0).all(axis=1)
+        first, second = vectors[chunk[inside, 0]], vectors[chunk[inside, 1]]
+        found[start : start + len(chunk)][inside] = np.einsum("ij,ij->i", first, second)
+    return found
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """Photo id -> a non-negative number, as an array (-1: none): for millions of pairs."""
+
+    table: np.ndarray
+
+    @classmethod
+    def of(cls, values: dict[int, int] | dict[int, str]) -> _Lookup:
+        """Numbers as given, or one per distinct string (equal strings, equal numbers)."""
+        table = np.full(max(values, default=-1) + 1, -1, np.int64)
+        if values:
+            given = np.array(list(values.values()))
+            if given.dtype.kind == "U":
+                given = np.unique(given, return_inverse=True)[1]
+            table[list(values)] = given
+        return cls(table)
+
+    def get(self, ids: np.ndarray) -> np.ndarray:
+        inside = (ids >= 0) & (ids < len(self.table))
+        return np.where(inside, self.table[np.where(inside, ids, 0)], -1)
+
+    def items(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, numbers) of the ids that have one."""
+        ids = np.flatnonzero(self.table >= 0)
+        return ids, self.table[ids]
+
+
+def _contains(pairs: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """For each row of `wanted` (m, 2), whether it is a row of `pairs` (both unique_pairs)."""
+    if not len(pairs) or not len(wanted):
+        return np.zeros(len(wanted), bool)
+    span = int(max(pairs.max(), wanted.max())) + 1
+    return np.isin(wanted[:, 0] * span + wanted[:, 1], pairs[:, 0] * span + pairs[:, 1])
 
 
 def layouts(small: np.ndarray) -> np.ndarray:
     """(n, 4, 4, 3): the colour layouts of shrunk grids (n, C, C, 3), each scaled to unit
     length (a brighter copy points the same way)."""
     count, side = small.shape[0], small.shape[1] // 4
-    cells = small.reshape(count, 4, side, 4, side, 3).mean(axis=(2, 4))
-    norms = np.linalg.norm(cells.reshape(count, -1), axis=1)
-    return (cells / np.maximum(norms, 1e-6)[:, None, None, None]).astype(np.float32)
+    found = np.empty((count, 4, 4, 3), np.float32)
+    for start in range(0, count, 4096):  # float32 a chunk at a time: 5x faster than mean()
+        chunk = small[start : start + 4096].astype(np.float32)
+        found[start : start + 4096] = chunk.reshape(-1, 4, side, 4, side, 3).sum(axis=(2, 4))
+    norms = np.linalg.norm(found.reshape(count, -1), axis=1)
+    return found / np.maximum(norms, 1e-6)[:, None, None, None]
 
 
 def worth_aligning(
@@ -382,6 +483,17 @@ def similarity(found: Alignment) -> float:
     return round(max(0.0, 1.0 - found.mean_error / 50.0), 3)
 
 
+def is_shot(found: Shot) -> bool:
+    """Whether two frames that are no copies show one scene a moment apart: what both show
+    lines up after a pan (mean error, few cells off) and has detail enough to tell (a plain
+    or smooth background lines up with anything; see SHOT_DETAIL)."""
+    return (
+        found.mean_error <= SHOT_MEAN
+        and found.off_cells <= SHOT_OFF
+        and found.detail >= SHOT_DETAIL
+    )
+
+
 def _resized(a: Photo, b: Photo) -> bool:
     first, second = (a.width or 0) * (a.height or 0), (b.width or 0) * (b.height or 0)
     if not first or not second:
@@ -456,11 +568,16 @@ def same_file_key(path: Path) -> object:
 
 def one_path_per_file(photos: Sequence[Photo]) -> list[Photo]:
     """The photos less the extra paths to a file already listed: the real file (not a
-    link) is kept, so trashing another member can never leave a dangling link."""
+    link) is kept, so trashing another member can never leave a dangling link. Paths to
+    one file have the same bytes, so only photos sharing a content hash are looked up on
+    the disk (stat and realpath for every photo of 16k groups took 4-6 s)."""
+    counts = Counter(p.content_hash for p in photos)
+    shared = [p for p in photos if p.content_hash is None or counts[p.content_hash] > 1]
     chosen: dict[object, Photo] = {}
-    for photo in sorted(photos, key=lambda p: (p.path.is_symlink(), len(str(p.path)))):
+    for photo in sorted(shared, key=lambda p: (p.path.is_symlink(), len(str(p.path)))):
         chosen.setdefault(same_file_key(photo.path), photo)
-    return [p for p in photos if p in chosen.values()]
+    dropped = {p.id for p in shared} - {p.id for p in chosen.values()}
+    return [p for p in photos if p.id not in dropped]
 
 
 # -- a library's duplicates -------------------------------------------------------------------
@@ -493,13 +610,17 @@ class DuplicateFinder:
         self._progress = progress
         self._photos: dict[int, Photo] = {}
         #: photo id -> row of the summaries: hashes (n, 8), shrunk grids, colour layouts
-        self._row: dict[int, int] = {}
+        self._rows = _Lookup.of({})
+        #: photo id -> a number per content hash (equal numbers: the same bytes)
+        self._codes = _Lookup.of({})
         self._hashes = np.zeros((0, 8), np.uint64)
-        self._small = np.zeros((0, WHOLE, WHOLE, 3), np.float32)
+        self._small = np.zeros((0, WHOLE, WHOLE, 3), np.uint8)
         self._layouts = np.zeros((0, 4, 4, 3), np.float32)
         #: fingerprints made this run, and the full ones read for searches, by content hash
         self._made: dict[str, Fingerprint] = {}
         self._full: dict[str, Fingerprint] = {}
+        #: every candidate pair before the gate (copies or shots of one scene)
+        self._near = np.zeros((0, 2), np.int64)
         #: photos read from an image this run (no stored fingerprint), pairs aligned
         self.images_read = self.aligned = 0
 
@@ -511,10 +632,12 @@ class DuplicateFinder:
         if not len(ids):
             return []
         self._photos = self.library.catalog.photos(ids.tolist())
+        self._codes = _Lookup.of(
+            {i: p.content_hash for i, p in self._photos.items() if p.content_hash}
+        )
         self._summarise()
-        near = candidate_pairs(self.library.index(), ids, vectors, self.threshold, self.neighbours)
-        found = {(a, b) for a, b, _ in near} | self._fingerprint_candidates()
-        matches = self._judge(self._gated(found))
+        matches = self._judge(self._candidates(ids, vectors))
+        matches += self._shots(ids, vectors, matches)
         groups = connected_groups((m.a, m.b) for m in matches)
         group_of = {photo_id: number for number, ids_ in enumerate(groups) for photo_id in ids_}
         inside: list[list[Match]] = [[] for _ in groups]
@@ -544,13 +667,15 @@ class DuplicateFinder:
             hashes.append(made_hashes)
             small.append(made_small)
         row_of = {digest: row for row, digest in enumerate(digests)}
-        self._row = {
-            i: row_of[str(p.content_hash)]
-            for i, p in self._photos.items()
-            if str(p.content_hash) in row_of
-        }
+        self._rows = _Lookup.of(
+            {
+                i: row_of[str(p.content_hash)]
+                for i, p in self._photos.items()
+                if str(p.content_hash) in row_of
+            }
+        )
         self._hashes = np.concatenate(hashes) if hashes else np.zeros((0, 8), np.uint64)
-        self._small = np.concatenate(small) if small else np.zeros((0, WHOLE, WHOLE, 3), np.float32)
+        self._small = np.concatenate(small) if small else np.zeros((0, WHOLE, WHOLE, 3), np.uint8)
         self._layouts = layouts(self._small)
 
     def _make_missing(self, stored: set[str]) -> dict[str, Fingerprint]:
@@ -567,70 +692,147 @@ class DuplicateFinder:
         store_fingerprints(self.library.catalog, made)
         return made
 
-    def _fingerprint_candidates(self) -> set[tuple[int, int]]:
-        if not self._row:
-            return set()
-        ids = np.array(list(self._row), dtype=np.int64)
-        rows = np.array(list(self._row.values()), dtype=np.int64)
-        pairs = hash_candidates(ids, self._hashes[rows])
+    # -- candidates ----------------------------------------------------------------------
+
+    def _candidates(self, ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        """The pairs (m, 2) worth judging: close by embedding (cosine at or above the
+        threshold) or by fingerprint, that pass the gate or are byte-identical.
+
+        A large library's embedding candidates are its graph's links (`VectorIndex.links`,
+        ~1 s at 100k photos, where a k-NN query per photo took 14-60 s on this box). The
+        links are not each photo's k nearest, but they join each set of close photos into
+        one piece (hnswlib keeps links that make the graph navigable: a relative-neighbourhood
+        graph, which holds a minimum spanning tree), and a group needs no more: its members
+        chain, and each is then matched with the keeper (`_group`). On 100k photos with 16k
+        planted groups: links 1.1M pairs, every group whole, as with k-NN at ef 64."""
+        index = self.library.index()
+        prints = self._fingerprint_candidates()
+        links = index.links()
+        if links is None:
+            near = candidate_pairs(index, ids, vectors, self.threshold, self.neighbours)
+            found = np.array([(a, b) for a, b, _ in near], np.int64).reshape(-1, 2)
+            self._near = unique_pairs(np.concatenate([found, prints]))
+            return self._gated(self._near)
+        self._near = unique_pairs(np.concatenate([links, prints]))
+        gated = self._gated(self._near)
+        linked_only = ~_contains(prints, gated)  # the others need no cosine
+        close = cosines(ids, vectors, gated[linked_only]) >= self.threshold
+        keep = ~linked_only
+        keep[np.flatnonzero(linked_only)[close]] = True
+        return gated[keep]
+
+    def _fingerprint_candidates(self) -> np.ndarray:
+        ids, rows = self._rows.items()
+        if not len(ids):
+            return np.zeros((0, 2), np.int64)
+        found = [hash_candidates(ids, self._hashes[rows])]
+        flat = self._layouts[rows].reshape(len(ids), -1)
         if len(ids) <= LAYOUT_NEIGHBOURS_MAX:
-            flat = self._layouts[rows].reshape(len(ids), -1)
-            pairs |= layout_candidates(ids, flat, LAYOUT_NEIGHBOURS)
-        return pairs
+            found.append(layout_candidates(ids, flat, LAYOUT_NEIGHBOURS))
+        else:
+            found.append(layout_links(ids, flat))
+        return unique_pairs(np.concatenate(found))
 
-    def _gated(self, pairs: set[tuple[int, int]]) -> list[tuple[int, int]]:
+    def _gated(self, pairs: np.ndarray) -> np.ndarray:
         """The pairs worth judging: byte-identical ones, and those that pass the gate."""
-        same = {(a, b) for a, b in pairs if self._same_bytes(a, b)}
-        both = sorted((a, b) for a, b in pairs - same if a in self._row and b in self._row)
-        if not both:
-            return sorted(same)
-        rows = self._rows(both)
-        passed = np.concatenate(  # in chunks: a gathered layout is 192 bytes a pair
-            [
-                worth_aligning(self._hashes, self._layouts, chunk[:, 0], chunk[:, 1])
-                for chunk in np.array_split(rows, max(1, len(rows) // 100_000))
-            ]
-        )
-        return sorted(same | {pair for pair, ok in zip(both, passed.tolist(), strict=True) if ok})
+        same = self._same_bytes(pairs)
+        rows = self._rows.get(pairs)
+        known = np.flatnonzero(~same & (rows >= 0).all(axis=1))
+        passed = same.copy()
+        for start in range(0, len(known), 100_000):  # a gathered layout: 192 bytes a pair
+            chunk = known[start : start + 100_000]
+            passed[chunk] = worth_aligning(
+                self._hashes, self._layouts, rows[chunk, 0], rows[chunk, 1]
+            )
+        return pairs[passed]
 
-    def _rows(self, pairs: Sequence[tuple[int, int]]) -> np.ndarray:
-        return np.array([(self._row[a], self._row[b]) for a, b in pairs], dtype=np.int64)
-
-    def _same_bytes(self, a: int, b: int) -> bool:
-        first, second = self._photos[a].content_hash, self._photos[b].content_hash
-        return first is not None and first == second
+    def _same_bytes(self, pairs: np.ndarray) -> np.ndarray:
+        codes = self._codes.get(pairs)
+        return (codes[:, 0] >= 0) & (codes[:, 0] == codes[:, 1])
 
     # -- pairs and groups ----------------------------------------------------------------
 
-    def _judge(self, pairs: list[tuple[int, int]]) -> list[Match]:
+    def _judge(self, pairs: np.ndarray) -> list[Match]:
         """Matches among `pairs`: copies that are not crops at once, all together on
         shrunk grids; the rest (crops, and pairs that are no copies) by a search each."""
-        matches = [Match(a, b, SAME, 1.0) for a, b in pairs if self._same_bytes(a, b)]
-        rest = [(a, b) for a, b in pairs if not self._same_bytes(a, b)]
+        same = self._same_bytes(pairs)
+        matches = [Match(a, b, SAME, 1.0) for a, b in pairs[same].tolist()]
+        rest = pairs[~same]
         searched: list[tuple[int, int]] = []
         for start in range(0, len(rest), 20_000):
-            chunk = rest[start : start + 20_000]
-            quick, slow = self._quick(chunk)
+            quick, slow = self._quick(rest[start : start + 20_000])
             matches += quick
             searched += slow
         self._full = self._full_fingerprints(searched)
         matches += [m for a, b in searched if (m := self._search(a, b)) is not None]
         return matches
 
-    def _quick(self, pairs: list[tuple[int, int]]) -> tuple[list[Match], list[tuple[int, int]]]:
+    def _quick(self, pairs: np.ndarray) -> tuple[list[Match], list[tuple[int, int]]]:
         """(matches of whole photos, the pairs left for a search)."""
-        if not pairs:
+        if not len(pairs):
             return [], []
-        rows = self._rows(pairs)
+        rows = self._rows.get(pairs)
         found = whole_alignments(self._hashes, self._small, rows[:, 0], rows[:, 1])
         matches, slow = [], []
-        for (a, b), alignment in zip(pairs, found, strict=True):
+        for (a, b), alignment in zip(pairs.tolist(), found, strict=True):
             kind = kind_of(alignment, self._photos[a], self._photos[b])
             if kind is None:
                 slow.append((a, b))
             else:
                 matches.append(Match(a, b, kind, similarity(alignment)))
         return matches, slow
+
+    def _shots(self, ids: np.ndarray, vectors: np.ndarray, copies: list[Match]) -> list[Match]:
+        """SIMILAR matches: candidate pairs that are no copies, whose embeddings are at
+        the threshold (and SHOT_COSINE) or closer and whose frames line up as one scene
+        panned a little (`is_shot`). Cheap gates first: upright colour layouts at
+        SHOT_LAYOUT or closer (a pan keeps most of them), and detail in both frames."""
+        matched = unique_pairs(np.array([(m.a, m.b) for m in copies], np.int64))
+        pairs = self._near[~_contains(matched, self._near)]
+        rows = self._rows.get(pairs)
+        pairs, rows = pairs[(rows >= 0).all(axis=1)], rows[(rows >= 0).all(axis=1)]
+        if not len(pairs):
+            return []
+        first = self._layouts[rows[:, 0]].reshape(len(rows), -1)
+        second = self._layouts[rows[:, 1]].reshape(len(rows), -1)
+        pairs = pairs[np.einsum("ij,ij->i", first, second) >= SHOT_LAYOUT]
+        pairs = pairs[self._detailed(pairs)]
+        close = cosines(ids, vectors, pairs)
+        chosen = np.flatnonzero(close >= max(self.threshold, SHOT_COSINE))
+        if len(chosen) > SHOT_SEARCHES:  # the closest first: each takes a search
+            chosen = chosen[np.argsort(-close[chosen], kind="stable")[:SHOT_SEARCHES]]
+        log.info("shots: %d pairs, %d searched", len(pairs), len(chosen))
+        pairs = pairs[np.sort(chosen)]
+        self._full.update(self._full_fingerprints([(a, b) for a, b in pairs.tolist()]))
+        return [m for a, b in pairs.tolist() if (m := self._shot(a, b)) is not None]
+
+    def _detailed(self, pairs: np.ndarray) -> np.ndarray:
+        """Whether both photos of each pair show detail enough to be told a shot (see
+        SHOT_FRAME_DETAIL)."""
+        photos, rows = np.unique(self._rows.get(pairs), return_inverse=True)
+        enough = np.concatenate(
+            [
+                details(self._small[photos[start : start + 4096]]) >= SHOT_FRAME_DETAIL
+                for start in range(0, len(photos), 4096)
+            ]
+            or [np.zeros(0, bool)]
+        )
+        return np.asarray(enough[rows.reshape(pairs.shape)].all(axis=1), bool)
+
+    def _shot(self, a: int, b: int) -> Match | None:
+        one = self._full.get(str(self._photos[a].content_hash))
+        other = self._full.get(str(self._photos[b].content_hash))
+        if one is None or other is None:
+            return None
+        found = shot_alignment(one, other)
+        if not is_shot(found):
+            return None
+        # A crop whose hashes and layouts missed the gate lines up as a pan too: the
+        # copy it is comes first (a test's 10% crop was called a shot).
+        copy = self._match(a, b)
+        if copy is not None:
+            return copy
+        return Match(a, b, SIMILAR, round(max(0.0, 1.0 - found.mean_error / 50.0), 3))
 
     def _full_fingerprints(self, pairs: list[tuple[int, int]]) -> dict[str, Fingerprint]:
         wanted = {str(self._photos[i].content_hash) for pair in pairs for i in pair}
@@ -641,10 +843,11 @@ class DuplicateFinder:
 
     def _match(self, a: int, b: int) -> Match | None:
         """One pair, judged whole, else by a search for a crop."""
-        if self._same_bytes(a, b):
+        pair = np.array([[a, b]], np.int64)
+        if self._same_bytes(pair)[0]:
             return Match(a, b, SAME, 1.0)
-        if a in self._row and b in self._row:
-            quick, _ = self._quick([(a, b)])
+        if (self._rows.get(pair) >= 0).all():
+            quick, _ = self._quick(pair)
             if quick:
                 return quick[0]
         return self._search(a, b)

@@ -143,12 +143,13 @@ def dct_hash(pixels: np.ndarray) -> np.uint64:
 
 def summaries(blobs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """Of many `Fingerprint.summary()`s at once: the hashes (n, 8) uint64 and the grids of
-    WHOLE cells a side (n, W, W, 3) float32, what `quick_alignments` and the candidate
-    searches need (a quarter of a fingerprint's bytes)."""
+    WHOLE cells a side (n, W, W, 3) uint8, what `quick_alignments` and the candidate
+    searches need (a quarter of a fingerprint's bytes; kept as bytes: 173 MB for 100k
+    photos, where float32 took 4 times that)."""
     count, size = len(blobs), _HASH_BYTES + WHOLE * WHOLE * 3
     data = np.frombuffer(b"".join(blobs), np.uint8).reshape(count, size)
     hashes = data[:, :_HASH_BYTES].copy().view("<u8").astype(np.uint64)
-    grids = data[:, _HASH_BYTES:].reshape(count, WHOLE, WHOLE, 3).astype(np.float32)
+    grids = data[:, _HASH_BYTES:].reshape(count, WHOLE, WHOLE, 3).copy()
     return hashes, grids
 
 
@@ -159,15 +160,109 @@ def quick_alignments(
     (n, W, W, 3) of each, the second under its pair's transform, the brighter predicted
     from the darker (as `align` does). A copy that is not a crop is judged here without a
     search; the gain is the second's brightness over the first's."""
-    turned = second.copy()
+    first = np.asarray(first, np.float32)
+    turned = np.asarray(second, np.float32).copy()
     for transform in range(1, TRANSFORMS):
         rows = transforms == transform
-        turned[rows] = transformed(second[rows], transform, first_axis=1)
+        if rows.any():
+            turned[rows] = transformed(turned[rows], transform, first_axis=1)
     swap = turned.mean(axis=(1, 2, 3)) < first.mean(axis=(1, 2, 3))
-    darker = np.where(swap[:, None, None, None], turned, first)
-    brighter = np.where(swap[:, None, None, None], first, turned)
+    darker, brighter = first.copy(), turned
+    darker[swap], brighter[swap] = turned[swap], first[swap]
     mean, peak, gain = _errors(darker, brighter)
     return mean, peak, np.where(swap, 1.0 / gain, gain)
+
+
+@dataclass(frozen=True)
+class Shot:
+    """How two frames of one scene line up when one is panned (see `shot_alignment`): the
+    shift of b on a in cells of WHOLE (`dx`, `dy`), the share of each frame that both show
+    (`overlap`), and on that overlap: the mean colour error (of 441, brightness fitted),
+    the share of cells off by more than SHOT_CELL (`off_cells`: what moved, or what
+    differs), and the share of cells with detail (`detail`: edges or texture, not a plain
+    or smooth background)."""
+
+    dx: int
+    dy: int
+    overlap: float
+    mean_error: float
+    off_cells: float
+    detail: float
+
+
+#: Largest pan tried, in cells of WHOLE a side (7 of 24: 29% of the side).
+SHOT_SHIFT = 7
+#: A cell of the overlap further off than this differs (copies' worst cell measured 34).
+SHOT_CELL = 40.0
+#: A cell whose colour differs from its right or lower neighbour by this much or more
+#: shows detail (sRGB distance of 441).
+DETAIL_STEP = 24.0
+
+
+def shot_alignment(a: Fingerprint, b: Fingerprint) -> Shot:
+    """The pan of b on a (upright, same zoom give or take a few %) that leaves the least
+    mean colour error on what both frames show: every pan on cells of 2 x 2 WHOLE cells,
+    then the WHOLE cells around the best (~5 ms a pair)."""
+    first = _shrink(a.grid.astype(np.float32), GRID // WHOLE)
+    second = _shrink(b.grid.astype(np.float32), GRID // WHOLE)
+    reach = SHOT_SHIFT // 2 + 1  # coarse: 2 x 2 cells, then the cells around the best
+    _, dx, dy = _best_pan(_shrink(first, 2), _shrink(second, 2), range(-reach, reach + 1))
+    near = [
+        (x, y)
+        for y in range(2 * dy - 1, 2 * dy + 2)
+        for x in range(2 * dx - 1, 2 * dx + 2)
+        if max(abs(x), abs(y)) <= SHOT_SHIFT
+    ]
+    _, dx, dy = min(_pan_error(first, second, x, y) for x, y in near)
+    seen, other = _overlap(first, second, dx, dy)
+    expected = seen * _errors(seen, other)[2]
+    cells = np.sqrt(((np.clip(expected, 0, 255) - other) ** 2).sum(axis=-1))
+    return Shot(
+        dx,
+        dy,
+        overlap=cells.size / (WHOLE * WHOLE),
+        mean_error=float(cells.mean()),
+        off_cells=float((cells > SHOT_CELL).mean()),
+        detail=min(_detail(seen), _detail(other)),
+    )
+
+
+def _best_pan(first: np.ndarray, second: np.ndarray, shifts: range) -> tuple[float, int, int]:
+    return min(_pan_error(first, second, dx, dy) for dy in shifts for dx in shifts)
+
+
+def _pan_error(first: np.ndarray, second: np.ndarray, dx: int, dy: int) -> tuple[float, int, int]:
+    """(mean colour error of the overlap, dx, dy) of b panned by (dx, dy) cells on a."""
+    mean, _, _ = _errors(*_overlap(first, second, dx, dy))
+    return float(mean), dx, dy
+
+
+def _overlap(first: np.ndarray, second: np.ndarray, dx: int, dy: int) -> tuple[np.ndarray, ...]:
+    """The cells of `first` and `second` that show one place when b is a panned by (dx, dy)
+    cells: a's cell (y, x) is b's cell (y - dy, x - dx)."""
+    side = first.shape[0]
+    rows, columns = slice(max(dy, 0), side + min(dy, 0)), slice(max(dx, 0), side + min(dx, 0))
+    shifted_rows = slice(max(-dy, 0), side + min(-dy, 0))
+    shifted_columns = slice(max(-dx, 0), side + min(-dx, 0))
+    return first[rows, columns], second[shifted_rows, shifted_columns]
+
+
+def _detail(cells: np.ndarray) -> float:
+    return float(details(cells[None])[0])
+
+
+def details(grids: np.ndarray) -> np.ndarray:
+    """Of each grid (n, H, W, 3) of WHOLE cells: the share of its cells of 2 x 2 (pixel
+    noise averages out) that differ from their right or lower neighbour by DETAIL_STEP or
+    more."""
+    rows, columns = grids.shape[1] // 2 * 2, grids.shape[2] // 2 * 2
+    coarse = _shrink(np.asarray(grids[:, :rows, :columns], np.float32), 2)
+    step = np.zeros(coarse.shape[:3], np.float32)
+    across = np.sqrt(((coarse[:, :, 1:] - coarse[:, :, :-1]) ** 2).sum(axis=-1))
+    down = np.sqrt(((coarse[:, 1:] - coarse[:, :-1]) ** 2).sum(axis=-1))
+    step[:, :, :-1] = np.maximum(step[:, :, :-1], across)
+    step[:, :-1] = np.maximum(step[:, :-1], down)
+    return (step >= DETAIL_STEP).mean(axis=(1, 2))
 
 
 # -- matching ---------------------------------------------------------------------------------
@@ -226,9 +321,9 @@ class _Scale:
 
 
 def _shrink(grids: np.ndarray, factor: int) -> np.ndarray:
-    """Area means of factor x factor cells of (..., G, G, 3)."""
-    side = grids.shape[-2] // factor
-    shaped = grids.reshape(*grids.shape[:-3], side, factor, side, factor, 3)
+    """Area means of factor x factor cells of (..., H, W, 3)."""
+    rows, columns = grids.shape[-3] // factor, grids.shape[-2] // factor
+    shaped = grids.reshape(*grids.shape[:-3], rows, factor, columns, factor, 3)
     return shaped.mean(axis=(-4, -2))
 
 
@@ -260,16 +355,25 @@ def _best(
 
 def _errors(expected: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mean error, largest cell error, gain) of `seen` against `expected` made brighter or
-    darker by the gain that fits best (clipped cells left out of the fit)."""
+    darker by the gain that fits best (clipped cells left out of the fit). Written for
+    speed (the finder runs it on 100k pairs): channels added by hand, not reduced over a
+    3-long axis, and the error computed in place, 3x faster than the plain numpy."""
     expected, seen = np.broadcast_arrays(expected, seen)
-    usable = (expected.max(axis=-1) < _CLIPPED) & (seen.max(axis=-1) < _CLIPPED)
-    weights = usable[..., None]
-    numerator = (expected * seen * weights).sum(axis=(-3, -2, -1))
-    denominator = (expected * expected * weights).sum(axis=(-3, -2, -1))
+    usable = (_brightest(expected) < _CLIPPED) & (_brightest(seen) < _CLIPPED)
+    masked = expected * usable[..., None]
+    numerator = (masked * seen).sum(axis=(-3, -2, -1))
+    denominator = (masked * masked).sum(axis=(-3, -2, -1))
     gain = np.clip(numerator / np.maximum(denominator, 1e-6), MIN_GAIN, MAX_GAIN)
-    predicted = np.clip(expected * gain[..., None, None, None], 0, 255)
-    cells = np.sqrt(((predicted - seen) ** 2).sum(axis=-1))
+    off = expected * gain[..., None, None, None]
+    np.clip(off, 0, 255, out=off)
+    off -= seen
+    off *= off
+    cells = np.sqrt(off[..., 0] + off[..., 1] + off[..., 2])
     return cells.mean(axis=(-2, -1)), cells.max(axis=(-2, -1)), gain
+
+
+def _brightest(cells: np.ndarray) -> np.ndarray:
+    return np.maximum(np.maximum(cells[..., 0], cells[..., 1]), cells[..., 2])
 
 
 def _resample(grids: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:

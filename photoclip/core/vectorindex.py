@@ -276,6 +276,16 @@ class VectorIndex:
             scores = np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf)
         return ids, scores
 
+    def links(self) -> np.ndarray | None:
+        """(m, 2) photo ids, smaller first, each pair once: the edges of the graph's bottom
+        layer between stored photos, an approximate k-NN graph that building the index
+        already paid for (near-duplicate candidates for a whole library in about a second,
+        where a k-NN query per photo takes 10-60 s at 100k; see photoclip/core/duplicates.py).
+        None for an exact index, or a graph this hnswlib lays out unlike `_bottom_links`."""
+        with self._lock.reading():
+            store = self._store
+            return store.links() if isinstance(store, _HnswStore) else None
+
     def _narrow_neighbours(
         self, matrix: np.ndarray, k: int, ef: int
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -587,6 +597,14 @@ class _HnswStore:
             return np.take_along_axis(found, order, 1), np.take_along_axis(scores, order, 1)
         # Inner-product space: distance = 1 - dot.
         return labels.astype(np.int64), (1.0 - distances).astype(np.float32)
+
+    def links(self) -> np.ndarray | None:
+        try:  # hnswlib's pickling state: the graph's memory as it is
+            state = self.index.__getstate__()[0]
+        except (RuntimeError, TypeError, IndexError, AttributeError) as error:
+            log.info("cannot read the graph's links: %s", error)
+            return None
+        return _bottom_links(state, self.index.dim, self._live)
 
     def write_data(self, path: Path) -> list[int]:
         self.index.save_index(str(path))
@@ -919,3 +937,62 @@ def _unit_query(query: np.ndarray, dim: int) -> np.ndarray:
     if not np.isfinite(norm) or norm == 0:
         raise ValueError("the query vector must be finite and non-zero")
     return q / np.float32(norm)
+
+
+def _bottom_links(state: dict[str, Any], dim: int, live: set[int]) -> np.ndarray | None:
+    """The bottom layer's edges between live labels, from hnswlib's pickling state.
+
+    hnswlib (0.7, 0.8; unchanged since 2018) keeps each element's bottom layer in one
+    record: a 4-byte header (link count in its low 2 bytes, a deleted mark in bit 0 of its
+    third), up to maxM0 4-byte internal ids, the vector, and the 8-byte label. A state laid
+    out otherwise, or whose live labels are not ours, gives None (callers fall back to
+    k-NN queries). A deleted element stays in the graph as a way between its neighbours,
+    so its live links are paired with each other: two copies joined only through a
+    removed photo stay candidates."""
+    try:
+        count, size = state["cur_element_count"], state["size_data_per_element"]
+        most = state["max_M0"]
+        links_end = 4 + 4 * most
+        if (
+            state["offset_level0"] != 0
+            or state["offset_data"] != links_end
+            or state["label_offset"] != links_end + 4 * dim
+            or size != links_end + 4 * dim + 8
+        ):
+            return None
+        raw = np.asarray(state["data_level0"], np.uint8)[: count * size].reshape(count, size)
+    except (KeyError, TypeError, ValueError):
+        return None
+    header = np.ascontiguousarray(raw[:, :4]).view("<u4")[:, 0]
+    degree = np.minimum(header & 0xFFFF, most).astype(np.int64)
+    deleted = ((header >> 16) & 1).astype(bool)
+    labels = np.ascontiguousarray(raw[:, links_end + 4 * dim : size]).view("<u8")[:, 0]
+    labels = labels.astype(np.int64)
+    if len(live) != int((~deleted).sum()) or not live.issuperset(labels[~deleted].tolist()):
+        return None
+    targets = np.ascontiguousarray(raw[:, 4:links_end]).view("<u4").astype(np.int64)
+    present = np.arange(most)[None, :] < degree[:, None]
+    source = np.repeat(np.arange(count), degree)
+    target = targets[present]
+    if len(target) and target.max() >= count:
+        return None
+    usable = ~deleted[source] & ~deleted[target]
+    pairs = [np.stack([labels[source[usable]], labels[target[usable]]], axis=1)]
+    for row in np.flatnonzero(deleted).tolist():
+        around = targets[row, : degree[row]]
+        around = labels[around[~deleted[around]]]
+        first, second = np.triu_indices(len(around), 1)
+        pairs.append(np.stack([around[first], around[second]], axis=1))
+    return unique_pairs(np.concatenate(pairs))
+
+
+def unique_pairs(pairs: np.ndarray) -> np.ndarray:
+    """(m, 2) ids: each unordered pair once, smaller id first, sorted; no id with itself."""
+    pairs = np.sort(np.asarray(pairs, np.int64).reshape(-1, 2), axis=1)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    if not len(pairs) or pairs.min() < 0 or pairs.max() >= 2**31:
+        return np.unique(pairs, axis=0) if len(pairs) else pairs
+    span = int(pairs.max()) + 1  # one int64 key a pair, sorted: 10x faster than np.unique
+    keys = np.sort(pairs[:, 0] * span + pairs[:, 1])
+    keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+    return np.stack([keys // span, keys % span], axis=1)

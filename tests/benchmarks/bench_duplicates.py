@@ -13,10 +13,13 @@ photos, quadratic would give 16x.
 --finder N times the whole `DuplicateFinder` and `photoclip duplicates --json` over a
 synthetic catalog of N photos whose fingerprints are stored (photo-like random ViT-B-32
 vectors, 40% planted copies), and what making one fingerprint costs (the first run).
-Measured at 100k on this busy 2-core box (load 4-6): find 81.5 s, CLI 97.8 s, precision
-and recall 1.0, no thumbnail read; of the find, 50 s are the CLIP k-NN candidates
-(hnswlib, ef 64), 14 s judging whole pairs, 6.6 s reading the summaries, 4.5 s the gate.
-A fingerprint costs 1.7-2.5 ms a photo (3-4 minutes per 100k, paid once, by the indexer).
+Measured at 100k on this 2-core box shared with 3 other jobs (load 3-7), the whole CLI
+with /usr/bin/time, before and after in one interleaved run (see issue 15's note):
+- before (k-NN query per photo, hnswlib ef 64): wall 52.6-134 s, CPU 52-62 s;
+- after (the graph's links, pairs as arrays, faster alignment, C-encoded JSON; with the
+  layout graph and the "very similar shot" search added): wall 21.8-23.0 s, CPU 23 s at
+  load 2 (base beside it: wall 41.3 s, CPU 54 s); the same 15951 groups.
+A fingerprint costs 0.9-2.5 ms a photo (1.5-4 minutes per 100k, paid once, by the indexer).
 The quality on real photos and generated shapes: bench_duplicate_quality.py.
 """
 
@@ -126,7 +129,7 @@ def run_hashes(labels: np.ndarray, seed: int) -> dict[str, Any]:
     """The rotation candidates by hash bands: recall of planted pairs, count, time."""
     hashes = turned_hashes(labels, seed)
     started = time.perf_counter()
-    found = hash_candidates(np.arange(len(labels)), hashes)
+    found = {(int(a), int(b)) for a, b in hash_candidates(np.arange(len(labels)), hashes)}
     seconds = time.perf_counter() - started
     groups: dict[int, list[int]] = {}
     for row, label in enumerate(labels.tolist()):
@@ -154,7 +157,9 @@ def run_pipeline(
 
     started = time.perf_counter()
     near = candidate_pairs(index, ids, vectors, DEFAULT_THRESHOLD, NEIGHBOURS)
-    found = {(a, b) for a, b, _ in near} | hash_candidates(ids, hashes)
+    found = {(a, b) for a, b, _ in near} | {
+        (int(a), int(b)) for a, b in hash_candidates(ids, hashes)
+    }
     groups = connected_groups(p for p in found if confirm(*p))
     seconds = time.perf_counter() - started
     return {**scores(groups, labels), "candidate_pairs": len(found), "seconds": round(seconds, 2)}

@@ -198,7 +198,7 @@ def test_turned_and_mirrored_copies_become_candidates_by_their_hashes() -> None:
             ids.append(number * 10 + turns)
         truth |= {(number * 10 + a, number * 10 + b) for a in range(4) for b in range(a + 1, 4)}
     hashes = np.array([fingerprint(image).hashes for image in images])
-    pairs = hash_candidates(np.array(ids), hashes)
+    pairs = {(int(a), int(b)) for a, b in hash_candidates(np.array(ids), hashes)}
     assert truth <= pairs
     assert len(pairs - truth) <= len(truth) // 4  # few strangers for the alignment to veto
 
@@ -359,3 +359,83 @@ def test_links_to_a_photo_are_never_a_keep_and_trash_pair(
         Indexer(library, tiny_encoder).index([folder])
         [group] = DuplicateFinder(library).find()
     assert sorted(p.path.name for p in group.photos) == ["a.jpg", "d-copy.jpg"]
+
+
+def test_a_large_librarys_graph_links_find_the_groups_k_nn_finds(
+    tmp_path: Path, tiny_encoder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the exact index's size the candidates are the graph's links, not a k-NN query
+    per photo: the same groups come out."""
+    from photoclip.core.indexing import Indexer
+    from photoclip.core.library import Library
+    from photoclip.core.paths import Locations
+
+    folder, rng = tmp_path / "photos", random.Random(5)
+    folder.mkdir()
+    for seed in range(4):
+        image = photo_like(seed)
+        image.save(folder / f"photo{seed}.png")
+        for name, copy in copies(image, rng).items():
+            copy.save(folder / f"photo{seed}-{name}.jpg", quality=90)
+    for seed in range(200, 230):
+        photo_like(seed).save(folder / f"single{seed}.jpg", quality=90)
+    with Library.open(Locations(tmp_path / "data", tmp_path / "cache")) as library:
+        Indexer(library, tiny_encoder).index([folder])
+        assert library.index().links() is None  # small: exact, k-NN queries
+        by_queries = DuplicateFinder(library).find()
+        ids, vectors = library.catalog.photo_vectors(str(library.catalog.active_model))
+        graph = VectorIndex.build(
+            ids, vectors, model_key="m", settings=IndexSettings(exact_max_items=0, hnsw_min_items=0)
+        )
+        assert graph.links() is not None
+        monkeypatch.setattr(library, "index", lambda model_key=None: graph)
+        by_links = DuplicateFinder(library).find()
+    assert len(by_queries) == 4
+    assert [sorted(p.path.name for p in g.photos) for g in by_links] == [
+        sorted(p.path.name for p in g.photos) for g in by_queries
+    ]
+
+
+def burst(seed: int) -> tuple[Image.Image, Image.Image]:
+    """Two frames of one generated scene: the second panned by a fifth of the frame."""
+    scene = photo_like(seed, (400, 300))
+    return scene.crop((0, 0, 320, 240)), scene.crop((64, 36, 384, 276))
+
+
+@pytest.mark.slow
+def test_a_burst_is_a_very_similar_shot_shown_unticked(tmp_path: Path, shapes_encoder: Any) -> None:
+    from photoclip.core.indexing import Indexer
+    from photoclip.core.library import Library
+    from photoclip.core.paths import Locations
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    first, second = burst(11)
+    first.save(folder / "frame1.jpg", quality=92)
+    second.save(folder / "frame2.jpg", quality=70)
+    for seed in range(300, 310):
+        photo_like(seed, (320, 240)).save(folder / f"single{seed}.jpg", quality=90)
+    with Library.open(Locations(tmp_path / "data", tmp_path / "cache")) as library:
+        Indexer(library, shapes_encoder).index([folder])
+        [group] = DuplicateFinder(library).find()
+    assert sorted(p.path.name for p in group.photos) == ["frame1.jpg", "frame2.jpg"]
+    [other] = group.others
+    match = group.why(other)
+    assert match is not None and match.kind == SIMILAR
+    assert not group.pre_ticked(other)
+
+
+def test_past_the_exact_limit_layout_neighbours_come_from_a_graph() -> None:
+    """A large library's colour layouts are linked through a graph instead of compared all
+    with all: each photo stays linked with its nearest, and an all-black one is left out."""
+    from photoclip.core.duplicates import layout_links
+
+    rng = np.random.default_rng(4)
+    flat = rng.uniform(0, 1, (400, 48)).astype(np.float32)
+    near = flat[:50] + rng.normal(0, 0.01, (50, 48)).astype(np.float32)
+    layouts_ = np.vstack([flat, near, np.zeros((1, 48), np.float32)])
+    layouts_[:-1] /= np.linalg.norm(layouts_[:-1], axis=1, keepdims=True)
+    ids = np.arange(len(layouts_)) + 7
+    linked = {(int(a), int(b)) for a, b in layout_links(ids, layouts_)}
+    assert {(i + 7, i + 407) for i in range(50)} <= linked
+    assert not any(ids[-1] in pair for pair in linked)

@@ -107,3 +107,42 @@ def test_the_verdict_is_the_same_whichever_photo_comes_first() -> None:
         assert found.max_error < 30 and abs(found.gain - 1) > 0.04, found
     assert align(first, brighter).gain == pytest.approx(1 / align(brighter, first).gain)
     assert {align(first, turned).transform, align(turned, first).transform} == {1, 3}
+
+
+def test_a_panned_frame_lines_up_where_both_show_one_place() -> None:
+    from photoclip.core.duplicates import is_shot
+    from photoclip.core.fingerprints import shot_alignment
+    from tests.core.test_duplicates import burst
+
+    first, second = burst(11)  # the second panned by 64 of 320 px across, 36 of 240 down
+    found = shot_alignment(fingerprint(first), fingerprint(second))
+    assert (found.dx, found.dy) == (5, 4)  # cells of 24 a side: 4.8 and 3.6
+    assert found.mean_error < 15 and found.off_cells < 0.1 and found.detail > 0.5
+    assert is_shot(found)
+    other = shot_alignment(fingerprint(first), fingerprint(photo_like(12, (320, 240))))
+    assert not is_shot(other)
+
+
+@pytest.mark.parametrize("kind", ["plain", "noise", "gradient"])
+def test_generated_shapes_on_one_background_are_never_one_scene(kind: str) -> None:
+    """Shapes that differ, or one shape moved: they line up as well as a burst, but one shape
+    on a plain, noisy or smooth background has too little detail to tell."""
+    from photoclip.core.duplicates import is_shot
+    from photoclip.core.fingerprints import shot_alignment
+    from photoclip.synthetic.scenes import Background, single_object_scene
+
+    background = Background(kind, "purple")
+    prints = [
+        fingerprint(single_object_scene(colour, shape, size, where, background, seed).render())
+        for colour, shape, size, where, seed in [
+            ("red", "square", "large", "center", 1),
+            ("orange", "square", "large", "center", 1),
+            ("red", "star", "large", "center", 2),
+            ("red", "square", "large", "left", 3),
+            ("yellow", "circle", "small", "right", 1),
+            ("white", "circle", "small", "right", 1),
+        ]
+    ]
+    for first in range(len(prints)):
+        for second in range(first + 1, len(prints)):
+            assert not is_shot(shot_alignment(prints[first], prints[second])), (first, second)

@@ -608,6 +608,38 @@ def test_batched_neighbours_agree_across_stores_pad_and_restore_the_breadth() ->
     assert (padded_ids[:, 3:] == -1).all() and np.isneginf(padded_scores[:, 3:]).all()
 
 
+def test_the_graphs_links_join_each_photo_with_its_nearest_and_skip_removed_ones() -> None:
+    rng = np.random.default_rng(3)
+    originals = unit(rng, 300)
+    near = originals[:60] + 0.05 * unit(rng, 60)  # a close copy of each of the first 60
+    vectors = np.vstack([originals, near / np.linalg.norm(near, axis=1, keepdims=True)])
+    ids = np.concatenate([np.arange(300), np.arange(60) + 1000])
+    graph = VectorIndex.build(ids, vectors, model_key="m", settings=GRAPH)
+    links = graph.links()
+    assert links is not None and links.dtype == np.int64
+    assert (links[:, 0] < links[:, 1]).all()
+    assert len(np.unique(links, axis=0)) == len(links)
+    linked = {(int(a), int(b)) for a, b in links}
+    assert {(i, i + 1000) for i in range(60)} <= linked  # the nearest is always kept
+    for photo_id in ids.tolist():  # every photo is linked to its exact nearest
+        want = brute_force(ids, vectors, vectors[ids.tolist().index(photo_id)], 2)[1]
+        assert (min(photo_id, want), max(photo_id, want)) in linked
+    graph.remove(np.arange(0, 300, 3))
+    after = graph.links()
+    assert after is not None
+    assert not set(after.ravel().tolist()) & set(range(0, 300, 3))
+    assert {(i, i + 1000) for i in range(60) if i % 3} <= {(int(a), int(b)) for a, b in after}
+    assert VectorIndex.build(ids, vectors, model_key="m").links() is None  # exact: no graph
+
+
+def test_links_of_a_graph_laid_out_otherwise_are_none() -> None:
+    """Another hnswlib's memory layout is not guessed at: the finder queries instead."""
+    state = {"cur_element_count": 1, "size_data_per_element": 10, "max_M0": 32}
+    state |= {"offset_level0": 0, "offset_data": 132, "label_offset": 260}
+    assert vectorindex._bottom_links(state, 32, {1}) is None
+    assert vectorindex._bottom_links({}, 32, {1}) is None
+
+
 def _save_repeatedly(path: str, seed: int, times: int) -> None:
     """One writer process: its own index of the same photos, saved again and again."""
     vectors = np.random.default_rng(seed).normal(size=(50, 8)).astype(np.float32)
