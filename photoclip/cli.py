@@ -199,34 +199,27 @@ def run_search(args: argparse.Namespace) -> int:
         tag=args.tag,
         sort=args.sort,
     )
-    with _searcher() as searcher:
-        _check_filters(searcher.library, args)
-        results = searcher.search(args.query, options)
-        if options.textness:
-            _remember_textness(searcher, locations)
-        _print_results(results, args.json)
+    hits = _ask_worker(locations, args.query, options)
+    if hits is None:
+        with _searcher() as searcher:
+            searcher.check_filters(options)
+            results = searcher.search(args.query, options)
+            if options.textness:
+                _remember_textness(searcher, locations)
+        hits = [_hit(result) for result in results]
+    _print_hits(hits, args.json)
     return 0
 
 
-def _check_filters(library: Any, args: argparse.Namespace) -> None:
-    """A filter that can match nothing is a mistake to point out, not an empty result."""
-    if args.tag is not None and not _tag_exists(library.catalog, *args.tag):
-        raise KnownError(f"There is no tag {':'.join(args.tag)}. See: photoclip tags list")
-    if args.folder is not None:
-        folder = args.folder.expanduser().resolve()
-        roots = [root.path for root in library.catalog.roots()]
-        if not any(folder.is_relative_to(r) or r.is_relative_to(folder) for r in roots):
-            raise KnownError(
-                f"{args.folder} is not in any of PhotoClip's folders "
-                f"({', '.join(map(str, roots)) or 'none yet'})."
-            )
+def _ask_worker(locations: Locations, query: str, options: Any) -> list[Any] | None:
+    """A running worker's answer (it has the library open and the model ready); None when
+    none runs, or for a query with an image file in it, which this process reads itself."""
+    from photoclip.core.query import parse_query
+    from photoclip.core.searchservice import ask
 
-
-def _tag_exists(catalog: Any, category_name: str, label: str) -> bool:
-    from photoclip.core.tagstore import TagStore
-
-    category = TagStore(catalog).category(category_name)
-    return category is not None and category.label(label) is not None
+    if any(term.image is not None for term in parse_query(query)):
+        return None
+    return ask(locations, query, options)
 
 
 def _remember_textness(searcher: Any, locations: Locations) -> None:
@@ -267,7 +260,8 @@ def run_similar(args: argparse.Namespace) -> int:
     if not args.path.exists():
         raise KnownError(f"{args.path} does not exist.")
     with _searcher() as searcher:
-        _print_results(searcher.similar(args.path, SearchOptions(limit=args.n)), args.json)
+        found = searcher.similar(args.path, SearchOptions(limit=args.n))
+    _print_hits([_hit(result) for result in found], args.json)
     return 0
 
 
@@ -558,7 +552,7 @@ def _tagger(library: Any) -> Any:
 
     _, settings = _environment()
     record = library.active_model
-    load = cache(partial(_load_encoder, record.profile, settings.device, settings))
+    load = cache(partial(_text_first_encoder, record, settings))
     return Tagger(library.catalog, LazyClipTexts(record.key, load))
 
 
@@ -909,17 +903,37 @@ def _open_library(locations: Locations) -> Any:
 def _load_encoder(profile_name: str | None, device: str | None, settings: Settings) -> Any:
     from photoclip.core.embedding import load_encoder
     from photoclip.core.profiles import resolve_profile
+    from photoclip.core.textexport import start_export
 
     profile = resolve_profile(profile_name)
     locations, _ = _environment()
     with _ProgressBar(unit="B", title="Downloading the model's weights (once)...") as bar:
-        return load_encoder(
+        encoder = load_encoder(
             profile,
             device=device,
             cache=_weights_folder(locations),
             progress=bar.advance,
             threads=settings.threads or None,
         )
+    start_export(profile, locations.cache)  # for the next cold search (once per model)
+    return encoder
+
+
+def _text_first_encoder(record: Any, settings: Settings) -> Any:
+    """The library's model, loaded with torch only for what its ONNX text export (if it
+    has a usable one) cannot do: a text search or a label edit then imports no torch."""
+    from photoclip.core.embedding import LazyEncoder
+    from photoclip.core.errors import ModelError
+    from photoclip.core.profiles import resolve_profile
+    from photoclip.core.textexport import open_export
+
+    load = cache(partial(_load_encoder, record.profile, settings.device, settings))
+    try:
+        profile = resolve_profile(record.profile)
+    except ModelError:  # loading says why, in the user's words
+        return load()
+    text = open_export(Locations.from_environment().cache, record.key)
+    return LazyEncoder(profile, load, record, text=text)
 
 
 def _lazy_encoder(
@@ -958,9 +972,7 @@ class _searcher:
         record = self.library.active_model
         if record is None:
             raise KnownError("Nothing is indexed yet. Add a folder first: photoclip index FOLDER")
-        load: Callable[[], Any] = cache(
-            lambda: _load_encoder(record.profile, settings.device, settings)
-        )
+        load: Callable[[], Any] = cache(lambda: _text_first_encoder(record, settings))
         return Searcher(self.library, load)
 
     def __exit__(self, *exc: object) -> None:
@@ -975,18 +987,21 @@ def _add_result_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
-def _print_results(results: list[Any], as_json: bool) -> None:
+def _hit(result: Any) -> Any:
+    from photoclip.core.searchservice import Hit
+
+    return Hit(result.photo.path, result.score, result.photo.id)
+
+
+def _print_hits(hits: list[Any], as_json: bool) -> None:
     if as_json:
-        rows = [
-            {"path": str(r.photo.path), "score": round(r.score, 6), "id": r.photo.id}
-            for r in results
-        ]
+        rows = [{"path": str(h.path), "score": round(h.score, 6), "id": h.id} for h in hits]
         _print_json({"results": rows})
         return
-    if not results:
+    if not hits:
         print("No matching photos.")
-    for result in results:
-        print(f"{result.score:.3f}  {result.photo.path}")
+    for hit in hits:
+        print(f"{hit.score:.3f}  {hit.path}")
 
 
 def _print_index_report(report: Any) -> None:

@@ -20,6 +20,7 @@ from photoclip.core.errors import ImageError, KnownError, QueryError
 from photoclip.core.imageio import file_problem, read_photo
 from photoclip.core.library import Library
 from photoclip.core.query import Term, parse_query
+from photoclip.core.tagstore import TagStore
 from photoclip.core.textness import TextnessDirection, check_scale, learn_direction, load_direction
 from photoclip.core.textness import steer as steer_textness
 
@@ -71,6 +72,23 @@ class Searcher:
         if options.textness:
             vector = steer_textness(vector, self.textness_direction().vector, options.textness)
         return self.search_vector(vector, options)
+
+    def check_filters(self, options: SearchOptions) -> None:
+        """A filter that can match nothing is a mistake to point out, not an empty result."""
+        catalog = self.library.catalog
+        if options.tag is not None:
+            category = TagStore(catalog).category(options.tag[0])
+            if category is None or category.label(options.tag[1]) is None:
+                tag = ":".join(options.tag)
+                raise KnownError(f"There is no tag {tag}. See: photoclip tags list")
+        if options.folder is not None:
+            folder = options.folder.expanduser().resolve()
+            roots = [root.path for root in catalog.roots()]
+            if not any(folder.is_relative_to(r) or r.is_relative_to(folder) for r in roots):
+                raise KnownError(
+                    f"{options.folder} is not in any of PhotoClip's folders "
+                    f"({', '.join(map(str, roots)) or 'none yet'})."
+                )
 
     def textness_direction(self) -> TextnessDirection:
         """The active model's textness direction: the catalog's (the worker's

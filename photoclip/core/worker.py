@@ -30,19 +30,23 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, cast
 
-from photoclip.core.catalog import Catalog, Root
-from photoclip.core.embedding import Encoder
+from photoclip.core.catalog import Catalog, ModelRecord, Root
+from photoclip.core.embedding import Encoder, LazyEncoder
 from photoclip.core.errors import KnownError
 from photoclip.core.imageio import DEFAULT_MAX_PIXELS
 from photoclip.core.indexing import IndexControl, Indexer, IndexProgress, IndexReport
 from photoclip.core.library import Library, own_folders
 from photoclip.core.paths import Locations
+from photoclip.core.profiles import resolve_profile
 from photoclip.core.scanning import is_photo_name, scan
 from photoclip.core.search import Searcher
+from photoclip.core.searchservice import SearchService, socket_path
 from photoclip.core.tagging import LazyClipTexts, Tagger
+from photoclip.core.textexport import OnnxText, open_export, start_export
 from photoclip.core.watching import Change, ChangeKind, FolderWatcher, Settler
 from photoclip.core.workerstatus import STOPPED, write_status
 
@@ -136,6 +140,8 @@ class WorkerSettings:
     save_every: float = 60.0
     #: bulk work runs at least this long before giving way to live changes
     min_slice: float = 2.0
+    #: answer `photoclip search` over a local socket (photoclip.core.searchservice)
+    serve_searches: bool = True
 
 
 @dataclass
@@ -346,7 +352,7 @@ class Worker:
         self.locations, self.profile = locations, profile
         self.after_commit = after_commit
         self.settings = settings or WorkerSettings()
-        self._models = _Models(load, self.settings.unload_after)
+        self._models = _Models(partial(self._load_and_export, load), self.settings.unload_after)
         self._listeners: list[Listener] = []
         self._heap: list[_Queued] = []
         self._seq = itertools.count()
@@ -373,6 +379,9 @@ class Worker:
         self._dirty = False
         self._last_save = self._last_recheck = self._last_status = time.monotonic()
         self._state = STARTING
+        self._service: SearchService | None = None
+        #: each model's text export, once opened (photoclip.core.textexport)
+        self._texts: dict[str, OnnxText] = {}
         #: why the worker's thread ended early, if it did (a bug; the log has the rest)
         self.failure: str | None = None
 
@@ -502,12 +511,33 @@ class Worker:
             record = reader.active_model
             if record is None:
                 raise KnownError("Nothing is indexed yet.")
-            return self._models.get(record.profile)
+            return self._text_first(record)
 
         try:
             yield Searcher(reader, encoder)
         finally:
             reader.close()
+
+    def _text_first(self, record: ModelRecord) -> Encoder:
+        """The model of `record` for a search: texts from its ONNX export when it has a
+        usable one (no model to load, or to wait for), the rest from the loaded model."""
+        load = partial(self._models.get, record.profile)
+        try:
+            profile = resolve_profile(record.profile)
+        except KnownError:  # random weights (tests): no export either
+            return load()
+        text = self._texts.get(record.key) or open_export(self.locations.cache, record.key)
+        if text is not None:
+            self._texts[record.key] = text
+        # (LazyEncoder's attributes are read-only properties; the Protocol's are variables)
+        return cast(Encoder, LazyEncoder(profile, load, record, text=text))
+
+    def _load_and_export(self, load: Callable[[str], Encoder], name: str) -> Encoder:
+        """Load a model; its text tower is then exported in the background, once, so that
+        cold searches (and this worker's own, photoclip.core.searchservice) skip torch."""
+        encoder = load(name)
+        start_export(encoder.profile, self.locations.cache)
+        return encoder
 
     # -- the thread --------------------------------------------------------------------------
 
@@ -529,12 +559,27 @@ class Worker:
         if self._library.active_model is not None:
             self._library.index()  # loaded here, so that readers share it
         self._ready.set()
+        self._start_service()
         for root in self._catalog_roots():
             self._watcher.watch(root.path)
         self.submit(ScanRoots(roots + tuple(r.path for r in self._catalog_roots())))
 
+    def _start_service(self) -> None:
+        path = socket_path(self.locations) if self.settings.serve_searches else None
+        if path is None:
+            return
+        service = SearchService(path, self.searcher)
+        try:
+            service.start()
+        except (OSError, KnownError) as error:  # searches then run in their own process
+            log.warning("searches are not served over %s: %s", path, error)
+            return
+        self._service = service
+
     def _close(self) -> None:
         self._set_state(STOPPING)
+        if self._service is not None:
+            self._service.stop()
         self._watcher.stop()
         try:
             if self._library is not None:
