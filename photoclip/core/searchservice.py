@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import socket
 import stat
@@ -240,15 +241,42 @@ def decode_request(request: bytes) -> tuple[str, SearchOptions]:
         query, values = message["query"], dict(message.get("options") or {})
         if not isinstance(query, str):
             raise TypeError("the query is not text")
+        for name, value in values.items():
+            _check_option(name, value)
         if values.get("folder") is not None:
             values["folder"] = Path(values["folder"])
         if values.get("tag") is not None:
             values["tag"] = tuple(values["tag"])
         return query, SearchOptions(**values)
-    except QueryError:
-        raise
     except (ValueError, TypeError, KeyError, AttributeError, KnownError) as error:
         raise _BadRequest(f"not a search request: {type(error).__name__}: {error}") from error
+
+
+#: SearchOptions' fields as JSON carries them: a check for each (None allowed but for these)
+_OPTION_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "limit": lambda v: type(v) is int and v >= 1,
+    "min_score": lambda v: _number(v),
+    "relative": lambda v: _number(v),
+    "folder": lambda v: isinstance(v, str),
+    "since": lambda v: _number(v),
+    "until": lambda v: _number(v),
+    "tag": lambda v: isinstance(v, list) and len(v) == 2 and all(isinstance(p, str) for p in v),
+    "sort": lambda v: v in ("relevance", "date"),
+    "textness": lambda v: _number(v),
+}
+_REQUIRED = ("limit", "sort", "textness")
+
+
+def _check_option(name: str, value: Any) -> None:
+    check = _OPTION_CHECKS.get(name)
+    if check is None:
+        raise KeyError(f"unknown option {name}")
+    if not (value is None and name not in _REQUIRED) and not (value is not None and check(value)):
+        raise ValueError(f"{name} cannot be {value!r}")
+
+
+def _number(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)
 
 
 def _search(searcher: Searcher, query: str, options: SearchOptions) -> list[dict[str, Any]]:
