@@ -28,6 +28,7 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -80,7 +81,9 @@ class ExportInfo:
     eos_id: int | None
     dim: int
     logit_scale: float
+    #: sizes of the .onnx file and of its weights file
     onnx_bytes: int
+    weights_bytes: int
     #: the lowest cosine to torch over PROBES, measured at export
     min_cosine: float
     #: torch's vectors of CHECKS
@@ -92,6 +95,13 @@ def export_paths(cache: Path, model_key: str) -> tuple[Path, Path]:
     stem = hashlib.blake2b(model_key.encode(), digest_size=10).hexdigest()
     folder = cache / FOLDER
     return folder / f"{stem}.onnx", folder / f"{stem}.json"
+
+
+def weights_path(onnx_file: Path) -> Path:
+    """The graph's weights, apart from it: onnxruntime maps such a file into memory instead
+    of parsing it (measured for ViT-B/32: a session in 0.5 s and 217 MB, against 1.4 s and
+    408 MB with the weights inside the .onnx file)."""
+    return onnx_file.with_name(f"{onnx_file.name}.data")
 
 
 def failure_path(onnx_file: Path) -> Path:
@@ -157,7 +167,9 @@ def open_export(cache: Path, model_key: str) -> OnnxText | None:
         return _checked(onnx_file, _read_info(info_file, model_key))
     except ExportError as error:
         log.warning("the text export %s is not used (torch answers instead): %s", onnx_file, error)
-        _discard(onnx_file, info_file)  # the next load of the model exports it again
+        _discard(
+            onnx_file, weights_path(onnx_file), info_file
+        )  # the next load of the model exports it again
         return None
 
 
@@ -178,18 +190,20 @@ def _read_info(info_file: Path, model_key: str) -> ExportInfo:
 
 
 def _checked(onnx_file: Path, info: ExportInfo) -> OnnxText:
-    try:
-        size = onnx_file.stat().st_size
-    except OSError as error:
-        raise ExportError(f"it cannot be read ({error})") from error
-    if size != info.onnx_bytes:
-        raise ExportError(f"it has {size} bytes, not the {info.onnx_bytes} it was made with")
+    expected = {onnx_file: info.onnx_bytes, weights_path(onnx_file): info.weights_bytes}
+    for file, size in expected.items():
+        try:
+            found = file.stat().st_size
+        except OSError as error:
+            raise ExportError(f"it cannot be read ({error})") from error
+        if found != size:
+            raise ExportError(f"{file.name} has {found} bytes, not the {size} it was made with")
     try:
         text = OnnxText(_session(onnx_file), info)
         cosines = _cosines(text.encode_texts(CHECKS), np.asarray(info.checks, dtype=np.float32))
     except Exception as error:  # onnxruntime's own errors: corrupt file, wrong graph
         raise ExportError(f"onnxruntime cannot run it ({type(error).__name__}: {error})") from error
-    if cosines.min() < MIN_COSINE:
+    if not cosines.min() >= MIN_COSINE:  # (NaN too: garbage weights give NaN)
         raise ExportError(f"its vectors differ from torch's (cosine {cosines.min():.6f})")
     return text
 
@@ -220,18 +234,24 @@ def export_text(encoder: LocalEncoder, cache: Path) -> ExportInfo:
     _check_exportable(encoder, tower)
     assert tower is not None  # (_check_exportable says why not)
     onnx_file, info_file = export_paths(cache, encoder.model_key)
-    onnx_file.parent.mkdir(parents=True, exist_ok=True)
-    partial = onnx_file.with_name(f"{onnx_file.stem}.{os.getpid()}.partial.onnx")
-    try:
-        _write_onnx(tower, encoder, partial)
-        info = _verified(partial, tower, encoder)
-        os.replace(partial, onnx_file)
-    finally:
-        partial.unlink(missing_ok=True)
+    # Made and checked under the final names in a folder of its own (the .onnx file names
+    # its weights file), then moved beside the others; the description, written last, is
+    # what makes it count.
+    with tempfile.TemporaryDirectory(prefix="export-", dir=_made(onnx_file.parent)) as folder:
+        draft = Path(folder) / onnx_file.name
+        _write_onnx(tower, encoder, draft)
+        info = _verified(draft, tower, encoder)
+        os.replace(weights_path(draft), weights_path(onnx_file))
+        os.replace(draft, onnx_file)
     _write_atomically(info_file, json.dumps(asdict(info)))
     log.info("exported the text tower of %s (cosine to torch >= %.6f)", info.model_key,
              info.min_cosine)  # fmt: skip
     return info
+
+
+def _made(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _check_exportable(encoder: LocalEncoder, tower: Any) -> None:
@@ -266,7 +286,7 @@ def _write_onnx(tower: Any, encoder: LocalEncoder, path: Path) -> None:
             dynamic_shapes=(dims,), verbose=False,
         )  # fmt: skip
         assert program is not None  # (None only when exporting to a file name)
-        program.save(str(path))
+        program.save(str(path), external_data=True)  # the weights: path + ".data"
 
 
 def _graph(tower: Any) -> Any:
@@ -298,11 +318,12 @@ def _trimmed(encoder: LocalEncoder, texts: Sequence[str], tower: Any) -> np.ndar
 def _verified(path: Path, tower: Any, encoder: LocalEncoder) -> ExportInfo:
     draft = ExportInfo(
         FORMAT, encoder.model_key, encoder.tokenizer.context_length, tower.pool_type,
-        tower.eos_id, encoder.dim, encoder.logit_scale, path.stat().st_size, 0.0, [],
+        tower.eos_id, encoder.dim, encoder.logit_scale, path.stat().st_size,
+        weights_path(path).stat().st_size, 0.0, [],
     )  # fmt: skip
     text = OnnxText(_session(path), draft)
     cosines = _cosines(text.encode_texts(PROBES), encoder.encode_texts(PROBES))
-    if cosines.min() < MIN_COSINE:
+    if not cosines.min() >= MIN_COSINE:  # (NaN too: garbage weights give NaN)
         raise ExportError(f"its vectors differ from torch's (cosine {cosines.min():.6f})")
     checks = encoder.encode_texts(CHECKS).tolist()
     return ExportInfo(**{**asdict(draft), "min_cosine": float(cosines.min()), "checks": checks})

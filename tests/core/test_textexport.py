@@ -24,6 +24,7 @@ from photoclip.core.textexport import (
     failure_path,
     open_export,
     start_export,
+    weights_path,
 )
 
 pytestmark = pytest.mark.slow
@@ -48,7 +49,8 @@ def shapes_export(shapes: LocalEncoder, tmp_path_factory: pytest.TempPathFactory
 def cache(shapes_export: Path, tmp_path: Path) -> Path:
     """A copy of the test-shapes export that a test may damage."""
     copy = tmp_path / "cache"
-    for source in export_paths(shapes_export, _key()):
+    onnx_file, info_file = export_paths(shapes_export, _key())
+    for source in (onnx_file, weights_path(onnx_file), info_file):
         target = copy / source.relative_to(shapes_export)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(source.read_bytes())
@@ -137,12 +139,26 @@ def test_an_export_whose_vectors_differ_is_refused(
         (lambda onnx, info: onnx.write_bytes(os.urandom(onnx.stat().st_size)), "cannot run it"),
         (lambda onnx, info: onnx.write_bytes(onnx.read_bytes()[:1000]), "bytes"),
         (lambda onnx, info: onnx.unlink(), "cannot be read"),
+        (lambda onnx, info: _scramble(weights_path(onnx)), "differ from torch's"),
+        (lambda onnx, info: _nan(weights_path(onnx)), "differ from torch's"),
+        (lambda onnx, info: weights_path(onnx).write_bytes(b"short"), "bytes"),
         (lambda onnx, info: info.write_text("{not json"), "unreadable"),
         (lambda onnx, info: _edit(info, model_key="other:model"), "stale"),
         (lambda onnx, info: _edit(info, format=0), "stale"),
         (lambda onnx, info: _edit(info, checks=_negated(info)), "differ from torch's"),
     ],
-    ids=["garbage", "truncated", "missing", "bad json", "other model", "old format", "swapped"],
+    ids=[
+        "garbage",
+        "truncated",
+        "missing",
+        "weights shuffled",
+        "weights NaN",
+        "weights cut",
+        "bad json",
+        "other model",
+        "old format",
+        "swapped",
+    ],
 )
 def test_a_damaged_or_stale_export_is_refused_with_a_log_line(
     cache: Path, caplog: pytest.LogCaptureFixture, damage: Any, reason: str
@@ -153,6 +169,16 @@ def test_a_damaged_or_stale_export_is_refused_with_a_log_line(
         assert open_export(cache, _key()) is None
     assert "torch answers instead" in caplog.text and reason in caplog.text
     assert not info_file.exists()  # thrown away: the next model load exports again
+
+
+def _scramble(weights: Path) -> None:
+    data = np.frombuffer(weights.read_bytes(), dtype=np.float32).copy()
+    np.random.default_rng(0).shuffle(data)
+    weights.write_bytes(data.tobytes())
+
+
+def _nan(weights: Path) -> None:
+    weights.write_bytes(b"\xff" * weights.stat().st_size)
 
 
 def _edit(info: Path, **changes: Any) -> None:
