@@ -487,13 +487,14 @@ class Worker:
         edit skips reading them all again. Categories, thresholds, label vectors and
         corrections are read from the catalog at each use, so saving them never leaves it
         stale; another active model gets a new one, and an unused one is dropped with
-        the model (`unload_after`). The model itself loads only for labels not cached."""
+        the model (`unload_after`). The model itself loads only for labels not cached,
+        and not even then when its text export can embed them."""
         assert self._library is not None
         record = self._library.active_model
         if record is None:
             raise KnownError("Nothing is indexed yet. Add a folder first.")
         if self._tagger is None or self._tagger.model_key != record.key:
-            texts = LazyClipTexts(record.key, self.active_encoder)
+            texts = LazyClipTexts(record.key, partial(self._text_first, record))
             self._tagger = Tagger(self._library.catalog, texts)
         self._tagger_used = time.monotonic()
         return self._tagger

@@ -504,3 +504,46 @@ def test_a_data_folder_inside_a_watched_root_does_not_feed_itself(
     assert len(paths()) == 9
     assert not [p for p in paths() if p.is_relative_to(data)]
     assert recorder.embedded == 9
+
+
+def test_with_a_text_export_searches_and_label_edits_never_load_the_model(
+    album: Path, tmp_path: Path
+) -> None:
+    """A worker whose model is not loaded (unloaded, or not yet) answers text searches and
+    embeds new labels from the model's ONNX export (photoclip.core.textexport)."""
+    from photoclip.core.actions import SaveCategories
+    from photoclip.core.categories import Category, Label
+    from photoclip.core.embedding import load_encoder
+    from photoclip.core.profiles import resolve_profile
+    from photoclip.core.tagstore import TagStore
+    from photoclip.core.textexport import export_text
+
+    locations = Locations.from_environment()
+    shapes = load_encoder(resolve_profile("test-shapes"), device="cpu")
+    indexing = Worker(locations, lambda _: shapes, "test-shapes", FAST)
+    indexing.start([album])
+    assert indexing.wait_idle(60)
+    with indexing.searcher() as searcher:
+        by_torch = searcher.search("a red circle", SearchOptions(limit=3))
+    indexing.stop(30)
+    export_text(shapes, locations.cache)
+
+    def no_model(name: str) -> Any:
+        raise AssertionError(f"the model {name} was loaded")
+
+    worker = Worker(locations, no_model, "test-shapes", FAST)
+    worker.start()
+    try:
+        assert worker.wait_idle(60)
+        with worker.searcher() as searcher:
+            by_onnx = searcher.search("a red circle", SearchOptions(limit=3))
+        assert [r.photo.id for r in by_onnx] == [r.photo.id for r in by_torch]
+        replies: list[Any] = []
+        shapes_category = Category("Shapes", (Label("star"), Label("circle", ("ring",))))
+        worker.submit(SaveCategories((shapes_category,), reply=replies.append))
+        assert worker.wait_idle(60)
+        assert replies == [["Shapes"]]  # embedded, calibrated and tagged without the model
+        with Catalog.open(locations.catalog, readonly=True) as catalog:
+            assert TagStore(catalog).category("Shapes") is not None
+    finally:
+        worker.stop(30)
