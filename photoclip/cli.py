@@ -185,7 +185,7 @@ def _add_search(commands: Any) -> None:
 
 
 def run_search(args: argparse.Namespace) -> int:
-    from photoclip.core.search import SearchOptions
+    from photoclip.core.query import SearchOptions
 
     locations, settings = _environment()
     textness = args.textness if args.textness is not None else settings.textness
@@ -239,7 +239,7 @@ def _remember_textness(searcher: Any, locations: Locations) -> None:
 
 
 def _textness(text: str) -> float:
-    from photoclip.core.textness import check_scale
+    from photoclip.core.query import check_scale
 
     try:
         return check_scale(float(text))

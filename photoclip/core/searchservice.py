@@ -40,7 +40,8 @@ from photoclip.core.errors import KnownError, QueryError
 from photoclip.core.paths import APP_NAME, Locations
 
 if TYPE_CHECKING:
-    from photoclip.core.search import Searcher, SearchOptions
+    from photoclip.core.query import SearchOptions
+    from photoclip.core.search import Searcher
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +235,7 @@ class _Unavailable(Exception):
 
 
 def decode_request(request: bytes) -> tuple[str, SearchOptions]:
-    from photoclip.core.search import SearchOptions
+    from photoclip.core.query import SearchOptions
 
     try:
         message = json.loads(request)

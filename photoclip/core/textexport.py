@@ -167,9 +167,8 @@ def open_export(cache: Path, model_key: str) -> OnnxText | None:
         return _checked(onnx_file, _read_info(info_file, model_key))
     except ExportError as error:
         log.warning("the text export %s is not used (torch answers instead): %s", onnx_file, error)
-        _discard(
-            onnx_file, weights_path(onnx_file), info_file
-        )  # the next load of the model exports it again
+        # Thrown away, so that the next load of the model exports it again.
+        _discard(onnx_file, weights_path(onnx_file), info_file)
         return None
 
 
@@ -259,6 +258,8 @@ def _check_exportable(encoder: LocalEncoder, tower: Any) -> None:
         raise ExportError("random weights differ at every load; an export would be stale")
     if tower is None:
         raise ExportError("its text tower is not a causal open_clip transformer")
+    if encoder.device != "cpu":  # (the background export loads it there, in float32)
+        raise ExportError(f"it runs on {encoder.device}; the export needs it on the CPU")
     tokenizer = encoder.tokenizer
     plain = (
         type(tokenizer).__name__ == "SimpleTokenizer"
@@ -276,7 +277,7 @@ def _check_exportable(encoder: LocalEncoder, tower: Any) -> None:
 def _write_onnx(tower: Any, encoder: LocalEncoder, path: Path) -> None:
     import torch
 
-    graph = _graph(tower).to("cpu", torch.float32).eval()
+    graph = _graph(tower).eval()
     tokens = torch.from_numpy(_trimmed(encoder, PROBES[:2], tower))
     length = torch.export.Dim("length", max=encoder.tokenizer.context_length)
     dims = {0: torch.export.Dim("batch"), 1: length}
