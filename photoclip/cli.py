@@ -42,7 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command is None:
         return _launch_app(["--self-test"] if args.self_test else [])
-    return _guarded(args, _start_log_file())
+    try:
+        return _guarded(args, _start_log_file())
+    finally:
+        _export_loaded_models()
 
 
 def _guarded(args: argparse.Namespace, log_path: Path | None) -> int:
@@ -903,7 +906,6 @@ def _open_library(locations: Locations) -> Any:
 def _load_encoder(profile_name: str | None, device: str | None, settings: Settings) -> Any:
     from photoclip.core.embedding import load_encoder
     from photoclip.core.profiles import resolve_profile
-    from photoclip.core.textexport import start_export
 
     profile = resolve_profile(profile_name)
     locations, _ = _environment()
@@ -915,8 +917,22 @@ def _load_encoder(profile_name: str | None, device: str | None, settings: Settin
             progress=bar.advance,
             threads=settings.threads or None,
         )
-    start_export(profile, locations.cache)  # for the next cold search (once per model)
+    _loaded_profiles.append(profile)
     return encoder
+
+
+#: Profiles this command loaded with torch: their text towers are exported when it ends.
+_loaded_profiles: list[Any] = []
+
+
+def _export_loaded_models() -> None:
+    """Export the text tower of each model this command loaded, in the background, once
+    per model (photoclip.core.textexport), so that the next cold search needs no torch.
+    Only now: the export loads the model again, which must not slow the command itself."""
+    from photoclip.core.textexport import start_export
+
+    while _loaded_profiles:
+        start_export(_loaded_profiles.pop(), Locations.from_environment().cache)
 
 
 def _text_first_encoder(record: Any, settings: Settings) -> Any:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from photoclip.synthetic.scenes import single_object_scene
+from tests.core.test_worker import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -159,3 +160,14 @@ def test_a_damaged_export_falls_back_to_torch_with_a_log_line(
     assert "torch" in fallback["loaded"]
     assert "text export" in fallback["stderr"] and "torch answers instead" in fallback["stderr"]
     assert results(fallback) == results(exported)
+
+
+def test_the_first_torch_search_exports_for_the_next_in_the_background(
+    library: Path, exported: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHOTOCLIP_CACHE_DIR", str(tmp_path / "fresh-cache"))
+    monkeypatch.setenv("PHOTOCLIP_TEXT_EXPORT", "1")
+    assert "torch" in photoclip(*SEARCH)["loaded"]  # no export yet: torch answers
+    descriptions = tmp_path / "fresh-cache" / "text-onnx"
+    eventually(lambda: list(descriptions.glob("*.json")), timeout=600)
+    assert photoclip(*SEARCH)["loaded"] == []

@@ -92,10 +92,16 @@ def _runtime_dir() -> str:
 def private_folder(folder: Path) -> Path:
     """Make the folder for the user alone, or refuse one that others can enter."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    info = folder.stat()
-    if info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077:
+    if not is_private(folder):
         raise KnownError(f"{folder} is not private to this user; searches are not served.")
     return folder
+
+
+def is_private(folder: Path) -> bool:
+    """Owned by this user, and no one else may enter or change it: a socket in it is the
+    user's own worker's, not one another user put there to read the queries."""
+    info = folder.stat()
+    return info.st_uid == os.getuid() and not stat.S_IMODE(info.st_mode) & 0o077
 
 
 # -- the client (`photoclip search`) -----------------------------------------------------------
@@ -105,9 +111,9 @@ def ask(locations: Locations, query: str, options: SearchOptions) -> list[Hit] |
     """The running worker's answer; None when none answers (search here instead).
     QueryError and KnownError come back as what they were in the worker."""
     path = socket_path(locations)
-    if path is None or not path.exists():
-        return None
     try:
+        if path is None or not path.exists() or not is_private(path.parent):
+            return None
         reply = _exchange(path, encode_request(query, options))
     except (OSError, ValueError) as error:  # refused (stale), timed out, cut off
         log.info("the worker did not answer at %s (%s); searching here", path, error)

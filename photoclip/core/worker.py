@@ -41,7 +41,7 @@ from photoclip.core.imageio import DEFAULT_MAX_PIXELS
 from photoclip.core.indexing import IndexControl, Indexer, IndexProgress, IndexReport
 from photoclip.core.library import Library, own_folders
 from photoclip.core.paths import Locations
-from photoclip.core.profiles import resolve_profile
+from photoclip.core.profiles import ModelProfile, resolve_profile
 from photoclip.core.scanning import is_photo_name, scan
 from photoclip.core.search import Searcher
 from photoclip.core.searchservice import SearchService, socket_path
@@ -382,6 +382,8 @@ class Worker:
         self._service: SearchService | None = None
         #: each model's text export, once opened (photoclip.core.textexport)
         self._texts: dict[str, OnnxText] = {}
+        #: models loaded since the worker was last idle (photoclip.core.textexport)
+        self._to_export: dict[str, ModelProfile] = {}
         #: why the worker's thread ended early, if it did (a bug; the log has the rest)
         self.failure: str | None = None
 
@@ -534,10 +536,12 @@ class Worker:
         return cast(Encoder, LazyEncoder(profile, load, record, text=text))
 
     def _load_and_export(self, load: Callable[[str], Encoder], name: str) -> Encoder:
-        """Load a model; its text tower is then exported in the background, once, so that
-        cold searches (and this worker's own, photoclip.core.searchservice) skip torch."""
+        """Load a model; once the worker is next idle, its text tower is exported in the
+        background (once per model), so that cold searches, and this worker's own
+        (photoclip.core.searchservice), skip torch. Not at once: the export loads the model
+        a second time, which must not slow the indexing that has just asked for it."""
         encoder = load(name)
-        start_export(encoder.profile, self.locations.cache)
+        self._to_export[encoder.model_key] = encoder.profile
         return encoder
 
     # -- the thread --------------------------------------------------------------------------
@@ -956,9 +960,14 @@ class Worker:
             self._write_status(state, job=job)
             self._emit(StateChanged(state, self.queue_length, job))
         if state == IDLE:
+            self._export_loaded()
             with self._cv:
                 if not self._heap:
                     self._idle.set()
+
+    def _export_loaded(self) -> None:
+        while self._to_export:
+            start_export(self._to_export.popitem()[1], self.locations.cache)
 
     def _write_status(self, state: str, **extra: object) -> None:
         self._last_status = time.monotonic()

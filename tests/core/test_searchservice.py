@@ -191,3 +191,14 @@ def test_every_option_travels(tmp_path: Path) -> None:
     )  # fmt: skip
     assert decode_request(encode_request("dog + cat", options)) == ("dog + cat", options)
     assert decode_request(encode_request("x", SearchOptions())) == ("x", SearchOptions())
+
+
+def test_a_socket_in_a_folder_others_can_enter_is_not_asked(worker: Worker) -> None:
+    """Another user could have put it there to read the queries."""
+    folder = service_path().parent
+    folder.chmod(0o755)
+    try:
+        assert ask(Locations.from_environment(), "a red circle", SearchOptions()) is None
+    finally:
+        folder.chmod(0o700)
+    assert ask(Locations.from_environment(), "a red circle", SearchOptions(limit=1))

@@ -547,3 +547,19 @@ def test_with_a_text_export_searches_and_label_edits_never_load_the_model(
             assert TagStore(catalog).category("Shapes") is not None
     finally:
         worker.stop(30)
+
+
+def test_a_loaded_model_is_exported_once_the_worker_is_idle(
+    start: Any, album: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import photoclip.core.worker as worker_module
+
+    exported: list[tuple[str, Path]] = []
+    monkeypatch.setattr(
+        worker_module, "start_export", lambda profile, cache: exported.append((profile.key, cache))
+    )
+    worker, _ = start(album)  # indexes: loads the model
+    assert worker.wait_idle(30)
+    key = worker.encoder().model_key
+    eventually(lambda: exported)
+    assert exported == [(key, Locations.from_environment().cache)]
