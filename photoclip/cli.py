@@ -144,7 +144,7 @@ def run_index(args: argparse.Namespace) -> int:
         indexer = Indexer(
             library,
             encoder,
-            batch_size=settings.batch_size,
+            batch_size=settings.batch_size or encoder.profile.batch_size,
             max_pixels=settings.max_megapixels * 1_000_000,
             after_commit=_auto_tagging(library, encoder),
         )
@@ -929,6 +929,8 @@ def _export_loaded_models() -> None:
     """Export the text tower of each model this command loaded, in the background, once
     per model (photoclip.core.textexport), so that the next cold search needs no torch.
     Only now: the export loads the model again, which must not slow the command itself."""
+    if not _loaded_profiles:
+        return  # (and textexport's imports, numpy among them, stay out of this process)
     from photoclip.core.textexport import start_export
 
     while _loaded_profiles:

@@ -32,7 +32,8 @@ try:
 except SystemExit as exit:
     code = exit.code
 loaded = [name for name in {HEAVY!r} if name in sys.modules]
-sys.stderr.write("\\n" + json.dumps({{"code": code, "loaded": loaded}}) + "\\n")
+numpy = "numpy" in sys.modules
+sys.stderr.write("\\n" + json.dumps({{"code": code, "loaded": loaded, "numpy": numpy}}) + "\\n")
 """
 
 

@@ -159,6 +159,7 @@ def test_search_asks_the_running_watch_and_survives_its_kill(tmp_path: Path) -> 
         eventually(lambda: worker_file().get("worker") == "idle", timeout=20)
         served = imports_of("search", "a red photo", "--json")
         assert served["loaded"] == []
+        assert not served["numpy"]  # nor numpy (0.1 s of the 0.3 s an answer may take)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)

@@ -64,6 +64,8 @@ class ModelProfile:
     title: str = ""
     #: Optional libraries it needs beyond the core install.
     extra: Extra | None = None
+    #: Photos embedded per batch unless the settings say otherwise (measured: see below).
+    batch_size: int = 16
 
     @property
     def random_weights(self) -> bool:

@@ -125,7 +125,8 @@ Listener = Callable[[Event], None]
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    batch_size: int = 16
+    #: photos embedded per batch; 0 takes the model profile's (profiles.py)
+    batch_size: int = 0
     decode_threads: int = 2
     max_pixels: int = DEFAULT_MAX_PIXELS
     #: a file is read once its size and mtime held still this long
@@ -159,7 +160,7 @@ class Work:
         return Indexer(
             self.library,
             encoder,
-            batch_size=settings.batch_size,
+            batch_size=settings.batch_size or encoder.profile.batch_size,
             decode_threads=settings.decode_threads,
             max_pixels=settings.max_pixels,
             after_commit=hook(self.library, encoder) if hook else None,

@@ -563,3 +563,22 @@ def test_a_loaded_model_is_exported_once_the_worker_is_idle(
     key = worker.encoder().model_key
     eventually(lambda: exported)
     assert exported == [(key, Locations.from_environment().cache)]
+
+
+@pytest.mark.parametrize("setting, expected", [(0, 3), (5, 5)])
+def test_batches_are_the_profiles_size_unless_the_settings_say(
+    tiny_encoder: Any, album: Path, setting: int, expected: int
+) -> None:
+    profile = dataclasses.replace(tiny_encoder.profile, batch_size=3)
+    encoder = dataclasses.replace(tiny_encoder, profile=profile)
+    settings = dataclasses.replace(FAST, batch_size=setting)
+    worker = Worker(Locations.from_environment(), lambda _: encoder, profile.name, settings)
+    recorder = Recorder()
+    worker.subscribe(recorder)
+    worker.start([album])
+    try:
+        assert worker.wait_idle(30)
+    finally:
+        worker.stop(30)
+    done = [e.progress.done for e in recorder.of(JobProgress) if e.progress.done]
+    assert done[0] == expected  # the first batch (of 8 photos)
