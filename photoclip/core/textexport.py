@@ -9,9 +9,11 @@ indexing run's memory). A failed export costs nothing: without one, torch answer
 
 The graph is the trimmed text path of photoclip.core.texttower (token embedding through the
 final projection, normalised) with the batch and the sequence length dynamic, so that a
-query runs on the positions it uses. torch.onnx's dynamo exporter is used because it keeps
-both dynamic; the TorchScript exporter bakes them into the attention's reshapes (measured:
-any other length fails in onnxruntime), which would force all 77 positions on every query.
+query runs on the positions it uses. A bidirectional open_clip tower (MobileCLIP2's), which
+trimming would change, is exported whole and runs on the full context (FULL). torch.onnx's
+dynamo exporter is used because it keeps both dynamic; the TorchScript exporter bakes them
+into the attention's reshapes (measured: any other length fails in onnxruntime), which
+would force all 77 positions on every query.
 
 Each export is checked against torch when made (cosine >= MIN_COSINE on PROBES, and equal
 token ids from photoclip.core.tokenizer), and again each time it is opened (its vectors of
@@ -50,6 +52,8 @@ EXPORT_ENV = "PHOTOCLIP_TEXT_EXPORT"
 #: Bumped when the graph or the metadata change: an older export is then made again.
 FORMAT = 1
 MIN_COSINE = 0.9999
+#: The pool type recorded for a tower that runs on the whole context, untrimmed.
+FULL = "full context"
 #: The fixed prompt set of the export's check: short and long, punctuation, unicode, and
 #: a text over the context length.
 PROBES = (
@@ -149,7 +153,9 @@ class OnnxText:
 
 
 def pooled_length(tokens: np.ndarray, pool_type: str, eos_id: int | None) -> int:
-    """texttower.CausalTextTower.pooled_length on numpy tokens."""
+    """texttower.CausalTextTower.pooled_length on numpy tokens (all of them for FULL)."""
+    if pool_type == FULL:
+        return int(tokens.shape[1])
     if pool_type == "first":
         return 1
     if pool_type == "eos" and eos_id is not None:
@@ -231,15 +237,15 @@ def export_text(encoder: LocalEncoder, cache: Path) -> ExportInfo:
 
     tower = causal_text_tower(encoder.model)
     _check_exportable(encoder, tower)
-    assert tower is not None  # (_check_exportable says why not)
+    pool = (tower.pool_type, tower.eos_id) if tower is not None else (FULL, None)
     onnx_file, info_file = export_paths(cache, encoder.model_key)
     # Made and checked under the final names in a folder of its own (the .onnx file names
     # its weights file), then moved beside the others; the description, written last, is
     # what makes it count.
     with tempfile.TemporaryDirectory(prefix="export-", dir=_made(onnx_file.parent)) as folder:
         draft = Path(folder) / onnx_file.name
-        _write_onnx(tower, encoder, draft)
-        info = _verified(draft, tower, encoder)
+        _write_onnx(_graph(encoder.model, tower), encoder, draft, pool)
+        info = _verified(draft, pool, encoder)
         os.replace(weights_path(draft), weights_path(onnx_file))
         os.replace(draft, onnx_file)
     _write_atomically(info_file, json.dumps(asdict(info)))
@@ -256,8 +262,8 @@ def _made(folder: Path) -> Path:
 def _check_exportable(encoder: LocalEncoder, tower: Any) -> None:
     if encoder.profile.random_weights:
         raise ExportError("random weights differ at every load; an export would be stale")
-    if tower is None:
-        raise ExportError("its text tower is not a causal open_clip transformer")
+    if tower is None and not _whole_tower(encoder.model):
+        raise ExportError("its text tower is not one of open_clip's own transformers")
     if encoder.device != "cpu":  # (the background export loads it there, in float32)
         raise ExportError(f"it runs on {encoder.device}; the export needs it on the CPU")
     tokenizer = encoder.tokenizer
@@ -274,13 +280,20 @@ def _check_exportable(encoder: LocalEncoder, tower: Any) -> None:
         raise ExportError("photoclip's tokenizer does not give open_clip's token ids")
 
 
-def _write_onnx(tower: Any, encoder: LocalEncoder, path: Path) -> None:
+def _whole_tower(model: Any) -> bool:
+    """A CustomTextCLIP's TextTransformer, whose forward is encode_text's whole path."""
+    from open_clip.transformer import TextTransformer
+
+    return isinstance(getattr(model, "text", None), TextTransformer)
+
+
+def _write_onnx(graph: Any, encoder: LocalEncoder, path: Path, pool: tuple[str, Any]) -> None:
     import torch
 
-    graph = _graph(tower).eval()
-    tokens = torch.from_numpy(_trimmed(encoder, PROBES[:2], tower))
-    length = torch.export.Dim("length", max=encoder.tokenizer.context_length)
-    dims = {0: torch.export.Dim("batch"), 1: length}
+    tokens = torch.from_numpy(_trimmed(encoder, PROBES[:2], pool))
+    dims = {0: torch.export.Dim("batch")}
+    if pool[0] != FULL:  # the query's own length
+        dims[1] = torch.export.Dim("length", max=encoder.tokenizer.context_length)
     with torch.no_grad(), contextlib.redirect_stdout(sys.stderr):  # its progress lines
         program = torch.onnx.export(
             graph, (tokens,), dynamo=True, input_names=["tokens"], output_names=["vectors"],
@@ -290,10 +303,18 @@ def _write_onnx(tower: Any, encoder: LocalEncoder, path: Path) -> None:
         program.save(str(path), external_data=True)  # the weights: path + ".data"
 
 
-def _graph(tower: Any) -> Any:
+def _graph(model: Any, tower: Any) -> Any:
     """The tower as one module whose parameters are its own (torch.export lifts those)."""
     import torch
     import torch.nn.functional as F
+
+    class WholeTextGraph(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.text = model.text
+
+        def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+            return F.normalize(self.text(tokens), dim=-1)
 
     class TextGraph(torch.nn.Module):
         def __init__(self) -> None:
@@ -308,19 +329,18 @@ def _graph(tower: Any) -> Any:
         def forward(self, tokens: torch.Tensor) -> torch.Tensor:
             return F.normalize(tower.encode_trimmed(tokens), dim=-1)
 
-    return TextGraph()
+    return (WholeTextGraph() if tower is None else TextGraph()).eval()
 
 
-def _trimmed(encoder: LocalEncoder, texts: Sequence[str], tower: Any) -> np.ndarray:
+def _trimmed(encoder: LocalEncoder, texts: Sequence[str], pool: tuple[str, Any]) -> np.ndarray:
     tokens = encoder.tokenizer(list(texts)).numpy()
-    return tokens[:, : pooled_length(tokens, tower.pool_type, tower.eos_id)]
+    return tokens[:, : pooled_length(tokens, *pool)]
 
 
-def _verified(path: Path, tower: Any, encoder: LocalEncoder) -> ExportInfo:
+def _verified(path: Path, pool: tuple[str, Any], encoder: LocalEncoder) -> ExportInfo:
     draft = ExportInfo(
-        FORMAT, encoder.model_key, encoder.tokenizer.context_length, tower.pool_type,
-        tower.eos_id, encoder.dim, encoder.logit_scale, path.stat().st_size,
-        weights_path(path).stat().st_size, 0.0, [],
+        FORMAT, encoder.model_key, encoder.tokenizer.context_length, *pool, encoder.dim,
+        encoder.logit_scale, path.stat().st_size, weights_path(path).stat().st_size, 0.0, [],
     )  # fmt: skip
     text = OnnxText(_session(path), draft)
     cosines = _cosines(text.encode_texts(PROBES), encoder.encode_texts(PROBES))

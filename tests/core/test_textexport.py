@@ -16,6 +16,7 @@ from photoclip.core.embedding import LazyEncoder, LocalEncoder, load_encoder
 from photoclip.core.profiles import resolve_profile
 from photoclip.core.textexport import (
     EXPORT_ENV,
+    FULL,
     MIN_COSINE,
     PROBES,
     ExportError,
@@ -95,19 +96,49 @@ def test_the_check_at_export_is_recorded(cache: Path) -> None:
     assert info["model_key"] == _key()
 
 
+BIDIRECTIONAL = {
+    "embed_dim": 16,
+    "custom_text": True,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 64, "patch_size": 16},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2,
+                 "layers": 1, "no_causal_mask": True},
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def bidirectional_arch(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A MobileCLIP2-like text tower: no causal mask, so it cannot be trimmed."""
+    import open_clip
+
+    folder = tmp_path_factory.mktemp("bidirectional")
+    (folder / "PhotoClip-Export-Bidirectional.json").write_text(json.dumps(BIDIRECTIONAL))
+    open_clip.add_model_config(folder)
+    return "PhotoClip-Export-Bidirectional"
+
+
+@pytest.mark.parametrize("kind", ["causal", "bidirectional"])
 def test_a_tiny_open_clip_config_exports(
-    tiny_encoder: LocalEncoder, tiny_arch: str, tmp_path: Path
+    tiny_arch: str, bidirectional_arch: str, tmp_path: Path, kind: str
 ) -> None:
     """Random weights differ at every load, so the tiny model is saved to a file first."""
+    import open_clip
+    import torch
+
+    arch = tiny_arch if kind == "causal" else bidirectional_arch
+    torch.manual_seed(0)
+    model = open_clip.create_model(arch, pretrained=None)
     checkpoint = tmp_path / "tiny.safetensors"
-    state = {k: v.contiguous() for k, v in tiny_encoder.model.state_dict().items()}
-    save_file(state, checkpoint)
-    encoder = load_encoder(resolve_profile(f"{tiny_arch}:{checkpoint}"), device="cpu")
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, checkpoint)
+    encoder = load_encoder(resolve_profile(f"{arch}:{checkpoint}"), device="cpu")
     info = export_text(encoder, tmp_path / "cache")
     assert info.min_cosine >= MIN_COSINE and info.context_length == 77
+    assert (info.pool_type == FULL) == (kind == "bidirectional")
     text = open_export(tmp_path / "cache", encoder.model_key)
     assert text is not None
     assert cosines(text.encode_texts(QUERIES), encoder.encode_texts(QUERIES)).min() >= MIN_COSINE
+    np.testing.assert_allclose(
+        text.embed_prompts(["dog"], TEMPLATES), encoder.embed_prompts(["dog"], TEMPLATES), atol=1e-5
+    )
 
 
 def test_random_weights_are_not_exported(tiny_encoder: LocalEncoder, tmp_path: Path) -> None:
