@@ -2,10 +2,11 @@
 
 Importing torch and open_clip and building the model cost a cold `photoclip search` 6-9 s
 and about 1.4 GB; onnxruntime with the text tower alone answers in a fraction of that. The
-export is made once per model key, in a background process (`start_export`), when a
-command has just loaded the model with torch anyway: exporting a ViT-B/32 text tower takes
-about 30 s and 2 GB at its peak, which must not land on the command that asked (nor on an
-indexing run's memory). A failed export costs nothing: without one, torch answers.
+export is made once per model key, in a background process (`start_export`), after a
+command that loaded the model with torch ends (the worker: once it is idle): exporting a
+ViT-B/32 text tower takes 30 s or more and 2 GB at its peak, which must land neither on the
+command that asked nor on an indexing run's time and memory. A failed export costs nothing:
+without one, torch answers (and the failure is kept, so it is not tried at every load).
 
 The graph is the trimmed text path of photoclip.core.texttower (token embedding through the
 final projection, normalised) with the batch and the sequence length dynamic, so that a
