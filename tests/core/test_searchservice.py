@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import stat
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +32,17 @@ from photoclip.core.searchservice import (
 from photoclip.core.worker import Worker, WorkerSettings
 from tests.photos import make_photo
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(sys.platform == "win32", reason="no AF_UNIX service on Windows"),
+]
+
+
+def test_windows_has_no_service_and_searches_locally(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert socket_path(Locations.from_environment()) is None
+    assert ask(Locations.from_environment(), "dog", SearchOptions()) is None
+
 
 FAST = WorkerSettings(batch_size=4, settle_seconds=0.05, unload_after=60.0)
 
