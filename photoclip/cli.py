@@ -42,7 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command is None:
         return _launch_app(["--self-test"] if args.self_test else [])
-    return _guarded(args, _start_log_file())
+    try:
+        return _guarded(args, _start_log_file())
+    finally:
+        _export_loaded_models()
 
 
 def _guarded(args: argparse.Namespace, log_path: Path | None) -> int:
@@ -141,7 +144,7 @@ def run_index(args: argparse.Namespace) -> int:
         indexer = Indexer(
             library,
             encoder,
-            batch_size=settings.batch_size,
+            batch_size=settings.batch_size or encoder.profile.batch_size,
             max_pixels=settings.max_megapixels * 1_000_000,
             after_commit=_auto_tagging(library, encoder),
         )
@@ -185,7 +188,7 @@ def _add_search(commands: Any) -> None:
 
 
 def run_search(args: argparse.Namespace) -> int:
-    from photoclip.core.search import SearchOptions
+    from photoclip.core.query import SearchOptions
 
     locations, settings = _environment()
     textness = args.textness if args.textness is not None else settings.textness
@@ -199,34 +202,27 @@ def run_search(args: argparse.Namespace) -> int:
         tag=args.tag,
         sort=args.sort,
     )
-    with _searcher() as searcher:
-        _check_filters(searcher.library, args)
-        results = searcher.search(args.query, options)
-        if options.textness:
-            _remember_textness(searcher, locations)
-        _print_results(results, args.json)
+    hits = _ask_worker(locations, args.query, options)
+    if hits is None:
+        with _searcher() as searcher:
+            searcher.check_filters(options)
+            results = searcher.search(args.query, options)
+            if options.textness:
+                _remember_textness(searcher, locations)
+        hits = [_hit(result) for result in results]
+    _print_hits(hits, args.json)
     return 0
 
 
-def _check_filters(library: Any, args: argparse.Namespace) -> None:
-    """A filter that can match nothing is a mistake to point out, not an empty result."""
-    if args.tag is not None and not _tag_exists(library.catalog, *args.tag):
-        raise KnownError(f"There is no tag {':'.join(args.tag)}. See: photoclip tags list")
-    if args.folder is not None:
-        folder = args.folder.expanduser().resolve()
-        roots = [root.path for root in library.catalog.roots()]
-        if not any(folder.is_relative_to(r) or r.is_relative_to(folder) for r in roots):
-            raise KnownError(
-                f"{args.folder} is not in any of PhotoClip's folders "
-                f"({', '.join(map(str, roots)) or 'none yet'})."
-            )
+def _ask_worker(locations: Locations, query: str, options: Any) -> list[Any] | None:
+    """A running worker's answer (it has the library open and the model ready); None when
+    none runs, or for a query with an image file in it, which this process reads itself."""
+    from photoclip.core.query import parse_query
+    from photoclip.core.searchservice import ask
 
-
-def _tag_exists(catalog: Any, category_name: str, label: str) -> bool:
-    from photoclip.core.tagstore import TagStore
-
-    category = TagStore(catalog).category(category_name)
-    return category is not None and category.label(label) is not None
+    if any(term.image is not None for term in parse_query(query)):
+        return None
+    return ask(locations, query, options)
 
 
 def _remember_textness(searcher: Any, locations: Locations) -> None:
@@ -246,7 +242,7 @@ def _remember_textness(searcher: Any, locations: Locations) -> None:
 
 
 def _textness(text: str) -> float:
-    from photoclip.core.textness import check_scale
+    from photoclip.core.query import check_scale
 
     try:
         return check_scale(float(text))
@@ -267,7 +263,8 @@ def run_similar(args: argparse.Namespace) -> int:
     if not args.path.exists():
         raise KnownError(f"{args.path} does not exist.")
     with _searcher() as searcher:
-        _print_results(searcher.similar(args.path, SearchOptions(limit=args.n)), args.json)
+        found = searcher.similar(args.path, SearchOptions(limit=args.n))
+    _print_hits([_hit(result) for result in found], args.json)
     return 0
 
 
@@ -558,7 +555,7 @@ def _tagger(library: Any) -> Any:
 
     _, settings = _environment()
     record = library.active_model
-    load = cache(partial(_load_encoder, record.profile, settings.device, settings))
+    load = cache(partial(_text_first_encoder, record, settings))
     return Tagger(library.catalog, LazyClipTexts(record.key, load))
 
 
@@ -916,13 +913,48 @@ def _load_encoder(profile_name: str | None, device: str | None, settings: Settin
     profile = resolve_profile(profile_name)
     locations, _ = _environment()
     with _ProgressBar(unit="B", title="Downloading the model's weights (once)...") as bar:
-        return load_encoder(
+        encoder = load_encoder(
             profile,
             device=device,
             cache=_weights_folder(locations),
             progress=bar.advance,
             threads=settings.threads or None,
         )
+    _loaded_profiles.append(profile)
+    return encoder
+
+
+#: Profiles this command loaded with torch: their text towers are exported when it ends.
+_loaded_profiles: list[Any] = []
+
+
+def _export_loaded_models() -> None:
+    """Export the text tower of each model this command loaded, in the background, once
+    per model (photoclip.core.textexport), so that the next cold search needs no torch.
+    Only now: the export loads the model again, which must not slow the command itself."""
+    if not _loaded_profiles:
+        return  # (and textexport's imports, numpy among them, stay out of this process)
+    from photoclip.core.textexport import start_export
+
+    while _loaded_profiles:
+        start_export(_loaded_profiles.pop(), Locations.from_environment().cache)
+
+
+def _text_first_encoder(record: Any, settings: Settings) -> Any:
+    """The library's model, loaded with torch only for what its ONNX text export (if it
+    has a usable one) cannot do: a text search or a label edit then imports no torch."""
+    from photoclip.core.embedding import LazyEncoder
+    from photoclip.core.errors import ModelError
+    from photoclip.core.profiles import resolve_profile
+    from photoclip.core.textexport import open_export
+
+    load = cache(partial(_load_encoder, record.profile, settings.device, settings))
+    try:
+        profile = resolve_profile(record.profile)
+    except ModelError:  # loading says why, in the user's words
+        return load()
+    text = open_export(Locations.from_environment().cache, record.key)
+    return LazyEncoder(profile, load, record, text=text)
 
 
 def _lazy_encoder(
@@ -961,9 +993,7 @@ class _searcher:
         record = self.library.active_model
         if record is None:
             raise KnownError("Nothing is indexed yet. Add a folder first: photoclip index FOLDER")
-        load: Callable[[], Any] = cache(
-            lambda: _load_encoder(record.profile, settings.device, settings)
-        )
+        load: Callable[[], Any] = cache(lambda: _text_first_encoder(record, settings))
         return Searcher(self.library, load)
 
     def __exit__(self, *exc: object) -> None:
@@ -978,18 +1008,21 @@ def _add_result_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
-def _print_results(results: list[Any], as_json: bool) -> None:
+def _hit(result: Any) -> Any:
+    from photoclip.core.searchservice import Hit
+
+    return Hit(result.photo.path, result.score, result.photo.id)
+
+
+def _print_hits(hits: list[Any], as_json: bool) -> None:
     if as_json:
-        rows = [
-            {"path": str(r.photo.path), "score": round(r.score, 6), "id": r.photo.id}
-            for r in results
-        ]
+        rows = [{"path": str(h.path), "score": round(h.score, 6), "id": h.id} for h in hits]
         _print_json({"results": rows})
         return
-    if not results:
+    if not hits:
         print("No matching photos.")
-    for result in results:
-        print(f"{result.score:.3f}  {result.photo.path}")
+    for hit in hits:
+        print(f"{hit.score:.3f}  {hit.path}")
 
 
 def _print_index_report(report: Any) -> None:

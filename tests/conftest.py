@@ -16,13 +16,27 @@ TINY_CONFIG = {
 }
 
 
+@pytest.fixture(scope="session")
+def runtime_dir() -> Iterator[Path]:
+    """Where workers put their search sockets: short (a socket's path has ~100 bytes)."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="pc-run-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(autouse=True)
-def isolated_locations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_locations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runtime_dir: Path) -> Path:
     """No test ever reads or writes the real user's PhotoClip folders."""
     home = tmp_path / "photoclip-home"
     monkeypatch.setenv("PHOTOCLIP_DATA_DIR", str(home / "data"))
     monkeypatch.setenv("PHOTOCLIP_CACHE_DIR", str(home / "cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # No background text export after every model load (tests of it turn it back on).
+    monkeypatch.setenv("PHOTOCLIP_TEXT_EXPORT", "0")
+    monkeypatch.setenv("PHOTOCLIP_RUNTIME_DIR", str(runtime_dir))
     monkeypatch.delenv("PHOTOCLIP_MODEL", raising=False)
     return home
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from photoclip.synthetic.scenes import single_object_scene
+from tests.core.test_worker import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +32,8 @@ try:
 except SystemExit as exit:
     code = exit.code
 loaded = [name for name in {HEAVY!r} if name in sys.modules]
-sys.stderr.write("\\n" + json.dumps({{"code": code, "loaded": loaded}}) + "\\n")
+numpy = "numpy" in sys.modules
+sys.stderr.write("\\n" + json.dumps({{"code": code, "loaded": loaded, "numpy": numpy}}) + "\\n")
 """
 
 
@@ -45,7 +48,7 @@ def photoclip(*args: str) -> dict[str, Any]:
     )
     found: dict[str, Any] = json.loads(result.stderr.strip().splitlines()[-1])
     assert found["code"] == 0, result.stderr
-    return found
+    return {**found, "stdout": result.stdout, "stderr": result.stderr}
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +62,7 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PHOTOCLIP_DATA_DIR", str(home / "data"))
         patch.setenv("PHOTOCLIP_CACHE_DIR", str(home / "cache"))
+        patch.setenv("PHOTOCLIP_TEXT_EXPORT", "0")  # exported by `exported`, when asked
         assert "torch" in photoclip("index", str(folder))["loaded"]  # the wrapper sees it
         photoclip("tags", "suggest", "--add")
     return home
@@ -96,3 +100,75 @@ def test_a_new_photo_builds_the_model(library: Path, tmp_path: Path) -> None:
     extra.mkdir()
     single_object_scene("yellow", "star").render().save(extra / "yellow-star.png")
     assert "torch" in photoclip("index", str(extra))["loaded"]
+
+
+# -- cold search from the ONNX text export ---------------------------------------------------
+
+
+SEARCH = ("search", "a red circle", "--json", "-n", "3")
+
+
+@pytest.fixture(scope="module")
+def exported(indexed: Path) -> dict[str, Any]:
+    """The library's text tower exported by the background exporter's own entry point;
+    returns the torch path's answer to SEARCH, taken before the export existed."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PHOTOCLIP_DATA_DIR", str(indexed / "data"))
+        patch.setenv("PHOTOCLIP_CACHE_DIR", str(indexed / "cache"))
+        patch.setenv("PHOTOCLIP_TEXT_EXPORT", "0")
+        by_torch = photoclip(*SEARCH)
+        assert "torch" in by_torch["loaded"]
+        command = [sys.executable, "-m", "photoclip.core.textexport", "test-shapes"]
+        subprocess.run([*command, str(indexed / "cache")], check=True, timeout=300)
+    return by_torch
+
+
+def results(run: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = json.loads(run["stdout"])["results"]
+    return found
+
+
+def test_a_cold_text_search_with_the_export_imports_no_torch(
+    library: Path, exported: dict[str, Any]
+) -> None:
+    by_onnx = photoclip(*SEARCH)
+    assert by_onnx["loaded"] == []
+    assert [r["path"] for r in results(by_onnx)] == [r["path"] for r in results(exported)]
+    for ours, theirs in zip(results(by_onnx), results(exported), strict=True):
+        assert ours["score"] == pytest.approx(theirs["score"], abs=1e-4)
+
+
+def test_a_phrasing_edit_embeds_with_the_export_not_torch(
+    library: Path, exported: dict[str, Any]
+) -> None:
+    edited = photoclip("tags", "edit", "Pets", "dog", "--phrasing", "hound", "--json")
+    assert edited["loaded"] == []
+    categories = json.loads(edited["stdout"])["categories"]
+    dog = next(label for c in categories for label in c["labels"] if label["name"] == "dog")
+    assert "hound" in dog["phrasings"]
+
+
+def test_a_damaged_export_falls_back_to_torch_with_a_log_line(
+    library: Path, exported: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    shutil.copytree(library.parent / "cache", cache)
+    for onnx in (cache / "text-onnx").glob("*.onnx"):
+        onnx.write_bytes(b"\0" * onnx.stat().st_size)
+    monkeypatch.setenv("PHOTOCLIP_CACHE_DIR", str(cache))
+    monkeypatch.setenv("PHOTOCLIP_TEXT_EXPORT", "0")
+    fallback = photoclip(*SEARCH)
+    assert "torch" in fallback["loaded"]
+    assert "text export" in fallback["stderr"] and "torch answers instead" in fallback["stderr"]
+    assert results(fallback) == results(exported)
+
+
+def test_the_first_torch_search_exports_for_the_next_in_the_background(
+    library: Path, exported: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHOTOCLIP_CACHE_DIR", str(tmp_path / "fresh-cache"))
+    monkeypatch.setenv("PHOTOCLIP_TEXT_EXPORT", "1")
+    assert "torch" in photoclip(*SEARCH)["loaded"]  # no export yet: torch answers
+    descriptions = tmp_path / "fresh-cache" / "text-onnx"
+    eventually(lambda: list(descriptions.glob("*.json")), timeout=600)
+    assert photoclip(*SEARCH)["loaded"] == []

@@ -19,10 +19,12 @@ from photoclip.core.errors import CatalogError
 from photoclip.core.library import Library
 from photoclip.core.paths import Locations
 from photoclip.core.profiles import TEST_SHAPES_WEIGHTS
+from photoclip.core.searchservice import socket_path
 from photoclip.core.vectorindex import read_header
 from photoclip.core.workerstatus import read_status
 from tests.core.test_worker import eventually
 from tests.photos import make_photo
+from tests.test_cli_imports import photoclip as imports_of
 
 pytestmark = pytest.mark.slow
 
@@ -145,3 +147,25 @@ def saved_index_is_current() -> int:
         assert header.count == len(library.catalog.photo_ids_with_vectors(record.key))
         assert len(library.index()) == header.count
         return header.count
+
+
+def test_search_asks_the_running_watch_and_survives_its_kill(tmp_path: Path) -> None:
+    """With no text export, only the worker can answer a text search without torch: the
+    import check proves who answered. Killed, it leaves a stale socket; search goes on."""
+    album = tmp_path / "album"
+    photos(album, 4)
+    process = watch(album, log=tmp_path / "watch.log")
+    try:
+        eventually(lambda: len(catalog_state()) == 4, timeout=60)
+        eventually(lambda: worker_file().get("worker") == "idle", timeout=20)
+        served = imports_of("search", "a red photo", "--json")
+        assert served["loaded"] == []
+        assert not served["numpy"]  # nor numpy (0.1 s of the 0.3 s an answer may take)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    socket_file = socket_path(Locations.from_environment())
+    assert socket_file is not None and socket_file.exists()  # stale: nobody listens
+    local = imports_of("search", "a red photo", "--json")
+    assert "torch" in local["loaded"]
+    assert json.loads(local["stdout"]) == json.loads(served["stdout"])

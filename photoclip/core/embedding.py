@@ -156,23 +156,44 @@ class LocalEncoder:
         return next(self.model.parameters()).dtype
 
 
+class TextSide(Protocol):
+    """An `Encoder`'s text half on its own (photoclip.core.textexport.OnnxText)."""
+
+    @property
+    def model_key(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def logit_scale(self) -> float: ...
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_prompts(self, classnames: Sequence[str], templates: Sequence[str]) -> np.ndarray: ...
+
+
 class LazyEncoder:
     """An `Encoder` whose model is built by `load` on the first call that needs it.
 
     A rescan that finds nothing new, or photos that only moved, never imports torch: the
     model key comes from the profile, and the size and open_clip version of vectors already
-    stored come from the catalog's `record` of them. Safe to share between threads (the
-    indexer's decoding threads ask for `input_size` and `prepare`); one of them builds."""
+    stored come from the catalog's `record` of them. Given a `text` side of the same model
+    (its ONNX export), texts never build the model either: a text search or a label edit
+    then needs no torch. Safe to share between threads (the indexer's decoding threads ask
+    for `input_size` and `prepare`); one of them builds."""
 
     def __init__(
         self,
         profile: ModelProfile,
         load: Callable[[], Encoder],
         record: ModelRecord | None = None,
+        text: TextSide | None = None,
     ) -> None:
         self.profile = profile
         self._load = load
         self._record = record if record is not None and record.key == profile.key else None
+        self._text = text if text is not None and text.model_key == profile.key else None
         self._encoder: Encoder | None = None
         self._failure: Exception | None = None
         self._lock = threading.Lock()
@@ -200,7 +221,9 @@ class LazyEncoder:
 
     @property
     def dim(self) -> int:
-        return self._record.dim if self._record else self.get().dim
+        if self._record:
+            return self._record.dim
+        return self._text.dim if self._text else self.get().dim
 
     @property
     def open_clip_version(self) -> str:
@@ -216,7 +239,7 @@ class LazyEncoder:
 
     @property
     def logit_scale(self) -> float:
-        return self.get().logit_scale
+        return self._text.logit_scale if self._text else self.get().logit_scale
 
     @property
     def alive(self) -> bool:
@@ -232,10 +255,10 @@ class LazyEncoder:
         return self.get().encode_pil(images)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        return self.get().encode_texts(texts)
+        return (self._text or self.get()).encode_texts(texts)
 
     def embed_prompts(self, classnames: Sequence[str], templates: Sequence[str]) -> np.ndarray:
-        return self.get().embed_prompts(classnames, templates)
+        return (self._text or self.get()).embed_prompts(classnames, templates)
 
     def close(self) -> None:
         if self._encoder is not None:

@@ -14,13 +14,50 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from photoclip.core.errors import QueryError
-from photoclip.core.scanning import is_photo_name
 
 _OPERATOR = re.compile(r"(?:^|\s+)([+-])\s+")
 _WEIGHT = re.compile(
     r"^([+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan)):(.+)$",
     re.IGNORECASE,
 )
+
+
+RELEVANCE = "relevance"
+DATE = "date"
+#: The textness slider's range: beyond +-2 the direction drowns the query.
+MAX_SCALE = 2.0
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """What to search among, and how to order it (photoclip.core.search)."""
+
+    limit: int = 50
+    #: drop results whose cosine score is below this
+    min_score: float | None = None
+    #: drop results scoring below this fraction of the best hit (0..1)
+    relative: float | None = None
+    folder: Path | None = None
+    since: float | None = None
+    until: float | None = None
+    #: only photos carrying this (category, label) tag
+    tag: tuple[str, str] | None = None
+    sort: str = RELEVANCE
+    #: -2 (ignore text written in photos) .. +2 (favour it); 0 leaves the query alone
+    textness: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_scale(self.textness)
+
+    @property
+    def filtered(self) -> bool:
+        return any(v is not None for v in (self.folder, self.since, self.until, self.tag))
+
+
+def check_scale(scale: float) -> float:
+    if not -MAX_SCALE <= scale <= MAX_SCALE:
+        raise QueryError(f"Textness must be between -{MAX_SCALE:g} and {MAX_SCALE:g}, not {scale}.")
+    return scale
 
 
 @dataclass(frozen=True)
@@ -69,6 +106,12 @@ def _image_path(text: str) -> Path | None:
     """The image file `text` names, if it names one (a name no file can have is text)."""
     try:
         path = Path(text.strip("'\"")).expanduser()
-        return path if is_photo_name(path.name) and path.is_file() else None
+        if not path.is_file():
+            return None
     except (OSError, ValueError, RuntimeError):  # too long, NUL, ~unknown-user
         return None
+    # Only now: the name check imports imageio (numpy, Pillow), which a text query that a
+    # running worker answers never needs.
+    from photoclip.core.scanning import is_photo_name
+
+    return path if is_photo_name(path.name) else None

@@ -19,36 +19,16 @@ from photoclip.core.embedding import Encoder
 from photoclip.core.errors import ImageError, KnownError, QueryError
 from photoclip.core.imageio import file_problem, read_photo
 from photoclip.core.library import Library
+
+# SearchOptions lives with the query language, which a client of a running worker
+# (photoclip.core.searchservice) reads without this module's numpy and model imports.
+from photoclip.core.query import DATE as DATE
+from photoclip.core.query import RELEVANCE as RELEVANCE
+from photoclip.core.query import SearchOptions as SearchOptions
 from photoclip.core.query import Term, parse_query
-from photoclip.core.textness import TextnessDirection, check_scale, learn_direction, load_direction
+from photoclip.core.tagstore import TagStore
+from photoclip.core.textness import TextnessDirection, learn_direction, load_direction
 from photoclip.core.textness import steer as steer_textness
-
-RELEVANCE = "relevance"
-DATE = "date"
-
-
-@dataclass(frozen=True)
-class SearchOptions:
-    limit: int = 50
-    #: drop results whose cosine score is below this
-    min_score: float | None = None
-    #: drop results scoring below this fraction of the best hit (0..1)
-    relative: float | None = None
-    folder: Path | None = None
-    since: float | None = None
-    until: float | None = None
-    #: only photos carrying this (category, label) tag
-    tag: tuple[str, str] | None = None
-    sort: str = RELEVANCE
-    #: -2 (ignore text written in photos) .. +2 (favour it); 0 leaves the query alone
-    textness: float = 0.0
-
-    def __post_init__(self) -> None:
-        check_scale(self.textness)
-
-    @property
-    def filtered(self) -> bool:
-        return any(v is not None for v in (self.folder, self.since, self.until, self.tag))
 
 
 @dataclass(frozen=True)
@@ -71,6 +51,23 @@ class Searcher:
         if options.textness:
             vector = steer_textness(vector, self.textness_direction().vector, options.textness)
         return self.search_vector(vector, options)
+
+    def check_filters(self, options: SearchOptions) -> None:
+        """A filter that can match nothing is a mistake to point out, not an empty result."""
+        catalog = self.library.catalog
+        if options.tag is not None:
+            category = TagStore(catalog).category(options.tag[0])
+            if category is None or category.label(options.tag[1]) is None:
+                tag = ":".join(options.tag)
+                raise KnownError(f"There is no tag {tag}. See: photoclip tags list")
+        if options.folder is not None:
+            folder = options.folder.expanduser().resolve()
+            roots = [root.path for root in catalog.roots()]
+            if not any(folder.is_relative_to(r) or r.is_relative_to(folder) for r in roots):
+                raise KnownError(
+                    f"{options.folder} is not in any of PhotoClip's folders "
+                    f"({', '.join(map(str, roots)) or 'none yet'})."
+                )
 
     def textness_direction(self) -> TextnessDirection:
         """The active model's textness direction: the catalog's (the worker's

@@ -32,7 +32,8 @@ class Settings:
     threads: int = 0
     #: photos larger than this are skipped (decompression-bomb guard)
     max_megapixels: int = 200
-    batch_size: int = 16
+    #: photos embedded per batch; 0 takes the model profile's, measured (profiles.py)
+    batch_size: int = 0
     #: where thumbnails are cached; "" means the data folder's thumbnails/
     thumbnail_cache: str = ""
     #: the search bar's starting textness (-2 avoids photos of text, 2 seeks them)
@@ -83,7 +84,7 @@ _EXPECTED = {
     "device": f"one of {', '.join(DEVICES)}",
     "threads": "a whole number, 0 or more",
     "max_megapixels": "a whole number above 0",
-    "batch_size": "a whole number above 0",
+    "batch_size": "a whole number, 0 (the model's) or more",
     "thumbnail_cache": "a folder path",
     "textness": f"a number from {TEXTNESS_RANGE[0]:g} to {TEXTNESS_RANGE[1]:g}",
     "speeds": "an object of profile names and photos per second",
@@ -105,7 +106,7 @@ def _valid(name: str, value: object) -> bool:
         "device": lambda v: v in DEVICES,
         "threads": lambda v: _is_whole(v, 0),
         "max_megapixels": lambda v: _is_whole(v, 1),
-        "batch_size": lambda v: _is_whole(v, 1),
+        "batch_size": lambda v: _is_whole(v, 0),
         "thumbnail_cache": lambda v: isinstance(v, str),
         "textness": lambda v: _is_number(v) and TEXTNESS_RANGE[0] <= v <= TEXTNESS_RANGE[1],
         "speeds": lambda v: isinstance(v, dict) and all(_is_number(s) for s in v.values()),

@@ -36,11 +36,11 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageStat
 
 from photoclip.core.catalog import Catalog
 from photoclip.core.errors import QueryError
+from photoclip.core.query import MAX_SCALE as MAX_SCALE
+from photoclip.core.query import check_scale as check_scale
 
 #: Bump when the training images or the classifier change: cached directions are relearned.
 RECIPE = 1
-#: The slider's range: beyond +-2 the direction drowns the query.
-MAX_SCALE = 2.0
 #: Pairs to learn from. A 64-px model like test-shapes needs many (its held-out accuracy
 #: was 0.775 with 160 pairs) and embeds them in about 2 s; a 224-px ViT-B/32 embeds ~3-10
 #: images a second on two busy CPU cores, so large inputs get fewer pairs (~15-40 s).
@@ -107,12 +107,6 @@ class TextnessDirection:
 
 
 # -- steering a query --------------------------------------------------------------------------
-
-
-def check_scale(scale: float) -> float:
-    if not -MAX_SCALE <= scale <= MAX_SCALE:
-        raise QueryError(f"Textness must be between -{MAX_SCALE:g} and {MAX_SCALE:g}, not {scale}.")
-    return scale
 
 
 def steer(query: np.ndarray, direction: np.ndarray, scale: float) -> np.ndarray:

@@ -49,11 +49,15 @@ class CausalTextTower:
 
     def encode(self, tokens: torch.Tensor) -> torch.Tensor:
         """Unnormalised text features, as `encode_text` gives them."""
+        return self.encode_trimmed(tokens[:, : self.pooled_length(tokens)])
+
+    def encode_trimmed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """`encode` of tokens cut to their pooled length already (the ONNX export's graph:
+        the cut itself depends on the tokens' values, which an exported graph cannot)."""
         import torch
         from open_clip.transformer import text_global_pool
 
-        length = self.pooled_length(tokens)
-        tokens = tokens[:, :length]
+        length = tokens.shape[1]
         cast_dtype = self.transformer.get_cast_dtype()
         x = self.token_embedding(tokens).to(cast_dtype)
         x = x + self.positional_embedding[:length].to(cast_dtype)

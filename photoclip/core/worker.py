@@ -30,19 +30,23 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, cast
 
-from photoclip.core.catalog import Catalog, Root
-from photoclip.core.embedding import Encoder
+from photoclip.core.catalog import Catalog, ModelRecord, Root
+from photoclip.core.embedding import Encoder, LazyEncoder
 from photoclip.core.errors import KnownError
 from photoclip.core.imageio import DEFAULT_MAX_PIXELS
 from photoclip.core.indexing import IndexControl, Indexer, IndexProgress, IndexReport
 from photoclip.core.library import Library, own_folders
 from photoclip.core.paths import Locations
+from photoclip.core.profiles import ModelProfile, resolve_profile
 from photoclip.core.scanning import is_photo_name, scan
 from photoclip.core.search import Searcher
+from photoclip.core.searchservice import SearchService, socket_path
 from photoclip.core.tagging import LazyClipTexts, Tagger
+from photoclip.core.textexport import OnnxText, open_export, start_export
 from photoclip.core.watching import Change, ChangeKind, FolderWatcher, Settler
 from photoclip.core.workerstatus import STOPPED, write_status
 
@@ -121,7 +125,8 @@ Listener = Callable[[Event], None]
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    batch_size: int = 16
+    #: photos embedded per batch; 0 takes the model profile's (profiles.py)
+    batch_size: int = 0
     decode_threads: int = 2
     max_pixels: int = DEFAULT_MAX_PIXELS
     #: a file is read once its size and mtime held still this long
@@ -136,6 +141,8 @@ class WorkerSettings:
     save_every: float = 60.0
     #: bulk work runs at least this long before giving way to live changes
     min_slice: float = 2.0
+    #: answer `photoclip search` over a local socket (photoclip.core.searchservice)
+    serve_searches: bool = True
 
 
 @dataclass
@@ -153,7 +160,7 @@ class Work:
         return Indexer(
             self.library,
             encoder,
-            batch_size=settings.batch_size,
+            batch_size=settings.batch_size or encoder.profile.batch_size,
             decode_threads=settings.decode_threads,
             max_pixels=settings.max_pixels,
             after_commit=hook(self.library, encoder) if hook else None,
@@ -349,7 +356,7 @@ class Worker:
         self.locations, self.profile = locations, profile
         self.after_commit = after_commit
         self.settings = settings or WorkerSettings()
-        self._models = _Models(load, self.settings.unload_after)
+        self._models = _Models(partial(self._load_and_export, load), self.settings.unload_after)
         self._listeners: list[Listener] = []
         self._heap: list[_Queued] = []
         self._seq = itertools.count()
@@ -376,6 +383,11 @@ class Worker:
         self._dirty = False
         self._last_save = self._last_recheck = self._last_status = time.monotonic()
         self._state = STARTING
+        self._service: SearchService | None = None
+        #: each model's text export, once opened (photoclip.core.textexport)
+        self._texts: dict[str, OnnxText] = {}
+        #: models loaded since the worker was last idle (photoclip.core.textexport)
+        self._to_export: dict[str, ModelProfile] = {}
         #: why the worker's thread ended early, if it did (a bug; the log has the rest)
         self.failure: str | None = None
 
@@ -481,13 +493,14 @@ class Worker:
         edit skips reading them all again. Categories, thresholds, label vectors and
         corrections are read from the catalog at each use, so saving them never leaves it
         stale; another active model gets a new one, and an unused one is dropped with
-        the model (`unload_after`). The model itself loads only for labels not cached."""
+        the model (`unload_after`). The model itself loads only for labels not cached,
+        and not even then when its text export can embed them."""
         assert self._library is not None
         record = self._library.active_model
         if record is None:
             raise KnownError("Nothing is indexed yet. Add a folder first.")
         if self._tagger is None or self._tagger.model_key != record.key:
-            texts = LazyClipTexts(record.key, self.active_encoder)
+            texts = LazyClipTexts(record.key, partial(self._text_first, record))
             self._tagger = Tagger(self._library.catalog, texts)
         self._tagger_used = time.monotonic()
         return self._tagger
@@ -505,12 +518,35 @@ class Worker:
             record = reader.active_model
             if record is None:
                 raise KnownError("Nothing is indexed yet.")
-            return self._models.get(record.profile)
+            return self._text_first(record)
 
         try:
             yield Searcher(reader, encoder)
         finally:
             reader.close()
+
+    def _text_first(self, record: ModelRecord) -> Encoder:
+        """The model of `record` for a search: texts from its ONNX export when it has a
+        usable one (no model to load, or to wait for), the rest from the loaded model."""
+        load = partial(self._models.get, record.profile)
+        try:
+            profile = resolve_profile(record.profile)
+        except KnownError:  # random weights (tests): no export either
+            return load()
+        text = self._texts.get(record.key) or open_export(self.locations.cache, record.key)
+        if text is not None:
+            self._texts[record.key] = text
+        # (LazyEncoder's attributes are read-only properties; the Protocol's are variables)
+        return cast(Encoder, LazyEncoder(profile, load, record, text=text))
+
+    def _load_and_export(self, load: Callable[[str], Encoder], name: str) -> Encoder:
+        """Load a model; once the worker is next idle, its text tower is exported in the
+        background (once per model), so that cold searches, and this worker's own
+        (photoclip.core.searchservice), skip torch. Not at once: the export loads the model
+        a second time, which must not slow the indexing that has just asked for it."""
+        encoder = load(name)
+        self._to_export[encoder.model_key] = encoder.profile
+        return encoder
 
     # -- the thread --------------------------------------------------------------------------
 
@@ -532,12 +568,27 @@ class Worker:
         if self._library.active_model is not None:
             self._library.index()  # loaded here, so that readers share it
         self._ready.set()
+        self._start_service()
         for root in self._catalog_roots():
             self._watcher.watch(root.path)
         self.submit(ScanRoots(roots + tuple(r.path for r in self._catalog_roots())))
 
+    def _start_service(self) -> None:
+        path = socket_path(self.locations) if self.settings.serve_searches else None
+        if path is None:
+            return
+        service = SearchService(path, self.searcher)
+        try:
+            service.start()
+        except (OSError, KnownError) as error:  # searches then run in their own process
+            log.warning("searches are not served over %s: %s", path, error)
+            return
+        self._service = service
+
     def _close(self) -> None:
         self._set_state(STOPPING)
+        if self._service is not None:
+            self._service.stop()
         self._watcher.stop()
         try:
             if self._library is not None:
@@ -913,9 +964,14 @@ class Worker:
             self._write_status(state, job=job)
             self._emit(StateChanged(state, self.queue_length, job))
         if state == IDLE:
+            self._export_loaded()
             with self._cv:
                 if not self._heap:
                     self._idle.set()
+
+    def _export_loaded(self) -> None:
+        while self._to_export:
+            start_export(self._to_export.popitem()[1], self.locations.cache)
 
     def _write_status(self, state: str, **extra: object) -> None:
         self._last_status = time.monotonic()

@@ -558,3 +558,81 @@ def test_a_data_folder_inside_a_watched_root_does_not_feed_itself(
     assert len(paths()) == 9
     assert not [p for p in paths() if p.is_relative_to(data)]
     assert recorder.embedded == 9
+
+
+def test_with_a_text_export_searches_and_label_edits_never_load_the_model(
+    album: Path, tmp_path: Path
+) -> None:
+    """A worker whose model is not loaded (unloaded, or not yet) answers text searches and
+    embeds new labels from the model's ONNX export (photoclip.core.textexport)."""
+    from photoclip.core.actions import SaveCategories
+    from photoclip.core.categories import Category, Label
+    from photoclip.core.embedding import load_encoder
+    from photoclip.core.profiles import resolve_profile
+    from photoclip.core.tagstore import TagStore
+    from photoclip.core.textexport import export_text
+
+    locations = Locations.from_environment()
+    shapes = load_encoder(resolve_profile("test-shapes"), device="cpu")
+    indexing = Worker(locations, lambda _: shapes, "test-shapes", FAST)
+    indexing.start([album])
+    assert indexing.wait_idle(60)
+    with indexing.searcher() as searcher:
+        by_torch = searcher.search("a red circle", SearchOptions(limit=3))
+    indexing.stop(30)
+    export_text(shapes, locations.cache)
+
+    def no_model(name: str) -> Any:
+        raise AssertionError(f"the model {name} was loaded")
+
+    worker = Worker(locations, no_model, "test-shapes", FAST)
+    worker.start()
+    try:
+        assert worker.wait_idle(60)
+        with worker.searcher() as searcher:
+            by_onnx = searcher.search("a red circle", SearchOptions(limit=3))
+        assert [r.photo.id for r in by_onnx] == [r.photo.id for r in by_torch]
+        replies: list[Any] = []
+        shapes_category = Category("Shapes", (Label("star"), Label("circle", ("ring",))))
+        worker.submit(SaveCategories((shapes_category,), reply=replies.append))
+        assert worker.wait_idle(60)
+        assert replies == [["Shapes"]]  # embedded, calibrated and tagged without the model
+        with Catalog.open(locations.catalog, readonly=True) as catalog:
+            assert TagStore(catalog).category("Shapes") is not None
+    finally:
+        worker.stop(30)
+
+
+def test_a_loaded_model_is_exported_once_the_worker_is_idle(
+    start: Any, album: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import photoclip.core.worker as worker_module
+
+    exported: list[tuple[str, Path]] = []
+    monkeypatch.setattr(
+        worker_module, "start_export", lambda profile, cache: exported.append((profile.key, cache))
+    )
+    worker, _ = start(album)  # indexes: loads the model
+    assert worker.wait_idle(30)
+    key = worker.encoder().model_key
+    eventually(lambda: exported)
+    assert exported == [(key, Locations.from_environment().cache)]
+
+
+@pytest.mark.parametrize("setting, expected", [(0, 3), (5, 5)])
+def test_batches_are_the_profiles_size_unless_the_settings_say(
+    tiny_encoder: Any, album: Path, setting: int, expected: int
+) -> None:
+    profile = dataclasses.replace(tiny_encoder.profile, batch_size=3)
+    encoder = dataclasses.replace(tiny_encoder, profile=profile)
+    settings = dataclasses.replace(FAST, batch_size=setting)
+    worker = Worker(Locations.from_environment(), lambda _: encoder, profile.name, settings)
+    recorder = Recorder()
+    worker.subscribe(recorder)
+    worker.start([album])
+    try:
+        assert worker.wait_idle(30)
+    finally:
+        worker.stop(30)
+    done = [e.progress.done for e in recorder.of(JobProgress) if e.progress.done]
+    assert done[0] == expected  # the first batch (of 8 photos)
