@@ -32,7 +32,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--query", default="", help="a search to show (default: browse)")
     parser.add_argument("--model", default="test-shapes")
     parser.add_argument("--flows", type=Path, help="also save each main flow here")
+    parser.add_argument(
+        "--size", type=_size, default=SIZE, help="window size, e.g. 1920x1080 (default 1280x800)"
+    )
     return parser.parse_args(argv)
+
+
+def _size(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    try:
+        return int(width), int(height)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size like 1920x1080: {text!r}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +68,7 @@ def _shoot(args: argparse.Namespace) -> None:
     locations = Locations.from_environment()
     app = PhotoClipApp(locations, Settings.load(locations.settings))
     window = app.window
-    window.resize(*SIZE)
+    window.resize(*args.size)
     window.show()
     save = _saver(window, args.flows)
     try:
