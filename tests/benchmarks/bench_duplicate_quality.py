@@ -155,6 +155,20 @@ def make_set(folder: Path, seed: int) -> dict[str, Any]:
     return truth
 
 
+def kept_set(
+    root: Path, seed: int, make: Callable[[Path, int], dict[str, Any]]
+) -> tuple[Path, dict[str, Any]]:
+    """(the photos folder, the truth) under `root`: made by `make` unless an earlier run
+    with --keep left them there."""
+    folder = root / "photos"
+    if (root / "truth.json").exists():
+        return folder, json.loads((root / "truth.json").read_text())
+    folder.mkdir(parents=True)
+    truth = make(folder, seed)
+    (root / "truth.json").write_text(json.dumps(truth))
+    return folder, truth
+
+
 def score(found: set[tuple[str, str]], truth: dict[str, Any]) -> dict[str, Any]:
     names = sorted(truth)
     actual = {(a, b) for a, b in combinations(names, 2) if truth[a]["group"] == truth[b]["group"]}
@@ -194,13 +208,7 @@ def run(model: str, seed: int, keep: Path | None = None) -> dict[str, Any]:
     os.environ[RANDOM_WEIGHTS_ENV] = "1"
     with tempfile.TemporaryDirectory() as temporary:
         root = keep or Path(temporary)
-        folder = root / "photos"
-        if (root / "truth.json").exists():  # made by an earlier run with --keep
-            truth = json.loads((root / "truth.json").read_text())
-        else:
-            folder.mkdir(parents=True)
-            truth = make_set(folder, seed)
-            (root / "truth.json").write_text(json.dumps(truth))
+        folder, truth = kept_set(root, seed, make_set)
         encoder = load_encoder(resolve_profile(model), device="cpu", threads=2)
         with Library.open(Locations(root / f"data-{model}", root / "cache")) as library:
             started = time.perf_counter()

@@ -27,7 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_duplicate_quality import real_photos, shapes  # type: ignore[import-not-found]
+from bench_duplicate_quality import (  # type: ignore[import-not-found]
+    kept_set,
+    real_photos,
+    shapes,
+)
 from PIL import Image
 
 
@@ -151,13 +155,7 @@ def run(model: str, seed: int, keep: Path | None) -> dict[str, Any]:
     os.environ[RANDOM_WEIGHTS_ENV] = "1"
     with tempfile.TemporaryDirectory() as temporary:
         root = keep or Path(temporary)
-        folder = root / "photos"
-        if (root / "truth.json").exists():
-            truth = json.loads((root / "truth.json").read_text())
-        else:
-            folder.mkdir(parents=True)
-            truth = make_set(folder, seed)
-            (root / "truth.json").write_text(json.dumps(truth))
+        folder, truth = kept_set(root, seed, make_set)
         encoder = load_encoder(resolve_profile(model), device="cpu", threads=2)
         with Library.open(Locations(root / f"data-{model}", root / "cache")) as library:
             Indexer(library, encoder).index([folder])

@@ -98,14 +98,7 @@ def test_a_hundred_thousand_results_load_only_visible_thumbnails(
     cache = ThumbnailCache(ThumbnailStore(tmp_path / "thumbs"), 64)
     requested: list[int] = []
     cache.request = lambda p: requested.append(p.id)  # type: ignore[method-assign]
-    model = ResultsModel(cache)
-    model.set_results([photo(i, tmp_path / f"{i}.jpg") for i in range(100_000)], [None] * 100_000)
-    view = ResultsView(64)
-    view.setModel(model)
-    view.resize(800, 600)
-    qtbot.addWidget(view)
-    view.show()
-    qtbot.wait_exposed(view)
+    _held = _grid(qtbot, tmp_path, cache, 100_000)  # Qt does not own the model: keep it
     qtbot.wait_until(lambda: len(requested) > 0)
     qtbot.wait(200)  # more paints, as the batched layout goes on
     assert 0 < len(set(requested)) < 500
@@ -114,8 +107,11 @@ def test_a_hundred_thousand_results_load_only_visible_thumbnails(
 # -- selecting several photos (issue 19) -----------------------------------------------------------
 
 
-def _grid(qtbot: Any, tmp_path: Path, cache: Any, count: int = 12) -> tuple[ResultsView, Any]:
-    model = ResultsModel(cache)
+def _grid(
+    qtbot: Any, tmp_path: Path, cache: Any, count: int = 12, kind: type = ResultsModel
+) -> tuple[ResultsView, Any]:
+    """A shown 800x600 grid of `count` results in a `kind` of results model."""
+    model = kind(cache)
     model.set_results([photo(i, tmp_path / f"{i}.jpg") for i in range(count)], [None] * count)
     view = ResultsView(64)
     view.setModel(model)
@@ -231,14 +227,7 @@ def test_ctrl_a_over_100k_results_neither_asks_per_row_nor_unites_100k_rects(
     """Ctrl+A over 100k results held the GUI thread 0.9 s (5.5 s in bench_gui): Qt's
     selectAll asked the model's row count once per row, and the repaint region united one
     rect per selected photo."""
-    model = _CountingModel(cache)
-    model.set_results([photo(i, tmp_path / f"{i}.jpg") for i in range(100_000)], [None] * 100_000)
-    view = ResultsView(64)
-    view.setModel(model)
-    view.resize(800, 600)
-    qtbot.addWidget(view)
-    view.show()
-    qtbot.wait_exposed(view)
+    view, _model = _grid(qtbot, tmp_path, cache, 100_000, _CountingModel)
     _CountingModel.asked = 0
     qtbot.keyClick(view, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
     assert view.selected_count() == 100_000
