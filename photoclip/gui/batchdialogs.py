@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from photoclip.core.categories import Category
 from photoclip.gui.accessibility import set_accessible
-from photoclip.gui.formatting import counted
+from photoclip.gui.formatting import counted, shown
 
 #: the trash preview lists this many paths, then says how many more
 SHOWN_PATHS = 1000
@@ -95,11 +95,11 @@ class TrashPreview(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Move to the trash")
         self.paths = list(paths)
-        shown = [str(p) for p in self.paths[:SHOWN_PATHS]]
+        listed = [shown(p) for p in self.paths[:SHOWN_PATHS]]
         if len(self.paths) > SHOWN_PATHS:
-            shown.append(f"… and {len(self.paths) - SHOWN_PATHS:,} more")
+            listed.append(f"… and {len(self.paths) - SHOWN_PATHS:,} more")
         self.list = QListView()
-        self.list.setModel(QStringListModel(shown, self.list))
+        self.list.setModel(QStringListModel(listed, self.list))
         self.list.setUniformItemSizes(True)
         self.list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)

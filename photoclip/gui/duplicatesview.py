@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 
 from photoclip.core.catalog import Photo
 from photoclip.core.duplicates import DuplicateGroup
-from photoclip.gui.formatting import human_size
+from photoclip.gui.formatting import human_size, shown
 
 #: Thumbnails are asked for at this size (a box; they are fitted inside it, never cropped)
 #: and shown at the zoom's size.
@@ -123,8 +123,8 @@ class PhotoCard(QFrame):
         self.image = QLabel()
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.image.setFixedSize(zoom, zoom)
-        self.name = _label(photo.path.name, bold=keeper)
-        self.folder = _label(str(photo.path.parent), small=True)
+        self.name = _label(shown(photo.path.name), bold=keeper)
+        self.folder = _label(shown(photo.path.parent), small=True)
         self.details = _label(details_text(photo), small=True)
         self.why = _label(why, bold=keeper)
         self.tick = QCheckBox("Move to the trash")
@@ -134,7 +134,7 @@ class PhotoCard(QFrame):
         self.keep_button = QPushButton("Kept" if keeper else "Keep this one")
         self.keep_button.setEnabled(not keeper)
         self.keep_button.clicked.connect(self.keep_clicked)
-        self.setToolTip(str(photo.path))
+        self.setToolTip(shown(photo.path))
         self._layout()
 
     def _layout(self) -> None:
@@ -176,9 +176,11 @@ class DuplicatesDialog(QDialog):
         thumbnails_requested(list): paths (str) whose thumbnails `set_thumbnail` may give
     """
 
-    trash_requested = Signal(list)
+    # Paths go as Python objects: a Qt string would drop the odd bytes of a name that is
+    # not UTF-8, and the trash would be asked for another file (see formatting.shown).
+    trash_requested = Signal(object)
     undo_requested = Signal()
-    thumbnails_requested = Signal(list)
+    thumbnails_requested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from photoclip.core.browsing import Failure
+from photoclip.gui.formatting import shown
 from photoclip.gui.models import column_title
 
 Index = QModelIndex | QPersistentModelIndex
@@ -58,10 +59,10 @@ class FailureModel(QAbstractTableModel):
             return None
         failure = self.failures[index.row()]
         if role == SortRole:
-            return (str(failure.path), failure.reason, failure.when.timestamp())[index.column()]
+            return (shown(failure.path), failure.reason, failure.when.timestamp())[index.column()]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             when = failure.when.strftime("%Y-%m-%d %H:%M")
-            return (str(failure.path), failure.reason, when)[index.column()]
+            return (shown(failure.path), failure.reason, when)[index.column()]
         return None
 
     def headerData(

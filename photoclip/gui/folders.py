@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from photoclip.core.catalog import Catalog
 from photoclip.gui.accessibility import set_accessible
-from photoclip.gui.formatting import counted
+from photoclip.gui.formatting import counted, shown
 
 Index = QModelIndex | QPersistentModelIndex
 PathRole = Qt.ItemDataRole.UserRole + 1
@@ -130,11 +130,11 @@ class FolderModel(QAbstractListModel):
             return None
         folder = self._folders[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{folder.path.name or folder.path}\n{folder.summary}"
+            return f"{shown(folder.path.name or folder.path)}\n{folder.summary}"
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{folder.path}\n{folder.summary}"
-        if role == PathRole:
-            return str(folder.path)
+            return f"{shown(folder.path)}\n{folder.summary}"
+        if role == PathRole:  # the Path itself: a Qt string would drop odd bytes
+            return folder.path
         return None
 
     def _marked(self, folder: FolderState) -> FolderState:
@@ -153,8 +153,8 @@ class FolderList(QWidget):
     folder_chosen(str path) ("" for all folders)."""
 
     add_requested = Signal()
-    remove_requested = Signal(str)
-    folder_chosen = Signal(str)
+    remove_requested = Signal(object)  # paths as Python objects (formatting.shown)
+    folder_chosen = Signal(object)
 
     def __init__(self, model: FolderModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -212,8 +212,8 @@ class FolderList(QWidget):
         answer = QMessageBox.question(
             self,
             "Remove folder",
-            f"Remove {path} from PhotoClip?\n\nIts photos leave PhotoClip's search and tags; "
-            "the files stay on your disk, untouched.",
+            f"Remove {shown(path)} from PhotoClip?\n\nIts photos leave PhotoClip's search and "
+            "tags; the files stay on your disk, untouched.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel,
         )

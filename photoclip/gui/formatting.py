@@ -1,6 +1,8 @@
-"""Numbers and sizes as people read them."""
+"""Numbers, sizes and file names as people read them."""
 
 from __future__ import annotations
+
+import os
 
 
 def human_size(size: int) -> str:
@@ -16,3 +18,12 @@ def human_size(size: int) -> str:
 def counted(n: int, noun: str) -> str:
     """(1, 'photo') -> '1 photo'; (1200, 'photo') -> '1,200 photos'."""
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def shown(name: str | os.PathLike[str]) -> str:
+    """A file name or path as Qt can show it. A name whose bytes are not UTF-8 reaches
+    Python with each odd byte as a lone surrogate (surrogateescape), and Qt silently drops
+    those, so two names would read alike: each odd byte is shown as \\xNN instead, as
+    `ls -b` does. (Paths themselves never pass through Qt: see the dialogs' signals.)"""
+    text = os.fspath(name)
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

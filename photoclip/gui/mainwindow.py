@@ -60,6 +60,7 @@ from photoclip.gui.accessibility import set_accessible
 from photoclip.gui.batch import BatchActions
 from photoclip.gui.dialogs import Dialogs
 from photoclip.gui.folders import FolderList, FolderModel, FolderState, read_folders
+from photoclip.gui.formatting import shown
 from photoclip.gui.photoview import PhotoView
 from photoclip.gui.results import ResultsModel, ResultsView
 from photoclip.gui.reveal import reveal
@@ -379,7 +380,9 @@ class MainWindow(QMainWindow):
 
     def remove_folder(self, path: str) -> None:
         def removed(count: int) -> None:
-            self.status.show_message(f"Removed {path} from PhotoClip ({count} photos; files kept)")
+            self.status.show_message(
+                f"Removed {shown(path)} from PhotoClip ({count} photos; files kept)"
+            )
             self.refresh_library()
             self.run_search()
 

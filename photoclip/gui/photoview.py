@@ -33,7 +33,7 @@ from photoclip.core.browsing import PhotoDetails
 from photoclip.core.tagging import Explanation, confidence
 from photoclip.core.tagstore import CONFIRMED, PhotoTag
 from photoclip.gui.accessibility import set_accessible
-from photoclip.gui.formatting import human_size
+from photoclip.gui.formatting import human_size, shown
 
 
 def tag_text(tag: PhotoTag) -> str:
@@ -347,7 +347,7 @@ class PhotoView(QWidget):
     """
 
     similar_requested = Signal(int)
-    show_in_folder_requested = Signal(str)
+    show_in_folder_requested = Signal(object)  # a path: never a Qt string (formatting.shown)
     tag_confirmed = Signal(int, str, str)
     tag_rejected = Signal(int, str, str)
     undo_requested = Signal()
@@ -474,7 +474,7 @@ class PhotoView(QWidget):
             self.clear_correction()  # it was about another photo
         self.details = details
         self.image_view.photo_size = QSize(details.width or 0, details.height or 0)
-        self.title.setText(f"<b>{escape(details.path.name)}</b>")
+        self.title.setText(f"<b>{escape(shown(details.path.name))}</b>")
         for name, text in _facts(details).items():
             self._facts[name].setText(text)
         self._show_tags(details.tags)
@@ -615,7 +615,7 @@ def _facts(details: PhotoDetails) -> dict[str, str]:
         "Date taken": when if details.date_is_taken else f"{when} (file date; no date in photo)",
         "Dimensions": f"{details.width} × {details.height} px" if known else "unknown",
         "File size": human_size(details.size),
-        "Path": str(details.path),
+        "Path": shown(details.path),
     }
 
 

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from photoclip.core.catalog import Photo
+from photoclip.gui.formatting import shown
 from photoclip.gui.thumbnails import ThumbnailCache
 
 PhotoRole = Qt.ItemDataRole.UserRole + 1
@@ -130,7 +131,7 @@ class ResultsModel(QAbstractListModel):
 
 def _describe(photo: Photo, score: float | None) -> str:
     when = datetime.fromtimestamp(photo.date).strftime("%Y-%m-%d %H:%M")
-    text = f"{photo.path.name}\n{when}\n{photo.path.parent}"
+    text = f"{shown(photo.path.name)}\n{when}\n{shown(photo.path.parent)}"
     return text if score is None else f"{text}\nscore {score:.3f}"
 
 

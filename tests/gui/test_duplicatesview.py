@@ -171,3 +171,19 @@ def test_progress_shows_while_searching_and_undo_is_requested(qtbot: QtBot) -> N
     shown.set_undo_enabled(True)
     with qtbot.wait_signal(shown.undo_requested):
         qtbot.mouseClick(shown.undo_button, Qt.MouseButton.LeftButton)
+
+
+def test_a_name_that_is_not_utf8_is_shown_as_its_bytes_and_trashed_as_itself(
+    qtbot: QtBot,
+) -> None:
+    """Reported: Qt drops the odd bytes of such a name, so 'caf\\xe9.jpg' read 'caf.jpg'
+    on its card and, sent through a Qt string, the trash was asked for another file."""
+    odd = photo(7, os.fsdecode(b"caf\xe9.jpg"))
+    shown = dialog(qtbot)
+    shown.set_groups([DuplicateGroup(CAT, (odd,), (Match(5, 7, RESIZED, 0.99),))])
+    card = shown.card_for(str(odd.path))
+    assert card.name.text() == "caf\\xe9.jpg"
+    with qtbot.wait_signal(shown.trash_requested) as request:
+        qtbot.mouseClick(shown.trash_button, Qt.MouseButton.LeftButton)
+    assert request.args == [[str(odd.path)]]
+    assert os.fsencode(request.args[0][0]).endswith(b"/caf\xe9.jpg")

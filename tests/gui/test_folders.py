@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ def test_the_model_passes_qt_model_checks_and_marks_states(qtmodeltester: Any) -
     model.set_online(Path("/a"), False)
     text = [model.index(r).data(Qt.ItemDataRole.DisplayRole) for r in range(2)]
     assert text == ["a\n1 photo · offline (photos kept)", "b\n0 photos · indexing"]
-    assert model.index(1).data(PathRole) == "/b"
+    assert model.index(1).data(PathRole) == Path("/b")
 
 
 @pytest.mark.parametrize(
@@ -92,3 +93,25 @@ def test_a_folder_the_worker_never_added_leaves_after_it_goes_idle() -> None:
     model.settle_pending()
     model.set_folders([])
     assert model.folders == []
+
+
+def test_a_folder_named_in_bytes_that_are_not_utf8_is_chosen_and_removed_as_itself(
+    qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Qt strings drop the odd bytes of such a name: the folder went to the worker as
+    '/photos/caf' and was never found."""
+    odd = Path(os.fsdecode(b"/photos/caf\xe9"))
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
+    model = FolderModel()
+    model.set_folders([FolderState(odd)])
+    assert "caf\\xe9" in model.data(model.index(0), Qt.ItemDataRole.DisplayRole)
+    folders = FolderList(model)
+    qtbot.addWidget(folders)
+    with qtbot.wait_signal(folders.folder_chosen) as blocker:
+        folders.view.clicked.emit(model.index(0))
+    assert blocker.args == [str(odd)]
+    folders.view.setCurrentIndex(model.index(0))
+    removed: list[str] = []
+    folders.remove_requested.connect(removed.append)
+    folders.remove.click()
+    assert removed == [str(odd)]
