@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.modelconfigs import register
 
 TINY_ARCH = "PhotoClip-Tiny-Test"
 TINY_CONFIG = {
@@ -44,11 +45,7 @@ def isolated_locations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runtime_
 @pytest.fixture(scope="session")
 def tiny_arch(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A real open_clip architecture, tiny, registered the way open_clip's own tests do."""
-    import open_clip
-
-    folder = tmp_path_factory.mktemp("model_configs")
-    (folder / f"{TINY_ARCH}.json").write_text(json.dumps(TINY_CONFIG))
-    open_clip.add_model_config(folder)
+    register(tmp_path_factory, {TINY_ARCH: TINY_CONFIG})
     return TINY_ARCH
 
 

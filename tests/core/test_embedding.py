@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import threading
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 import torch
 
 from photoclip.core.embedding import LazyEncoder, fuse_for_inference
+from tests.modelconfigs import register
 
 #: A MobileCLIP-shaped model, tiny: a FastViT image tower of MobileOne/RepMixer blocks (the
 #: blocks MobileCLIP's fastvit_mci towers are made of) and a small text tower.
@@ -30,9 +30,7 @@ FASTVIT_CONFIG = {
 def fastvit(tmp_path_factory: pytest.TempPathFactory) -> Any:
     import open_clip
 
-    folder = tmp_path_factory.mktemp("fastvit_config")
-    (folder / f"{FASTVIT}.json").write_text(json.dumps(FASTVIT_CONFIG))
-    open_clip.add_model_config(folder)
+    register(tmp_path_factory, {FASTVIT: FASTVIT_CONFIG})
     torch.manual_seed(0)
     model = open_clip.create_model(FASTVIT, pretrained=None).eval()
     # Fresh batch norms are identities; trained ones are not, and fusing must fold them in.

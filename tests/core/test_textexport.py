@@ -27,6 +27,7 @@ from photoclip.core.textexport import (
     start_export,
     weights_path,
 )
+from tests.modelconfigs import register
 
 pytestmark = pytest.mark.slow
 
@@ -108,11 +109,7 @@ BIDIRECTIONAL = {
 @pytest.fixture(scope="module")
 def bidirectional_arch(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A MobileCLIP2-like text tower: no causal mask, so it cannot be trimmed."""
-    import open_clip
-
-    folder = tmp_path_factory.mktemp("bidirectional")
-    (folder / "PhotoClip-Export-Bidirectional.json").write_text(json.dumps(BIDIRECTIONAL))
-    open_clip.add_model_config(folder)
+    register(tmp_path_factory, {"PhotoClip-Export-Bidirectional": BIDIRECTIONAL})
     return "PhotoClip-Export-Bidirectional"
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 import torch
 
 from photoclip.core.texttower import TrimmedText, causal_text_tower
+from tests.modelconfigs import register
 
 #: CLIP's 80 ImageNet templates are about this long; a handful of shapes stand in for them.
 TEMPLATES = [f"a {size} photo of a {{}}{tail}" for size in ("", "big ", "small ", "blurry ")
@@ -36,10 +36,7 @@ CONFIGS = {
 def build(tmp_path_factory: pytest.TempPathFactory) -> Any:
     import open_clip
 
-    folder = tmp_path_factory.mktemp("trim_configs")
-    for name, config in CONFIGS.items():
-        (folder / f"{name}.json").write_text(json.dumps(config))
-    open_clip.add_model_config(folder)
+    register(tmp_path_factory, CONFIGS)
 
     def make(name: str) -> Any:
         torch.manual_seed(0)
