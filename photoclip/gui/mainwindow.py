@@ -82,7 +82,6 @@ WELCOME, GRID, PHOTO = 0, 1, 2
 TEXTNESS_UNKNOWN, TEXTNESS_LEARNING, TEXTNESS_READY, TEXTNESS_FAILED = range(4)
 #: while indexing, the grid and the sidebar show new photos at most this often
 GRID_REFRESH_MS = 3000
-LOADING_MODEL = "Loading the model…"
 #: an indexing run of at least this many new photos measures the model's speed
 SPEED_SAMPLE = 50
 
@@ -317,6 +316,7 @@ class MainWindow(QMainWindow):
         self.tag_panel.filter_requested.connect(self._on_tag_filter)
         self.tag_panel.filter_cleared.connect(lambda: self._on_tag_filter("", ""))
         self.tag_panel.edit_requested.connect(self.dialogs.category_editor)
+        self.tag_panel.suggestions_requested.connect(self.dialogs.suggested_categories)
         self.photo_view.similar_requested.connect(self.show_similar)
         self.photo_view.show_in_folder_requested.connect(self.show_in_folder)
         self.photo_view.back_requested.connect(self.go_back)
@@ -791,8 +791,6 @@ class MainWindow(QMainWindow):
 
     def _on_state(self, event: w.StateChanged) -> None:
         self.status.show_state(event)
-        if event.job in ("LoadModel", "ChooseModel"):
-            self.status.show_message(LOADING_MODEL)
         if event.state == w.IDLE:
             self.folders.mark_indexing(set())
             self.folders.settle_pending()
@@ -800,8 +798,6 @@ class MainWindow(QMainWindow):
 
     def _on_job_finished(self, event: w.JobFinished) -> None:
         self._refresh_timer.start()
-        if event.job == "LoadModel" and self.status.message == LOADING_MODEL:
-            self.status.show_message("")  # it said so long after the model was ready
         if event.job == "ComputeTextness":
             self._textness = TEXTNESS_READY
             self.search.set_textness_learning(False)

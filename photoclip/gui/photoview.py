@@ -483,6 +483,7 @@ class PhotoView(QWidget):
             for t in details.tags
         ]
         self._scores.setText(self._why_text(""))
+        self._show_why_button(bool(details.tags))
 
     def set_image(self, image: QImage) -> None:
         self.image_view.set_image(image)
@@ -518,6 +519,16 @@ class PhotoView(QWidget):
         """Every label's probability against its threshold, per category (from
         Tagger.explain): the collapsed "Why this tag" section."""
         self._scores.setText(self._why_text(explanation_html(explanations)))
+        self._show_why_button(bool(self._tag_numbers or explanations))
+
+    def _show_why_button(self, anything_to_explain: bool) -> None:
+        """The button reads "Why this tag" for a tagged photo and "Why no tag" for one its
+        categories left untagged; it is hidden where there is nothing to explain (no
+        categories yet)."""
+        self.why_button.setVisible(anything_to_explain)
+        if not anything_to_explain:
+            self.why_button.setChecked(False)
+        self._on_why_toggled(self.why_button.isChecked())
 
     def show_correction(self, text: str) -> None:
         """What a correction changed ("2 similar photos now tagged 'red'"), with Undo."""
@@ -536,7 +547,8 @@ class PhotoView(QWidget):
 
     def _on_why_toggled(self, shown: bool) -> None:
         self._scores.setVisible(shown)
-        self.why_button.setText(("▾" if shown else "▸") + " Why this tag")
+        title = "Why this tag" if self._tag_numbers else "Why no tag"
+        self.why_button.setText(("▾" if shown else "▸") + f" {title}")
 
     def _show_tags(self, tags: Sequence[PhotoTag]) -> None:
         _clear(self._tags)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QStackedWidget,
     QTreeView,
     QVBoxLayout,
     QWidget,
@@ -153,11 +154,13 @@ class TagPanel(QWidget):
         filter_requested(str category, str label): show only photos with this tag.
         filter_cleared(): show every photo again.
         edit_requested(): open the category editor.
+        suggestions_requested(): offer the suggested categories (from the empty panel).
     """
 
     filter_requested = Signal(str, str)
     filter_cleared = Signal()
     edit_requested = Signal()
+    suggestions_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -178,6 +181,13 @@ class TagPanel(QWidget):
         self.clear_button.clicked.connect(self._on_clear)
         self.edit_button = QPushButton("Edit categories…")
         self.edit_button.clicked.connect(self.edit_requested.emit)
+        self.empty = self._empty_note()
+        #: the tree, or (while there are no categories) a note that says how to make some:
+        #: an empty white box told nobody that tags exist
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.tree)
+        self.stack.addWidget(self.empty)
+        self.stack.setCurrentWidget(self.empty)
         set_accessible(
             self.tree, "Tags", "Tag categories and labels with photo counts; choose one to filter"
         )
@@ -193,13 +203,31 @@ class TagPanel(QWidget):
         row.addWidget(self.clear_button)
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(self.tree, 1)
+        column.addWidget(self.stack, 1)
         column.addLayout(row)
         column.addWidget(self.edit_button)
+
+    def _empty_note(self) -> QWidget:
+        note = QLabel(
+            "No tag categories yet. A category is a list of labels, such as "
+            "<i>Pets: dog, cat</i>; PhotoClip tags each photo with the label that fits."
+        )
+        note.setWordWrap(True)
+        suggest = QPushButton("Add suggested categories…")
+        suggest.clicked.connect(self.suggestions_requested.emit)
+        set_accessible(suggest, "Add suggested categories", "Shows each with how many it tags")
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.addWidget(note)
+        column.addWidget(suggest)
+        column.addStretch(1)
+        return box
 
     def set_counts(self, counts: Sequence[TagCount]) -> None:
         self.model.set_counts(counts)
         self.tree.expandAll()
+        has_categories = self.model.rowCount() > 0
+        self.stack.setCurrentWidget(self.tree if has_categories else self.empty)
         self._show_filter()
 
     def current_filter(self) -> tuple[str, str] | None:

@@ -59,6 +59,14 @@ def test_the_loading_message_goes_once_the_model_is_loaded(make_app: Any, qtbot:
     assert app.window.status.message == ""
 
 
+def test_while_the_model_loads_the_status_bar_says_so_once(make_app: Any) -> None:
+    """The status bar said "Loading the model  Loading the model…": the job and a message."""
+    window = make_app().window
+    window._on_state(w.StateChanged(w.WORKING, queue=1, job="LoadModel"))
+    assert window.status.state.text() == "Loading the model"
+    assert "loading the model" not in window.status.message.lower()
+
+
 def test_an_added_folder_is_indexed_and_shown_newest_first(
     make_app: Any, qtbot: Any, scenes: Path
 ) -> None:

@@ -81,6 +81,22 @@ def test_why_this_tag_is_collapsed_and_shows_the_explain_numbers(qtbot: QtBot) -
         assert number in why.text()
 
 
+def test_an_untagged_photo_asks_why_no_tag_and_without_categories_nothing(
+    qtbot: QtBot,
+) -> None:
+    view = PhotoView()
+    qtbot.addWidget(view)
+    untagged = PhotoDetails(_details().photo, ())
+    view.show_photo(untagged)
+    assert not view.why_button.isVisibleTo(view)  # no categories: nothing to explain
+    scores = [LabelScore("beach", 0.2, 0.05, 0.27, False, False, None)]
+    view.show_explanation([Explanation("Scene", "single", 0.0, scores, 0.6, 10.0)])
+    assert view.why_button.isVisibleTo(view)
+    assert view.why_button.text().endswith("Why no tag")
+    view.show_photo(_details())
+    assert view.why_button.text().endswith("Why this tag")
+
+
 def test_why_this_tag_fits_the_side_panel_without_a_sideways_scroll(qtbot: QtBot) -> None:
     view = _view(qtbot)
     view.resize(1000, 700)

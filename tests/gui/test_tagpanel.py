@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtWidgets import QPushButton
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -86,3 +87,14 @@ def test_edit_categories_is_a_request(qtbot: QtBot) -> None:
     panel = _panel(qtbot)
     with qtbot.wait_signal(panel.edit_requested):
         qtbot.mouseClick(panel.edit_button, Qt.MouseButton.LeftButton)
+
+
+def test_without_categories_the_panel_says_how_to_make_some(qtbot: QtBot) -> None:
+    panel = _panel(qtbot)
+    panel.set_counts([])
+    assert panel.stack.currentWidget() is panel.empty
+    suggest = next(b for b in panel.empty.findChildren(QPushButton) if "uggested" in b.text())
+    with qtbot.wait_signal(panel.suggestions_requested):
+        qtbot.mouseClick(suggest, Qt.MouseButton.LeftButton)
+    panel.set_counts(COUNTS)
+    assert panel.stack.currentWidget() is panel.tree
