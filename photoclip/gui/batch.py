@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 #: what Undo takes back: the last batch action that can be undone
 UNDO_TAGS, UNDO_TRASH = "tags", "trash"
+#: Edit › Undo names what it would take back, as desktop apps do
+UNDO_TEXT = {UNDO_TAGS: "&Undo Tag Correction", UNDO_TRASH: "&Undo Move to Trash"}
 #: the worker jobs whose failure the selection bar reports
 JOBS = ("CorrectTags", "TrashPhotos", "UndoTrash", "UndoCorrection")
 
@@ -209,8 +211,14 @@ class BatchActions:
 
     def _untagged(self, said: str | None) -> None:
         self._report(said or "There was nothing to undo.")
-        self.window.refresh_library()
+        self.window.correction_undone(said)
         self.window.refresh_results()
+
+    def offer_undo(self, what: str) -> None:
+        """What Edit › Undo (Ctrl+Z) takes back next: UNDO_TAGS after a tag correction,
+        made here or on the photo page (they share one undo stack in the worker), or
+        nothing once the photo page's own Undo has used it."""
+        self._set_undoable(what)
 
     def failed(self, job: str, message: str) -> None:
         """A batch job failed: the bar says why (nothing was undone or is undoable)."""
@@ -224,6 +232,7 @@ class BatchActions:
     def _set_undoable(self, what: str) -> None:
         self.undoable = what
         self.undo_action.setEnabled(bool(what))
+        self.undo_action.setText(UNDO_TEXT.get(what, "&Undo"))
 
     def _open(self, dialog: Any) -> None:
         self.dialog = dialog

@@ -57,7 +57,7 @@ from photoclip.core.scanning import is_photo_name
 from photoclip.core.search import DATE, SearchOptions, SearchResult
 from photoclip.core.settings import Settings
 from photoclip.gui.accessibility import set_accessible
-from photoclip.gui.batch import BatchActions
+from photoclip.gui.batch import UNDO_TAGS, BatchActions
 from photoclip.gui.dialogs import Dialogs
 from photoclip.gui.folders import FolderList, FolderModel, FolderState, read_folders
 from photoclip.gui.formatting import shown
@@ -718,18 +718,21 @@ class MainWindow(QMainWindow):
             if self._open_id == photo_id and self.pages.currentIndex() == PHOTO:
                 self.open_photo(photo_id)
                 self.photo_view.show_correction(answer[1])
+            self.batch.offer_undo(UNDO_TAGS)
 
         self.tasks.act(CorrectTag, photo_id, category, label, verdict, on_done=done)
 
     def _undo_correction(self) -> None:
-        def done(said: str | None) -> None:
-            self.photo_view.clear_correction()
-            self.status.show_message(said or "There is no correction to undo.")
-            self.refresh_library()
-            if self._open_id is not None and self.pages.currentIndex() == PHOTO:
-                self.open_photo(self._open_id)
+        """The photo page's Undo: the same correction Edit › Undo would take back."""
+        self.batch.offer_undo("")
+        self.tasks.act(UndoCorrection, on_done=self.correction_undone)
 
-        self.tasks.act(UndoCorrection, on_done=done)
+    def correction_undone(self, said: str | None) -> None:
+        self.photo_view.clear_correction()
+        self.status.show_message(said or "There is no correction to undo.")
+        self.refresh_library()
+        if self._open_id is not None and self.pages.currentIndex() == PHOTO:
+            self.open_photo(self._open_id)
 
     def choose_model(self, profile: str) -> None:
         self.welcome.chooser.set_message(f"Loading {profile}…")

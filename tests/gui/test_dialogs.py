@@ -84,6 +84,28 @@ def test_a_rejected_tag_leaves_the_open_photo(make_app: Any, qtbot: Any, scenes:
     assert any(t.label == label for t in window.photo_view.details.tags)  # undone
 
 
+def test_a_rejection_on_the_photo_page_is_undone_by_edit_undo(
+    make_app: Any, qtbot: Any, scenes: Path
+) -> None:
+    """Ctrl+Z after a correction on the photo page takes it back, like the page's Undo;
+    then there is nothing left for either to undo."""
+    window = with_colours(make_app, qtbot, scenes)
+    label = sorted(tagged(window))[0]
+    photo = next(p for p in window.results.photos if p.path.name.startswith(label))
+    with qtbot.wait_signal(window.photo_shown, timeout=WAIT):
+        window.open_photo(photo.id)
+    undo = window.batch.undo_action
+    assert not undo.isEnabled()
+    with qtbot.wait_signal(window.photo_shown, timeout=WAIT):
+        window.photo_view.tag_rejected.emit(photo.id, "Colours", label)
+    qtbot.wait_until(undo.isEnabled, timeout=WAIT)
+    assert undo.text() == "&Undo Tag Correction"
+    with qtbot.wait_signal(window.photo_shown, timeout=WAIT):
+        undo.trigger()
+    assert any(t.label == label for t in window.photo_view.details.tags)  # undone
+    assert not undo.isEnabled() and not window.photo_view.undo_button.isVisible()
+
+
 def test_the_sort_dialog_plans_and_applies_through_the_worker(
     make_app: Any, qtbot: Any, scenes: Path, tmp_path: Path
 ) -> None:
