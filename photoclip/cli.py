@@ -631,7 +631,7 @@ def _print_explanation(explanations: list[Any], as_json: bool) -> None:
     for e in explanations:
         print(f"{e.category} ({e.kind}, margin {e.margin:g}, logit scale {e.logit_scale:.1f}):")
         for s in e.scores:
-            mark = f"tagged ({s.source})" if s.tagged else ""
+            mark = f"tagged ({s.source})" if s.tagged else s.reason
             counter = " [counter]" if s.counter else ""
             threshold = "-" if s.threshold is None else f"{s.threshold:.3f}"
             split = "" if s.split is None else f", library split {s.split:.3f}"

@@ -40,7 +40,7 @@ import json
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -322,6 +322,45 @@ def _decide_multi(
     return Decision(rows, labels, probs[rows, labels], runner_up, runner_p)
 
 
+def reasons(
+    category: Category,
+    probs: np.ndarray,
+    thresholds: np.ndarray,
+    scores: np.ndarray,
+    splits: np.ndarray,
+    verdicts: Sequence[str | None],
+) -> list[str]:
+    """Per label of one photo (a row of `decide`'s inputs), its decision in plain words:
+    "tagged", or the first of `decide`'s conditions it fails. The user's own verdict on the
+    photo comes first, because it overrides the scores."""
+    labels = category.labels
+    best = int(np.argsort(-probs, kind="stable")[0]) if len(probs) else -1
+    second = float(np.sort(probs)[-2]) if len(probs) > 1 else 0.0
+    said = []
+    for j, label in enumerate(labels):
+        if verdicts[j] == CONFIRMED:
+            said.append("tagged: you confirmed it")
+        elif verdicts[j] == REJECTED:
+            said.append("not tagged: you removed it")
+        elif label.counter:
+            said.append("a counter-label: it keeps photos like it from the other labels")
+        elif not np.isfinite(thresholds[j]):
+            said.append(f"tags nothing: no photo stands out for '{label.name}'")
+        elif probs[j] <= 0:
+            said.append("not tagged: a confirmed label of this photo rules it out")
+        elif category.kind == SINGLE and j != best:
+            said.append(f"not tagged: '{labels[best].name}' is more likely")
+        elif probs[j] < thresholds[j]:
+            said.append("not tagged: its probability is below the threshold")
+        elif category.kind == SINGLE and probs[j] - second < category.margin:
+            said.append("not tagged: too close to the runner-up (the category's margin)")
+        elif np.isfinite(splits[j]) and scores[j] < splits[j]:
+            said.append("not tagged: its cosine is below the library split")
+        else:
+            said.append("tagged")
+    return said
+
+
 def learned_threshold(probs: np.ndarray, noise: float = 0.0, floor: float = 0.0) -> float:
     """A label's probability threshold from the probabilities of the photos it wins:
     +inf (tags nothing) when too few of them pass `noise` (what random vectors reach for
@@ -498,6 +537,8 @@ class LabelScore:
     #: the cosine the library's scores split at, which a photo must also reach (None:
     #: the scores support no split)
     split: float | None = None
+    #: the decision in plain words: "tagged", or why not ("below its threshold", ...)
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -673,6 +714,10 @@ class Tagger:
             )
             for j, label in enumerate(category.labels)
         ]
+        said = reasons(
+            category, probs[0], thresholds, scores[0], splits, self._verdicts(category, ids)
+        )
+        rows = [replace(row, reason=why) for row, why in zip(rows, said, strict=True)]
         rows.sort(key=lambda r: r.probability, reverse=True)
         scale = self.logit_scale()
         none_of_these = _background_probability(category, scores[0], background[0], scale)
@@ -680,6 +725,16 @@ class Tagger:
         return Explanation(
             category.name, category.kind, category.margin, rows, none_of_these, scale, notes
         )
+
+    def _verdicts(self, category: Category, ids: np.ndarray) -> list[str | None]:
+        """Per label, what the user said about this one photo (CONFIRMED, REJECTED or None)."""
+        photo_id = int(ids[0])
+        by_label = self.store.corrections([int(label.id or -1) for label in category.labels])
+        verdicts: list[str | None] = []
+        for label in category.labels:
+            said = by_label.get(int(label.id or -1), {})
+            verdicts.append(next((v for v, photos in said.items() if photo_id in photos), None))
+        return verdicts
 
     # -- corrections ---------------------------------------------------------------------
 

@@ -76,7 +76,7 @@ def explanation_html(explanations: Sequence[Explanation]) -> str:
             f"<td align='right'>{_number(s.split)}</td></tr>"
             for s in e.scores
         )
-        notes = "".join(f"<br><i>{escape(n)}</i>" for n in e.notes)
+        notes = "".join(f"<br><i>{escape(n)}</i>" for n in [*_verdicts(e), *e.notes])
         parts.append(
             f"<p><b>{escape(e.category)}</b> ({e.kind}, logit scale {e.logit_scale:.1f})"
             f"<table cellspacing='0' cellpadding='2' style='font-size:small'>{_WHY_HEADER}{rows}"
@@ -84,6 +84,14 @@ def explanation_html(explanations: Sequence[Explanation]) -> str:
             f"none of these: {e.background:.3f}{notes}</p>"
         )
     return "".join(parts)
+
+
+def _verdicts(explanation: Explanation) -> list[str]:
+    """The decision on the most likely label, and on any other the photo carries, in
+    words: "red: not tagged: its probability is below the threshold"."""
+    shown = [s for s in explanation.scores if not s.counter][:1]
+    shown += [s for s in explanation.scores if s.tagged and s not in shown]
+    return [f"{s.label}: {s.reason}" for s in shown if s.reason]
 
 
 def _number(value: float | None) -> str:

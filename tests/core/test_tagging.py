@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from photoclip.core.categories import (
     MULTI,
@@ -34,6 +36,7 @@ from photoclip.core.tagging import (
     learned_threshold,
     library_split,
     probabilities,
+    reasons,
     single_choice_split,
     tag_photos,
     templates_for,
@@ -244,6 +247,55 @@ def test_explain_shows_every_score_threshold_and_the_decision(tmp_path: Path) ->
     assert row.runner_up in {"green", "blue"} and row.runner_up_score is not None
     assert row.score == pytest.approx(colour.scores[0].probability, abs=1e-6)
     assert colour.background < 0.01 and colour.logit_scale == 10.0
+
+
+_UNIT = st.floats(0.0, 1.0, allow_nan=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    kind=st.sampled_from(["single", MULTI]),
+    margin=st.sampled_from([0.0, 0.1]),
+    rows=st.lists(
+        st.tuples(
+            _UNIT,  # probability
+            st.one_of(_UNIT, st.just(float("inf"))),  # threshold (inf: tags nothing)
+            st.floats(-1.0, 1.0, allow_nan=False),  # cosine
+            st.one_of(st.floats(-1.0, 1.0, allow_nan=False), st.just(-float("inf"))),  # split
+            st.booleans(),  # counter-label
+        ),
+        min_size=2,
+        max_size=5,
+    ),
+)
+def test_the_reason_says_tagged_exactly_when_decide_tags(
+    kind: str, margin: float, rows: list[tuple[float, float, float, float, bool]]
+) -> None:
+    """Every decision explains itself: the words on the photo page and in `tag --explain`
+    come from the same conditions as the decision, for any scores."""
+    labels = tuple(Label(f"l{j}", counter=row[4]) for j, row in enumerate(rows))
+    category = Category("C", labels, kind=kind, margin=margin)
+    probs, thresholds, scores, splits = (np.array([[r[k] for r in rows]]) for k in range(4))
+    decision = decide(category, probs, thresholds[0], scores, splits[0])
+    tagged = set(decision.labels[decision.rows == 0].tolist())
+    said = reasons(category, probs[0], thresholds[0], scores[0], splits[0], [None] * len(rows))
+    assert {j for j, why in enumerate(said) if why == "tagged"} == tagged, said
+
+
+def test_explain_gives_the_users_verdict_as_the_reason(tmp_path: Path) -> None:
+    tagger, ids, _ = _tagger(tmp_path, _photos({"red": 5, "blue": 5}))
+    tagger.store.save_category(COLOURS)
+    tagger.retag()
+    tagger.correct(ids[0], "Colour", "red", REJECTED)
+    tagger.correct(ids[5], "Colour", "green", CONFIRMED)
+    reason = {s.label: s.reason for s in tagger.explain(ids[0])[0].scores}
+    assert reason["red"] == "not tagged: you removed it"
+    assert {s.label: s.reason for s in tagger.explain(ids[5])[0].scores}["green"] == (
+        "tagged: you confirmed it"
+    )
+    [other] = tagger.explain(ids[1])
+    assert other.scores[0].reason == "tagged" and other.scores[0].tagged
+    assert all(s.reason.startswith("not tagged: 'red'") for s in other.scores[1:])
 
 
 def test_confirmed_tags_stay_rejected_never_return_and_similar_photos_follow(

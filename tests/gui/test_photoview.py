@@ -93,6 +93,11 @@ def test_an_untagged_photo_asks_why_no_tag_and_without_categories_nothing(
     view.show_explanation([Explanation("Scene", "single", 0.0, scores, 0.6, 10.0)])
     assert view.why_button.isVisibleTo(view)
     assert view.why_button.text().endswith("Why no tag")
+    assert "beach: not tagged: its probability is below the threshold" not in view._scores.text()
+    why = "not tagged: its probability is below the threshold"
+    scores = [LabelScore("beach", 0.2, 0.05, 0.27, False, False, None, reason=why)]
+    view.show_explanation([Explanation("Scene", "single", 0.0, scores, 0.6, 10.0)])
+    assert f"beach: {why}" in view._scores.text()  # the decision in words, not numbers alone
     view.show_photo(_details())
     assert view.why_button.text().endswith("Why this tag")
 
