@@ -73,6 +73,10 @@ def test_categories_tag_search_correct_and_sort(scenes: Path, tmp_path: Path) ->
     assert colour["scores"][0]["label"] == "red" and colour["scores"][0]["tagged"]
     assert colour["scores"][0]["probability"] >= colour["scores"][0]["threshold"]
     assert colour["logit_scale"] == pytest.approx(10.0, abs=0.01)  # test-shapes' own
+    assert colour["scores"][0]["reason"] == "tagged"
+    assert all("more likely" in s["reason"] for s in colour["scores"][1:])
+    said = photoclip("tag", "--explain", str(scenes / "red-circle.png")).stdout
+    assert "not tagged: 'red' is more likely" in said and "(not compared: single choice)" in said
 
     rejecting = as_json("tag", "--reject", str(scenes / "red-circle.png"), "Colour:red")
     rejected = _colour_tags(rejecting)

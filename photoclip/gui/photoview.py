@@ -81,7 +81,8 @@ def explanation_html(explanations: Sequence[Explanation]) -> str:
             f"<p><b>{escape(e.category)}</b> ({e.kind}, logit scale {e.logit_scale:.1f})"
             f"<table cellspacing='0' cellpadding='2' style='font-size:small'>{_WHY_HEADER}{rows}"
             "</table>"
-            f"none of these: {e.background:.3f}{notes}</p>"
+            f"none of these: {e.background:.3f}"
+            f"{' (not compared: single choice)' if e.kind == 'single' else ''}{notes}</p>"
         )
     return "".join(parts)
 

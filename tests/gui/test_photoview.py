@@ -77,7 +77,13 @@ def test_why_this_tag_is_collapsed_and_shows_the_explain_numbers(qtbot: QtBot) -
     view.show_explanation([Explanation("Scene", "single", 0.0, scores, 0.05, 10.0)])
     qtbot.mouseClick(view.why_button, Qt.MouseButton.LeftButton)
     assert why.isVisibleTo(view)
-    for number in ("0.312", "0.271", "0.410", "none of these: 0.050", "not a beach [counter]"):
+    for number in (
+        "0.312",
+        "0.271",
+        "0.410",
+        "none of these: 0.050 (not compared: single choice)",
+        "not a beach [counter]",
+    ):
         assert number in why.text()
 
 
