@@ -6,8 +6,9 @@
 Indexes FOLDER into a temporary data folder (the test-shapes model unless --model says
 otherwise; it is not semantic on real photos, which is fine for the layout), searches, and
 writes resources/screenshot.png (a small palette PNG) of the grid, newest first, or of a
-search with --query. `--flows DIR` also saves the welcome page, the grid, one photo open
-and the status bar while indexing.
+search with --query. `--flows DIR` also saves the welcome page, the status bar while
+indexing, the grid, one photo open, similar photos, a selection, a photo at 100%, and the
+tags (Colour and Shape categories saved: the panel and a photo's "Why this tag").
 """
 
 from __future__ import annotations
@@ -98,6 +99,8 @@ def _shoot(args: argparse.Namespace) -> None:
         save("similar")
         window.go_back()
         _selection_shots(window, save, wait_until)
+        if args.flows is not None:
+            _tag_shots(window, save, wait_until)
     finally:
         window.close()
         app.stop()
@@ -131,6 +134,44 @@ def _selection_shots(
     wait_until(view.has_full_image, "the full image", 60)
     view.pan_by(QPoint(-120, -60).toPointF())
     save("photo-100")
+
+
+#: what the "tags" flow installs: the demo model knows colours and shapes
+SHOT_CATEGORIES = {"Colour": ("red", "green", "blue", "yellow", "black", "white"),
+                   "Shape": ("circle", "square", "triangle", "star")}  # fmt: skip
+
+
+def _tag_shots(window: Any, save: Callable[..., None], wait_until: Callable[..., None]) -> None:
+    """Two categories saved, the tag panel with its counts, and a photo with "Why this
+    tag" open (a tagged one where there is one)."""
+    from photoclip.core.actions import SaveCategories
+    from photoclip.core.categories import Category, Label
+
+    categories = tuple(
+        Category(name, tuple(Label(label) for label in labels))
+        for name, labels in SHOT_CATEGORIES.items()
+    )
+    done: list[object] = []
+    window.tasks.act(SaveCategories, categories, (), on_done=done.append)
+    wait_until(lambda: bool(done), "the categories to tag the library", 300)
+    window.refresh_library()
+    _settled(1.0)
+    tagged = _tagged_photos()
+    photo = next((p for p in window.results.photos if p.id in tagged), window.results.photo(0))
+    window.open_photo(photo.id)
+    wait_until(lambda: window.pages.currentIndex() == 2, "the photo view", 60)
+    wait_until(lambda: "none of these" in window.photo_view._scores.text(), "the scores", 60)
+    window.photo_view.why_button.setChecked(True)
+    save("tags")
+
+
+def _tagged_photos() -> set[int]:
+    from photoclip.core.catalog import Catalog
+    from photoclip.core.paths import Locations
+    from photoclip.core.tagstore import TagStore
+
+    with Catalog.open(Locations.from_environment().catalog, readonly=True) as catalog:
+        return {tag.photo_id for tag in TagStore(catalog).tags()}
 
 
 def _settled(seconds: float = 0.3) -> bool:
