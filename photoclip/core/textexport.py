@@ -432,7 +432,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         onnx_file.parent.mkdir(parents=True, exist_ok=True)
         with _holding(_lock_path(onnx_file)):
-            export_text(load_encoder(profile, "cpu", cache / "weights", threads=1), cache)
+            encoder = load_encoder(profile, "cpu", cache / "weights", threads=1, keep_probe=False)
+            export_text(encoder, cache)
     except Exception as error:  # any failure only means that torch answers
         log.warning("the text tower of %s was not exported: %s", profile.key, error,
                     exc_info=not isinstance(error, ExportError))  # fmt: skip
