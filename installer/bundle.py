@@ -75,6 +75,11 @@ HIDDEN_IMPORTS = (
     "onnx",
     "onnxscript",
 )
+#: Packages that need their .py source at run time, not only bytecode: onnxscript compiles
+#: torch.onnx's operator library from its functions' source (inspect.getsource) when the
+#: text export runs; without the source a frozen app's export failed ("Decorator script
+#: does not work on dynamically compiled function Rank").
+SOURCE_TOO = {"onnxscript": "pyz+py"}
 #: Collected files under these folders are dropped after analysis: headers and CMake files
 #: for compiling against torch, and torch's C++ test programs (130 MB), except KEPT.
 DROPPED = ("torch/include", "torch/share", "torch/test", "torch/bin")

@@ -112,10 +112,6 @@ def probe(requested: str | None = None, *, every: bool = False) -> DeviceProbe:
     )
 
 
-def device_works(device: str) -> bool:
-    return why_unusable(device) is None
-
-
 def why_unusable(device: str) -> str | None:
     """None when the device allocates a tensor; else the first line of the error."""
     import torch
