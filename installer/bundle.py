@@ -14,6 +14,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from photoclip.core import internal
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -45,8 +47,6 @@ EXCLUDES = (
     "notebook",
     "tkinter",
     "pytest",
-    "onnx",
-    "onnxruntime",
     "tensorflow",
     "jax",
     # Qt modules the window does not use (PySide6's hooks add only what is imported, but
@@ -61,8 +61,25 @@ EXCLUDES = (
     # Our own code that only developers run.
     "photoclip.synthetic.training",
 )
-#: The window's Qt modules, named so a build without the GUI code (--entry) is sized alike.
-HIDDEN_IMPORTS = ("PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets")
+#: The window's Qt modules, named so a build without the GUI code (--entry) is sized alike;
+#: the internal commands' modules, which the launcher imports by name; and what the text
+#: export needs that nothing imports at the top of a module: onnxruntime runs the export
+#: (cold searches without torch), torch.onnx imports onnx and onnxscript to make it.
+#: (About 120 MB installed on Linux; without them every search loads the model.)
+HIDDEN_IMPORTS = (
+    "PySide6.QtCore",
+    "PySide6.QtGui",
+    "PySide6.QtWidgets",
+    *internal.COMMANDS.values(),
+    "onnxruntime",
+    "onnx",
+    "onnxscript",
+)
+#: Packages that need their .py source at run time, not only bytecode: onnxscript compiles
+#: torch.onnx's operator library from its functions' source (inspect.getsource) when the
+#: text export runs; without the source a frozen app's export failed ("Decorator script
+#: does not work on dynamically compiled function Rank").
+SOURCE_TOO = {"onnxscript": "pyz+py"}
 #: Collected files under these folders are dropped after analysis: headers and CMake files
 #: for compiling against torch, and torch's C++ test programs (130 MB), except KEPT.
 DROPPED = ("torch/include", "torch/share", "torch/test", "torch/bin")
@@ -89,8 +106,10 @@ def gui_entry() -> str:
 def launcher_source(entry: str) -> str:
     """A script that runs `module:function` and exits with its return value.
 
-    The app's model process (core.encoderprocess) starts as this same executable; the
-    `freeze_support()` call, before anything else is imported, runs it there and exits."""
+    Two kinds of background process start as this same executable, and each is run (and
+    exits) before the app is imported: the model process (core.encoderprocess), by
+    `freeze_support()`; the text export (core.textexport), by `run_internal` when the first
+    argument is core.internal.FLAG."""
     module, _, function = entry.partition(":")
     return (
         f'"""PhotoClip app bundle entry point: {entry}."""\n'
@@ -98,6 +117,10 @@ def launcher_source(entry: str) -> str:
         "import sys\n\n"
         "if __name__ == '__main__':\n"
         "    multiprocessing.freeze_support()\n"
+        "    from photoclip.core.internal import run_internal\n\n"
+        "    internal = run_internal(sys.argv[1:])\n"
+        "    if internal is not None:\n"
+        "        sys.exit(internal)\n"
         f"    from {module} import {function}\n\n"
         f"    sys.exit({function}())\n"
     )

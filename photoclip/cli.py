@@ -338,8 +338,18 @@ def _run_marker(locations: Locations, command: str) -> Iterator[None]:
 
 
 def _add_doctor(commands: Any) -> None:
-    command = commands.add_parser("doctor", help="check the installation, device and weights")
+    command = commands.add_parser(
+        "doctor",
+        help="check the installation, device and weights",
+        description="Versions, the torch build, the device, folders and the model, without "
+        "importing torch: the device is the one PhotoClip's last model load found (kept "
+        "in the cache folder). --probe tries each device now (imports torch: seconds).",
+    )
     command.add_argument("--model", help="the profile whose weights to check")
+    command.add_argument(
+        "--probe", action="store_true", help="try each device now (imports torch) and keep it"
+    )
+    command.add_argument("--json", action="store_true", help="print the report as JSON")
     command.set_defaults(run=run_doctor)
 
 
@@ -349,7 +359,12 @@ def run_doctor(args: argparse.Namespace) -> int:
     locations, settings = _environment()
     # The library's model first, as `status` shows it; --model asks about another.
     requested = args.model or settings.model
-    lines = diagnose(locations, requested, settings.device, chosen=bool(args.model))
+    lines = diagnose(
+        locations, requested, settings.device, chosen=bool(args.model), fresh=args.probe
+    )
+    if args.json:
+        _print_json(dict(lines))
+        return 0
     for name, value in lines:
         print(f"{name:>18}: {value}")
     return 0

@@ -131,9 +131,10 @@ def test_doctor_reports_device_and_weights() -> None:
     lines = {
         name.strip(): value.strip()
         for name, _, value in (
-            line.partition(": ") for line in photoclip("doctor").stdout.splitlines()
+            line.partition(": ") for line in photoclip("doctor", "--probe").stdout.splitlines()
         )
     }
-    assert lines["device in use"] == "cpu"
+    assert lines["device in use"] == "cpu" and "cpu" in lines["devices that work"]
+    assert json.loads(photoclip("doctor", "--json").stdout)["device in use"] == "cpu"  # kept
     assert lines["model"].startswith("test-shapes") and lines["weights"] == "present"
     assert lines["thumbnails"] == str(chosen)

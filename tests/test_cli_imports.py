@@ -95,6 +95,18 @@ def test_commands_that_need_no_model_import_no_torch(library: Path, command: lis
     assert photoclip(*args)["loaded"] == []
 
 
+def test_doctor_reports_the_device_the_index_probed_without_torch(library: Path) -> None:
+    run = photoclip("doctor", "--json")
+    assert run["loaded"] == []
+    report = json.loads(run["stdout"])
+    assert report["device in use"] == "cpu" and "asked for auto" in report["device probe"]
+
+
+def test_doctor_probe_imports_torch_to_probe_now(library: Path) -> None:
+    run = photoclip("doctor", "--probe")
+    assert "torch" in run["loaded"] and "devices that work: cpu" in run["stdout"]
+
+
 def test_a_new_photo_builds_the_model(library: Path, tmp_path: Path) -> None:
     extra = tmp_path / "more"
     extra.mkdir()

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from photoclip.core.device import probe_device
+from photoclip.core.device import chosen, probe, save_probe
 from photoclip.core.errors import ModelError
 from photoclip.core.profiles import LETTERBOX, MODEL_CONFIG_DIR, ModelProfile
 from photoclip.core.texttower import TrimmedText
@@ -279,8 +279,14 @@ def load_encoder(
     cache: Path | None = None,
     progress: Progress | None = None,
     threads: int | None = None,
+    *,
+    keep_probe: bool = True,
 ) -> LocalEncoder:
-    """Build the profile's model on the best working device (or the one asked for)."""
+    """Build the profile's model on the best working device (or the one asked for).
+
+    The device probe is kept beside the weights folder, in the cache folder, for `photoclip
+    doctor` (unless not `keep_probe`: a process that asks for the CPU whatever the settings
+    say would hide what the user's own runs saw)."""
     check_requirements(profile)
     # Weights first, before torch is imported: offline without them is known in seconds.
     weights = None if profile.random_weights else ensure_weights(profile, cache or Path(), progress)
@@ -290,7 +296,10 @@ def load_encoder(
     register_model_configs()
     if threads:
         torch.set_num_threads(threads)
-    device = probe_device(device)
+    found = probe(device)
+    if keep_probe and cache is not None:
+        save_probe(found, cache.parent)
+    device = chosen(found)
     arch, origin = _architecture(profile, weights)
     kwargs = _create_kwargs(profile, weights)
     # fp16 halves memory and doubles speed on CUDA; CPUs here lack fast half/bf16 units.

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from photoclip.core.internal import command_line
 from photoclip.core.tokenizer import ClipTokenizer
 
 if TYPE_CHECKING:
@@ -368,12 +369,13 @@ def start_export(profile: ModelProfile, cache: Path) -> bool:
     runs at low priority; it loads the model itself, on the CPU, with one thread."""
     if os.environ.get(EXPORT_ENV) == "0":
         return False
-    if profile.random_weights or getattr(sys, "frozen", False):
-        return False  # (a frozen app has no `python -m`; its worker answers searches)
+    if profile.random_weights:
+        return False
     onnx_file, info_file = export_paths(cache, profile.key)
     if info_file.exists() or failure_path(onnx_file).exists() or _locked(_lock_path(onnx_file)):
         return False
-    command = [sys.executable, "-m", __name__, profile.name, str(cache)]
+    # (`python -m` from source; the app's own executable in a frozen app)
+    command = command_line("text-export", profile.name, str(cache))
     try:
         onnx_file.parent.mkdir(parents=True, exist_ok=True)
         child = subprocess.Popen(
@@ -413,12 +415,17 @@ def _holding(lock: Path) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m photoclip.core.textexport PROFILE CACHE`: the background export."""
+    """`python -m photoclip.core.textexport PROFILE CACHE`: the background export (in a
+    frozen app `PhotoClip --photoclip-internal text-export PROFILE CACHE`)."""
     from photoclip.core.embedding import load_encoder
     from photoclip.core.logfile import start_log_file
     from photoclip.core.profiles import resolve_profile
 
-    name, folder = argv or sys.argv[1:]
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 2:
+        print("usage: python -m photoclip.core.textexport PROFILE CACHE", file=sys.stderr)
+        return 2
+    name, folder = args
     cache = Path(folder)
     start_log_file(cache)
     for chatty in ("onnx_ir", "onnxscript", "torch.onnx"):  # a line per graph pass
@@ -432,7 +439,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         onnx_file.parent.mkdir(parents=True, exist_ok=True)
         with _holding(_lock_path(onnx_file)):
-            export_text(load_encoder(profile, "cpu", cache / "weights", threads=1), cache)
+            encoder = load_encoder(profile, "cpu", cache / "weights", threads=1, keep_probe=False)
+            export_text(encoder, cache)
     except Exception as error:  # any failure only means that torch answers
         log.warning("the text tower of %s was not exported: %s", profile.key, error,
                     exc_info=not isinstance(error, ExportError))  # fmt: skip

@@ -8,7 +8,7 @@ or with random weights of an open_clip architecture saved to a file, so that the
 same at every load), exports its text tower (photoclip/core/textexport.py), and starts
 `photoclip watch` on a second library of the same photos. Then, round by round, it runs
 each command in a fresh interpreter: `python -c "import torch, open_clip"`, `index DIR`
-with nothing changed, `status`, `tags list`, a text `search` from the ONNX export, the
+with nothing changed, `status`, `tags list`, `doctor`, a text `search` from the ONNX export, the
 same search with no export (torch), and the same search while the watch runs (answered
 by the worker over its socket); with --baseline, the commands again from another checkout
 (its folder first on PYTHONPATH), interleaved with these. Prints JSON: for each, the median
@@ -20,6 +20,8 @@ Measured on the shared 2-core box (issue 17), medians, ratio to the bare import,
 - test-shapes, --rounds 5 --baseline (main before this work), import 4.58 s: text search
   0.418 s, 0.092x, 104 MB (baseline 5.73 s, 1.21x, 906 MB); with no export (torch) 5.64 s,
   1.18x, 907 MB; with the watch running 0.107 s, 0.022x, 41 MB; rescan 0.053x.
+- test-shapes, --rounds 5 --baseline (main before doctor's kept probe), import 7.91 s:
+  doctor 0.418 s, 0.053x, 44 MB (baseline 8.25 s, 1.035x, 879 MB).
 - --random-weights-of ViT-B-32 --rounds 3, import 7.01 s: text search 1.22 s, 0.167x,
   258 MB; with no export (torch) 10.5 s, 1.42x, 1922 MB; with the watch running 0.152 s.
 """
@@ -74,6 +76,7 @@ def commands(photos: Path) -> dict[str, list[str]]:
         "index (nothing changed)": [*photoclip, "index", str(photos)],
         "status": [*photoclip, "status"],
         "tags list": [*photoclip, "tags", "list"],
+        "doctor": [*photoclip, "doctor"],
         # The ONNX path where the checkout has one (this one: the export is made below).
         "search (text)": [*photoclip, *SEARCH],
     }

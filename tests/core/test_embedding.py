@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -171,3 +172,21 @@ def test_the_letterbox_pads_with_the_photo_s_own_mean_colour(tiny_encoder: Any) 
     assert padded.shape == (3, *tiny_encoder.input_size)
     grey = tiny_encoder.prepare(Image.new("L", (90, 30), 128))  # any mode: RGB first
     assert grey.shape == padded.shape and float(grey.std(dim=(1, 2)).max()) < 1e-5  # bands too
+
+
+def test_load_encoder_keeps_its_device_probe_beside_the_weights_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """For `photoclip doctor`, which reads it without torch; the text export, which asks
+    for the CPU whatever the settings say, keeps none."""
+    from photoclip.core.device import load_probe
+    from photoclip.core.embedding import load_encoder
+    from photoclip.core.profiles import resolve_profile
+
+    profile = resolve_profile("test-shapes")
+    load_encoder(profile, device="cpu", cache=tmp_path / "export" / "weights", keep_probe=False)
+    assert load_probe(tmp_path / "export") is None
+    encoder = load_encoder(profile, device="auto", cache=tmp_path / "cache" / "weights")
+    kept = load_probe(tmp_path / "cache")
+    assert kept is not None and kept.requested == "auto" and kept.device == encoder.device
+    assert kept.torch == torch.__version__ and encoder.device in kept.works

@@ -257,5 +257,36 @@ def test_start_export_runs_once_per_model(
     assert not start_export(profile, tmp_path)  # failed before: not tried at every load
 
 
+def test_a_frozen_app_exports_by_running_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A frozen app has no `python -m`: it used to make no export at all."""
+    import subprocess
+    import sys
+
+    from photoclip.core.internal import FLAG
+
+    started: list[list[str]] = []
+
+    class Child:
+        pid = os.getpid()
+
+        def __init__(self, command: list[str], **_: Any) -> None:
+            started.append(command)
+
+    monkeypatch.setenv(EXPORT_ENV, "1")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(subprocess, "Popen", Child)
+    assert start_export(resolve_profile("test-shapes"), tmp_path)
+    assert started == [[sys.executable, FLAG, "text-export", "test-shapes", str(tmp_path)]]
+
+
+def test_the_export_command_asks_for_its_two_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+    from photoclip.core.textexport import main
+
+    assert main(["test-shapes"]) == 2
+    assert "PROFILE CACHE" in capsys.readouterr().err
+
+
 def test_start_export_skips_random_weights(tiny_encoder: LocalEncoder, tmp_path: Path) -> None:
     assert not start_export(tiny_encoder.profile, tmp_path)

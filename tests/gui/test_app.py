@@ -143,3 +143,18 @@ def test_the_window_process_indexes_and_searches_without_importing_torch(tmp_pat
     assert result["left"] == []
     with pytest.raises(ProcessLookupError):
         os.kill(result["children"][0], 0)
+
+
+def test_the_self_test_starts_no_text_export(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its cache folder is deleted when it ends; an export would outlive it, for nothing."""
+    from photoclip.core.textexport import EXPORT_ENV
+    from photoclip.gui import selftest
+
+    for name in ("PHOTOCLIP_DATA_DIR", "PHOTOCLIP_CACHE_DIR", "PHOTOCLIP_MODEL"):
+        monkeypatch.setenv(name, "restored after the test")
+    monkeypatch.setenv(EXPORT_ENV, "1")
+    seen: list[str | None] = []
+    monkeypatch.setattr(
+        selftest, "_run", lambda photos: seen.append(os.environ.get(EXPORT_ENV)) or ("x", 6)
+    )
+    assert selftest.self_test() == 0 and seen == ["0"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from installer import bundle
-from photoclip.core import categories, profiles
+from photoclip.core import categories, internal, profiles
 
 PACKAGE_PARENT = Path(categories.__file__).resolve().parents[2]
 
@@ -78,6 +78,7 @@ def test_modules_torch_imports_on_load_are_not_excluded():
 
 def test_excluded_modules_are_not_ones_photoclip_imports():
     ours = {"photoclip.core", "photoclip.cli", "open_clip", "torch", "PySide6.QtWidgets"}
+    ours |= {"onnxruntime", "onnx", "onnxscript"}  # the text export: made, and used
     assert not ours & set(bundle.EXCLUDES)
     assert "photoclip.synthetic.scenes" not in bundle.EXCLUDES  # the self-test draws scenes
 
@@ -126,4 +127,61 @@ def test_launcher_lets_a_frozen_model_process_start_before_the_app_is_imported()
     (and exit) before the window's modules are imported."""
     source = bundle.launcher_source("photoclip.gui.app:main")
     assert source.index("multiprocessing.freeze_support()") < source.index("import main")
+    assert source.index("run_internal(sys.argv[1:])") < source.index("import main")
     assert "if __name__ == '__main__':" in source
+
+
+def test_the_internal_commands_and_what_the_text_export_needs_are_bundled():
+    """Nothing imports them by name at the top of a module, so PyInstaller must be told."""
+    wanted = {*internal.COMMANDS.values(), "onnxruntime", "onnx", "onnxscript"}
+    assert wanted <= set(bundle.HIDDEN_IMPORTS)
+    assert not wanted & set(bundle.EXCLUDES)
+
+
+def test_launcher_runs_an_internal_command_instead_of_the_app(tmp_path):
+    (tmp_path / "fakeapp.py").write_text("def main():\n    print('ran')\n    return 3\n")
+    launcher = tmp_path / "launcher.py"
+    launcher.write_text(bundle.launcher_source("fakeapp:main"))
+    done = subprocess.run(
+        [sys.executable, str(launcher), internal.FLAG, "no-such-command"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert "no internal command 'no-such-command'" in done.stderr
+
+
+#: Runs the launcher as the frozen app runs it, then says whether the window's code loaded.
+AS_THE_APP = """
+import runpy, sys
+sys.frozen = True
+sys.argv = sys.argv[1:]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit as exit:
+    code = exit.code
+print({"code": code, "gui": [m for m in ("PySide6", "photoclip.gui.app") if m in sys.modules]})
+"""
+
+
+@pytest.mark.slow
+def test_the_frozen_apps_text_export_runs_without_the_window(tmp_path):
+    """The command textexport.start_export gives a frozen app, run through the launcher of
+    the real window's entry point: the export is made, and no Qt is imported."""
+    from photoclip.core.profiles import resolve_profile
+    from photoclip.core.textexport import export_paths
+
+    launcher = tmp_path / "launcher.py"
+    launcher.write_text(bundle.launcher_source(bundle.gui_entry()))
+    cache = tmp_path / "cache"
+    args = [internal.FLAG, "text-export", "test-shapes", str(cache)]
+    done = subprocess.run(
+        [sys.executable, "-c", AS_THE_APP, str(launcher), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "QT_QPA_PLATFORM": "none"},  # a window that starts fails at once
+    )
+    assert done.stdout.strip().endswith("{'code': 0, 'gui': []}"), done.stderr[-2000:]
+    assert export_paths(cache, resolve_profile("test-shapes").key)[1].is_file()

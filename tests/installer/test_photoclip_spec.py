@@ -90,3 +90,9 @@ def test_windows_gets_an_ico_and_a_version_resource_other_platforms_none(
         assert "PhotoClip.exe" in Path(exe["version"]).read_text(encoding="utf-8")
     else:
         assert exe["icon"] is None and exe["version"] is None
+
+
+def test_onnxscript_is_collected_with_its_source(tmp_path, monkeypatch):
+    """It compiles torch.onnx's operators from their source when the text export runs."""
+    spec = run_spec(tmp_path, monkeypatch)
+    assert spec.Analysis.kwargs["module_collection_mode"]["onnxscript"] == "pyz+py"
