@@ -24,6 +24,7 @@ from photoclip.core.device import probe_device
 from photoclip.core.errors import ModelError
 from photoclip.core.profiles import LETTERBOX, MODEL_CONFIG_DIR, ModelProfile
 from photoclip.core.texttower import TrimmedText
+from photoclip.core.towers import BOTH, IMAGE, TEXT
 from photoclip.core.weights import Progress, ensure_weights, pretrained_config
 
 if TYPE_CHECKING:
@@ -96,6 +97,8 @@ class LocalEncoder:
     logit_scale: float = 100.0
     #: Images go in channels-last (NHWC) memory, which conv towers run faster on.
     channels_last: bool = False
+    #: The towers the model holds (photoclip.core.towers): IMAGE, TEXT or both.
+    towers: frozenset[str] = BOTH
 
     @property
     def model_key(self) -> str:
@@ -107,6 +110,7 @@ class LocalEncoder:
 
     def prepare(self, image: Image.Image) -> torch.Tensor:
         """The eval transform, in the decoding threads: the model's thread only infers."""
+        self._require(IMAGE)
         return self.preprocess(image)
 
     def encode_prepared(self, prepared: Sequence[torch.Tensor]) -> np.ndarray:
@@ -118,6 +122,7 @@ class LocalEncoder:
         """Embed a batch of preprocessed images (N, C, H, W)."""
         import torch
 
+        self._require(IMAGE)
         with torch.inference_mode():
             batch = batch.to(self.device, dtype=self._dtype(), non_blocking=True)
             if self.channels_last:
@@ -131,6 +136,7 @@ class LocalEncoder:
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         import torch
 
+        self._require(TEXT)
         with torch.inference_mode():
             tokens = self.tokenizer(list(texts)).to(self.device)
             features = self.text_tower.encode_text(tokens, normalize=True)
@@ -139,6 +145,7 @@ class LocalEncoder:
     def embed_prompts(self, classnames: Sequence[str], templates: Sequence[str]) -> np.ndarray:
         import open_clip
 
+        self._require(TEXT)
         weights = open_clip.build_zero_shot_classifier(
             self.text_tower, self.tokenizer, list(classnames), list(templates), device=self.device
         )
@@ -153,7 +160,13 @@ class LocalEncoder:
         """Nothing to stop: the model goes with the last reference."""
 
     def _dtype(self) -> torch.dtype:
-        return next(self.model.parameters()).dtype
+        return next(self.model.visual.parameters()).dtype
+
+    def _require(self, tower: str) -> None:
+        if tower not in self.towers:
+            raise ModelError(
+                f"This copy of {self.profile.name} was built without its {tower} tower."
+            )
 
 
 class TextSide(Protocol):
@@ -265,6 +278,88 @@ class LazyEncoder:
             self._encoder.close()
 
 
+class ImageFirst:
+    """An `Encoder` over a model built with its image tower alone (photoclip.core.towers):
+    indexing's. The text tower's weights (250 MB of ViT-B-32's 600) are in memory only
+    while a text is embedded: the few texts an indexing run asks for (a label's first
+    vectors, for tagging the photos it adds) go to a text side that `open_text` makes
+    for each request (the ONNX export, else a model with its text tower alone), dropped
+    once it has answered. Each request pays that build; label vectors are cached, so
+    there are few."""
+
+    def __init__(self, image: LocalEncoder, open_text: Callable[[], TextSide]) -> None:
+        self.image, self._open_text = image, open_text
+        self.profile, self.device, self.dim = image.profile, image.device, image.dim
+        self.input_size, self.logit_scale = image.input_size, image.logit_scale
+        self.open_clip_version = image.open_clip_version
+
+    @property
+    def model_key(self) -> str:
+        return self.image.model_key
+
+    @property
+    def alive(self) -> bool:
+        return self.image.alive
+
+    def prepare(self, image: Image.Image) -> Any:
+        return self.image.prepare(image)
+
+    def encode_prepared(self, prepared: Sequence[Any]) -> np.ndarray:
+        return self.image.encode_prepared(prepared)
+
+    def encode_pil(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return self.image.encode_pil(images)
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self._text().encode_texts(texts)
+
+    def embed_prompts(self, classnames: Sequence[str], templates: Sequence[str]) -> np.ndarray:
+        return self._text().embed_prompts(classnames, templates)
+
+    def close(self) -> None:
+        self.image.close()
+
+    def _text(self) -> TextSide:
+        text = self._open_text()
+        if text.model_key != self.model_key:  # (a loader given the wrong profile)
+            raise ModelError(f"The text side of {text.model_key} cannot serve {self.model_key}.")
+        return text
+
+
+class LazyText:
+    """A `TextSide` loaded on its first use and kept: `load` builds a model with its text
+    tower alone, for a one-shot command with no ONNX export (a label edit, a text search)."""
+
+    def __init__(self, profile: ModelProfile, load: Callable[[], Encoder]) -> None:
+        self.profile, self._load = profile, load
+        self._encoder: Encoder | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model_key(self) -> str:
+        return self.profile.key
+
+    @property
+    def dim(self) -> int:
+        return self._get().dim
+
+    @property
+    def logit_scale(self) -> float:
+        return self._get().logit_scale
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self._get().encode_texts(texts)
+
+    def embed_prompts(self, classnames: Sequence[str], templates: Sequence[str]) -> np.ndarray:
+        return self._get().embed_prompts(classnames, templates)
+
+    def _get(self) -> Encoder:
+        with self._lock:
+            if self._encoder is None:
+                self._encoder = self._load()
+            return self._encoder
+
+
 def register_model_configs() -> None:
     """Make PhotoClip's own architectures (test-shapes) known to open_clip, once."""
     import open_clip
@@ -279,8 +374,13 @@ def load_encoder(
     cache: Path | None = None,
     progress: Progress | None = None,
     threads: int | None = None,
+    towers: frozenset[str] = BOTH,
 ) -> LocalEncoder:
-    """Build the profile's model on the best working device (or the one asked for)."""
+    """Build the profile's model on the best working device (or the one asked for), with
+    both towers or only those in `towers` (photoclip.core.towers: indexing needs only the
+    image tower, a label edit only the text tower; the other never takes memory)."""
+    from photoclip.core import towers as building
+
     check_requirements(profile)
     # Weights first, before torch is imported: offline without them is known in seconds.
     weights = None if profile.random_weights else ensure_weights(profile, cache or Path(), progress)
@@ -296,9 +396,7 @@ def load_encoder(
     # fp16 halves memory and doubles speed on CUDA; CPUs here lack fast half/bf16 units.
     precision = "fp16" if device == "cuda" else "fp32"
     try:
-        model, _, preprocess = open_clip.create_model_and_transforms(
-            arch, device=device, precision=precision, **kwargs
-        )
+        model, preprocess = building.create(arch, towers, weights, device, precision, **kwargs)
     except (RuntimeError, AssertionError, ValueError, KeyError) as error:
         log.info("open_clip could not load %s: %r", profile.name, error)
         raise ModelError(
@@ -306,7 +404,7 @@ def load_encoder(
             f"{arch} ({error})."
         ) from error
     model.eval()
-    fused = fuse_for_inference(model)
+    fused = IMAGE in towers and fuse_for_inference(model)
     tokenizer = open_clip.get_tokenizer(arch)
     log.info("loaded %s%s", origin, " (fused, channels-last)" if fused else "")
     return LocalEncoder(
@@ -315,12 +413,13 @@ def load_encoder(
         model=model,
         preprocess=framed_transform(model, profile.framing, preprocess),
         tokenizer=tokenizer,
-        dim=_output_dim(model, tokenizer),
+        dim=_output_dim(model, tokenizer, towers),
         input_size=_input_size(model),
         open_clip_version=open_clip.__version__,
         origin=origin,
         logit_scale=_logit_scale(model),
         channels_last=fused,
+        towers=frozenset(towers),
     )
 
 
@@ -389,11 +488,9 @@ def _logit_scale(model: Any) -> float:
 
 def _create_kwargs(profile: ModelProfile, weights: Path | None) -> dict:
     # pretrained_text=False: text towers from the HF hub would otherwise download.
-    kwargs: dict[str, Any] = {"pretrained": None, "pretrained_text": False}
-    if weights is not None:
-        kwargs["pretrained"] = str(weights)
-        if profile.pretrained:
-            kwargs.update(_preprocess_overrides(pretrained_config(profile)))
+    kwargs: dict[str, Any] = {"pretrained_text": False}
+    if weights is not None and profile.pretrained:
+        kwargs.update(_preprocess_overrides(pretrained_config(profile)))
     # The profile's framing (profiles.FRAMING: the whole photo, not its centre square)
     # through open_clip's own eval transform, so the draft decode has one transform to match.
     kwargs["image_resize_mode"] = RESIZE_MODES[profile.framing]
@@ -454,14 +551,24 @@ def _preprocess_overrides(config: dict[str, Any]) -> dict[str, Any]:
     return {arg: config[key] for key, arg in mapping.items() if key in config}
 
 
-def _output_dim(model: Any, tokenizer: Any) -> int:
-    """The shared space's size, probed on the text side: a text-only search never runs
-    the image tower (both towers end in the same space)."""
+def _output_dim(model: Any, tokenizer: Any, towers: frozenset[str]) -> int:
+    """The shared space's size, probed on the text side when the model has it (cheaper),
+    else on one blank image (both towers end in the same space)."""
     import torch
 
     with torch.inference_mode():
-        probe = tokenizer(["a"]).to(next(model.parameters()).device)
-        return int(TrimmedText(model).encode_text(probe).shape[-1])
+        if TEXT in towers:
+            probe = tokenizer(["a"]).to(_device_of(model))
+            return int(TrimmedText(model).encode_text(probe).shape[-1])
+        parameter = next(model.visual.parameters())
+        size = _input_size(model)
+        blank = torch.zeros(1, 3, *size, device=parameter.device, dtype=parameter.dtype)
+        return int(model.encode_image(blank).shape[-1])
+
+
+def _device_of(model: Any) -> Any:
+    """The device of the model's weights (the first one not left on the meta device)."""
+    return next(p.device for p in model.parameters() if not p.is_meta)
 
 
 def _input_size(model: Any) -> tuple[int, int]:
