@@ -281,17 +281,19 @@ class LazyEncoder:
 class ImageFirst:
     """An `Encoder` over a model built with its image tower alone (photoclip.core.towers):
     indexing's. The text tower's weights (250 MB of ViT-B-32's 600) are in memory only
-    while a text is embedded: the few texts an indexing run asks for (a label's first
-    vectors, for tagging the photos it adds) go to a text side that `open_text` makes
-    for each request (the ONNX export, else a model with its text tower alone), dropped
-    once it has answered. Each request pays that build; label vectors are cached, so
-    there are few."""
+    while texts are embedded: the few an indexing run asks for (a label's first vectors,
+    to tag the photos a batch added) go to a text side that `open_text` makes (the ONNX
+    export, else a model with its text tower alone). It is kept for the texts that follow
+    and dropped when images are embedded again; label vectors are cached, so a run builds
+    it rarely, and most runs never."""
 
     def __init__(self, image: LocalEncoder, open_text: Callable[[], TextSide]) -> None:
         self.image, self._open_text = image, open_text
         self.profile, self.device, self.dim = image.profile, image.device, image.dim
         self.input_size, self.logit_scale = image.input_size, image.logit_scale
         self.open_clip_version = image.open_clip_version
+        self._text_side: TextSide | None = None
+        self._lock = threading.Lock()
 
     @property
     def model_key(self) -> str:
@@ -301,14 +303,20 @@ class ImageFirst:
     def alive(self) -> bool:
         return self.image.alive
 
+    @property
+    def holds_text(self) -> bool:
+        """Whether a text side is in memory now."""
+        return self._text_side is not None
+
     def prepare(self, image: Image.Image) -> Any:
         return self.image.prepare(image)
 
     def encode_prepared(self, prepared: Sequence[Any]) -> np.ndarray:
+        self._text_side = None  # its memory is the batch's now
         return self.image.encode_prepared(prepared)
 
     def encode_pil(self, images: Sequence[Image.Image]) -> np.ndarray:
-        return self.image.encode_pil(images)
+        return self.encode_prepared([self.prepare(image) for image in images])
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         return self._text().encode_texts(texts)
@@ -317,13 +325,17 @@ class ImageFirst:
         return self._text().embed_prompts(classnames, templates)
 
     def close(self) -> None:
+        self._text_side = None
         self.image.close()
 
     def _text(self) -> TextSide:
-        text = self._open_text()
-        if text.model_key != self.model_key:  # (a loader given the wrong profile)
-            raise ModelError(f"The text side of {text.model_key} cannot serve {self.model_key}.")
-        return text
+        with self._lock:
+            if self._text_side is None:
+                text = self._open_text()
+                if text.model_key != self.model_key:  # (a loader given another profile)
+                    raise ModelError(f"{text.model_key} cannot embed texts for {self.model_key}.")
+                self._text_side = text
+            return self._text_side
 
 
 class LazyText:

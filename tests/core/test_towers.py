@@ -147,7 +147,7 @@ def test_random_weights_build_whole_then_drop_the_other_tower(tiny_arch: str) ->
     assert meta_towers(model) == {TEXT}
 
 
-def test_image_first_embeds_texts_with_a_side_built_per_request(
+def test_image_first_keeps_a_text_side_only_between_image_batches(
     tiny_arch: str, weights: Path, full: LocalEncoder, images: torch.Tensor
 ) -> None:
     opened: list[LocalEncoder] = []
@@ -168,7 +168,11 @@ def test_image_first_embeds_texts_with_a_side_built_per_request(
     assert opened == []  # images, and what the encoder says of itself, need no text tower
     np.testing.assert_allclose(both.encode_texts(TEXTS), full.encode_texts(TEXTS), atol=1e-6)
     both.embed_prompts(["dog"], ["a photo of a {}."])
-    assert len(opened) == 2  # one each, none kept
+    assert len(opened) == 1 and both.holds_text  # kept for the texts that follow
+    both.encode_prepared(list(images))
+    assert not both.holds_text  # dropped when images come again
+    both.encode_texts(TEXTS[:1])
+    assert len(opened) == 2
 
 
 def test_lazy_text_loads_once_on_first_use(
