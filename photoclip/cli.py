@@ -994,13 +994,16 @@ def _lazy_encoder(
     library: Any, profile_name: str | None, device: str | None, settings: Settings
 ) -> Any:
     """The profile's encoder, built only when a photo needs embedding (torch and the model
-    cost seconds; a rescan that finds nothing new needs neither)."""
-    from photoclip.core.embedding import LazyEncoder
+    cost seconds; a rescan that finds nothing new needs neither), and then while the
+    first photos are decoded (the hint: its input size and vector size, read without
+    torch)."""
+    from photoclip.core.embedding import LazyEncoder, model_hint
     from photoclip.core.profiles import resolve_profile
 
     profile = resolve_profile(profile_name)
     load = partial(_image_first, profile_name, device, settings)
-    return LazyEncoder(profile, load, library.catalog.model(profile.key))
+    record = library.catalog.model(profile.key)
+    return LazyEncoder(profile, load, record, hint=model_hint(profile))
 
 
 def _weights_folder(locations: Locations) -> Path:

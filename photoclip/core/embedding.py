@@ -10,6 +10,7 @@ and the CLI's --help and the GUI's first paint never wait for them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -186,6 +187,56 @@ class TextSide(Protocol):
     def embed_prompts(self, classnames: Sequence[str], templates: Sequence[str]) -> np.ndarray: ...
 
 
+@dataclass(frozen=True)
+class ModelHint:
+    """What a model will say of itself, known from its open_clip config file without
+    importing torch (`model_hint`): the indexer registers the model and starts decoding
+    photos while the model is still being built."""
+
+    input_size: tuple[int, int]
+    dim: int
+    open_clip_version: str
+
+
+def model_hint(profile: ModelProfile) -> ModelHint | None:
+    """The profile's hint, from open_clip's (or PhotoClip's) JSON config of its
+    architecture; None when there is none to read (an architecture known only from a
+    weights file, one registered at run time)."""
+    import importlib.metadata
+    import json
+
+    found = _config_file(profile.arch) if profile.arch else None
+    if found is None:
+        return None
+    try:
+        config = json.loads(found.read_text(encoding="utf-8"))
+        size = config["vision_cfg"]["image_size"]
+        height, width = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+        version = importlib.metadata.version("open_clip_torch")
+        return ModelHint((int(height), int(width)), int(config["embed_dim"]), version)
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
+        log.info("no hint for %s from %s: %r", profile.arch, found, error)
+        return None
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _config_file(arch: str) -> Path | None:
+    import importlib.util
+
+    spec = importlib.util.find_spec("open_clip")  # finds the package, imports nothing
+    folders = [MODEL_CONFIG_DIR]
+    folders += [Path(p) / "model_configs" for p in (spec and spec.submodule_search_locations) or []]
+    return next((f / f"{arch}.json" for f in folders if (f / f"{arch}.json").is_file()), None)
+
+
+@dataclass(frozen=True)
+class Unprepared:
+    """A decoded image whose model transform waits for the model (`LazyEncoder.prepare`)."""
+
+    image: Image.Image
+
+
 class LazyEncoder:
     """An `Encoder` whose model is built by `load` on the first call that needs it.
 
@@ -194,7 +245,12 @@ class LazyEncoder:
     stored come from the catalog's `record` of them. Given a `text` side of the same model
     (its ONNX export), texts never build the model either: a text search or a label edit
     then needs no torch. Safe to share between threads (the indexer's decoding threads ask
-    for `input_size` and `prepare`); one of them builds."""
+    for `input_size` and `prepare`); one of them builds.
+
+    Given a `hint` (`model_hint`), photos are decoded while the model is built: the first
+    `prepare` starts building it in a thread of its own and hands back the decoded image
+    (`Unprepared`), which `encode_prepared` transforms once the model is there. Start-up
+    to the first decoded photo then no longer waits for torch's import and the build."""
 
     def __init__(
         self,
@@ -202,14 +258,17 @@ class LazyEncoder:
         load: Callable[[], Encoder],
         record: ModelRecord | None = None,
         text: TextSide | None = None,
+        hint: ModelHint | None = None,
     ) -> None:
         self.profile = profile
         self._load = load
         self._record = record if record is not None and record.key == profile.key else None
         self._text = text if text is not None and text.model_key == profile.key else None
+        self._hint = hint
         self._encoder: Encoder | None = None
         self._failure: Exception | None = None
         self._lock = threading.Lock()
+        self._building: threading.Thread | None = None
 
     @property
     def loaded(self) -> bool:
@@ -222,11 +281,40 @@ class LazyEncoder:
                 raise self._failure  # once: threads behind the first must not retry a download
             if self._encoder is None:
                 try:
-                    self._encoder = self._load()
+                    self._encoder = self._checked(self._load())
                 except Exception as error:
                     self._failure = error
                     raise
             return self._encoder
+
+    def _checked(self, encoder: Encoder) -> Encoder:
+        """The model as its hint said, or a ModelError (vectors were registered by it)."""
+        hint = self._hint
+        if hint is None:
+            return encoder
+        said = (hint.input_size, hint.dim, hint.open_clip_version)
+        built = (tuple(encoder.input_size), encoder.dim, encoder.open_clip_version)
+        if said != built:
+            encoder.close()
+            raise ModelError(
+                f"The model {self.profile.name} is not as its configuration said "
+                f"(input, size, open_clip: {built}, not {said}). Report this, please."
+            )
+        return encoder
+
+    def _build_in_background(self) -> None:
+        """Start `get` in a thread of its own, once (its failure is kept for `get`)."""
+        with self._lock:
+            if self._building is not None or self._encoder is not None:
+                return
+            self._building = threading.Thread(
+                target=self._build_quietly, name="model-build", daemon=True
+            )
+            self._building.start()
+
+    def _build_quietly(self) -> None:
+        with contextlib.suppress(Exception):  # kept in _failure; `get` raises it
+            self.get()
 
     @property
     def model_key(self) -> str:
@@ -236,11 +324,17 @@ class LazyEncoder:
     def dim(self) -> int:
         if self._record:
             return self._record.dim
+        if self._hint and self._encoder is None:
+            return self._hint.dim
         return self._text.dim if self._text else self.get().dim
 
     @property
     def open_clip_version(self) -> str:
-        return self._record.open_clip_version if self._record else self.get().open_clip_version
+        if self._record:
+            return self._record.open_clip_version
+        if self._hint and self._encoder is None:
+            return self._hint.open_clip_version
+        return self.get().open_clip_version
 
     @property
     def device(self) -> str:
@@ -248,6 +342,8 @@ class LazyEncoder:
 
     @property
     def input_size(self) -> tuple[int, int]:
+        if self._hint and self._encoder is None:
+            return self._hint.input_size
         return self.get().input_size
 
     @property
@@ -256,13 +352,20 @@ class LazyEncoder:
 
     @property
     def alive(self) -> bool:
-        return self._encoder is None or self._encoder.alive
+        """False once its model died, or could not be built (the indexer then stops)."""
+        return self._failure is None and (self._encoder is None or self._encoder.alive)
 
     def prepare(self, image: Image.Image) -> Any:
+        if self._hint and self._encoder is None and self._failure is None:
+            self._build_in_background()
+            return Unprepared(image)
         return self.get().prepare(image)
 
     def encode_prepared(self, prepared: Sequence[Any]) -> np.ndarray:
-        return self.get().encode_prepared(prepared)
+        encoder = self.get()
+        return encoder.encode_prepared(
+            [encoder.prepare(p.image) if isinstance(p, Unprepared) else p for p in prepared]
+        )
 
     def encode_pil(self, images: Sequence[Image.Image]) -> np.ndarray:
         return self.get().encode_pil(images)
