@@ -935,7 +935,7 @@ def _load_encoder(
 
 def _image_first(profile_name: str | None, device: str | None, settings: Settings) -> Any:
     """Indexing's model: the image tower alone; texts (auto-tagging's new labels) from
-    the text export or a text tower built for the request and dropped after it."""
+    the text export or a text tower built when they come (embedding.ImageFirst)."""
     from photoclip.core.embedding import ImageFirst
     from photoclip.core.towers import IMAGE
 

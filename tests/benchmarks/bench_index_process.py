@@ -66,16 +66,17 @@ def make_camera_photos(folder: Path, count: int, source: Path) -> None:
     subprocess.run([sys.executable, "-c", script, *arguments], check=True)
 
 
-def make_weights(path: Path) -> None:
-    """ViT-B-32, random weights (seeded), as a user's checkpoint file."""
+def make_weights(path: Path, arch: str = "ViT-B-32") -> None:
+    """Random weights (seeded), as a user's checkpoint file."""
     script = (
         "import torch, open_clip, sys\n"
         "from safetensors.torch import save_file\n"
         "torch.manual_seed(0)\n"
-        "m = open_clip.create_model('ViT-B-32', pretrained=None)\n"
+        "m = open_clip.create_model(sys.argv[2], pretrained=None)\n"
         "save_file({k: v.contiguous() for k, v in m.state_dict().items()}, sys.argv[1])\n"
     )
-    subprocess.run([sys.executable, "-c", script, str(path)], check=True, capture_output=True)
+    command = [sys.executable, "-c", script, str(path), arch]
+    subprocess.run(command, check=True, capture_output=True)
 
 
 def run(tree: Path, argv: list[str], env: dict[str, str], work: Path) -> dict[str, float]:
