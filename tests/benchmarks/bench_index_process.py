@@ -88,7 +88,10 @@ def run(tree: Path, argv: list[str], env: dict[str, str], work: Path) -> dict[st
     # process: a child forked from this one would count this one's pages in its peak.
     command = ["/usr/bin/time", "-f", "maxrss_kb=%M", sys.executable, "-c", PROBE, *argv]
     start = time.monotonic()
-    done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # cwd: `python -c` puts the working folder first on sys.path, before PYTHONPATH.
+    done = subprocess.run(
+        command, env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     wall = time.monotonic() - start
     errors = done.stderr.decode(errors="replace")
     if done.returncode != 0:
