@@ -927,9 +927,16 @@ def _open_library(locations: Locations) -> Any:
     return Library.open(locations)
 
 
-def _load_encoder(profile_name: str | None, device: str | None, settings: Settings) -> Any:
+def _load_encoder(
+    profile_name: str | None,
+    device: str | None,
+    settings: Settings,
+    towers: frozenset[str] | None = None,
+) -> Any:
+    """The profile's model with both towers, or only `towers` (photoclip.core.towers)."""
     from photoclip.core.embedding import load_encoder
     from photoclip.core.profiles import resolve_profile
+    from photoclip.core.towers import BOTH
 
     profile = resolve_profile(profile_name)
     locations, _ = _environment()
@@ -940,9 +947,29 @@ def _load_encoder(profile_name: str | None, device: str | None, settings: Settin
             cache=_weights_folder(locations),
             progress=bar.advance,
             threads=settings.threads or None,
+            towers=towers or BOTH,
         )
-    _loaded_profiles.append(profile)
+    if profile not in _loaded_profiles:
+        _loaded_profiles.append(profile)
     return encoder
+
+
+def _image_first(profile_name: str | None, device: str | None, settings: Settings) -> Any:
+    """Indexing's model: the image tower alone; texts (auto-tagging's new labels) from
+    the text export or a text tower built when they come (embedding.ImageFirst)."""
+    from photoclip.core.embedding import ImageFirst
+    from photoclip.core.towers import IMAGE
+
+    image = _load_encoder(profile_name, device, settings, frozenset({IMAGE}))
+    return ImageFirst(image, partial(_text_side, image.profile, device, settings))
+
+
+def _text_side(profile: Any, device: str | None, settings: Settings) -> Any:
+    from photoclip.core.textexport import open_export
+    from photoclip.core.towers import TEXT
+
+    text = open_export(Locations.from_environment().cache, profile.key)
+    return text or _load_encoder(profile.name, device, settings, frozenset({TEXT}))
 
 
 #: Profiles this command loaded with torch: their text towers are exported when it ends.
@@ -964,31 +991,40 @@ def _export_loaded_models() -> None:
 def _text_first_encoder(record: Any, settings: Settings) -> Any:
     """The library's model, loaded with torch only for what its ONNX text export (if it
     has a usable one) cannot do: a text search or a label edit then imports no torch."""
-    from photoclip.core.embedding import LazyEncoder
+    from photoclip.core.embedding import LazyEncoder, LazyText
     from photoclip.core.errors import ModelError
     from photoclip.core.profiles import resolve_profile
     from photoclip.core.textexport import open_export
+    from photoclip.core.towers import IMAGE, TEXT
 
-    load = cache(partial(_load_encoder, record.profile, settings.device, settings))
+    def loader(towers: frozenset[str]) -> Callable[[], Any]:
+        return cache(partial(_load_encoder, record.profile, settings.device, settings, towers))
+
     try:
         profile = resolve_profile(record.profile)
     except ModelError:  # loading says why, in the user's words
-        return load()
-    text = open_export(Locations.from_environment().cache, record.key)
-    return LazyEncoder(profile, load, record, text=text)
+        return loader(frozenset({IMAGE}))()
+    # Without an export, torch builds the text tower alone; an image term builds the
+    # image tower alone.
+    text: Any = open_export(Locations.from_environment().cache, record.key)
+    text = text or LazyText(profile, loader(frozenset({TEXT})))
+    return LazyEncoder(profile, loader(frozenset({IMAGE})), record, text=text)
 
 
 def _lazy_encoder(
     library: Any, profile_name: str | None, device: str | None, settings: Settings
 ) -> Any:
     """The profile's encoder, built only when a photo needs embedding (torch and the model
-    cost seconds; a rescan that finds nothing new needs neither)."""
-    from photoclip.core.embedding import LazyEncoder
+    cost seconds; a rescan that finds nothing new needs neither), and then while the
+    first photos are decoded (the hint: its input size and vector size, read without
+    torch)."""
+    from photoclip.core.embedding import LazyEncoder, model_hint
     from photoclip.core.profiles import resolve_profile
 
     profile = resolve_profile(profile_name)
-    load = partial(_load_encoder, profile_name, device, settings)
-    return LazyEncoder(profile, load, library.catalog.model(profile.key))
+    load = partial(_image_first, profile_name, device, settings)
+    record = library.catalog.model(profile.key)
+    return LazyEncoder(profile, load, record, hint=model_hint(profile))
 
 
 def _weights_folder(locations: Locations) -> Path:

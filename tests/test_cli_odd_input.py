@@ -38,9 +38,9 @@ def _loads(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
     asked: list[str | None] = []
     real = cli._load_encoder
 
-    def load(profile: str | None, device: str | None, settings: Any) -> Any:
+    def load(profile: str | None, device: str | None, settings: Any, *towers: Any) -> Any:
         asked.append(profile)
-        return real(profile, device, settings)
+        return real(profile, device, settings, *towers)
 
     monkeypatch.setattr(cli, "_load_encoder", load)
     return asked

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.photos import make_photo
+
 pytestmark = pytest.mark.slow
 
 OFFLINE = (
@@ -23,6 +25,8 @@ EXCEPTION_NAME = re.compile(r"\b[A-Z][A-Za-z]*(Error|Exception)\b")
 
 
 def index_offline(folder: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    # A photo to embed: a folder with none needs no model, and so no weights (issue 17).
+    make_photo(folder / "photo.jpg", (200, 30, 30))
     environment = {k: v for k, v in os.environ.items() if k not in ("PHOTOCLIP_MODEL", *env)}
     environment.update({k: v for k, v in env.items() if v})
     started = time.monotonic()

@@ -79,8 +79,10 @@ def read_checkpoint(path: Path) -> Checkpoint:
     return Checkpoint(path, shapes, named, _embedded_config(path, meta))
 
 
-def _safetensors_header(path: Path) -> tuple[Shapes, dict[str, Any]]:
-    """safetensors: 8 bytes of header length, a JSON header, then the tensors' bytes."""
+def safetensors_header(path: Path) -> tuple[dict[str, Any], int]:
+    """safetensors: 8 bytes of header length, a JSON header (each tensor's dtype, shape and
+    data_offsets, counted from the end of the header), then the tensors' bytes. Returns
+    the header and where the tensors' bytes start."""
     size = path.stat().st_size
     with path.open("rb") as handle:
         start = handle.read(8)
@@ -94,6 +96,12 @@ def _safetensors_header(path: Path) -> tuple[Shapes, dict[str, Any]]:
             raise ModelError(_damaged(path, "its header is not readable")) from error
     if not isinstance(header, dict):
         raise ModelError(_damaged(path, "its header is not a list of tensors"))
+    return header, 8 + length
+
+
+def _safetensors_header(path: Path) -> tuple[Shapes, dict[str, Any]]:
+    header, data_start = safetensors_header(path)
+    size = path.stat().st_size
     meta = header.pop("__metadata__", None)
     meta = meta if isinstance(meta, dict) else {}
     try:
@@ -101,8 +109,8 @@ def _safetensors_header(path: Path) -> tuple[Shapes, dict[str, Any]]:
         shapes = {name: tuple(int(n) for n in entry["shape"]) for name, entry in header.items()}
     except (TypeError, KeyError, ValueError, IndexError, OverflowError) as error:
         raise ModelError(_damaged(path, "its list of tensors is not readable")) from error
-    if 8 + length + end > size:
-        missing = 8 + length + end - size
+    if data_start + end > size:
+        missing = data_start + end - size
         raise ModelError(_damaged(path, f"it ends {missing:,} bytes early"))
     return shapes, meta
 
@@ -174,16 +182,23 @@ def model_shapes(arch: str) -> Shapes:
     import open_clip
     import torch
 
-    quiet = _Quiet()  # open_clip warns on the root logger that the weights are random
+    with no_random_weights_warning(), torch.device("meta"):
+        model = open_clip.create_model(
+            arch, pretrained=None, load_weights=False, device="meta", pretrained_text=False
+        )
+    return normalised({k: tuple(v.shape) for k, v in model.state_dict().items()})
+
+
+@contextlib.contextmanager
+def no_random_weights_warning() -> Iterator[None]:
+    """open_clip warns on the root logger that a model built without `pretrained` has
+    random weights; said to the user of a model whose weights come right after, it is false."""
+    quiet = _Quiet()
     logging.getLogger().addFilter(quiet)
     try:
-        with torch.device("meta"):
-            model = open_clip.create_model(
-                arch, pretrained=None, load_weights=False, device="meta", pretrained_text=False
-            )
+        yield
     finally:
         logging.getLogger().removeFilter(quiet)
-    return normalised({k: tuple(v.shape) for k, v in model.state_dict().items()})
 
 
 class _Quiet(logging.Filter):

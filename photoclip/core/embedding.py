@@ -10,6 +10,7 @@ and the CLI's --help and the GUI's first paint never wait for them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ from photoclip.core.device import chosen, probe, save_probe
 from photoclip.core.errors import ModelError
 from photoclip.core.profiles import LETTERBOX, MODEL_CONFIG_DIR, ModelProfile
 from photoclip.core.texttower import TrimmedText
+from photoclip.core.towers import BOTH, IMAGE, TEXT
 from photoclip.core.weights import Progress, ensure_weights, pretrained_config
 
 if TYPE_CHECKING:
@@ -96,6 +98,8 @@ class LocalEncoder:
     logit_scale: float = 100.0
     #: Images go in channels-last (NHWC) memory, which conv towers run faster on.
     channels_last: bool = False
+    #: The towers the model holds (photoclip.core.towers): IMAGE, TEXT or both.
+    towers: frozenset[str] = BOTH
 
     @property
     def model_key(self) -> str:
@@ -107,6 +111,7 @@ class LocalEncoder:
 
     def prepare(self, image: Image.Image) -> torch.Tensor:
         """The eval transform, in the decoding threads: the model's thread only infers."""
+        self._require(IMAGE)
         return self.preprocess(image)
 
     def encode_prepared(self, prepared: Sequence[torch.Tensor]) -> np.ndarray:
@@ -118,6 +123,7 @@ class LocalEncoder:
         """Embed a batch of preprocessed images (N, C, H, W)."""
         import torch
 
+        self._require(IMAGE)
         with torch.inference_mode():
             batch = batch.to(self.device, dtype=self._dtype(), non_blocking=True)
             if self.channels_last:
@@ -131,6 +137,7 @@ class LocalEncoder:
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         import torch
 
+        self._require(TEXT)
         with torch.inference_mode():
             tokens = self.tokenizer(list(texts)).to(self.device)
             features = self.text_tower.encode_text(tokens, normalize=True)
@@ -139,6 +146,7 @@ class LocalEncoder:
     def embed_prompts(self, classnames: Sequence[str], templates: Sequence[str]) -> np.ndarray:
         import open_clip
 
+        self._require(TEXT)
         weights = open_clip.build_zero_shot_classifier(
             self.text_tower, self.tokenizer, list(classnames), list(templates), device=self.device
         )
@@ -153,7 +161,13 @@ class LocalEncoder:
         """Nothing to stop: the model goes with the last reference."""
 
     def _dtype(self) -> torch.dtype:
-        return next(self.model.parameters()).dtype
+        return next(self.model.visual.parameters()).dtype
+
+    def _require(self, tower: str) -> None:
+        if tower not in self.towers:
+            raise ModelError(
+                f"This copy of {self.profile.name} was built without its {tower} tower."
+            )
 
 
 class TextSide(Protocol):
@@ -173,6 +187,56 @@ class TextSide(Protocol):
     def embed_prompts(self, classnames: Sequence[str], templates: Sequence[str]) -> np.ndarray: ...
 
 
+@dataclass(frozen=True)
+class ModelHint:
+    """What a model will say of itself, known from its open_clip config file without
+    importing torch (`model_hint`): the indexer registers the model and starts decoding
+    photos while the model is still being built."""
+
+    input_size: tuple[int, int]
+    dim: int
+    open_clip_version: str
+
+
+def model_hint(profile: ModelProfile) -> ModelHint | None:
+    """The profile's hint, from open_clip's (or PhotoClip's) JSON config of its
+    architecture; None when there is none to read (an architecture known only from a
+    weights file, one registered at run time)."""
+    import importlib.metadata
+    import json
+
+    found = _config_file(profile.arch) if profile.arch else None
+    if found is None:
+        return None
+    try:
+        config = json.loads(found.read_text(encoding="utf-8"))
+        size = config["vision_cfg"]["image_size"]
+        height, width = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+        version = importlib.metadata.version("open_clip_torch")
+        return ModelHint((int(height), int(width)), int(config["embed_dim"]), version)
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
+        log.info("no hint for %s from %s: %r", profile.arch, found, error)
+        return None
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _config_file(arch: str) -> Path | None:
+    import importlib.util
+
+    spec = importlib.util.find_spec("open_clip")  # finds the package, imports nothing
+    folders = [MODEL_CONFIG_DIR]
+    folders += [Path(p) / "model_configs" for p in (spec and spec.submodule_search_locations) or []]
+    return next((f / f"{arch}.json" for f in folders if (f / f"{arch}.json").is_file()), None)
+
+
+@dataclass(frozen=True)
+class Unprepared:
+    """A decoded image whose model transform waits for the model (`LazyEncoder.prepare`)."""
+
+    image: Image.Image
+
+
 class LazyEncoder:
     """An `Encoder` whose model is built by `load` on the first call that needs it.
 
@@ -181,7 +245,12 @@ class LazyEncoder:
     stored come from the catalog's `record` of them. Given a `text` side of the same model
     (its ONNX export), texts never build the model either: a text search or a label edit
     then needs no torch. Safe to share between threads (the indexer's decoding threads ask
-    for `input_size` and `prepare`); one of them builds."""
+    for `input_size` and `prepare`); one of them builds.
+
+    Given a `hint` (`model_hint`), photos are decoded while the model is built: the first
+    `prepare` starts building it in a thread of its own and hands back the decoded image
+    (`Unprepared`), which `encode_prepared` transforms once the model is there. Start-up
+    to the first decoded photo then no longer waits for torch's import and the build."""
 
     def __init__(
         self,
@@ -189,14 +258,17 @@ class LazyEncoder:
         load: Callable[[], Encoder],
         record: ModelRecord | None = None,
         text: TextSide | None = None,
+        hint: ModelHint | None = None,
     ) -> None:
         self.profile = profile
         self._load = load
         self._record = record if record is not None and record.key == profile.key else None
         self._text = text if text is not None and text.model_key == profile.key else None
+        self._hint = hint
         self._encoder: Encoder | None = None
         self._failure: Exception | None = None
         self._lock = threading.Lock()
+        self._building: threading.Thread | None = None
 
     @property
     def loaded(self) -> bool:
@@ -209,11 +281,40 @@ class LazyEncoder:
                 raise self._failure  # once: threads behind the first must not retry a download
             if self._encoder is None:
                 try:
-                    self._encoder = self._load()
+                    self._encoder = self._checked(self._load())
                 except Exception as error:
                     self._failure = error
                     raise
             return self._encoder
+
+    def _checked(self, encoder: Encoder) -> Encoder:
+        """The model as its hint said, or a ModelError (vectors were registered by it)."""
+        hint = self._hint
+        if hint is None:
+            return encoder
+        said = (hint.input_size, hint.dim, hint.open_clip_version)
+        built = (tuple(encoder.input_size), encoder.dim, encoder.open_clip_version)
+        if said != built:
+            encoder.close()
+            raise ModelError(
+                f"The model {self.profile.name} is not as its configuration said "
+                f"(input, size, open_clip: {built}, not {said}). Report this, please."
+            )
+        return encoder
+
+    def _build_in_background(self) -> None:
+        """Start `get` in a thread of its own, once (its failure is kept for `get`)."""
+        with self._lock:
+            if self._building is not None or self._encoder is not None:
+                return
+            self._building = threading.Thread(
+                target=self._build_quietly, name="model-build", daemon=True
+            )
+            self._building.start()
+
+    def _build_quietly(self) -> None:
+        with contextlib.suppress(Exception):  # kept in _failure; `get` raises it
+            self.get()
 
     @property
     def model_key(self) -> str:
@@ -223,11 +324,17 @@ class LazyEncoder:
     def dim(self) -> int:
         if self._record:
             return self._record.dim
+        if self._hint and self._encoder is None:
+            return self._hint.dim
         return self._text.dim if self._text else self.get().dim
 
     @property
     def open_clip_version(self) -> str:
-        return self._record.open_clip_version if self._record else self.get().open_clip_version
+        if self._record:
+            return self._record.open_clip_version
+        if self._hint and self._encoder is None:
+            return self._hint.open_clip_version
+        return self.get().open_clip_version
 
     @property
     def device(self) -> str:
@@ -235,6 +342,8 @@ class LazyEncoder:
 
     @property
     def input_size(self) -> tuple[int, int]:
+        if self._hint and self._encoder is None:
+            return self._hint.input_size
         return self.get().input_size
 
     @property
@@ -243,13 +352,20 @@ class LazyEncoder:
 
     @property
     def alive(self) -> bool:
-        return self._encoder is None or self._encoder.alive
+        """False once its model died, or could not be built (the indexer then stops)."""
+        return self._failure is None and (self._encoder is None or self._encoder.alive)
 
     def prepare(self, image: Image.Image) -> Any:
+        if self._hint and self._encoder is None and self._failure is None:
+            self._build_in_background()
+            return Unprepared(image)
         return self.get().prepare(image)
 
     def encode_prepared(self, prepared: Sequence[Any]) -> np.ndarray:
-        return self.get().encode_prepared(prepared)
+        encoder = self.get()
+        return encoder.encode_prepared(
+            [encoder.prepare(p.image) if isinstance(p, Unprepared) else p for p in prepared]
+        )
 
     def encode_pil(self, images: Sequence[Image.Image]) -> np.ndarray:
         return self.get().encode_pil(images)
@@ -263,6 +379,100 @@ class LazyEncoder:
     def close(self) -> None:
         if self._encoder is not None:
             self._encoder.close()
+
+
+class ImageFirst:
+    """An `Encoder` over a model built with its image tower alone (photoclip.core.towers):
+    indexing's. The text tower's weights (250 MB of ViT-B-32's 600) are in memory only
+    while texts are embedded: the few an indexing run asks for (a label's first vectors,
+    to tag the photos a batch added) go to a text side that `open_text` makes (the ONNX
+    export, else a model with its text tower alone). It is kept for the texts that follow
+    and dropped when images are embedded again; label vectors are cached, so a run builds
+    it rarely, and most runs never."""
+
+    def __init__(self, image: LocalEncoder, open_text: Callable[[], TextSide]) -> None:
+        self.image, self._open_text = image, open_text
+        self.profile, self.device, self.dim = image.profile, image.device, image.dim
+        self.input_size, self.logit_scale = image.input_size, image.logit_scale
+        self.open_clip_version = image.open_clip_version
+        self._text_side: TextSide | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model_key(self) -> str:
+        return self.image.model_key
+
+    @property
+    def alive(self) -> bool:
+        return self.image.alive
+
+    @property
+    def holds_text(self) -> bool:
+        """Whether a text side is in memory now."""
+        return self._text_side is not None
+
+    def prepare(self, image: Image.Image) -> Any:
+        return self.image.prepare(image)
+
+    def encode_prepared(self, prepared: Sequence[Any]) -> np.ndarray:
+        self._text_side = None  # its memory is the batch's now
+        return self.image.encode_prepared(prepared)
+
+    def encode_pil(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return self.encode_prepared([self.prepare(image) for image in images])
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self._text().encode_texts(texts)
+
+    def embed_prompts(self, classnames: Sequence[str], templates: Sequence[str]) -> np.ndarray:
+        return self._text().embed_prompts(classnames, templates)
+
+    def close(self) -> None:
+        self._text_side = None
+        self.image.close()
+
+    def _text(self) -> TextSide:
+        with self._lock:
+            if self._text_side is None:
+                text = self._open_text()
+                if text.model_key != self.model_key:  # (a loader given another profile)
+                    raise ModelError(f"{text.model_key} cannot embed texts for {self.model_key}.")
+                self._text_side = text
+            return self._text_side
+
+
+class LazyText:
+    """A `TextSide` loaded on its first use and kept: `load` builds a model with its text
+    tower alone, for a one-shot command with no ONNX export (a label edit, a text search)."""
+
+    def __init__(self, profile: ModelProfile, load: Callable[[], Encoder]) -> None:
+        self.profile, self._load = profile, load
+        self._encoder: Encoder | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model_key(self) -> str:
+        return self.profile.key
+
+    @property
+    def dim(self) -> int:
+        return self._get().dim
+
+    @property
+    def logit_scale(self) -> float:
+        return self._get().logit_scale
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self._get().encode_texts(texts)
+
+    def embed_prompts(self, classnames: Sequence[str], templates: Sequence[str]) -> np.ndarray:
+        return self._get().embed_prompts(classnames, templates)
+
+    def _get(self) -> Encoder:
+        with self._lock:
+            if self._encoder is None:
+                self._encoder = self._load()
+            return self._encoder
 
 
 def register_model_configs() -> None:
@@ -279,14 +489,19 @@ def load_encoder(
     cache: Path | None = None,
     progress: Progress | None = None,
     threads: int | None = None,
+    towers: frozenset[str] = BOTH,
     *,
     keep_probe: bool = True,
 ) -> LocalEncoder:
-    """Build the profile's model on the best working device (or the one asked for).
+    """Build the profile's model on the best working device (or the one asked for), with
+    both towers or only those in `towers` (photoclip.core.towers: indexing needs only the
+    image tower, a label edit only the text tower; the other never takes memory).
 
     The device probe is kept beside the weights folder, in the cache folder, for `photoclip
     doctor` (unless not `keep_probe`: a process that asks for the CPU whatever the settings
     say would hide what the user's own runs saw)."""
+    from photoclip.core import towers as building
+
     check_requirements(profile)
     # Weights first, before torch is imported: offline without them is known in seconds.
     weights = None if profile.random_weights else ensure_weights(profile, cache or Path(), progress)
@@ -305,9 +520,7 @@ def load_encoder(
     # fp16 halves memory and doubles speed on CUDA; CPUs here lack fast half/bf16 units.
     precision = "fp16" if device == "cuda" else "fp32"
     try:
-        model, _, preprocess = open_clip.create_model_and_transforms(
-            arch, device=device, precision=precision, **kwargs
-        )
+        model, preprocess = building.create(arch, towers, weights, device, precision, **kwargs)
     except (RuntimeError, AssertionError, ValueError, KeyError) as error:
         log.info("open_clip could not load %s: %r", profile.name, error)
         raise ModelError(
@@ -315,7 +528,7 @@ def load_encoder(
             f"{arch} ({error})."
         ) from error
     model.eval()
-    fused = fuse_for_inference(model)
+    fused = IMAGE in towers and fuse_for_inference(model)
     tokenizer = open_clip.get_tokenizer(arch)
     log.info("loaded %s%s", origin, " (fused, channels-last)" if fused else "")
     return LocalEncoder(
@@ -324,12 +537,13 @@ def load_encoder(
         model=model,
         preprocess=framed_transform(model, profile.framing, preprocess),
         tokenizer=tokenizer,
-        dim=_output_dim(model, tokenizer),
+        dim=_output_dim(model, tokenizer, towers),
         input_size=_input_size(model),
         open_clip_version=open_clip.__version__,
         origin=origin,
         logit_scale=_logit_scale(model),
         channels_last=fused,
+        towers=frozenset(towers),
     )
 
 
@@ -398,11 +612,9 @@ def _logit_scale(model: Any) -> float:
 
 def _create_kwargs(profile: ModelProfile, weights: Path | None) -> dict:
     # pretrained_text=False: text towers from the HF hub would otherwise download.
-    kwargs: dict[str, Any] = {"pretrained": None, "pretrained_text": False}
-    if weights is not None:
-        kwargs["pretrained"] = str(weights)
-        if profile.pretrained:
-            kwargs.update(_preprocess_overrides(pretrained_config(profile)))
+    kwargs: dict[str, Any] = {"pretrained_text": False}
+    if weights is not None and profile.pretrained:
+        kwargs.update(_preprocess_overrides(pretrained_config(profile)))
     # The profile's framing (profiles.FRAMING: the whole photo, not its centre square)
     # through open_clip's own eval transform, so the draft decode has one transform to match.
     kwargs["image_resize_mode"] = RESIZE_MODES[profile.framing]
@@ -463,14 +675,24 @@ def _preprocess_overrides(config: dict[str, Any]) -> dict[str, Any]:
     return {arg: config[key] for key, arg in mapping.items() if key in config}
 
 
-def _output_dim(model: Any, tokenizer: Any) -> int:
-    """The shared space's size, probed on the text side: a text-only search never runs
-    the image tower (both towers end in the same space)."""
+def _output_dim(model: Any, tokenizer: Any, towers: frozenset[str]) -> int:
+    """The shared space's size, probed on the text side when the model has it (cheaper),
+    else on one blank image (both towers end in the same space)."""
     import torch
 
     with torch.inference_mode():
-        probe = tokenizer(["a"]).to(next(model.parameters()).device)
-        return int(TrimmedText(model).encode_text(probe).shape[-1])
+        if TEXT in towers:
+            probe = tokenizer(["a"]).to(_device_of(model))
+            return int(TrimmedText(model).encode_text(probe).shape[-1])
+        parameter = next(model.visual.parameters())
+        size = _input_size(model)
+        blank = torch.zeros(1, 3, *size, device=parameter.device, dtype=parameter.dtype)
+        return int(model.encode_image(blank).shape[-1])
+
+
+def _device_of(model: Any) -> Any:
+    """The device of the model's weights (the first one not left on the meta device)."""
+    return next(p.device for p in model.parameters() if not p.is_meta)
 
 
 def _input_size(model: Any) -> tuple[int, int]:

@@ -420,6 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from photoclip.core.embedding import load_encoder
     from photoclip.core.logfile import start_log_file
     from photoclip.core.profiles import resolve_profile
+    from photoclip.core.towers import TEXT
 
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 2:
@@ -439,7 +440,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         onnx_file.parent.mkdir(parents=True, exist_ok=True)
         with _holding(_lock_path(onnx_file)):
-            encoder = load_encoder(profile, "cpu", cache / "weights", threads=1, keep_probe=False)
+            text_only = frozenset({TEXT})  # the image tower's weights never load
+            encoder = load_encoder(
+                profile, "cpu", cache / "weights", threads=1, towers=text_only, keep_probe=False
+            )
             export_text(encoder, cache)
     except Exception as error:  # any failure only means that torch answers
         log.warning("the text tower of %s was not exported: %s", profile.key, error,

@@ -190,3 +190,59 @@ def test_load_encoder_keeps_its_device_probe_beside_the_weights_folder(
     kept = load_probe(tmp_path / "cache")
     assert kept is not None and kept.requested == "auto" and kept.device == encoder.device
     assert kept.torch == torch.__version__ and encoder.device in kept.works
+
+
+# -- the hint: what a model will say of itself, read without torch ------------------------
+
+
+@pytest.mark.parametrize("name", ["fast", "small", "balanced", "quality"])
+def test_the_hint_of_each_profile_is_what_its_model_says(name: str) -> None:
+    """Built on the meta device (no weights): the input size and the vector size."""
+    import open_clip
+
+    from photoclip.core.embedding import _input_size, model_hint
+    from photoclip.core.profiles import resolve_profile
+
+    profile = resolve_profile(name)
+    hint = model_hint(profile)
+    assert hint is not None
+    with torch.device("meta"):
+        model = open_clip.create_model(
+            profile.arch, pretrained=None, load_weights=False, device="meta", pretrained_text=False
+        )
+        image = torch.zeros(1, 3, *hint.input_size)
+        dim = model.encode_image(image).shape[-1]
+    assert (hint.input_size, hint.dim) == (_input_size(model), dim)
+    assert hint.open_clip_version == open_clip.__version__
+
+
+def test_the_hint_of_test_shapes_is_what_its_loaded_model_says() -> None:
+    from photoclip.core.embedding import load_encoder, model_hint
+    from photoclip.core.profiles import resolve_profile
+
+    encoder = load_encoder(resolve_profile("test-shapes"), device="cpu")
+    hint = model_hint(encoder.profile)
+    assert hint is not None
+    said = (hint.input_size, hint.dim, hint.open_clip_version)
+    assert said == (encoder.input_size, encoder.dim, encoder.open_clip_version)
+
+
+def test_no_hint_for_an_architecture_without_a_config_file(tiny_encoder: Any) -> None:
+    """A tiny config registered at run time, or a file whose architecture is read from it."""
+    from photoclip.core.embedding import model_hint
+    from photoclip.core.profiles import ModelProfile
+
+    assert model_hint(tiny_encoder.profile) is None
+    assert model_hint(ModelProfile("/some/file.safetensors", "")) is None
+
+
+def test_a_model_unlike_its_hint_is_refused(tiny_encoder: Any) -> None:
+    from photoclip.core.embedding import ModelHint
+    from photoclip.core.errors import ModelError
+
+    wrong = ModelHint(tuple(tiny_encoder.input_size), tiny_encoder.dim + 1, "3.3.0")
+    lazy = LazyEncoder(tiny_encoder.profile, lambda: tiny_encoder, hint=wrong)
+    assert lazy.dim == tiny_encoder.dim + 1  # before the build: the hint
+    with pytest.raises(ModelError, match="not as its configuration said"):
+        lazy.get()
+    assert not lazy.alive

@@ -483,3 +483,74 @@ def test_a_model_that_cannot_load_stops_the_run_and_fails_no_photo(
     with pytest.raises(ModelError, match="no weights here"):
         run(library, lazy(tiny_encoder, library, fail=True), album)
     assert library.catalog.counts().failed == 0
+
+
+# -- decoding while the model is built (issue 17: start-up to the first decoded photo) ------
+
+
+def hint_of(encoder: Any) -> Any:
+    from photoclip.core.embedding import ModelHint
+
+    return ModelHint(tuple(encoder.input_size), encoder.dim, encoder.open_clip_version)
+
+
+def test_photos_decode_while_the_model_is_built_with_the_same_vectors(
+    tiny_encoder: Any, album: Path, tmp_path: Path
+) -> None:
+    """With a hint, the first photos are decoded before the build ends (the build here
+    waits for a decode to finish), and the vectors are those of a model loaded first."""
+    import threading
+
+    import photoclip.core.indexing as indexing
+    from photoclip.core.embedding import LazyEncoder
+    from photoclip.core.imageio import decode_photo
+
+    decoded = threading.Event()
+
+    def slow_build() -> Any:
+        assert decoded.wait(30), "no photo was decoded while the model was being built"
+        return tiny_encoder
+
+    def decode(*args: Any, **kwargs: Any) -> Any:
+        result = decode_photo(*args, **kwargs)
+        decoded.set()
+        return result
+
+    lazy = LazyEncoder(tiny_encoder.profile, slow_build, hint=hint_of(tiny_encoder))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(indexing, "decode_photo", decode)
+        first = Library.open(Locations.from_environment())
+        report = run(first, lazy, album)
+    assert report.embedded == len(COLOURS) * 2 and lazy.loaded
+    os.environ["PHOTOCLIP_DATA_DIR"] = str(tmp_path / "other")
+    second = Library.open(Locations.from_environment())
+    run(second, tiny_encoder, album)
+    found = [vectors_by_name(lib, tiny_encoder.model_key) for lib in (first, second)]
+    assert found[0].keys() == found[1].keys()
+    for name, vector in found[0].items():
+        np.testing.assert_allclose(vector, found[1][name], atol=1e-6)
+    first.close()
+    second.close()
+
+
+def vectors_by_name(library: Library, key: str) -> dict[str, Any]:
+    ids, vectors = library.catalog.photo_vectors(key)
+    photos = library.catalog.photos([int(i) for i in ids])
+    return {photos[int(i)].path.name: v for i, v in zip(ids, vectors, strict=True)}
+
+
+def test_a_model_that_fails_to_build_in_the_background_stops_the_run(
+    library: Library, tiny_encoder: Any, album: Path
+) -> None:
+    """As before decoding overlapped the build: the run stops with the model's error, and
+    no photo is recorded as failed for it."""
+    from photoclip.core.embedding import LazyEncoder
+    from photoclip.core.errors import ModelError
+
+    def broken() -> Any:
+        raise ModelError("the weights are gone")
+
+    lazy = LazyEncoder(tiny_encoder.profile, broken, hint=hint_of(tiny_encoder))
+    with pytest.raises(ModelError, match="the weights are gone"):
+        run(library, lazy, album)
+    assert library.catalog.counts().failed == 0
