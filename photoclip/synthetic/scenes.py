@@ -1,6 +1,11 @@
 """Synthetic scenes: one or two coloured shapes, or a rendered word, on a plain, gradient or
 noisy background, each with a structured description and several English captions.
 
+Training also varies what a photo library holds and the test-folder defaults leave out:
+shapes tilted at any angle, canvases of other aspect ratios than 1:1 (`Scene.canvas`),
+"busy" backgrounds, and cluttered scenes of many blobs and lines that hold no single shape
+(`clutter_scene`), captioned only as "a photo", "a busy scene" and the like.
+
 A scene is a pure function of its seed, so tests regenerate exactly the images a folder
 holds, and training and held-out evaluation draw from disjoint seeds (`HELD_OUT_SEED`).
 Pure Python, Pillow and numpy: importing this module never imports torch.
@@ -35,6 +40,20 @@ SHAPES = ("circle", "square", "triangle", "star")
 SIZES = ("small", "large")
 POSITIONS = ("left", "right", "top", "bottom", "center")
 BACKGROUND_KINDS = ("plain", "gradient", "noise")
+#: A background textured with faint lines and blobs, like a real photo behind a shape.
+BUSY = "busy"
+#: Captions of a cluttered scene: nothing in it is one shape, colour or word, so only what
+#: fits any photo fits it (and the "a photo" prompts that tagging uses for "none of these").
+CLUTTER_CAPTIONS = (
+    "a photo",
+    "an image",
+    "a picture",
+    "a photo of a busy scene",
+    "a picture of many things",
+    "a cluttered picture",
+    "a busy scene",
+    "lots of colours",
+)
 #: Words that name nothing drawn here, so text in an image is not always a shape's name.
 OTHER_WORDS = ("cat", "dog", "sun", "car", "tree", "house", "stop", "hello")
 #: What typographic scenes write. Not colour names: the word "red" in blue ink would teach
@@ -84,6 +103,8 @@ _MIN_CONTRAST = 125.0
 _FONT_SIZES = range(15, 25)
 _MAX_TEXT_WIDTH = 60
 _TEXT_JITTER_Y = 10
+#: How strongly a busy background's lines and blobs cover its colour.
+_BUSY_OPACITY = 0.35
 
 
 @dataclass(frozen=True)
@@ -109,6 +130,8 @@ class Background:
             return f"a {self.colour} gradient background"
         if self.kind == "noise":
             return f"a noisy {self.colour} background"
+        if self.kind == BUSY:
+            return f"a busy {self.colour} background"
         return f"a {self.colour} background"
 
 
@@ -121,20 +144,32 @@ class RenderedWord:
 @dataclass(frozen=True)
 class Scene:
     """What a generated image shows; `render_seed` fixes the pixel-level variation
-    (shades, jitter, noise, font size) so that `render()` is repeatable."""
+    (shades, jitter, noise, font size, tilt) so that `render()` is repeatable."""
 
     objects: tuple[SceneObject, ...]
     background: Background
     word: RenderedWord | None = None
     render_seed: int = 0
+    #: (width, height) in pixels; the short side is IMAGE_SIZE, so on a wider canvas the
+    #: background goes on and positions keep their meaning ("on the left" of the whole).
+    canvas: tuple[int, int] = (IMAGE_SIZE, IMAGE_SIZE)
+    #: Shapes turned by a random angle (a tilted square is a diamond, still a square).
+    tilted: bool = False
+    #: Many random blobs and lines and no object: a stand-in for a photo of no shape.
+    clutter: bool = False
 
     def render(self) -> Image.Image:
         rng = np.random.default_rng(self.render_seed)
-        pixels = _background_pixels(self.background, rng)
+        pixels = _background_pixels(self.background, self.canvas, rng)
+        if self.clutter:
+            _paint_clutter(pixels, rng, items=int(rng.integers(12, 30)), opacity=1.0)
         for obj in self.objects:
-            _paint(pixels, _shape_mask(obj, rng), _shade(obj.colour, rng))
+            angle = rng.uniform(0.0, 2.0 * math.pi) if self.tilted else 0.0
+            mask = _shape_mask(obj, self.canvas, angle, rng)
+            _paint(pixels, mask, _shade(obj.colour, rng))
         if self.word is not None:
-            _paint(pixels, _word_mask(self.word.text, rng), _shade(self.word.colour, rng))
+            mask = _word_mask(self.word.text, self.canvas, rng)
+            _paint(pixels, mask, _shade(self.word.colour, rng))
         return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
 
     def captions(self) -> list[str]:
@@ -142,6 +177,8 @@ class Scene:
         return [_with_articles(caption) for caption in self._raw_captions()]
 
     def _raw_captions(self) -> list[str]:
+        if self.clutter:
+            return list(CLUTTER_CAPTIONS)
         shape_captions = _object_captions(self.objects, self.background)
         if self.word is None:
             return shape_captions
@@ -201,6 +238,21 @@ def random_word_scene(seed_or_rng: int | random.Random, word: str | None = None)
     # ones twice as often as gradients: reading is the model's slowest skill to learn.
     background = _random_background(rng, [rendered.colour], ("plain", "gradient"), plain_weight=2.0)
     return Scene((), background, rendered, render_seed=rng.getrandbits(32))
+
+
+def clutter_scene(seed_or_rng: int | random.Random) -> Scene:
+    """Many blobs and lines in random colours over a random background: no shape, colour
+    or word that a caption could name."""
+    rng = _as_rng(seed_or_rng)
+    background = _random_background(rng, [], BACKGROUND_KINDS)
+    return Scene((), background, render_seed=rng.getrandbits(32), clutter=True)
+
+
+def canvas_of(aspect: tuple[int, int]) -> tuple[int, int]:
+    """(width, height) of a canvas of `aspect` (width:height) whose short side is IMAGE_SIZE."""
+    width, height = aspect
+    scale = IMAGE_SIZE / min(width, height)
+    return round(width * scale), round(height * scale)
 
 
 def single_object_scene(
@@ -279,7 +331,7 @@ def figure_ground_swap(scene: Scene) -> Scene | None:
     """A one-object scene with the object's and the background's colours swapped ("a white
     circle on a black background" and "a black circle on a white background"): told apart
     only by which colour is the object's. None for words and two objects."""
-    if scene.word is not None or len(scene.objects) != 1:
+    if scene.word is not None or len(scene.objects) != 1 or scene.background.kind == BUSY:
         return None
     (obj,) = scene.objects
     background = replace(scene.background, colour=obj.colour)
@@ -442,23 +494,80 @@ def _shade(colour: str, rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.array(COLOURS[colour], dtype=np.float32) + jitter, 0, 255)
 
 
-def _background_pixels(background: Background, rng: np.random.Generator) -> np.ndarray:
-    base = np.broadcast_to(_shade(background.colour, rng), (IMAGE_SIZE, IMAGE_SIZE, 3))
+def _background_pixels(
+    background: Background, canvas: tuple[int, int], rng: np.random.Generator
+) -> np.ndarray:
+    width, height = canvas
+    base = np.broadcast_to(_shade(background.colour, rng), (height, width, 3))
     if background.kind == "gradient":
         return _gradient(base, rng)
     if background.kind == "noise":
         return base + rng.normal(0.0, _NOISE_STD, size=base.shape).astype(np.float32)
-    return base.copy()
+    pixels = base.copy()
+    if background.kind == BUSY:
+        # Faint, so that the colour word still names the background and shapes stand out.
+        _paint_clutter(pixels, rng, items=int(rng.integers(4, 10)), opacity=_BUSY_OPACITY)
+    return pixels
 
 
 def _gradient(base: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Fade from the colour 40% of the way to black or white (whichever is farther), along a
     random axis and direction, so that the colour word still names the background."""
     target = 0.0 if base.mean() > 127 else 255.0
-    ramp = np.linspace(0.0, 0.4, IMAGE_SIZE, dtype=np.float32)
-    ramp = ramp[::-1] if rng.random() < 0.5 else ramp
-    weights = ramp[:, None, None] if rng.random() < 0.5 else ramp[None, :, None]
+    reverse, vertical = rng.random() < 0.5, rng.random() < 0.5
+    ramp = np.linspace(0.0, 0.4, base.shape[0 if vertical else 1], dtype=np.float32)
+    ramp = ramp[::-1] if reverse else ramp
+    weights = ramp[:, None, None] if vertical else ramp[None, :, None]
     return base * (1.0 - weights) + target * weights
+
+
+def _paint_clutter(
+    pixels: np.ndarray, rng: np.random.Generator, items: int, opacity: float
+) -> None:
+    """Smooth colour texture, then `items` ellipses, random polygons and thick lines in
+    random colours, overlapping: a busy picture with no single shape in it."""
+    height, width = pixels.shape[:2]
+    pixels += _smooth_noise(rng, width, height, std=40.0 * opacity)
+    for _ in range(items):
+        mask = Image.new("L", (width, height), 0)
+        _draw_clutter_item(ImageDraw.Draw(mask), rng, width, height)
+        colour = rng.uniform(0.0, 255.0, size=3).astype(np.float32)
+        _paint(pixels, _coverage(mask) * opacity, colour)
+
+
+def _smooth_noise(rng: np.random.Generator, width: int, height: int, std: float) -> np.ndarray:
+    """Colour noise that varies over about 8 pixels: the blotches of a real photo's texture."""
+    coarse = rng.normal(0.0, std, size=(3, height // 8 + 2, width // 8 + 2)).astype(np.float32)
+    channels = [
+        np.asarray(Image.fromarray(channel, "F").resize((width, height), Image.Resampling.BILINEAR))
+        for channel in coarse
+    ]
+    return np.stack(channels, axis=-1)
+
+
+def _draw_clutter_item(
+    draw: ImageDraw.ImageDraw, rng: np.random.Generator, width: int, height: int
+) -> None:
+    x, y = float(rng.uniform(0, width)), float(rng.uniform(0, height))
+    size = float(rng.uniform(3.0, 0.3 * min(width, height)))
+    kind = int(rng.integers(3))
+    if kind == 0:  # an ellipse, never round enough to pass for a circle
+        ratio = float(rng.uniform(0.25, 0.6))
+        draw.ellipse((x - size, y - size * ratio, x + size, y + size * ratio), fill=255)
+    elif kind == 1:  # an irregular blob of 5 to 8 corners
+        corners = int(rng.integers(5, 9))
+        angles = np.sort(rng.uniform(0.0, 2.0 * math.pi, corners))
+        radii = size * rng.uniform(0.3, 1.0, corners)
+        draw.polygon(
+            [
+                (x + r * math.cos(a), y + r * math.sin(a))
+                for a, r in zip(angles, radii, strict=True)
+            ],
+            fill=255,
+        )
+    else:  # a line, like a branch or a wire
+        end = (x + float(rng.uniform(-2, 2)) * size, y + float(rng.uniform(-2, 2)) * size)
+        draw.line([(x, y), end], fill=255, width=int(rng.integers(1, 4)))
 
 
 def _paint(pixels: np.ndarray, mask: np.ndarray, colour: np.ndarray) -> None:
@@ -466,15 +575,35 @@ def _paint(pixels: np.ndarray, mask: np.ndarray, colour: np.ndarray) -> None:
     pixels += mask[..., None] * colour
 
 
-def _shape_mask(obj: SceneObject, rng: np.random.Generator) -> np.ndarray:
+def _shape_mask(
+    obj: SceneObject, canvas: tuple[int, int], angle: float, rng: np.random.Generator
+) -> np.ndarray:
     """Coverage in [0, 1] per pixel, drawn large and downsampled for anti-aliased edges."""
-    centre = np.array(_CENTRE[obj.position], dtype=np.float64)
+    width, height = canvas
+    centre = np.array(_CENTRE[obj.position], dtype=np.float64) / IMAGE_SIZE * canvas
     centre += rng.integers(-_POSITION_JITTER, _POSITION_JITTER + 1, size=2)
     radius = rng.uniform(*_RADIUS[obj.size])
-    points = (_UNIT_OUTLINES[obj.shape] * radius + centre) * _SUPERSAMPLE
-    large = Image.new("L", (IMAGE_SIZE * _SUPERSAMPLE, IMAGE_SIZE * _SUPERSAMPLE), 0)
+    centre += _spread_along_long_side(obj.position, canvas, rng)
+    turn = np.array([[math.cos(angle), math.sin(angle)], [-math.sin(angle), math.cos(angle)]])
+    points = (_UNIT_OUTLINES[obj.shape] @ turn * radius + centre) * _SUPERSAMPLE
+    large = Image.new("L", (width * _SUPERSAMPLE, height * _SUPERSAMPLE), 0)
     ImageDraw.Draw(large).polygon([(float(x), float(y)) for x, y in points], fill=255)
-    return _coverage(large.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BOX))
+    return _coverage(large.resize((width, height), Image.Resampling.BOX))
+
+
+def _spread_along_long_side(
+    position: str, canvas: tuple[int, int], rng: np.random.Generator
+) -> np.ndarray:
+    """On a long canvas, an object at that side's end moves up to a quarter of the extra
+    length either way: still on its side (the words stay true), sometimes near the edge."""
+    width, height = canvas
+    along_x = width > height and position in ("left", "right")
+    along_y = height > width and position in ("top", "bottom")
+    if not (along_x or along_y):
+        return np.zeros(2)
+    extra = (max(canvas) - min(canvas)) / 4
+    shift = rng.uniform(-extra, extra)
+    return np.array([shift, 0.0]) if along_x else np.array([0.0, shift])
 
 
 def _unit_outline(shape: str) -> np.ndarray:
@@ -493,14 +622,15 @@ def _unit_outline(shape: str) -> np.ndarray:
 _UNIT_OUTLINES = {shape: _unit_outline(shape) for shape in SHAPES}
 
 
-def _word_mask(text: str, rng: np.random.Generator) -> np.ndarray:
+def _word_mask(text: str, canvas: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     """The word centred with some jitter, at a random font size that still fits the width."""
+    width, height = canvas
     font = _fitting_font(text, int(rng.choice(_FONT_SIZES)))
     left, top, right, bottom = font.getbbox(text)
     slack_x = max(0.0, (_MAX_TEXT_WIDTH - (right - left)) / 2)
-    x = (IMAGE_SIZE - (right - left)) / 2 - left + rng.uniform(-slack_x, slack_x)
-    y = (IMAGE_SIZE - (bottom - top)) / 2 - top + rng.uniform(-_TEXT_JITTER_Y, _TEXT_JITTER_Y)
-    mask = Image.new("L", (IMAGE_SIZE, IMAGE_SIZE), 0)
+    x = (width - (right - left)) / 2 - left + rng.uniform(-slack_x, slack_x)
+    y = (height - (bottom - top)) / 2 - top + rng.uniform(-_TEXT_JITTER_Y, _TEXT_JITTER_Y)
+    mask = Image.new("L", (width, height), 0)
     ImageDraw.Draw(mask).text((x, y), text, fill=255, font=font)
     return _coverage(mask)
 

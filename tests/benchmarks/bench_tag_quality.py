@@ -1,6 +1,7 @@
 """Tag quality on held-out scenes unlike the training generator (issue 14's acceptance).
 
     python tests/benchmarks/bench_tag_quality.py [--per-pair 4] [--photos 60] [--seed 12345]
+        [--weights candidate.safetensors]
 
 Scenes from tests/heldout.py (3:2, 2:3, 4:3, 1:1 canvases up to 1024 px, JPEG and PNG,
 tilted shapes, plain / gradient / noise backgrounds), plus shapes drawn on real photos and
@@ -42,9 +43,12 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=60, help="real photos without shapes")
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--coco", type=Path, default=COCO)
+    parser.add_argument(
+        "--weights", type=Path, help="test-shapes with these weights (a training candidate)"
+    )
     args = parser.parse_args()
     scenes = _scenes(args)
-    encoder = _encoder()
+    encoder = _encoder(args.weights)
     vectors = np.concatenate(
         [
             encoder.encode_pil([s.image for s in scenes[i : i + 32]])
@@ -77,11 +81,16 @@ def _scenes(args: argparse.Namespace) -> list[heldout.HeldOutScene]:
     return scenes
 
 
-def _encoder() -> Any:
+def _encoder(weights: Path | None = None) -> Any:
+    from dataclasses import replace
+
     from photoclip.core.embedding import load_encoder
     from photoclip.core.profiles import resolve_profile
 
-    return load_encoder(resolve_profile("test-shapes"), device="cpu")
+    profile = resolve_profile("test-shapes")
+    if weights is not None:  # same profile (framing included), other weights
+        profile = replace(profile, weights_file=weights.resolve())
+    return load_encoder(profile, device="cpu")
 
 
 def _tagger(folder: Path, encoder: Any, vectors: np.ndarray) -> tuple[Tagger, list[int]]:

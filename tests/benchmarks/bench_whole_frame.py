@@ -3,6 +3,7 @@
     python tests/benchmarks/bench_whole_frame.py [--scenes 400] [--seed 20]
         [--coco ../shared/data/coco-mini] [--only crop,squash,...] [--no-quality]
         [--speed-photos 48] [--rounds 5] [--speed-arch ViT-B-32] [--no-speed]
+        [--weights candidate.safetensors]
 
 Held-out scenes of our own making (tests/heldout.py `frame_scene`, not the training
 generator): 3:2, 2:3, 4:3, 16:9 and 1:1 canvases up to 1024 px with one or two tilted shapes
@@ -70,9 +71,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--speed-arch", help="time this architecture (random weights) instead")
     parser.add_argument("--no-speed", action="store_true")
+    parser.add_argument(
+        "--weights", type=Path, help="test-shapes with these weights (a training candidate)"
+    )
     args = parser.parse_args()
-    encoder = _encoder()
-    result: dict[str, Any] = {"model": "test-shapes"}
+    encoder = _encoder(weights=args.weights)
+    result: dict[str, Any] = {"model": str(args.weights or "test-shapes")}
     if not args.no_quality:
         result.update(_quality(encoder, args))
     if not args.no_speed:
@@ -95,15 +99,19 @@ def _quality(encoder: Any, args: argparse.Namespace) -> dict[str, Any]:
     return {"scenes": len(scenes), "relevant": _relevant_counts(scenes), "found": found}
 
 
-def _encoder(arch: str | None = None) -> Any:
+def _encoder(arch: str | None = None, weights: Path | None = None) -> Any:
     import os
+    from dataclasses import replace
 
     from photoclip.core.embedding import load_encoder
     from photoclip.core.profiles import RANDOM_WEIGHTS_ENV, resolve_profile
 
     if arch:
         os.environ[RANDOM_WEIGHTS_ENV] = "1"
-    return load_encoder(resolve_profile(arch or "test-shapes"), device="cpu")
+    profile = resolve_profile(arch or "test-shapes")
+    if weights is not None:  # same profile (framing included), other weights
+        profile = replace(profile, weights_file=weights.resolve())
+    return load_encoder(profile, device="cpu")
 
 
 # -- the candidates ----------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from PIL import Image
 
 from photoclip.synthetic.scenes import (
     BACKGROUND_KINDS,
+    BUSY,
+    CLUTTER_CAPTIONS,
     COLOURS,
     IMAGE_SIZE,
     POSITIONS,
@@ -24,6 +26,9 @@ from photoclip.synthetic.scenes import (
     Background,
     Scene,
     SceneObject,
+    canvas_of,
+    clutter_scene,
+    figure_ground_swap,
     generate_scene,
     random_object_scene,
     random_word_scene,
@@ -333,3 +338,85 @@ def test_word_siblings_write_different_words() -> None:
     group = siblings(word_scene("circle"), "shape", 4, seed_or_rng=3)
     assert len({member.word.text for member in group if member.word}) == 4
     assert all(member.objects == () for member in group)
+
+
+# --- What photos hold: tilt, other canvases, busy backgrounds, clutter -----------------------
+
+ASPECTS = [(3, 2), (2, 3), (4, 3), (16, 9), (9, 16)]
+
+
+@pytest.mark.parametrize("aspect", ASPECTS)
+def test_canvas_of_keeps_the_short_side_and_the_aspect(aspect: tuple[int, int]) -> None:
+    width, height = canvas_of(aspect)
+    assert min(width, height) == IMAGE_SIZE
+    assert abs(width / height - aspect[0] / aspect[1]) < 0.02
+
+
+@pytest.mark.parametrize("aspect", ASPECTS)
+@pytest.mark.parametrize("position", POSITIONS)
+def test_on_any_canvas_an_object_is_where_its_caption_says(
+    aspect: tuple[int, int], position: str
+) -> None:
+    """Of the whole canvas: "on the left" is left of its middle, "in the center" at it."""
+    canvas = canvas_of(aspect)
+    for seed in range(8):
+        scene = replace(
+            single_object_scene("blue", "square", "large", position, render_seed=seed),
+            canvas=canvas,
+            tilted=True,
+        )
+        rows, cols = np.nonzero(foreground(scene))
+        assert scene.render().size == canvas
+        x, y = cols.mean() / canvas[0] - 0.5, rows.mean() / canvas[1] - 0.5
+        expected = {"left": (-1, 0), "right": (1, 0), "top": (0, -1), "bottom": (0, 1)}
+        dx, dy = expected.get(position, (0, 0))
+        for offset, side in ((x, dx), (y, dy)):
+            assert offset * side > 0.1 if side else abs(offset) < 0.06
+
+
+def test_a_tilted_shape_turns_but_keeps_its_size_and_captions() -> None:
+    upright = single_object_scene("black", "square", render_seed=5)
+    tilted = replace(upright, tilted=True)
+    assert tilted.captions() == upright.captions()
+    turned, straight = foreground(tilted), foreground(upright)
+    assert not np.array_equal(turned, straight)
+    assert abs(int(turned.sum()) - int(straight.sum())) < 0.1 * straight.sum()
+    rows, cols = np.nonzero(turned)  # a diamond fills less of its bounding box
+    assert len(rows) / ((np.ptp(rows) + 1) * (np.ptp(cols) + 1)) < 0.9
+
+
+def test_shape_siblings_share_canvas_and_tilt() -> None:
+    """One group differs in one thing only, so its members keep the tilt and canvas."""
+    scene = replace(random_object_scene(7), canvas=canvas_of((16, 9)), tilted=True)
+    for sibling in siblings(scene, "shape", 4, seed_or_rng=1):
+        assert (sibling.canvas, sibling.tilted) == (scene.canvas, True)
+
+
+def test_a_busy_background_is_named_and_textured() -> None:
+    plain = Scene((), Background("plain", "green"), render_seed=2)
+    busy = replace(plain, background=Background(BUSY, "green"))
+    assert busy.description == "a busy green background"
+    assert pixels(busy).std(axis=(0, 1)).max() > 10 > pixels(plain).std(axis=(0, 1)).max()
+    # Still mostly its colour: the name stays true.
+    assert np.abs(np.median(pixels(busy), axis=(0, 1)) - COLOURS["green"]).max() < 40
+    assert (
+        figure_ground_swap(
+            replace(single_object_scene("red", "star"), background=Background(BUSY, "white"))
+        )
+        is None
+    )
+
+
+def test_a_cluttered_scene_is_captioned_as_no_shape_colour_or_word() -> None:
+    scenes = [clutter_scene(seed) for seed in range(20)]
+    named = {*SHAPES, *COLOURS, *WORDS}
+    for scene in scenes:
+        assert scene.captions() == list(CLUTTER_CAPTIONS)
+        assert not named & set(" ".join(scene.captions()).split())
+    # Many colours: no single one to name.
+    distinct = [
+        len(np.unique(pixels(s).astype(np.uint8).reshape(-1, 3) // 64, axis=0)) for s in scenes
+    ]
+    assert min(distinct) >= 8
+    assert clutter_scene(3) == clutter_scene(3)
+    assert np.array_equal(pixels(clutter_scene(3)), pixels(clutter_scene(3)))

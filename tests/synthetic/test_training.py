@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors import safe_open
 
 from photoclip.core.embedding import load_encoder
@@ -56,6 +57,73 @@ def test_reading_epochs_go_over_word_scenes_only() -> None:
         assert captions[0].startswith("the word ") == words_only
 
 
+def test_training_frames_images_as_the_app_does() -> None:
+    """A 16:9 image becomes the same tensor (letterbox bands included) in training as in
+    load_encoder, so the model learns on what it is shown at inference."""
+    _, preprocess, _ = training._build_model()
+    encoder = load_encoder(resolve_profile("test-shapes"), device="cpu")
+    image = Image.new("RGB", (160, 90), (200, 40, 40))
+    image.paste((20, 20, 220), (0, 0, 40, 90))
+    assert torch.equal(preprocess(image), encoder.preprocess(image))
+    assert not torch.equal(preprocess(image)[:, 0], preprocess(image)[:, 32])  # a band
+
+
+#: Photo-like variation at the shares of the README's run "C".
+VARIED = replace(TINY, tilt_share=0.3, canvas_share=0.3, busy_share=0.1, clutter_share=0.06)
+
+
+def test_training_scenes_vary_as_photos_do() -> None:
+    """Tilted shapes, other canvases, busy backgrounds and clutter, at the config's shares;
+    words stay upright on 1:1 canvases."""
+    config = replace(VARIED, scenes=2000)
+    sizes: list[tuple[int, int]] = []
+
+    def record(image: Image.Image) -> torch.Tensor:
+        sizes.append(image.size)
+        return torch.zeros(1)
+
+    data = training.render_training_scenes(config, preprocess=record)
+    words = [captions[0].startswith("the word ") for captions in data.all_captions]
+    clutter = [captions[0] == "a photo" for captions in data.all_captions]
+    square = [width == height for width, height in sizes]
+    objects = [not (w or c) for w, c in zip(words, clutter, strict=True)]
+    assert all(s for s, w in zip(square, words, strict=True) if w)
+    share = np.mean([not s for s, o in zip(square, objects, strict=True) if o])
+    assert abs(share - config.canvas_share) < 0.1
+    groups = np.mean(clutter[:: config.group_size])
+    assert abs(groups - config.clutter_share) < 0.04
+    assert any("busy" in captions[0] for captions in data.all_captions)
+
+
+def test_without_variation_the_training_scenes_are_the_plain_series(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Shares of 0 draw nothing: the scenes are those made before the options existed (what
+    the committed weights were trained on), not merely scenes of the same kinds."""
+    config = replace(TINY, scenes=400)
+
+    def record(image: Image.Image) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy())
+
+    data = training.render_training_scenes(config, preprocess=record)
+    monkeypatch.setattr(training, "varied", lambda scene, config, rng: scene)
+    plain = training.render_training_scenes(config, preprocess=record)
+    assert torch.equal(data.images, plain.images)
+    assert data.captions == plain.captions
+    assert all(image.shape == (64, 64, 3) for image in data.images)
+
+
+#: Options added after the committed weights were made, at the values that leave training
+#: exactly as it was (the test above): a file that does not record them was made so.
+ADDED_LATER = {
+    "tilt_share": 0.0,
+    "canvas_share": 0.0,
+    "busy_share": 0.0,
+    "clutter_share": 0.0,
+    "aspects": [[3, 2], [2, 3], [4, 3], [3, 4], [16, 9], [9, 16]],
+}
+
+
 @pytest.mark.parametrize("field", ["arch", "training_config"])
 def test_the_committed_weights_record_the_script_defaults(field: str) -> None:
     """A change of defaults without retraining (or the reverse) fails here."""
@@ -64,5 +132,5 @@ def test_the_committed_weights_record_the_script_defaults(field: str) -> None:
     with safe_open(str(weights), framework="pt") as file:
         metadata = file.metadata()
     expected = {"arch": ARCH, "training_config": asdict(TrainingConfig())}[field]
-    found = metadata["arch"] if field == "arch" else json.loads(metadata[field])
+    found = metadata["arch"] if field == "arch" else {**ADDED_LATER, **json.loads(metadata[field])}
     assert found == json.loads(json.dumps(expected))
