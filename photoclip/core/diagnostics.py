@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from photoclip import __version__
 from photoclip.core.errors import KnownError
 from photoclip.core.paths import Locations
-from photoclip.core.profiles import MULTILINGUAL, resolve_profile
+from photoclip.core.profiles import MULTILINGUAL, ModelProfile, resolve_profile
 
 if TYPE_CHECKING:
     from photoclip.core.device import DeviceProbe
@@ -225,3 +225,10 @@ def _weights(
         return
     yield "model", f"{profile.name} ({whose + ' model, ' if whose else ''}{profile.key})"
     yield "weights", "present" if present else "not downloaded yet (needs internet once)"
+    yield "text export", _text_export(profile, locations)
+
+
+def _text_export(profile: ModelProfile, locations: Locations) -> str:
+    from photoclip.core.textexport import export_state
+
+    return export_state(profile, locations.cache)

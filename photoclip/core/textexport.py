@@ -390,6 +390,25 @@ def start_export(profile: ModelProfile, cache: Path) -> bool:
     return True
 
 
+def export_state(profile: ModelProfile, cache: Path) -> str:
+    """In words, for `photoclip doctor`: whether cold text searches of this model run
+    without torch, and if not, why not and what happens next. Reads files only."""
+    if profile.random_weights:
+        return "none (a model with random weights is never exported)"
+    onnx_file, info_file = export_paths(cache, profile.key)
+    if info_file.exists() and onnx_file.exists():
+        return f"present: text searches start without torch ({onnx_file})"
+    failed = failure_path(onnx_file)
+    if failed.exists():
+        reason = failed.read_text(errors="replace").strip().splitlines()[:1]
+        return f"failed ({reason[0] if reason else 'no reason kept'}); searches use torch"
+    if os.environ.get(EXPORT_ENV) == "0":
+        return f"off ({EXPORT_ENV}=0); searches use torch"
+    if _locked(_lock_path(onnx_file)):
+        return "being made in the background; searches use torch until it is done"
+    return "not made yet (made in the background once the model next loads); searches use torch"
+
+
 def _lock_path(onnx_file: Path) -> Path:
     return onnx_file.with_suffix(".lock")
 

@@ -21,6 +21,7 @@ from photoclip.core.textexport import (
     PROBES,
     ExportError,
     export_paths,
+    export_state,
     export_text,
     failure_path,
     open_export,
@@ -290,3 +291,20 @@ def test_the_export_command_asks_for_its_two_arguments(capsys: pytest.CaptureFix
 
 def test_start_export_skips_random_weights(tiny_encoder: LocalEncoder, tmp_path: Path) -> None:
     assert not start_export(tiny_encoder.profile, tmp_path)
+
+
+def test_doctor_says_whether_text_searches_start_without_torch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: Path, tiny_encoder: LocalEncoder
+) -> None:
+    profile = resolve_profile("test-shapes")
+    monkeypatch.setenv(EXPORT_ENV, "1")
+    assert export_state(profile, cache).startswith("present: text searches start without torch")
+    assert export_state(profile, tmp_path).startswith("not made yet")
+    monkeypatch.setenv(EXPORT_ENV, "0")
+    assert export_state(profile, tmp_path) == f"off ({EXPORT_ENV}=0); searches use torch"
+    onnx_file, _ = export_paths(tmp_path, profile.key)
+    onnx_file.parent.mkdir(parents=True)
+    failure_path(onnx_file).write_text("ExportError: an operator onnx lacks\ntraceback")
+    said = export_state(profile, tmp_path)
+    assert said == "failed (ExportError: an operator onnx lacks); searches use torch"
+    assert export_state(tiny_encoder.profile, tmp_path).startswith("none (a model with random")
