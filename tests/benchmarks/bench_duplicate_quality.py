@@ -30,7 +30,8 @@ import os
 import random
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from io import BytesIO
 from itertools import combinations
 from pathlib import Path
@@ -169,6 +170,29 @@ def kept_set(
     return folder, truth
 
 
+@contextmanager
+def indexed_set(
+    model: str, seed: int, keep: Path | None, make: Callable[[Path, int], dict[str, Any]]
+) -> Iterator[tuple[Any, dict[str, Any], float]]:
+    """The set `kept_set` keeps, indexed with `model` (random weights where it has none)
+    into a library of its own: (the open library, the truth, seconds the indexing took)."""
+    from photoclip.core.embedding import load_encoder
+    from photoclip.core.indexing import Indexer
+    from photoclip.core.library import Library
+    from photoclip.core.paths import Locations
+    from photoclip.core.profiles import RANDOM_WEIGHTS_ENV, resolve_profile
+
+    os.environ[RANDOM_WEIGHTS_ENV] = "1"
+    with tempfile.TemporaryDirectory() as temporary:
+        root = keep or Path(temporary)
+        folder, truth = kept_set(root, seed, make)
+        encoder = load_encoder(resolve_profile(model), device="cpu", threads=2)
+        with Library.open(Locations(root / f"data-{model}", root / "cache")) as library:
+            started = time.perf_counter()
+            Indexer(library, encoder).index([folder])
+            yield library, truth, time.perf_counter() - started
+
+
 def score(found: set[tuple[str, str]], truth: dict[str, Any]) -> dict[str, Any]:
     names = sorted(truth)
     actual = {(a, b) for a, b in combinations(names, 2) if truth[a]["group"] == truth[b]["group"]}
@@ -199,28 +223,15 @@ def score(found: set[tuple[str, str]], truth: dict[str, Any]) -> dict[str, Any]:
 
 def run(model: str, seed: int, keep: Path | None = None) -> dict[str, Any]:
     from photoclip.core.duplicates import DuplicateFinder
-    from photoclip.core.embedding import load_encoder
-    from photoclip.core.indexing import Indexer
-    from photoclip.core.library import Library
-    from photoclip.core.paths import Locations
-    from photoclip.core.profiles import RANDOM_WEIGHTS_ENV, resolve_profile
 
-    os.environ[RANDOM_WEIGHTS_ENV] = "1"
-    with tempfile.TemporaryDirectory() as temporary:
-        root = keep or Path(temporary)
-        folder, truth = kept_set(root, seed, make_set)
-        encoder = load_encoder(resolve_profile(model), device="cpu", threads=2)
-        with Library.open(Locations(root / f"data-{model}", root / "cache")) as library:
-            started = time.perf_counter()
-            Indexer(library, encoder).index([folder])
-            indexed = time.perf_counter() - started
-            started = time.perf_counter()
-            groups = DuplicateFinder(library).find()
-            first = time.perf_counter() - started
-            started = time.perf_counter()
-            again = DuplicateFinder(library)
-            again.find()
-            second = time.perf_counter() - started
+    with indexed_set(model, seed, keep, make_set) as (library, truth, indexed):
+        started = time.perf_counter()
+        groups = DuplicateFinder(library).find()
+        first = time.perf_counter() - started
+        started = time.perf_counter()
+        again = DuplicateFinder(library)
+        again.find()
+        second = time.perf_counter() - started
         found = {
             tuple(sorted((p.path.name, q.path.name)))
             for g in groups

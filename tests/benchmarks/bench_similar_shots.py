@@ -21,14 +21,13 @@ import argparse
 import json
 import os
 import random
-import tempfile
 from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from bench_duplicate_quality import (  # type: ignore[import-not-found]
-    kept_set,
+    indexed_set,
     real_photos,
     shapes,
 )
@@ -146,21 +145,10 @@ def measure(library: Any, truth: dict[str, Any]) -> dict[str, Any]:
 
 def run(model: str, seed: int, keep: Path | None) -> dict[str, Any]:
     from photoclip.core.duplicates import SIMILAR, DuplicateFinder
-    from photoclip.core.embedding import load_encoder
-    from photoclip.core.indexing import Indexer
-    from photoclip.core.library import Library
-    from photoclip.core.paths import Locations
-    from photoclip.core.profiles import RANDOM_WEIGHTS_ENV, resolve_profile
 
-    os.environ[RANDOM_WEIGHTS_ENV] = "1"
-    with tempfile.TemporaryDirectory() as temporary:
-        root = keep or Path(temporary)
-        folder, truth = kept_set(root, seed, make_set)
-        encoder = load_encoder(resolve_profile(model), device="cpu", threads=2)
-        with Library.open(Locations(root / f"data-{model}", root / "cache")) as library:
-            Indexer(library, encoder).index([folder])
-            measured = measure(library, truth) if not os.environ.get("NO_MEASURE") else {}
-            groups = DuplicateFinder(library).find()
+    with indexed_set(model, seed, keep, make_set) as (library, truth, _):
+        measured = measure(library, truth) if not os.environ.get("NO_MEASURE") else {}
+        groups = DuplicateFinder(library).find()
         found: dict[str, list[Any]] = {}
         for group in groups:
             for match in group.pairs:
