@@ -654,15 +654,13 @@ def _print_explanation(explanations: list[Any], as_json: bool) -> None:
                 f"  {s.label:<24} probability {s.probability:.3f}  threshold {threshold}"
                 f"  (cosine {s.score:.3f}{split}){counter}  {mark}"
             )
-        print(f"  {'none of these':<24} probability {e.background:.3f}{_none_of_these_note(e)}")
+        print(f"  {'none of these':<24} probability {e.background:.3f}{_note(e.background_note)}")
         for note in e.notes:
             print(f"  {note}")
 
 
-def _none_of_these_note(explanation: Any) -> str:
-    """A single-choice category picks among its labels (and counter-labels): its "none of
-    these" is shown beside them but never competes, which the two numbers alone hide."""
-    return "  (not compared: single choice)" if explanation.kind == "single" else ""
+def _note(text: str) -> str:
+    return f"  ({text})" if text else ""
 
 
 def _print_check(checks: list[Any], as_json: bool) -> None:

@@ -554,6 +554,13 @@ class Explanation:
     #: why a label tags nothing, e.g. "no photo stands out for 'circle'"
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def background_note(self) -> str:
+        """Beside "none of these": a single-choice category picks among its labels (and
+        counter-labels), so its "none of these" is shown but never competes, which the two
+        numbers alone hide (0.80 beside a tagged 0.93)."""
+        return "not compared: single choice" if self.kind == SINGLE else ""
+
 
 @dataclass(frozen=True)
 class Change:

@@ -207,18 +207,12 @@ class BatchActions:
             self.tasks.act(UndoCorrection, on_done=self._untagged)
         elif self.undoable == UNDO_TRASH:
             self.tasks.act(UndoTrash, on_done=lambda r: self._trashed(r, False))
-        self._set_undoable("")
+        self.offer_undo("")
 
     def _untagged(self, said: str | None) -> None:
         self._report(said or "There was nothing to undo.")
         self.window.correction_undone(said)
         self.window.refresh_results()
-
-    def offer_undo(self, what: str) -> None:
-        """What Edit › Undo (Ctrl+Z) takes back next: UNDO_TAGS after a tag correction,
-        made here or on the photo page (they share one undo stack in the worker), or
-        nothing once the photo page's own Undo has used it."""
-        self._set_undoable(what)
 
     def failed(self, job: str, message: str) -> None:
         """A batch job failed: the bar says why (nothing was undone or is undoable)."""
@@ -226,10 +220,13 @@ class BatchActions:
             self._report(message)
 
     def _report(self, text: str, undoable: str = "") -> None:
-        self._set_undoable(undoable)
+        self.offer_undo(undoable)
         self.bar.show_report(text, bool(undoable))
 
-    def _set_undoable(self, what: str) -> None:
+    def offer_undo(self, what: str) -> None:
+        """What Edit › Undo (Ctrl+Z) takes back next: UNDO_TAGS after a tag correction,
+        made here or on the photo page (they share one undo stack in the worker),
+        UNDO_TRASH after a batch trashed, or nothing ("")."""
         self.undoable = what
         self.undo_action.setEnabled(bool(what))
         self.undo_action.setText(UNDO_TEXT.get(what, "&Undo"))

@@ -82,7 +82,7 @@ def explanation_html(explanations: Sequence[Explanation]) -> str:
             f"<table cellspacing='0' cellpadding='2' style='font-size:small'>{_WHY_HEADER}{rows}"
             "</table>"
             f"none of these: {e.background:.3f}"
-            f"{' (not compared: single choice)' if e.kind == 'single' else ''}{notes}</p>"
+            f"{f' ({e.background_note})' if e.background_note else ''}{notes}</p>"
         )
     return "".join(parts)
 
