@@ -51,7 +51,8 @@ class TrainingConfig:
     #: Distinct scenes rendered once; every epoch revisits them with fresh captions.
     #: (The committed weights were made with these defaults: tests/synthetic/test_training.py.)
     scenes: int = 16_000
-    epochs: int = 16
+    #: 32: run E (models README); with its photo-like variation 16-24 left shapes unlearned.
+    epochs: int = 32
     batch_size: int = 128
     learning_rate: float = 2e-3
     weight_decay: float = 0.1
@@ -82,19 +83,20 @@ class TrainingConfig:
     #: Ceiling of the softmax's inverse temperature. A low one makes the loss ask for wide
     #: cosine gaps, so that a label's score means the same for every photo (calibration).
     max_logit_scale: float = 10.0
-    #: What photos hold and the 1:1 upright scenes do not. Off: every run with them failed
-    #: the acceptance tests (README's second table), though held-out photos gained:
+    #: What photos hold and the 1:1 upright scenes do not, at run E's shares (models README:
+    #: with them held-out colour and shape tags and whole-frame search all gained; 0 for all
+    #: four renders exactly the scenes of the weights made before them):
     #: share of object scenes whose shapes are tilted at a random angle,
-    tilt_share: float = 0.0
+    tilt_share: float = 0.3
     #: share of object scenes on a canvas of another aspect ratio (width:height), which
     #: the letterbox shrinks and pads as it does a photo,
-    canvas_share: float = 0.0
+    canvas_share: float = 0.3
     aspects: tuple[tuple[int, int], ...] = ((3, 2), (2, 3), (4, 3), (3, 4), (16, 9), (9, 16))
     #: share of object scenes on a busy background (faint blobs and lines, like a photo's),
-    busy_share: float = 0.0
+    busy_share: float = 0.1
     #: and share of groups led by a cluttered scene of no shape ("a photo", "a busy scene"),
     #: so that a photo of no shape has somewhere to go but a shape's name.
-    clutter_share: float = 0.0
+    clutter_share: float = 0.06
 
 
 @dataclass

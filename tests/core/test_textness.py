@@ -18,10 +18,13 @@ from photoclip.core.paths import Locations
 from photoclip.core.search import SearchOptions
 from photoclip.core.textness import (
     check_scale,
+    draw_smudge,
+    draw_word,
     ensure_direction,
     fit_logistic,
     learn_direction,
     load_direction,
+    place_word,
     steer,
     training_pairs,
 )
@@ -65,13 +68,40 @@ def test_logistic_regression_finds_the_separating_direction() -> None:
     assert np.mean(((features @ weights + bias) > 0) == labels.astype(bool)) > 0.93  # Bayes: 0.952
 
 
-def test_pairs_differ_only_where_words_or_marks_are_and_repeat_with_their_seed() -> None:
-    marked, written = training_pairs(8, seed=3, side=64)
+def test_pairs_differ_only_where_words_or_smudges_are_and_repeat_with_their_seed() -> None:
+    smudged, written = training_pairs(8, seed=3, side=64)
     again, _ = training_pairs(8, seed=3, side=64)
-    for mark, text, same in zip(marked, written, again, strict=True):
-        changed = np.any(np.asarray(mark) != np.asarray(text), axis=2)
+    for smudge, text, same in zip(smudged, written, again, strict=True):
+        changed = np.any(np.asarray(smudge) != np.asarray(text), axis=2)
         assert 0 < changed.mean() < 0.6  # some pixels, not the whole image
-        assert np.array_equal(np.asarray(mark), np.asarray(same))
+        assert np.array_equal(np.asarray(smudge), np.asarray(same))
+
+
+def test_a_smudge_has_the_words_colour_place_and_ink_but_no_letters() -> None:
+    background = Image.new("RGB", (128, 128), (240, 240, 240))
+    placed = place_word(background, random.Random(5), varied=False)
+    smudged, written = background.copy(), background.copy()
+    draw_smudge(smudged, placed)
+    draw_word(written, placed)
+    base = np.asarray(background, np.float64)
+    ink = {
+        name: np.abs(np.asarray(image, np.float64) - base).sum(axis=2)
+        for name, image in (("smudge", smudged), ("word", written))
+    }
+    assert 0.7 < ink["smudge"].sum() / ink["word"].sum() < 1.3  # as much ink
+    rows, cols = np.nonzero(ink["smudge"] > 10)
+    left, top, right, bottom = placed.box
+    assert left - 8 < cols.mean() < right + 8 and top - 8 < rows.mean() < bottom + 8
+    darkest = np.unravel_index(ink["smudge"].argmax(), ink["smudge"].shape)
+    tint = np.asarray(smudged, np.float64)[darkest] - base[darkest]
+    word_tint = np.array(placed.colour, np.float64) - base[darkest]
+    assert float(tint @ word_tint) > 0.9 * np.linalg.norm(tint) * np.linalg.norm(word_tint)
+
+    def edges(image: Image.Image) -> float:
+        grey = np.asarray(image.convert("L"), np.float64)
+        return float(np.abs(np.diff(grey, axis=0)).max() + np.abs(np.diff(grey, axis=1)).max())
+
+    assert edges(smudged) < 0.3 * edges(written)  # no strokes left to read
 
 
 def test_steering_keeps_a_unit_vector_and_moves_along_the_direction() -> None:
@@ -95,7 +125,7 @@ def test_direction_is_learned_once_per_model_and_dropped_with_it(tmp_path: Path)
     again = ensure_direction(catalog, encoder)
     assert learned_from > 0 and encoder.embedded == learned_from
     assert np.array_equal(first.vector, again.vector)
-    assert np.isclose(np.linalg.norm(first.vector), 1.0) and first.samples == 240
+    assert np.isclose(np.linalg.norm(first.vector), 1.0) and first.samples == 720
     other = PixelEncoder("two")
     counted: list[tuple[int, int]] = []
     ensure_direction(catalog, other, lambda done, total: counted.append((done, total)))
@@ -156,7 +186,8 @@ def circles_library(tmp_path_factory: pytest.TempPathFactory, shapes_encoder: An
 
 @pytest.mark.slow
 def test_the_direction_of_test_shapes_separates_held_out_pairs(shapes_encoder: Any) -> None:
-    assert learn_direction(shapes_encoder).accuracy >= 0.7  # measured: 0.7125
+    # measured: 0.946 (recipe 2, run E weights)
+    assert learn_direction(shapes_encoder).accuracy >= 0.8
 
 
 @pytest.mark.slow
