@@ -3,20 +3,29 @@
 each textness scale (indexed through the real path). Prints JSON. Run by hand:
 
     PYTHONPATH=. python tests/benchmarks/bench_textness.py [--each 12] [--distractors 24]
+        [--seeds 3] [--weights candidate.safetensors]
 
 --distractors adds other shapes, so "real circles fill the top 10" needs the model to know
 shapes, not only to push text away.
+
+"steering" (recipe 2's evidence): directions learned with --seeds seeds, each steering 12
+folders of 12 shapes and 12 word-only images (the shape's own name in 8, another word in 4);
+"misplaced" counts word images still in the top 12 at -2, plus, where the word is the
+shape's name, those missing from the top 12 at +2 (0 is perfect; 12 folders x 12 at most).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
 from photoclip.core.embedding import load_encoder
@@ -25,10 +34,17 @@ from photoclip.core.library import Library
 from photoclip.core.paths import Locations
 from photoclip.core.profiles import resolve_profile
 from photoclip.core.search import Searcher, SearchOptions
-from photoclip.core.textness import learn_direction
+from photoclip.core.textness import learn_direction, steer
 from photoclip.synthetic.scenes import SHAPES, random_object_scene, random_word_scene
 
 SCALES = (-2.0, -1.0, 0.0, 1.0, 2.0)
+#: (seed, shape, word) of the steering folders.
+FOLDERS = (
+    (7, "circle", "circle"), (11, "square", "square"), (13, "star", "star"),
+    (17, "triangle", "triangle"), (29, "circle", "circle"), (31, "star", "star"),
+    (37, "square", "square"), (41, "triangle", "triangle"), (19, "circle", "red"),
+    (23, "square", "cat"), (43, "star", "sale"), (47, "triangle", "hello"),
+)  # fmt: skip
 
 
 def write_folder(folder: Path, each: int, distractors: int, seed: int = 7) -> None:
@@ -57,13 +73,50 @@ def ranks(searcher: Searcher, scale: float) -> dict[str, object]:
     }
 
 
+def steering(encoder: Any, seeds: int) -> list[dict[str, object]]:
+    folders = [(shape, word, *_folder(seed, shape, word, encoder)) for seed, shape, word in FOLDERS]
+    rows = []
+    for seed in range(seeds):
+        direction = learn_direction(encoder, seed=seed).vector
+        misplaced = [_misplaced(encoder, direction, *folder) for folder in folders]
+        rows.append({"seed": seed, "misplaced": sum(misplaced), "per_folder": misplaced})
+    return rows
+
+
+def _folder(seed: int, shape: str, word: str, encoder: Any) -> tuple[np.ndarray, np.ndarray]:
+    rng, images, is_word = random.Random(seed), [], []
+    for _ in range(12):
+        images += [
+            random_object_scene(rng, shape=shape).render(),
+            random_word_scene(rng, word=word).render(),
+        ]
+        is_word += [False, True]
+    return encoder.encode_pil(images), np.array(is_word)
+
+
+def _misplaced(
+    encoder: Any, direction: np.ndarray, shape: str, word: str, vectors: np.ndarray, is_word: Any
+) -> int:
+    query = encoder.encode_texts([f"a {shape}"])[0]
+    top = {scale: np.argsort(-(vectors @ steer(query, direction, scale)))[:12] for scale in (-2, 2)}
+    count = int(is_word[top[-2]].sum())
+    if word == shape:
+        count += 12 - int(is_word[top[2]].sum())
+    return count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--each", type=int, default=12)
     parser.add_argument("--distractors", type=int, default=0)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--weights", type=Path, help="a candidate test-shapes checkpoint")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    encoder = load_encoder(resolve_profile("test-shapes"), device="cpu")
+    profile = resolve_profile("test-shapes")
+    if args.weights is not None:
+        profile = dataclasses.replace(profile, weights_file=args.weights.resolve())
+    encoder = load_encoder(profile, device="cpu")
     started = time.perf_counter()
     direction = learn_direction(encoder)
     seconds = time.perf_counter() - started
@@ -83,6 +136,7 @@ def main() -> None:
         "word_images": args.each,
         "distractors": args.distractors,
         "scales": rows,
+        "steering": steering(encoder, args.seeds),
     }
     print(json.dumps(report, indent=2))
 
