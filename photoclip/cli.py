@@ -654,13 +654,9 @@ def _print_explanation(explanations: list[Any], as_json: bool) -> None:
                 f"  {s.label:<24} probability {s.probability:.3f}  threshold {threshold}"
                 f"  (cosine {s.score:.3f}{split}){counter}  {mark}"
             )
-        print(f"  {'none of these':<24} probability {e.background:.3f}{_note(e.background_note)}")
+        print(f"  {'none of these':<24} probability {e.background:.3f}")
         for note in e.notes:
             print(f"  {note}")
-
-
-def _note(text: str) -> str:
-    return f"  ({text})" if text else ""
 
 
 def _print_check(checks: list[Any], as_json: bool) -> None:

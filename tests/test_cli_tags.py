@@ -76,7 +76,7 @@ def test_categories_tag_search_correct_and_sort(scenes: Path, tmp_path: Path) ->
     assert colour["scores"][0]["reason"] == "tagged"
     assert all("more likely" in s["reason"] for s in colour["scores"][1:])
     said = photoclip("tag", "--explain", str(scenes / "red-circle.png")).stdout
-    assert "not tagged: 'red' is more likely" in said and "(not compared: single choice)" in said
+    assert "not tagged: 'red' is more likely" in said and "none of these" in said
 
     rejecting = as_json("tag", "--reject", str(scenes / "red-circle.png"), "Colour:red")
     rejected = _colour_tags(rejecting)

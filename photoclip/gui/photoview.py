@@ -81,8 +81,7 @@ def explanation_html(explanations: Sequence[Explanation]) -> str:
             f"<p><b>{escape(e.category)}</b> ({e.kind}, logit scale {e.logit_scale:.1f})"
             f"<table cellspacing='0' cellpadding='2' style='font-size:small'>{_WHY_HEADER}{rows}"
             "</table>"
-            f"none of these: {e.background:.3f}"
-            f"{f' ({e.background_note})' if e.background_note else ''}{notes}</p>"
+            f"none of these: {e.background:.3f}{notes}</p>"
         )
     return "".join(parts)
 
