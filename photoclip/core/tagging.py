@@ -736,7 +736,9 @@ class Tagger:
         rows = [replace(row, reason=why) for row, why in zip(rows, said, strict=True)]
         rows.sort(key=lambda r: r.probability, reverse=True)
         scale = self.logit_scale()
-        if category.kind == SINGLE:  # the share the decision compared (corrections included)
+        # Single-choice: the share the decision compared (corrections included), unless the
+        # user's verdict ruled every label out: then the photo's own evidence.
+        if category.kind == SINGLE and probs[0].any():
             none = float(none_of_these(probs[0]))
         else:
             none = _background_probability(category, scores[0], background[0], scale)

@@ -312,6 +312,11 @@ def test_explain_gives_the_users_verdict_as_the_reason(tmp_path: Path) -> None:
     )
     [other] = tagger.explain(ids[1])
     assert other.scores[0].reason == "tagged" and other.scores[0].tagged
+    # "none of these" is what the labels leave, but on a photo whose every label the
+    # user's confirmation ruled out, it is the photo's own share, not all of it.
+    [confirmed] = tagger.explain(ids[5])
+    assert other.background == pytest.approx(1 - sum(s.probability for s in other.scores))
+    assert confirmed.background < 0.5
     assert all(s.reason.startswith("not tagged: 'red'") for s in other.scores[1:])
 
 
