@@ -19,7 +19,7 @@ single-choice categories, real photos left without a shape rose from 0.50-0.67 t
 0.80-0.93 and shape precision from 0.70-0.73 to 0.79-0.86, while colour precision and
 coverage moved by a scene or two either way (0.92 and 0.81 on average, before and after).
 (The weights before run E, never trained on captions like "a photo", lost a third of the
-shapes to the background that way.)
+shapes to the background that way; no real CLIP weights were at hand to measure.)
 
 Decisions. A label tags a photo when its probability reaches its threshold: at least
 DEFAULT_THRESHOLD (more likely than all else together) and at least what random photo
