@@ -381,16 +381,40 @@ class LazyEncoder:
             self._encoder.close()
 
 
-class ImageFirst:
-    """An `Encoder` over a model built with its image tower alone (photoclip.core.towers):
-    indexing's. The text tower's weights (250 MB of ViT-B-32's 600) are in memory only
-    while texts are embedded: the few an indexing run asks for (a label's first vectors,
-    to tag the photos a batch added) go to a text side that `open_text` makes (the ONNX
-    export, else a model with its text tower alone). It is kept for the texts that follow
-    and dropped when images are embedded again; label vectors are cached, so a run builds
-    it rarely, and most runs never."""
+class ImageSide(Protocol):
+    """An `Encoder`'s image half: a LocalEncoder built with its image tower alone, or the
+    image tower's ONNX export (photoclip.core.imageexport.OnnxImage)."""
 
-    def __init__(self, image: LocalEncoder, open_text: Callable[[], TextSide]) -> None:
+    profile: ModelProfile
+    device: str
+    dim: int
+    input_size: tuple[int, int]
+    open_clip_version: str
+    logit_scale: float
+
+    @property
+    def model_key(self) -> str: ...
+
+    @property
+    def alive(self) -> bool: ...
+
+    def prepare(self, image: Image.Image) -> Any: ...
+
+    def encode_prepared(self, prepared: Sequence[Any]) -> np.ndarray: ...
+
+    def close(self) -> None: ...
+
+
+class ImageFirst:
+    """An `Encoder` over a model built with its image tower alone (photoclip.core.towers),
+    or over that tower's ONNX export: indexing's. The text tower's weights (250 MB of
+    ViT-B-32's 600) are in memory only while texts are embedded: the few an indexing run
+    asks for (a label's first vectors, to tag the photos a batch added) go to a text side
+    that `open_text` makes (the ONNX export, else a model with its text tower alone). It
+    is kept for the texts that follow and dropped when images are embedded again; label
+    vectors are cached, so a run builds it rarely, and most runs never."""
+
+    def __init__(self, image: ImageSide, open_text: Callable[[], TextSide]) -> None:
         self.image, self._open_text = image, open_text
         self.profile, self.device, self.dim = image.profile, image.device, image.dim
         self.input_size, self.logit_scale = image.input_size, image.logit_scale
@@ -647,10 +671,11 @@ class Letterbox:
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         import open_clip
-        from PIL import ImageStat
+
+        from photoclip.core.pixels import mean_colour
 
         rgb = image if image.mode == "RGB" else image.convert("RGB")
-        fill = tuple(round(value) for value in ImageStat.Stat(rgb).mean)
+        fill = mean_colour(rgb)
         transform = open_clip.image_transform(
             self.config["size"],
             is_train=False,

@@ -55,7 +55,7 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = TIMEOUT) -
 
 
 def self_test() -> int:
-    from photoclip.core.textexport import EXPORT_ENV
+    from photoclip.core.exports import EXPORT_ENV
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     started = time.monotonic()

@@ -13,21 +13,9 @@ import pytest
 from safetensors.torch import save_file
 
 from photoclip.core.embedding import LazyEncoder, LocalEncoder, load_encoder
+from photoclip.core.exports import MIN_COSINE, ExportError, weights_path
 from photoclip.core.profiles import resolve_profile
-from photoclip.core.textexport import (
-    EXPORT_ENV,
-    FULL,
-    MIN_COSINE,
-    PROBES,
-    ExportError,
-    export_paths,
-    export_state,
-    export_text,
-    failure_path,
-    open_export,
-    start_export,
-    weights_path,
-)
+from photoclip.core.textexport import FULL, PROBES, export_paths, export_text, open_export
 from tests.modelconfigs import register
 
 pytestmark = pytest.mark.slow
@@ -194,7 +182,7 @@ def test_a_damaged_or_stale_export_is_refused_with_a_log_line(
 ) -> None:
     onnx_file, info_file = export_paths(cache, _key())
     damage(onnx_file, info_file)
-    with caplog.at_level(logging.WARNING, logger="photoclip.core.textexport"):
+    with caplog.at_level(logging.WARNING, logger="photoclip.core.exports"):
         assert open_export(cache, _key()) is None
     assert "torch answers instead" in caplog.text and reason in caplog.text
     assert not info_file.exists()  # thrown away: the next model load exports again
@@ -239,72 +227,3 @@ def test_a_lazy_encoder_with_the_export_never_builds_the_model(cache: Path) -> N
 
 def test_the_probes_include_text_over_the_context_length(shapes: LocalEncoder) -> None:
     assert any(len(probe.split()) > shapes.tokenizer.context_length for probe in PROBES)
-
-
-# -- in the background ---------------------------------------------------------------------------
-
-
-def test_start_export_runs_once_per_model(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: Path
-) -> None:
-    profile = resolve_profile("test-shapes")
-    monkeypatch.setenv(EXPORT_ENV, "0")
-    assert not start_export(profile, tmp_path)  # turned off
-    monkeypatch.setenv(EXPORT_ENV, "1")
-    assert not start_export(profile, cache)  # made already
-    onnx_file, _ = export_paths(tmp_path, profile.key)
-    onnx_file.parent.mkdir(parents=True)
-    failure_path(onnx_file).write_text("ExportError: no")
-    assert not start_export(profile, tmp_path)  # failed before: not tried at every load
-
-
-def test_a_frozen_app_exports_by_running_itself(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A frozen app has no `python -m`: it used to make no export at all."""
-    import subprocess
-    import sys
-
-    from photoclip.core.internal import FLAG
-
-    started: list[list[str]] = []
-
-    class Child:
-        pid = os.getpid()
-
-        def __init__(self, command: list[str], **_: Any) -> None:
-            started.append(command)
-
-    monkeypatch.setenv(EXPORT_ENV, "1")
-    monkeypatch.setattr(sys, "frozen", True, raising=False)
-    monkeypatch.setattr(subprocess, "Popen", Child)
-    assert start_export(resolve_profile("test-shapes"), tmp_path)
-    assert started == [[sys.executable, FLAG, "text-export", "test-shapes", str(tmp_path)]]
-
-
-def test_the_export_command_asks_for_its_two_arguments(capsys: pytest.CaptureFixture[str]) -> None:
-    from photoclip.core.textexport import main
-
-    assert main(["test-shapes"]) == 2
-    assert "PROFILE CACHE" in capsys.readouterr().err
-
-
-def test_start_export_skips_random_weights(tiny_encoder: LocalEncoder, tmp_path: Path) -> None:
-    assert not start_export(tiny_encoder.profile, tmp_path)
-
-
-def test_doctor_says_whether_text_searches_start_without_torch(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: Path, tiny_encoder: LocalEncoder
-) -> None:
-    profile = resolve_profile("test-shapes")
-    monkeypatch.setenv(EXPORT_ENV, "1")
-    assert export_state(profile, cache).startswith("present: text searches start without torch")
-    assert export_state(profile, tmp_path).startswith("not made yet")
-    monkeypatch.setenv(EXPORT_ENV, "0")
-    assert export_state(profile, tmp_path) == f"off ({EXPORT_ENV}=0); searches use torch"
-    onnx_file, _ = export_paths(tmp_path, profile.key)
-    onnx_file.parent.mkdir(parents=True)
-    failure_path(onnx_file).write_text("ExportError: an operator onnx lacks\ntraceback")
-    said = export_state(profile, tmp_path)
-    assert said == "failed (ExportError: an operator onnx lacks); searches use torch"
-    assert export_state(tiny_encoder.profile, tmp_path).startswith("none (a model with random")
