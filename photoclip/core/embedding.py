@@ -37,8 +37,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class Encoder(Protocol):
-    """Embeds images and texts into one L2-normalised float32 space (rows of arrays).
+class ImageSide(Protocol):
+    """What embeds images: an `Encoder`, or an image half alone (a LocalEncoder built with
+    its image tower alone, the tower's ONNX export: photoclip.core.imageexport.OnnxImage).
 
     Images go in two steps so that decoding threads can do the first: `prepare` turns a
     decoded RGB image into the model's input (any thread), `encode_prepared` embeds a batch
@@ -66,6 +67,12 @@ class Encoder(Protocol):
 
     def encode_prepared(self, prepared: Sequence[Any]) -> np.ndarray: ...
 
+    def close(self) -> None: ...
+
+
+class Encoder(ImageSide, Protocol):
+    """Embeds images and texts into one L2-normalised float32 space (rows of arrays)."""
+
     def encode_pil(self, images: Sequence[Image.Image]) -> np.ndarray: ...
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray: ...
@@ -73,8 +80,6 @@ class Encoder(Protocol):
     def embed_prompts(self, classnames: Sequence[str], templates: Sequence[str]) -> np.ndarray:
         """One unit row per class name: its text through every template, averaged."""
         ...
-
-    def close(self) -> None: ...
 
 
 @dataclass
@@ -379,30 +384,6 @@ class LazyEncoder:
     def close(self) -> None:
         if self._encoder is not None:
             self._encoder.close()
-
-
-class ImageSide(Protocol):
-    """An `Encoder`'s image half: a LocalEncoder built with its image tower alone, or the
-    image tower's ONNX export (photoclip.core.imageexport.OnnxImage)."""
-
-    profile: ModelProfile
-    device: str
-    dim: int
-    input_size: tuple[int, int]
-    open_clip_version: str
-    logit_scale: float
-
-    @property
-    def model_key(self) -> str: ...
-
-    @property
-    def alive(self) -> bool: ...
-
-    def prepare(self, image: Image.Image) -> Any: ...
-
-    def encode_prepared(self, prepared: Sequence[Any]) -> np.ndarray: ...
-
-    def close(self) -> None: ...
 
 
 class ImageFirst:

@@ -3,15 +3,17 @@ index` processes (issue 17: indexing with ViT-B-32 <= 1.2 GB peak RSS).
 
     nice -n 10 python tests/benchmarks/bench_image_export.py [--photos 64] [--rounds 2]
         [--arch ViT-B-32] [--threads 2] [--source ../shared/data/coco-mini/val2017]
+        [--real ../shared/data/coco-mini]
 
 A ViT-B-32 with random weights (seeded) saved to a safetensors file, loaded as a user's
 checkpoint (`ARCH:FILE`), and N 4032x3024 JPEGs made from --source
 (bench_index_process). Then, in one run:
   export    `python -m photoclip.core.exports MODEL CACHE` (both towers, as the
             background process makes them): wall time and peak RSS;
-  fidelity  every photo of --source, as indexing reads it (the same draft decode), through
-            torch (open_clip's transform, the image tower) and through the export (numpy
-            pixels, onnxruntime): cosines of the vectors, and the pixels' largest difference;
+  fidelity  every photo under --real (coco-mini: 239), as indexing reads it (the same
+            draft decode), through torch (open_clip's transform, the image tower) and
+            through the export (numpy pixels, onnxruntime): cosines of the vectors, and the
+            pixels' largest difference;
   encoder   images/s of the image tower alone on the same ready pixels, torch and
             onnxruntime, --threads threads each, the profile's batch, interleaved rounds;
   indexer   in this process, the indexer over the camera JPEGs with each (a fresh library
@@ -78,7 +80,7 @@ def fidelity(torchs: Any, onnx: Any, source: Path) -> dict[str, Any]:
     """Both paths on every photo of `source`, decoded as indexing decodes them."""
     from photoclip.core.imageio import decode_photo
 
-    photos = sorted(source.glob("*.jpg"))
+    photos = sorted(source.rglob("*.jpg"))
     cosines, apart = [], 0.0
     for batch in range(0, len(photos), 16):
         datas = [path.read_bytes() for path in photos[batch : batch + 16]]
@@ -180,25 +182,33 @@ def indexers(torchs: Any, onnx: Any, photos: Path, work: Path, batch: int, speed
 
 
 def processes(model: str, photos: Path, work: Path, caches: dict, rounds: int) -> dict:
-    """Whole `photoclip index` runs, torch and onnx, interleaved, fresh libraries."""
+    """Whole `photoclip index` runs, torch and onnx, interleaved, each into a library of
+    its own."""
     env = {**os.environ, "PHOTOCLIP_TEXT_EXPORT": "0"}
     found: dict[str, list[dict[str, float]]] = {name: [] for name in caches}
     tag = 0
     for _ in range(rounds):
         for name, cache in (reversed if tag % 2 else iter)(list(caches.items())):
             tag += 1
-            data = work / f"data-{name}-{tag}"
+            data = Path(tempfile.mkdtemp(prefix=f"data-{name}-", dir=work))
             run_env = {**env, "PHOTOCLIP_DATA_DIR": str(data), "PHOTOCLIP_CACHE_DIR": str(cache)}
             found[name].append(run(REPO, ["index", str(photos), "--model", model], run_env, work))
     result: dict[str, Any] = {
         name: {key: round(statistics.median(r[key] for r in rs), 3) for key in rs[0]}
         for name, rs in found.items()
     }
-    result["onnx_over_torch"] = {
-        key: round(result["onnx"][key] / result["torch"][key], 3) for key in result["onnx"]
-    }
+    if len(found) == 2:
+        result["onnx_over_torch"] = {
+            key: round(result["onnx"][key] / result["torch"][key], 3) for key in result["onnx"]
+        }
     result["all_rounds"] = found
     return result
+
+
+def _said(stage: str, found: Any) -> Any:
+    """Each stage's figures on stderr as it ends: a later stage that fails loses none."""
+    print(json.dumps({stage: found}), file=sys.stderr, flush=True)
+    return found
 
 
 def main() -> None:
@@ -208,8 +218,9 @@ def main() -> None:
     parser.add_argument("--arch", default="ViT-B-32")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
-        "--source", type=Path, default=REPO.parents[1] / "shared/data/coco-mini/val2017"
+        "--source", type=Path, default=REPO.parent / "shared/data/coco-mini/val2017"
     )
+    parser.add_argument("--real", type=Path, default=REPO.parent / "shared/data/coco-mini")
     args = parser.parse_args()
     os.environ["PHOTOCLIP_TEXT_EXPORT"] = "0"
     with tempfile.TemporaryDirectory(prefix="bench-image-export-") as temp:
@@ -220,19 +231,19 @@ def main() -> None:
         make_weights(weights, args.arch)
         model = f"{args.arch}:{weights}"
         caches = {"torch": work / "cache-torch", "onnx": work / "cache-onnx"}
-        made = export(model, caches["onnx"], work)
+        made = _said("export", export(model, caches["onnx"], work))
         # One torch run keeps the device probe that tells `index` the model runs on the
         # CPU (the export process keeps none); both caches get it.
         first = processes(model, work / "photos", work, {"torch": caches["torch"]}, 1)
         shutil.copy(caches["torch"] / "device-probe.json", caches["onnx"])
         del first
-        timed = processes(model, work / "photos", work, caches, args.rounds)
+        timed = _said("index", processes(model, work / "photos", work, caches, args.rounds))
         from photoclip.core.profiles import resolve_profile
 
         batch = resolve_profile(model).batch_size
         torchs, onnx = encoders(model, caches["onnx"], args.threads)
-        faithful = fidelity(torchs, onnx, args.source)
-        speed = encoder_speed(torchs, onnx, batch, 64, 3)
+        faithful = _said("fidelity", fidelity(torchs, onnx, args.real))
+        speed = _said("encoder", encoder_speed(torchs, onnx, batch, 64, 3))
         pipeline = indexers(torchs, onnx, work / "photos", work, batch, speed)
     result = {
         "arch": args.arch,

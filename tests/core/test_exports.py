@@ -23,6 +23,7 @@ from photoclip.core.exports import (
 from photoclip.core.imageexport import export_image
 from photoclip.core.profiles import resolve_profile
 from photoclip.core.textexport import export_text
+from tests.core.exportfiles import copy_export
 
 pytestmark = pytest.mark.slow
 
@@ -55,17 +56,6 @@ def children(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     return started
 
 
-def _copy(cache: Path, into: Path, *kinds: exports.ExportKind) -> Path:
-    key = resolve_profile("test-shapes").key
-    for kind in kinds:
-        onnx_file, info_file = kind.paths(cache, key)
-        for source in (onnx_file, exports.weights_path(onnx_file), info_file):
-            target = into / source.relative_to(cache)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(source.read_bytes())
-    return into
-
-
 def test_start_export_runs_once_per_model_and_tower(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, made: Path, children: list[list[str]]
 ) -> None:
@@ -87,7 +77,7 @@ def test_a_text_export_alone_starts_the_image_export(
 ) -> None:
     """A cache from before the image export: the next model load makes that one."""
     profile = resolve_profile("test-shapes")
-    cache = _copy(made, tmp_path / "cache", TEXT_EXPORT)
+    cache = copy_export(TEXT_EXPORT, made, tmp_path / "cache", _key())
     assert start_export(profile, cache)
     assert len(children) == 1
     image_lock = IMAGE_EXPORT.lock(IMAGE_EXPORT.paths(cache, profile.key)[0])
@@ -145,7 +135,7 @@ def test_doctor_says_what_starts_without_torch(
     text, image = export_state(profile, made).split("; ")
     assert text.startswith("text: present, text searches start without torch")
     assert image.startswith("image: present, indexing on the CPU runs without torch")
-    only_text = _copy(made, tmp_path / "only-text", TEXT_EXPORT)
+    only_text = copy_export(TEXT_EXPORT, made, tmp_path / "only-text", _key())
     assert export_state(profile, only_text).split("; ")[1].startswith("image: not made yet")
     monkeypatch.setenv(EXPORT_ENV, "0")
     assert export_state(profile, tmp_path) == (
@@ -158,3 +148,7 @@ def test_doctor_says_what_starts_without_torch(
     said = export_state(profile, tmp_path).split("; ")[1]
     assert said == "image: failed (ExportError: an operator onnx lacks), indexing uses torch"
     assert export_state(tiny_encoder.profile, tmp_path).startswith("none (a model with random")
+
+
+def _key() -> str:
+    return resolve_profile("test-shapes").key

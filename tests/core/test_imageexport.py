@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from photoclip.core.embedding import ImageFirst, LazyEncoder, LocalEncoder, load_encoder
-from photoclip.core.exports import MIN_COSINE, ExportError, weights_path
+from photoclip.core.exports import IMAGE_EXPORT, MIN_COSINE, ExportError, weights_path
 from photoclip.core.imageexport import (
     OnnxImage,
     export_image,
@@ -23,6 +23,7 @@ from photoclip.core.imageexport import (
 from photoclip.core.profiles import resolve_profile
 from photoclip.core.towers import IMAGE
 from photoclip.synthetic.scenes import single_object_scene
+from tests.core.exportfiles import copy_export, edit, make_nan, negated_checks
 
 pytestmark = pytest.mark.slow
 
@@ -43,13 +44,7 @@ def shapes_export(shapes: LocalEncoder, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture
 def cache(shapes_export: Path, tmp_path: Path) -> Path:
     """A copy of the test-shapes export that a test may damage."""
-    copy = tmp_path / "cache"
-    onnx_file, info_file = export_paths(shapes_export, _key())
-    for source in (onnx_file, weights_path(onnx_file), info_file):
-        target = copy / source.relative_to(shapes_export)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(source.read_bytes())
-    return copy
+    return copy_export(IMAGE_EXPORT, shapes_export, tmp_path / "cache", _key())
 
 
 def _key() -> str:
@@ -140,11 +135,11 @@ def test_an_export_whose_pixels_differ_is_refused(
     "damage, reason",
     [
         (lambda onnx, info: onnx.write_bytes(os.urandom(onnx.stat().st_size)), "cannot run it"),
-        (lambda onnx, info: _nan(weights_path(onnx)), "differ from torch's"),
+        (lambda onnx, info: make_nan(weights_path(onnx)), "differ from torch's"),
         (lambda onnx, info: weights_path(onnx).write_bytes(b"short"), "bytes"),
-        (lambda onnx, info: _edit(info, open_clip_version="0.1"), "stale"),
-        (lambda onnx, info: _edit(info, pixels={"size": [64, 64]}), "unreadable"),
-        (lambda onnx, info: _edit(info, checks=_negated(info)), "differ from torch's"),
+        (lambda onnx, info: edit(info, open_clip_version="0.1"), "stale"),
+        (lambda onnx, info: edit(info, pixels={"size": [64, 64]}), "unreadable"),
+        (lambda onnx, info: edit(info, checks=negated_checks(info)), "differ from torch's"),
     ],
     ids=["garbage", "weights NaN", "weights cut", "other open_clip", "bad pixels", "swapped"],
 )
@@ -158,18 +153,6 @@ def test_a_damaged_or_stale_export_is_refused_with_a_log_line(
     assert "image export" in caplog.text and "torch answers instead" in caplog.text
     assert reason in caplog.text
     assert not info_file.exists()  # thrown away: the next model load exports again
-
-
-def _nan(weights: Path) -> None:
-    weights.write_bytes(b"\xff" * weights.stat().st_size)
-
-
-def _edit(info: Path, **changes: Any) -> None:
-    info.write_text(json.dumps({**json.loads(info.read_text()), **changes}))
-
-
-def _negated(info: Path) -> list[list[float]]:
-    return [[-x for x in row] for row in json.loads(info.read_text())["checks"]]
 
 
 def test_no_export_means_none_quietly(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -13,9 +13,10 @@ import pytest
 from safetensors.torch import save_file
 
 from photoclip.core.embedding import LazyEncoder, LocalEncoder, load_encoder
-from photoclip.core.exports import MIN_COSINE, ExportError, weights_path
+from photoclip.core.exports import MIN_COSINE, TEXT_EXPORT, ExportError, weights_path
 from photoclip.core.profiles import resolve_profile
 from photoclip.core.textexport import FULL, PROBES, export_paths, export_text, open_export
+from tests.core.exportfiles import copy_export, edit, make_nan, negated_checks, scramble
 from tests.modelconfigs import register
 
 pytestmark = pytest.mark.slow
@@ -39,13 +40,7 @@ def shapes_export(shapes: LocalEncoder, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture
 def cache(shapes_export: Path, tmp_path: Path) -> Path:
     """A copy of the test-shapes export that a test may damage."""
-    copy = tmp_path / "cache"
-    onnx_file, info_file = export_paths(shapes_export, _key())
-    for source in (onnx_file, weights_path(onnx_file), info_file):
-        target = copy / source.relative_to(shapes_export)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(source.read_bytes())
-    return copy
+    return copy_export(TEXT_EXPORT, shapes_export, tmp_path / "cache", _key())
 
 
 def _key() -> str:
@@ -156,13 +151,13 @@ def test_an_export_whose_vectors_differ_is_refused(
         (lambda onnx, info: onnx.write_bytes(os.urandom(onnx.stat().st_size)), "cannot run it"),
         (lambda onnx, info: onnx.write_bytes(onnx.read_bytes()[:1000]), "bytes"),
         (lambda onnx, info: onnx.unlink(), "cannot be read"),
-        (lambda onnx, info: _scramble(weights_path(onnx)), "differ from torch's"),
-        (lambda onnx, info: _nan(weights_path(onnx)), "differ from torch's"),
+        (lambda onnx, info: scramble(weights_path(onnx)), "differ from torch's"),
+        (lambda onnx, info: make_nan(weights_path(onnx)), "differ from torch's"),
         (lambda onnx, info: weights_path(onnx).write_bytes(b"short"), "bytes"),
         (lambda onnx, info: info.write_text("{not json"), "unreadable"),
-        (lambda onnx, info: _edit(info, model_key="other:model"), "stale"),
-        (lambda onnx, info: _edit(info, format=0), "stale"),
-        (lambda onnx, info: _edit(info, checks=_negated(info)), "differ from torch's"),
+        (lambda onnx, info: edit(info, model_key="other:model"), "stale"),
+        (lambda onnx, info: edit(info, format=0), "stale"),
+        (lambda onnx, info: edit(info, checks=negated_checks(info)), "differ from torch's"),
     ],
     ids=[
         "garbage",
@@ -186,24 +181,6 @@ def test_a_damaged_or_stale_export_is_refused_with_a_log_line(
         assert open_export(cache, _key()) is None
     assert "torch answers instead" in caplog.text and reason in caplog.text
     assert not info_file.exists()  # thrown away: the next model load exports again
-
-
-def _scramble(weights: Path) -> None:
-    data = np.frombuffer(weights.read_bytes(), dtype=np.float32).copy()
-    np.random.default_rng(0).shuffle(data)
-    weights.write_bytes(data.tobytes())
-
-
-def _nan(weights: Path) -> None:
-    weights.write_bytes(b"\xff" * weights.stat().st_size)
-
-
-def _edit(info: Path, **changes: Any) -> None:
-    info.write_text(json.dumps({**json.loads(info.read_text()), **changes}))
-
-
-def _negated(info: Path) -> list[list[float]]:
-    return [[-x for x in row] for row in json.loads(info.read_text())["checks"]]
 
 
 def test_no_export_means_none_quietly(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
