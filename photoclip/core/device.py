@@ -150,8 +150,9 @@ def _gpu_name(device: str | None) -> str:
 
 
 def save_probe(found: DeviceProbe, cache: Path) -> None:
-    """Keep the probe in the cache folder (a read-only one keeps nothing: the probe only
-    informs `photoclip doctor`)."""
+    """Keep the probe in the cache folder (a read-only one keeps nothing: then `photoclip
+    doctor` cannot say which device is used, and indexing does not use the image tower's
+    ONNX export, which only a probe that found the CPU alone allows: `known_cpu`)."""
     path = cache / PROBE_FILE
     temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
@@ -172,6 +173,12 @@ def load_probe(cache: Path) -> DeviceProbe | None:
     except (OSError, ValueError, RecursionError) as error:  # (json's are ValueErrors)
         log.info("the kept device probe is unreadable: %s", error)
         return None
+
+
+def last_device(cache: Path) -> str | None:
+    """The device the kept probe chose; None when there is none (or it chose none)."""
+    found = load_probe(cache)
+    return found.device if found is not None else None
 
 
 def known_cpu(requested: str | None, cache: Path) -> bool:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from photoclip.core.device import last_device
 from photoclip.core.internal import command_line
 from photoclip.core.towers import IMAGE, TEXT
 
@@ -283,9 +284,16 @@ def _wanted(profile: ModelProfile, cache: Path) -> list[ExportKind]:
     for kind in KINDS:
         onnx_file, info_file = kind.paths(cache, profile.key)
         done = info_file.exists() or kind.failure(onnx_file).exists()
-        if not done and not locked(kind.lock(onnx_file)):
+        if not done and not locked(kind.lock(onnx_file)) and _useful(kind, cache):
             wanted.append(kind)
     return wanted
+
+
+def _useful(kind: ExportKind, cache: Path) -> bool:
+    """The image export serves indexing on the CPU alone: where the model's last load
+    found a GPU, it would cost a background export and the tower's size on disk (350 MB
+    for ViT-B-32, 1.2 GB for ViT-L-14) for nothing."""
+    return kind is not IMAGE_EXPORT or last_device(cache) == "cpu"
 
 
 def export_state(profile: ModelProfile, cache: Path) -> str:
@@ -317,6 +325,9 @@ def _state(kind: ExportKind, cache: Path, model_key: str) -> str:
         return f"{kind.tower}: off ({EXPORT_ENV}=0), {torch}"
     if locked(kind.lock(onnx_file)):
         return f"{kind.tower}: being made in the background, {torch} until it is done"
+    if not _useful(kind, cache):
+        ran = last_device(cache) or "a device not probed yet"
+        return f"{kind.tower}: not made (the model's last load ran on {ran}), {torch}"
     return f"{kind.tower}: not made yet (made in the background once the model next loads), {torch}"
 
 

@@ -16,7 +16,8 @@ MIN_COSINE). Each time it is opened, the first CHECKS of them are embedded again
 compared with torch's vectors kept beside it.
 
 The export serves a model that runs on the CPU: where torch would run it on a GPU, it
-does (photoclip.core.device.known_cpu says which, without torch).
+does (photoclip.core.device.known_cpu says which, without torch), and where the model's
+last load found a GPU, the export is not made at all (photoclip.core.exports).
 """
 
 from __future__ import annotations

@@ -231,12 +231,13 @@ def main() -> None:
         make_weights(weights, args.arch)
         model = f"{args.arch}:{weights}"
         caches = {"torch": work / "cache-torch", "onnx": work / "cache-onnx"}
-        made = _said("export", export(model, caches["onnx"], work))
-        # One torch run keeps the device probe that tells `index` the model runs on the
-        # CPU (the export process keeps none); both caches get it.
-        first = processes(model, work / "photos", work, {"torch": caches["torch"]}, 1)
+        # One torch run keeps the device probe that says the model runs on the CPU (the
+        # export process keeps none), as the load that starts the export does; both
+        # caches get it.
+        processes(model, work / "photos", work, {"torch": caches["torch"]}, 1)
+        caches["onnx"].mkdir()
         shutil.copy(caches["torch"] / "device-probe.json", caches["onnx"])
-        del first
+        made = _said("export", export(model, caches["onnx"], work))
         timed = _said("index", processes(model, work / "photos", work, caches, args.rounds))
         from photoclip.core.profiles import resolve_profile
 

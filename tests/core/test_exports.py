@@ -38,6 +38,16 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return cache
 
 
+def ran_on(device: str, cache: Path) -> Path:
+    """`cache` with the device probe that a model load on `device` keeps."""
+    import torch
+
+    from photoclip.core.device import DeviceProbe, save_probe
+
+    save_probe(DeviceProbe("auto", device, torch.__version__, (device,)), cache)
+    return cache
+
+
 @pytest.fixture
 def children(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """The commands start_export runs, none of them started."""
@@ -77,12 +87,24 @@ def test_a_text_export_alone_starts_the_image_export(
 ) -> None:
     """A cache from before the image export: the next model load makes that one."""
     profile = resolve_profile("test-shapes")
-    cache = copy_export(TEXT_EXPORT, made, tmp_path / "cache", _key())
+    cache = ran_on("cpu", copy_export(TEXT_EXPORT, made, tmp_path / "cache", _key()))
     assert start_export(profile, cache)
     assert len(children) == 1
     image_lock = IMAGE_EXPORT.lock(IMAGE_EXPORT.paths(cache, profile.key)[0])
     text_lock = TEXT_EXPORT.lock(TEXT_EXPORT.paths(cache, profile.key)[0])
     assert image_lock.exists() and not text_lock.exists()
+
+
+def test_where_a_gpu_runs_the_model_no_image_export_is_made(
+    tmp_path: Path, made: Path, children: list[list[str]]
+) -> None:
+    """Indexing on a GPU uses torch: an image export would only cost time and disk."""
+    profile = resolve_profile("test-shapes")
+    cache = ran_on("cuda", copy_export(TEXT_EXPORT, made, tmp_path / "cache", _key()))
+    assert not start_export(profile, cache) and children == []
+    said = export_state(profile, cache).split("; ")[1]
+    assert said == "image: not made (the model's last load ran on cuda), indexing uses torch"
+    assert start_export(profile, ran_on("cpu", cache))  # the CPU after all (no GPU now)
 
 
 def test_a_frozen_app_exports_by_running_itself(
@@ -115,7 +137,7 @@ def test_one_towers_failure_is_kept_and_the_other_is_made(
 
     monkeypatch.setattr(exports, "_exporter", text_fails)
     monkeypatch.setattr(os, "nice", lambda _: 0)  # (the command lowers its own priority)
-    assert exports.main(["test-shapes", str(tmp_path)]) == 1
+    assert exports.main(["test-shapes", str(ran_on("cpu", tmp_path))]) == 1
     key = resolve_profile("test-shapes").key
     text_onnx = TEXT_EXPORT.paths(tmp_path, key)[0]
     assert TEXT_EXPORT.failure(text_onnx).read_text() == "ExportError: an operator onnx lacks\n"
@@ -135,7 +157,7 @@ def test_doctor_says_what_starts_without_torch(
     text, image = export_state(profile, made).split("; ")
     assert text.startswith("text: present, text searches start without torch")
     assert image.startswith("image: present, indexing on the CPU runs without torch")
-    only_text = copy_export(TEXT_EXPORT, made, tmp_path / "only-text", _key())
+    only_text = ran_on("cpu", copy_export(TEXT_EXPORT, made, tmp_path / "only-text", _key()))
     assert export_state(profile, only_text).split("; ")[1].startswith("image: not made yet")
     monkeypatch.setenv(EXPORT_ENV, "0")
     assert export_state(profile, tmp_path) == (

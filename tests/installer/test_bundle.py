@@ -169,6 +169,9 @@ print({"code": code, "gui": [m for m in ("PySide6", "photoclip.gui.app") if m in
 def test_the_frozen_apps_export_runs_without_the_window(tmp_path):
     """The command exports.start_export gives a frozen app, run through the launcher of
     the real window's entry point: the export is made, and no Qt is imported."""
+    import torch
+
+    from photoclip.core.device import DeviceProbe, save_probe
     from photoclip.core.imageexport import export_paths as image_export_paths
     from photoclip.core.profiles import resolve_profile
     from photoclip.core.textexport import export_paths
@@ -176,6 +179,8 @@ def test_the_frozen_apps_export_runs_without_the_window(tmp_path):
     launcher = tmp_path / "launcher.py"
     launcher.write_text(bundle.launcher_source(bundle.gui_entry()))
     cache = tmp_path / "cache"
+    # (the probe of the model load that starts it: on the CPU, so the image tower too)
+    save_probe(DeviceProbe("auto", "cpu", torch.__version__, ("cpu",)), cache)
     args = [internal.FLAG, "export", "test-shapes", str(cache)]
     done = subprocess.run(
         [sys.executable, "-c", AS_THE_APP, str(launcher), *args],
