@@ -1003,8 +1003,9 @@ def _export_loaded_models() -> None:
 
 
 def _text_first_encoder(record: Any, settings: Settings) -> Any:
-    """The library's model, loaded with torch only for what its ONNX text export (if it
-    has a usable one) cannot do: a text search or a label edit then imports no torch."""
+    """The library's model, loaded with torch only for what its ONNX exports (if it has
+    usable ones) cannot do: a text search or a label edit then imports no torch, nor does
+    an image term where the model runs on the CPU."""
     from photoclip.core.embedding import LazyEncoder, LazyText
     from photoclip.core.errors import ModelError
     from photoclip.core.profiles import resolve_profile
@@ -1018,11 +1019,12 @@ def _text_first_encoder(record: Any, settings: Settings) -> Any:
         profile = resolve_profile(record.profile)
     except ModelError:  # loading says why, in the user's words
         return loader(frozenset({IMAGE}))()
-    # Without an export, torch builds the text tower alone; an image term builds the
-    # image tower alone.
+    # Without an export, torch builds the text tower alone; an image term takes the
+    # image tower as indexing does (its export on the CPU, else torch builds it alone).
     text: Any = open_export(Locations.from_environment().cache, record.key)
     text = text or LazyText(profile, loader(frozenset({TEXT})))
-    return LazyEncoder(profile, loader(frozenset({IMAGE})), record, text=text)
+    image = cache(partial(_image_first, record.profile, settings.device, settings))
+    return LazyEncoder(profile, image, record, text=text)
 
 
 def _lazy_encoder(

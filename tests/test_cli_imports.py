@@ -212,3 +212,20 @@ def test_index_with_the_image_export_imports_no_torch_and_embeds_as_torch(
     assert [r["path"] for r in answers["onnx"]] == [r["path"] for r in answers["torch"]]
     for ours, theirs in zip(answers["onnx"], answers["torch"], strict=True):
         assert ours["score"] == pytest.approx(theirs["score"], abs=1e-4)
+
+
+def test_an_image_term_with_the_image_export_imports_no_torch(
+    library: Path, exported: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    query = tmp_path / "query.jpg"
+    single_object_scene("red", "circle").render().resize((400, 300)).save(query)
+    torch_cache = tmp_path / "torch-cache"
+    shutil.copytree(library.parent / "cache", torch_cache)
+    shutil.rmtree(torch_cache / "image-onnx")
+    by_onnx = photoclip("search", str(query), "--json")
+    monkeypatch.setenv("PHOTOCLIP_CACHE_DIR", str(torch_cache))
+    by_torch = photoclip("search", str(query), "--json")
+    assert by_onnx["loaded"] == [] and "torch" in by_torch["loaded"]
+    assert [r["path"] for r in results(by_onnx)] == [r["path"] for r in results(by_torch)]
+    for ours, theirs in zip(results(by_onnx), results(by_torch), strict=True):
+        assert ours["score"] == pytest.approx(theirs["score"], abs=1e-4)
