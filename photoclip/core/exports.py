@@ -78,6 +78,29 @@ class ExportKind:
         return onnx_file.with_suffix(".lock")
 
 
+@dataclass(frozen=True)
+class ExportFacts:
+    """What every export's description holds (as JSON beside the .onnx file, written
+    last: its presence commits); each tower's description adds its own fields."""
+
+    format: int
+    model_key: str
+    #: sizes of the .onnx file and of its weights file
+    onnx_bytes: int
+    weights_bytes: int
+    #: the lowest cosine to torch over the tower's probes, measured at export
+    min_cosine: float
+    #: torch's vectors of the tower's checks, compared at every open
+    checks: list[list[float]]
+
+
+def draft_facts(kind: ExportKind, model_key: str, onnx_file: Path) -> dict[str, Any]:
+    """ExportFacts' fields of a graph just written, before its check against torch."""
+    onnx_bytes, weights_bytes = onnx_file.stat().st_size, weights_path(onnx_file).stat().st_size
+    return {"format": kind.format, "model_key": model_key, "onnx_bytes": onnx_bytes,
+            "weights_bytes": weights_bytes, "min_cosine": 0.0, "checks": []}  # fmt: skip
+
+
 TEXT_EXPORT = ExportKind(TEXT, "text-onnx", 1)
 IMAGE_EXPORT = ExportKind(IMAGE, "image-onnx", 1)
 #: In the order the background process makes them: cold searches first.
@@ -137,6 +160,23 @@ def described(kind: type[T], fields: dict[str, Any]) -> T:
         return kind(**fields)
     except (TypeError, ValueError) as error:
         raise ExportError(f"its description is unreadable ({error})") from error
+
+
+def checked_side(
+    onnx_file: Path,
+    info: ExportFacts,
+    side: Callable[[Any], T],
+    vectors: Callable[[T], np.ndarray],
+    threads: int | None = None,
+) -> T:
+    """`side(session)` of an export whose files are as `info` (its description) says and
+    whose `vectors` of the side are torch's kept in `info.checks`; else ExportError."""
+    check_sizes(onnx_file, info.onnx_bytes, info.weights_bytes)
+    with runtime_errors():
+        made = side(session(onnx_file, threads))
+        found = vectors(made)
+    agreement(found, np.asarray(info.checks, dtype=np.float32))
+    return made
 
 
 def check_sizes(onnx_file: Path, onnx_bytes: int, weights_bytes: int) -> None:

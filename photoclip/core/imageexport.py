@@ -25,7 +25,7 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,15 +34,15 @@ import numpy as np
 from photoclip.core.exports import (
     IMAGE_EXPORT,
     ExportError,
+    ExportFacts,
     agreement,
     check_exportable,
-    check_sizes,
+    checked_side,
     described,
+    draft_facts,
     open_checked,
-    runtime_errors,
     save_export,
     session,
-    weights_path,
     write_onnx,
 )
 from photoclip.core.pixels import MEAN_COLOUR, PixelConfig, PixelTransform
@@ -67,11 +67,10 @@ PIXEL_TOLERANCE = 1e-4
 
 
 @dataclass(frozen=True)
-class ImageExportInfo:
-    """What is kept beside the .onnx file (as JSON, written last: its presence commits)."""
+class ImageExportInfo(ExportFacts):
+    """The image export's description: ExportFacts (checks: torch's vectors of the first
+    CHECKS of PROBES, min_cosine: over PROBES) and what the encoder says of itself."""
 
-    format: int
-    model_key: str
     dim: int
     #: (height, width) of the model's input
     input_size: list[int]
@@ -80,12 +79,6 @@ class ImageExportInfo:
     open_clip_version: str
     #: photoclip.core.pixels.PixelConfig's fields: the model's eval transform
     pixels: dict[str, Any]
-    onnx_bytes: int
-    weights_bytes: int
-    #: the lowest cosine to torch over PROBES, measured at export
-    min_cosine: float
-    #: torch's vectors of the first CHECKS of PROBES
-    checks: list[list[float]]
 
 
 def export_paths(cache: Path, model_key: str) -> tuple[Path, Path]:
@@ -165,13 +158,14 @@ def _checked(
     if info.open_clip_version != installed:  # the catalog would record the wrong one
         raise ExportError(f"it is stale: made with open_clip {info.open_clip_version}, "
                           f"not {installed}")  # fmt: skip
-    check_sizes(onnx_file, info.onnx_bytes, info.weights_bytes)
     described(PixelConfig, info.pixels)  # (an ExportError that says so, before onnxruntime)
-    with runtime_errors():
-        image = OnnxImage(profile, session(onnx_file, threads), info)
-        vectors = image.encode_pil(probe_images()[:CHECKS])
-    agreement(vectors, np.asarray(info.checks, dtype=np.float32))
-    return image
+    return checked_side(
+        onnx_file,
+        info,
+        lambda run: OnnxImage(profile, run, info),
+        lambda image: image.encode_pil(probe_images()[:CHECKS]),
+        threads,
+    )
 
 
 def _open_clip_version() -> str:
@@ -257,13 +251,11 @@ def _verified(path: Path, encoder: LocalEncoder, config: PixelConfig) -> ImageEx
     if not apart <= PIXEL_TOLERANCE:
         raise ExportError(f"its pixels differ from open_clip's transform (by {apart:.2g})")
     draft = ImageExportInfo(
-        IMAGE_EXPORT.format, encoder.model_key, encoder.dim, list(encoder.input_size),
-        encoder.logit_scale, encoder.open_clip_version, asdict(config), path.stat().st_size,
-        weights_path(path).stat().st_size, 0.0, [],
+        **draft_facts(IMAGE_EXPORT, encoder.model_key, path),
+        dim=encoder.dim, input_size=list(encoder.input_size), logit_scale=encoder.logit_scale,
+        open_clip_version=encoder.open_clip_version, pixels=asdict(config),
     )  # fmt: skip
     torchs = encoder.encode_prepared(theirs)
     onnx = OnnxImage(encoder.profile, session(path), draft).encode_prepared(ours)
     lowest = agreement(onnx, torchs)
-    return ImageExportInfo(
-        **{**asdict(draft), "min_cosine": lowest, "checks": torchs[:CHECKS].tolist()}
-    )
+    return replace(draft, min_cosine=lowest, checks=torchs[:CHECKS].tolist())

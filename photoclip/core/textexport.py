@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,15 +26,15 @@ import numpy as np
 from photoclip.core.exports import (
     TEXT_EXPORT,
     ExportError,
+    ExportFacts,
     agreement,
     check_exportable,
-    check_sizes,
+    checked_side,
     described,
+    draft_facts,
     open_checked,
-    runtime_errors,
     save_export,
     session,
-    weights_path,
     write_onnx,
 )
 from photoclip.core.tokenizer import ClipTokenizer
@@ -63,23 +63,15 @@ CHECKS = ("a dog", "a photo of a red circle")
 
 
 @dataclass(frozen=True)
-class ExportInfo:
-    """What is kept beside the .onnx file (as JSON, written last: its presence commits)."""
+class ExportInfo(ExportFacts):
+    """The text export's description: ExportFacts (checks: torch's vectors of CHECKS,
+    min_cosine: over PROBES) and how to run it."""
 
-    format: int
-    model_key: str
     context_length: int
     pool_type: str
     eos_id: int | None
     dim: int
     logit_scale: float
-    #: sizes of the .onnx file and of its weights file
-    onnx_bytes: int
-    weights_bytes: int
-    #: the lowest cosine to torch over PROBES, measured at export
-    min_cosine: float
-    #: torch's vectors of CHECKS
-    checks: list[list[float]]
 
 
 def export_paths(cache: Path, model_key: str) -> tuple[Path, Path]:
@@ -144,12 +136,9 @@ def open_export(cache: Path, model_key: str) -> OnnxText | None:
 
 def _checked(onnx_file: Path, fields: dict[str, Any]) -> OnnxText:
     info = described(ExportInfo, fields)
-    check_sizes(onnx_file, info.onnx_bytes, info.weights_bytes)
-    with runtime_errors():
-        text = OnnxText(session(onnx_file), info)
-        vectors = text.encode_texts(CHECKS)
-    agreement(vectors, np.asarray(info.checks, dtype=np.float32))
-    return text
+    return checked_side(
+        onnx_file, info, lambda run: OnnxText(run, info), lambda text: text.encode_texts(CHECKS)
+    )
 
 
 # -- making an export (torch) ------------------------------------------------------------------
@@ -246,11 +235,11 @@ def _trimmed(encoder: LocalEncoder, texts: Sequence[str], pool: tuple[str, Any])
 
 def _verified(path: Path, pool: tuple[str, Any], encoder: LocalEncoder) -> ExportInfo:
     draft = ExportInfo(
-        TEXT_EXPORT.format, encoder.model_key, encoder.tokenizer.context_length, *pool,
-        encoder.dim, encoder.logit_scale, path.stat().st_size, weights_path(path).stat().st_size,
-        0.0, [],
+        **draft_facts(TEXT_EXPORT, encoder.model_key, path),
+        context_length=encoder.tokenizer.context_length, pool_type=pool[0], eos_id=pool[1],
+        dim=encoder.dim, logit_scale=encoder.logit_scale,
     )  # fmt: skip
     text = OnnxText(session(path), draft)
     lowest = agreement(text.encode_texts(PROBES), encoder.encode_texts(PROBES))
     checks = encoder.encode_texts(CHECKS).tolist()
-    return ExportInfo(**{**asdict(draft), "min_cosine": lowest, "checks": checks})
+    return replace(draft, min_cosine=lowest, checks=checks)
