@@ -64,7 +64,7 @@ def self_test() -> int:
         os.environ["PHOTOCLIP_DATA_DIR"] = str(root / "data")
         os.environ["PHOTOCLIP_CACHE_DIR"] = str(root / "cache")
         os.environ["PHOTOCLIP_MODEL"] = "test-shapes"
-        # No text export: it would outlive this run, in a cache that is deleted at its end.
+        # No ONNX export: it would outlive this run, in a cache that is deleted at its end.
         os.environ[EXPORT_ENV] = "0"
         try:
             first, count = _run(root / "photos")
