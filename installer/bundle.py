@@ -62,9 +62,9 @@ EXCLUDES = (
     "photoclip.synthetic.training",
 )
 #: The window's Qt modules, named so a build without the GUI code (--entry) is sized alike;
-#: the internal commands' modules, which the launcher imports by name; and what the text
-#: export needs that nothing imports at the top of a module: onnxruntime runs the export
-#: (cold searches without torch), torch.onnx imports onnx and onnxscript to make it.
+#: the internal commands' modules, which the launcher imports by name; and what the ONNX
+#: exports need that nothing imports at the top of a module: onnxruntime runs them (cold
+#: searches and indexing without torch), torch.onnx imports onnx and onnxscript to make them.
 #: (About 120 MB installed on Linux; without them every search loads the model.)
 HIDDEN_IMPORTS = (
     "PySide6.QtCore",
@@ -108,7 +108,7 @@ def launcher_source(entry: str) -> str:
 
     Two kinds of background process start as this same executable, and each is run (and
     exits) before the app is imported: the model process (core.encoderprocess), by
-    `freeze_support()`; the text export (core.textexport), by `run_internal` when the first
+    `freeze_support()`; the towers' ONNX export (core.exports), by `run_internal` when the first
     argument is core.internal.FLAG."""
     module, _, function = entry.partition(":")
     return (

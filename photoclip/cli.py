@@ -949,13 +949,28 @@ def _load_encoder(
 
 
 def _image_first(profile_name: str | None, device: str | None, settings: Settings) -> Any:
-    """Indexing's model: the image tower alone; texts (auto-tagging's new labels) from
+    """Indexing's model: the image tower alone, from its ONNX export when it runs on the
+    CPU (no torch at all), else built with torch; texts (auto-tagging's new labels) from
     the text export or a text tower built when they come (embedding.ImageFirst)."""
     from photoclip.core.embedding import ImageFirst
     from photoclip.core.towers import IMAGE
 
-    image = _load_encoder(profile_name, device, settings, frozenset({IMAGE}))
+    image = _image_export(profile_name, device, settings)
+    image = image or _load_encoder(profile_name, device, settings, frozenset({IMAGE}))
     return ImageFirst(image, partial(_text_side, image.profile, device, settings))
+
+
+def _image_export(profile_name: str | None, device: str | None, settings: Settings) -> Any:
+    """The image tower's export (photoclip.core.imageexport), where torch would run the
+    model on the CPU too; None where there is none, or a GPU would run it."""
+    from photoclip.core.device import known_cpu
+    from photoclip.core.imageexport import open_image_export
+    from photoclip.core.profiles import resolve_profile
+
+    cache = Locations.from_environment().cache
+    if not known_cpu(device, cache):
+        return None
+    return open_image_export(cache, resolve_profile(profile_name), settings.threads or None)
 
 
 def _text_side(profile: Any, device: str | None, settings: Settings) -> Any:
@@ -966,25 +981,27 @@ def _text_side(profile: Any, device: str | None, settings: Settings) -> Any:
     return text or _load_encoder(profile.name, device, settings, frozenset({TEXT}))
 
 
-#: Profiles this command loaded with torch: their text towers are exported when it ends.
+#: Profiles this command loaded with torch: their towers are exported when it ends.
 _loaded_profiles: list[Any] = []
 
 
 def _export_loaded_models() -> None:
-    """Export the text tower of each model this command loaded, in the background, once
-    per model (photoclip.core.textexport), so that the next cold search needs no torch.
+    """Export the towers of each model this command loaded, in the background, once per
+    model (photoclip.core.exports), so that the next cold search and the next indexing on
+    the CPU need no torch.
     Only now: the export loads the model again, which must not slow the command itself."""
     if not _loaded_profiles:
-        return  # (and textexport's imports, numpy among them, stay out of this process)
-    from photoclip.core.textexport import start_export
+        return  # (and the exports' imports, numpy among them, stay out of this process)
+    from photoclip.core.exports import start_export
 
     while _loaded_profiles:
         start_export(_loaded_profiles.pop(), Locations.from_environment().cache)
 
 
 def _text_first_encoder(record: Any, settings: Settings) -> Any:
-    """The library's model, loaded with torch only for what its ONNX text export (if it
-    has a usable one) cannot do: a text search or a label edit then imports no torch."""
+    """The library's model, loaded with torch only for what its ONNX exports (if it has
+    usable ones) cannot do: a text search or a label edit then imports no torch, nor does
+    an image term where the model runs on the CPU."""
     from photoclip.core.embedding import LazyEncoder, LazyText
     from photoclip.core.errors import ModelError
     from photoclip.core.profiles import resolve_profile
@@ -998,11 +1015,12 @@ def _text_first_encoder(record: Any, settings: Settings) -> Any:
         profile = resolve_profile(record.profile)
     except ModelError:  # loading says why, in the user's words
         return loader(frozenset({IMAGE}))()
-    # Without an export, torch builds the text tower alone; an image term builds the
-    # image tower alone.
+    # Without an export, torch builds the text tower alone; an image term takes the
+    # image tower as indexing does (its export on the CPU, else torch builds it alone).
     text: Any = open_export(Locations.from_environment().cache, record.key)
     text = text or LazyText(profile, loader(frozenset({TEXT})))
-    return LazyEncoder(profile, loader(frozenset({IMAGE})), record, text=text)
+    image = cache(partial(_image_first, record.profile, settings.device, settings))
+    return LazyEncoder(profile, image, record, text=text)
 
 
 def _lazy_encoder(

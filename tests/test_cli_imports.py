@@ -130,7 +130,7 @@ def exported(indexed: Path) -> dict[str, Any]:
         patch.setenv("PHOTOCLIP_TEXT_EXPORT", "0")
         by_torch = photoclip(*SEARCH)
         assert "torch" in by_torch["loaded"]
-        command = [sys.executable, "-m", "photoclip.core.textexport", "test-shapes"]
+        command = [sys.executable, "-m", "photoclip.core.exports", "test-shapes"]
         subprocess.run([*command, str(indexed / "cache")], check=True, timeout=300)
     return by_torch
 
@@ -184,3 +184,48 @@ def test_the_first_torch_search_exports_for_the_next_in_the_background(
     descriptions = tmp_path / "fresh-cache" / "text-onnx"
     eventually(lambda: list(descriptions.glob("*.json")), timeout=600)
     assert photoclip(*SEARCH)["loaded"] == []
+
+
+# -- indexing from the ONNX image export -----------------------------------------------------
+
+
+def test_index_with_the_image_export_imports_no_torch_and_embeds_as_torch(
+    library: Path, exported: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`exported` ran the exporter, which made the image export too; a copy of the cache
+    without it gives torch's vectors of the same photos, to compare."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    single_object_scene("yellow", "star").render().save(photos / "star.png")
+    single_object_scene("red", "circle").render().resize((500, 300)).save(photos / "circle.jpg")
+    torch_cache = tmp_path / "torch-cache"
+    shutil.copytree(library.parent / "cache", torch_cache)
+    shutil.rmtree(torch_cache / "image-onnx")
+    answers = {}
+    for name, cache in (("onnx", library.parent / "cache"), ("torch", torch_cache)):
+        monkeypatch.setenv("PHOTOCLIP_DATA_DIR", str(tmp_path / f"data-{name}"))
+        monkeypatch.setenv("PHOTOCLIP_CACHE_DIR", str(cache))
+        run = photoclip("index", str(photos), "--json")
+        assert json.loads(run["stdout"])["embedded"] == 2
+        assert ("torch" in run["loaded"]) == (name == "torch")
+        answers[name] = results(photoclip("search", "a yellow star", "--json"))
+    assert [r["path"] for r in answers["onnx"]] == [r["path"] for r in answers["torch"]]
+    for ours, theirs in zip(answers["onnx"], answers["torch"], strict=True):
+        assert ours["score"] == pytest.approx(theirs["score"], abs=1e-4)
+
+
+def test_an_image_term_with_the_image_export_imports_no_torch(
+    library: Path, exported: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    query = tmp_path / "query.jpg"
+    single_object_scene("red", "circle").render().resize((400, 300)).save(query)
+    torch_cache = tmp_path / "torch-cache"
+    shutil.copytree(library.parent / "cache", torch_cache)
+    shutil.rmtree(torch_cache / "image-onnx")
+    by_onnx = photoclip("search", str(query), "--json")
+    monkeypatch.setenv("PHOTOCLIP_CACHE_DIR", str(torch_cache))
+    by_torch = photoclip("search", str(query), "--json")
+    assert by_onnx["loaded"] == [] and "torch" in by_torch["loaded"]
+    assert [r["path"] for r in results(by_onnx)] == [r["path"] for r in results(by_torch)]
+    for ours, theirs in zip(results(by_onnx), results(by_torch), strict=True):
+        assert ours["score"] == pytest.approx(theirs["score"], abs=1e-4)

@@ -150,8 +150,9 @@ def _gpu_name(device: str | None) -> str:
 
 
 def save_probe(found: DeviceProbe, cache: Path) -> None:
-    """Keep the probe in the cache folder (a read-only one keeps nothing: the probe only
-    informs `photoclip doctor`)."""
+    """Keep the probe in the cache folder (a read-only one keeps nothing: then `photoclip
+    doctor` cannot say which device is used, and indexing does not use the image tower's
+    ONNX export, which only a probe that found the CPU alone allows: `known_cpu`)."""
     path = cache / PROBE_FILE
     temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
@@ -172,3 +173,40 @@ def load_probe(cache: Path) -> DeviceProbe | None:
     except (OSError, ValueError, RecursionError) as error:  # (json's are ValueErrors)
         log.info("the kept device probe is unreadable: %s", error)
         return None
+
+
+def last_device(cache: Path) -> str | None:
+    """The device the kept probe chose; None when there is none (or it chose none)."""
+    found = load_probe(cache)
+    return found.device if found is not None else None
+
+
+def known_cpu(requested: str | None, cache: Path) -> bool:
+    """Whether torch would run the model on the CPU, known without importing it: the CPU
+    was asked for, or the kept probe of an automatic choice, by the torch installed now,
+    found no accelerator. (After a GPU is added under the same torch, `photoclip doctor
+    --probe`, or the app's next model load, finds it.)"""
+    if requested == "cpu":
+        return True
+    if (requested or AUTO) != AUTO:
+        return False
+    found = load_probe(cache)
+    if found is None or (found.requested, found.device) != (AUTO, "cpu"):
+        return False
+    return found.torch == _installed_torch()
+
+
+def _installed_torch() -> str | None:
+    """torch.__version__ of the installed torch (its build too: "2.14.1+cpu"), read from
+    its version.py: the package metadata lacks the build, and importing takes seconds."""
+    import importlib.util
+    import re
+
+    try:
+        spec = importlib.util.find_spec("torch")  # finds the package, imports nothing
+        folders = list((spec and spec.submodule_search_locations) or [])
+        text = (Path(folders[0]) / "version.py").read_text(encoding="utf-8")
+    except (ImportError, ValueError, IndexError, OSError):
+        return None
+    found = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", text, re.MULTILINE)
+    return found.group(1) if found else None

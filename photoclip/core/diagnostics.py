@@ -225,10 +225,10 @@ def _weights(
         return
     yield "model", f"{profile.name} ({whose + ' model, ' if whose else ''}{profile.key})"
     yield "weights", "present" if present else "not downloaded yet (needs internet once)"
-    yield "text export", _text_export(profile, locations)
+    yield "onnx exports", _exports(profile, locations)
 
 
-def _text_export(profile: ModelProfile, locations: Locations) -> str:
-    from photoclip.core.textexport import export_state
+def _exports(profile: ModelProfile, locations: Locations) -> str:
+    from photoclip.core.exports import export_state
 
     return export_state(profile, locations.cache)

@@ -37,8 +37,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class Encoder(Protocol):
-    """Embeds images and texts into one L2-normalised float32 space (rows of arrays).
+class ImageSide(Protocol):
+    """What embeds images: an `Encoder`, or an image half alone (a LocalEncoder built with
+    its image tower alone, the tower's ONNX export: photoclip.core.imageexport.OnnxImage).
 
     Images go in two steps so that decoding threads can do the first: `prepare` turns a
     decoded RGB image into the model's input (any thread), `encode_prepared` embeds a batch
@@ -66,6 +67,12 @@ class Encoder(Protocol):
 
     def encode_prepared(self, prepared: Sequence[Any]) -> np.ndarray: ...
 
+    def close(self) -> None: ...
+
+
+class Encoder(ImageSide, Protocol):
+    """Embeds images and texts into one L2-normalised float32 space (rows of arrays)."""
+
     def encode_pil(self, images: Sequence[Image.Image]) -> np.ndarray: ...
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray: ...
@@ -73,8 +80,6 @@ class Encoder(Protocol):
     def embed_prompts(self, classnames: Sequence[str], templates: Sequence[str]) -> np.ndarray:
         """One unit row per class name: its text through every template, averaged."""
         ...
-
-    def close(self) -> None: ...
 
 
 @dataclass
@@ -382,15 +387,15 @@ class LazyEncoder:
 
 
 class ImageFirst:
-    """An `Encoder` over a model built with its image tower alone (photoclip.core.towers):
-    indexing's. The text tower's weights (250 MB of ViT-B-32's 600) are in memory only
-    while texts are embedded: the few an indexing run asks for (a label's first vectors,
-    to tag the photos a batch added) go to a text side that `open_text` makes (the ONNX
-    export, else a model with its text tower alone). It is kept for the texts that follow
-    and dropped when images are embedded again; label vectors are cached, so a run builds
-    it rarely, and most runs never."""
+    """An `Encoder` over a model built with its image tower alone (photoclip.core.towers),
+    or over that tower's ONNX export: indexing's. The text tower's weights (250 MB of
+    ViT-B-32's 600) are in memory only while texts are embedded: the few an indexing run
+    asks for (a label's first vectors, to tag the photos a batch added) go to a text side
+    that `open_text` makes (the ONNX export, else a model with its text tower alone). It
+    is kept for the texts that follow and dropped when images are embedded again; label
+    vectors are cached, so a run builds it rarely, and most runs never."""
 
-    def __init__(self, image: LocalEncoder, open_text: Callable[[], TextSide]) -> None:
+    def __init__(self, image: ImageSide, open_text: Callable[[], TextSide]) -> None:
         self.image, self._open_text = image, open_text
         self.profile, self.device, self.dim = image.profile, image.device, image.dim
         self.input_size, self.logit_scale = image.input_size, image.logit_scale
@@ -647,10 +652,11 @@ class Letterbox:
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         import open_clip
-        from PIL import ImageStat
+
+        from photoclip.core.pixels import mean_colour
 
         rgb = image if image.mode == "RGB" else image.convert("RGB")
-        fill = tuple(round(value) for value in ImageStat.Stat(rgb).mean)
+        fill = mean_colour(rgb)
         transform = open_clip.image_transform(
             self.config["size"],
             is_train=False,

@@ -1,5 +1,5 @@
-"""PhotoClip's internal commands: jobs it runs as a process of its own (the background text
-export), and the command line that starts one, from source or in a frozen app.
+"""PhotoClip's internal commands: jobs it runs as a process of its own (the background ONNX
+export of a model's towers), and the command line that starts one, from source or in a frozen app.
 
 From source a job runs as `python -m MODULE ARGS`. A frozen (PyInstaller) app has no `-m`:
 its executable starts the app whatever it is given. So there the job is asked for with an
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 #: The entry point's first argument that asks for an internal command instead of the app.
 FLAG = "--photoclip-internal"
 #: name -> the module whose `main(argv) -> int` runs it (a frozen app must bundle each).
-COMMANDS = {"text-export": "photoclip.core.textexport"}
+COMMANDS = {"export": "photoclip.core.exports"}
 
 
 def command_line(name: str, *args: str) -> list[str]:

@@ -37,6 +37,7 @@ from typing import ClassVar, cast
 from photoclip.core.catalog import Catalog, ModelRecord, Root
 from photoclip.core.embedding import Encoder, LazyEncoder
 from photoclip.core.errors import KnownError
+from photoclip.core.exports import start_export
 from photoclip.core.imageio import DEFAULT_MAX_PIXELS
 from photoclip.core.indexing import IndexControl, Indexer, IndexProgress, IndexReport
 from photoclip.core.library import Library, own_folders
@@ -46,7 +47,7 @@ from photoclip.core.scanning import is_photo_name, scan
 from photoclip.core.search import Searcher
 from photoclip.core.searchservice import SearchService, socket_path
 from photoclip.core.tagging import LazyClipTexts, Tagger
-from photoclip.core.textexport import OnnxText, open_export, start_export
+from photoclip.core.textexport import OnnxText, open_export
 from photoclip.core.watching import Change, ChangeKind, FolderWatcher, Settler
 from photoclip.core.workerstatus import STOPPED, write_status
 
@@ -386,7 +387,7 @@ class Worker:
         self._service: SearchService | None = None
         #: each model's text export, once opened (photoclip.core.textexport)
         self._texts: dict[str, OnnxText] = {}
-        #: models loaded since the worker was last idle (photoclip.core.textexport)
+        #: models loaded since the worker was last idle (photoclip.core.exports)
         self._to_export: dict[str, ModelProfile] = {}
         #: why the worker's thread ended early, if it did (a bug; the log has the rest)
         self.failure: str | None = None
@@ -540,10 +541,11 @@ class Worker:
         return cast(Encoder, LazyEncoder(profile, load, record, text=text))
 
     def _load_and_export(self, load: Callable[[str], Encoder], name: str) -> Encoder:
-        """Load a model; once the worker is next idle, its text tower is exported in the
+        """Load a model; once the worker is next idle, its towers are exported in the
         background (once per model), so that cold searches, and this worker's own
-        (photoclip.core.searchservice), skip torch. Not at once: the export loads the model
-        a second time, which must not slow the indexing that has just asked for it."""
+        (photoclip.core.searchservice), and `photoclip index` on the CPU skip torch. Not at
+        once: the export loads the model a second time, which must not slow the indexing
+        that has just asked for it."""
         encoder = load(name)
         self._to_export[encoder.model_key] = encoder.profile
         return encoder

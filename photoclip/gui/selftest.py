@@ -55,7 +55,7 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = TIMEOUT) -
 
 
 def self_test() -> int:
-    from photoclip.core.textexport import EXPORT_ENV
+    from photoclip.core.exports import EXPORT_ENV
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     started = time.monotonic()
@@ -64,7 +64,7 @@ def self_test() -> int:
         os.environ["PHOTOCLIP_DATA_DIR"] = str(root / "data")
         os.environ["PHOTOCLIP_CACHE_DIR"] = str(root / "cache")
         os.environ["PHOTOCLIP_MODEL"] = "test-shapes"
-        # No text export: it would outlive this run, in a cache that is deleted at its end.
+        # No ONNX export: it would outlive this run, in a cache that is deleted at its end.
         os.environ[EXPORT_ENV] = "0"
         try:
             first, count = _run(root / "photos")

@@ -5,7 +5,7 @@
 
 Makes a library of generated photos in a temporary folder (indexed once with test-shapes,
 or with random weights of an open_clip architecture saved to a file, so that they are the
-same at every load), exports its text tower (photoclip/core/textexport.py), and starts
+same at every load), exports its towers (photoclip/core/exports.py), and starts
 `photoclip watch` on a second library of the same photos. Then, round by round, it runs
 each command in a fresh interpreter: `python -c "import torch, open_clip"`, `index DIR`
 with nothing changed, `status`, `tags list`, `doctor`, a text `search` from the ONNX export, the
@@ -141,7 +141,7 @@ def main() -> None:
         subprocess.run(
             [sys.executable, "-m", "photoclip", "index", str(photos)], env=env, check=True
         )
-        export = [sys.executable, "-m", "photoclip.core.textexport", model, f"{home}/cache"]
+        export = [sys.executable, "-m", "photoclip.core.exports", model, f"{home}/cache"]
         subprocess.run(export, env=env, check=True)
         no_export = {**env, "PHOTOCLIP_CACHE_DIR": f"{home}/cache-without-export"}
         served = {**env, "PHOTOCLIP_DATA_DIR": f"{home}/data-watched"}

@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="a source tree to compare against")
     parser.add_argument("--skip", nargs="*", default=[], choices=["shapes"])
     parser.add_argument(
-        "--source", type=Path, default=REPO.parents[1] / "shared/data/coco-mini/val2017"
+        "--source", type=Path, default=REPO.parent / "shared/data/coco-mini/val2017"
     )
     args = parser.parse_args()
     trees = {"after": REPO} | ({"before": args.baseline.resolve()} if args.baseline else {})

@@ -119,3 +119,24 @@ def test_a_probe_missing_a_field_is_no_probe(tmp_path: Path) -> None:
     del data["torch"]
     (tmp_path / PROBE_FILE).write_text(json.dumps(data))
     assert load_probe(tmp_path) is None
+
+
+@pytest.mark.parametrize(
+    "requested, kept, expected",
+    [
+        ("cpu", None, True),  # asked for: no probe needed
+        ("cuda", DeviceProbe("auto", "cpu", torch.__version__, ("cpu",)), False),
+        ("auto", DeviceProbe("auto", "cpu", torch.__version__, ("cpu",)), True),
+        (None, DeviceProbe("auto", "cpu", torch.__version__, ("cpu",)), True),
+        ("auto", DeviceProbe("auto", "cuda", torch.__version__, ("cuda",)), False),
+        ("auto", DeviceProbe("cpu", "cpu", torch.__version__, ("cpu",)), False),  # forced
+        ("auto", DeviceProbe("auto", "cpu", "2.0.0+cpu", ("cpu",)), False),  # another torch
+        ("auto", None, False),  # never probed
+    ],
+)
+def test_known_cpu_says_without_torch_where_the_model_would_run(
+    tmp_path: Path, requested: str | None, kept: DeviceProbe | None, expected: bool
+) -> None:
+    if kept is not None:
+        save_probe(kept, tmp_path)
+    assert device.known_cpu(requested, tmp_path) is expected

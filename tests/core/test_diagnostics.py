@@ -46,10 +46,14 @@ def test_model_asks_about_another_model() -> None:
     assert report["weights"] == "not downloaded yet (needs internet once)"
 
 
-def test_the_text_export_of_the_reported_model_is_named() -> None:
-    """Whether a cold text search will start without torch (the tests turn exports off)."""
+def test_the_exports_of_the_reported_model_are_named() -> None:
+    """Whether a cold text search and indexing will start without torch (the tests turn
+    exports off)."""
     _library_made_with("test-shapes")
-    assert _report(None)["text export"] == "off (PHOTOCLIP_TEXT_EXPORT=0); searches use torch"
+    assert _report(None)["onnx exports"] == (
+        "text: off (PHOTOCLIP_TEXT_EXPORT=0), text searches use torch; "
+        "image: off (PHOTOCLIP_TEXT_EXPORT=0), indexing uses torch"
+    )
 
 
 def test_without_a_library_the_model_that_would_be_used() -> None:

@@ -7,13 +7,13 @@ import sys
 
 import pytest
 
-from photoclip.core import internal, textexport
+from photoclip.core import exports, internal
 from photoclip.core.internal import FLAG, command_line, run_internal
 
 
 def test_from_source_an_internal_command_runs_its_module() -> None:
-    assert command_line("text-export", "fast", "/c") == [
-        sys.executable, "-m", "photoclip.core.textexport", "fast", "/c",
+    assert command_line("export", "fast", "/c") == [
+        sys.executable, "-m", "photoclip.core.exports", "fast", "/c",
     ]  # fmt: skip
 
 
@@ -22,8 +22,8 @@ def test_a_frozen_app_runs_itself_with_the_internal_argument(
 ) -> None:
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     monkeypatch.setattr(sys, "executable", "/Applications/PhotoClip.app/Contents/MacOS/PhotoClip")
-    assert command_line("text-export", "fast", "/c") == [
-        "/Applications/PhotoClip.app/Contents/MacOS/PhotoClip", FLAG, "text-export", "fast", "/c",
+    assert command_line("export", "fast", "/c") == [
+        "/Applications/PhotoClip.app/Contents/MacOS/PhotoClip", FLAG, "export", "fast", "/c",
     ]  # fmt: skip
 
 
@@ -31,8 +31,8 @@ def test_the_internal_argument_runs_the_command_with_the_rest(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[list[str]] = []
-    monkeypatch.setattr(textexport, "main", lambda argv: calls.append(argv) or 7)
-    assert run_internal([FLAG, "text-export", "fast", "/c"]) == 7
+    monkeypatch.setattr(exports, "main", lambda argv: calls.append(argv) or 7)
+    assert run_internal([FLAG, "export", "fast", "/c"]) == 7
     assert calls == [["fast", "/c"]]
 
 
@@ -46,7 +46,7 @@ def test_an_unknown_internal_command_says_which_are_known(
     argv: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run_internal(argv) == 2
-    assert "known: text-export" in capsys.readouterr().err
+    assert "known: export" in capsys.readouterr().err
 
 
 def test_every_internal_commands_module_has_a_main() -> None:

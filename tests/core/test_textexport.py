@@ -13,21 +13,10 @@ import pytest
 from safetensors.torch import save_file
 
 from photoclip.core.embedding import LazyEncoder, LocalEncoder, load_encoder
+from photoclip.core.exports import MIN_COSINE, TEXT_EXPORT, ExportError, weights_path
 from photoclip.core.profiles import resolve_profile
-from photoclip.core.textexport import (
-    EXPORT_ENV,
-    FULL,
-    MIN_COSINE,
-    PROBES,
-    ExportError,
-    export_paths,
-    export_state,
-    export_text,
-    failure_path,
-    open_export,
-    start_export,
-    weights_path,
-)
+from photoclip.core.textexport import FULL, PROBES, export_paths, export_text, open_export
+from tests.core.exportfiles import copy_export, edit, make_nan, negated_checks, scramble
 from tests.modelconfigs import register
 
 pytestmark = pytest.mark.slow
@@ -51,13 +40,7 @@ def shapes_export(shapes: LocalEncoder, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture
 def cache(shapes_export: Path, tmp_path: Path) -> Path:
     """A copy of the test-shapes export that a test may damage."""
-    copy = tmp_path / "cache"
-    onnx_file, info_file = export_paths(shapes_export, _key())
-    for source in (onnx_file, weights_path(onnx_file), info_file):
-        target = copy / source.relative_to(shapes_export)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(source.read_bytes())
-    return copy
+    return copy_export(TEXT_EXPORT, shapes_export, tmp_path / "cache", _key())
 
 
 def _key() -> str:
@@ -168,13 +151,13 @@ def test_an_export_whose_vectors_differ_is_refused(
         (lambda onnx, info: onnx.write_bytes(os.urandom(onnx.stat().st_size)), "cannot run it"),
         (lambda onnx, info: onnx.write_bytes(onnx.read_bytes()[:1000]), "bytes"),
         (lambda onnx, info: onnx.unlink(), "cannot be read"),
-        (lambda onnx, info: _scramble(weights_path(onnx)), "differ from torch's"),
-        (lambda onnx, info: _nan(weights_path(onnx)), "differ from torch's"),
+        (lambda onnx, info: scramble(weights_path(onnx)), "differ from torch's"),
+        (lambda onnx, info: make_nan(weights_path(onnx)), "differ from torch's"),
         (lambda onnx, info: weights_path(onnx).write_bytes(b"short"), "bytes"),
         (lambda onnx, info: info.write_text("{not json"), "unreadable"),
-        (lambda onnx, info: _edit(info, model_key="other:model"), "stale"),
-        (lambda onnx, info: _edit(info, format=0), "stale"),
-        (lambda onnx, info: _edit(info, checks=_negated(info)), "differ from torch's"),
+        (lambda onnx, info: edit(info, model_key="other:model"), "stale"),
+        (lambda onnx, info: edit(info, format=0), "stale"),
+        (lambda onnx, info: edit(info, checks=negated_checks(info)), "differ from torch's"),
     ],
     ids=[
         "garbage",
@@ -194,28 +177,10 @@ def test_a_damaged_or_stale_export_is_refused_with_a_log_line(
 ) -> None:
     onnx_file, info_file = export_paths(cache, _key())
     damage(onnx_file, info_file)
-    with caplog.at_level(logging.WARNING, logger="photoclip.core.textexport"):
+    with caplog.at_level(logging.WARNING, logger="photoclip.core.exports"):
         assert open_export(cache, _key()) is None
     assert "torch answers instead" in caplog.text and reason in caplog.text
     assert not info_file.exists()  # thrown away: the next model load exports again
-
-
-def _scramble(weights: Path) -> None:
-    data = np.frombuffer(weights.read_bytes(), dtype=np.float32).copy()
-    np.random.default_rng(0).shuffle(data)
-    weights.write_bytes(data.tobytes())
-
-
-def _nan(weights: Path) -> None:
-    weights.write_bytes(b"\xff" * weights.stat().st_size)
-
-
-def _edit(info: Path, **changes: Any) -> None:
-    info.write_text(json.dumps({**json.loads(info.read_text()), **changes}))
-
-
-def _negated(info: Path) -> list[list[float]]:
-    return [[-x for x in row] for row in json.loads(info.read_text())["checks"]]
 
 
 def test_no_export_means_none_quietly(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -239,72 +204,3 @@ def test_a_lazy_encoder_with_the_export_never_builds_the_model(cache: Path) -> N
 
 def test_the_probes_include_text_over_the_context_length(shapes: LocalEncoder) -> None:
     assert any(len(probe.split()) > shapes.tokenizer.context_length for probe in PROBES)
-
-
-# -- in the background ---------------------------------------------------------------------------
-
-
-def test_start_export_runs_once_per_model(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: Path
-) -> None:
-    profile = resolve_profile("test-shapes")
-    monkeypatch.setenv(EXPORT_ENV, "0")
-    assert not start_export(profile, tmp_path)  # turned off
-    monkeypatch.setenv(EXPORT_ENV, "1")
-    assert not start_export(profile, cache)  # made already
-    onnx_file, _ = export_paths(tmp_path, profile.key)
-    onnx_file.parent.mkdir(parents=True)
-    failure_path(onnx_file).write_text("ExportError: no")
-    assert not start_export(profile, tmp_path)  # failed before: not tried at every load
-
-
-def test_a_frozen_app_exports_by_running_itself(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A frozen app has no `python -m`: it used to make no export at all."""
-    import subprocess
-    import sys
-
-    from photoclip.core.internal import FLAG
-
-    started: list[list[str]] = []
-
-    class Child:
-        pid = os.getpid()
-
-        def __init__(self, command: list[str], **_: Any) -> None:
-            started.append(command)
-
-    monkeypatch.setenv(EXPORT_ENV, "1")
-    monkeypatch.setattr(sys, "frozen", True, raising=False)
-    monkeypatch.setattr(subprocess, "Popen", Child)
-    assert start_export(resolve_profile("test-shapes"), tmp_path)
-    assert started == [[sys.executable, FLAG, "text-export", "test-shapes", str(tmp_path)]]
-
-
-def test_the_export_command_asks_for_its_two_arguments(capsys: pytest.CaptureFixture[str]) -> None:
-    from photoclip.core.textexport import main
-
-    assert main(["test-shapes"]) == 2
-    assert "PROFILE CACHE" in capsys.readouterr().err
-
-
-def test_start_export_skips_random_weights(tiny_encoder: LocalEncoder, tmp_path: Path) -> None:
-    assert not start_export(tiny_encoder.profile, tmp_path)
-
-
-def test_doctor_says_whether_text_searches_start_without_torch(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: Path, tiny_encoder: LocalEncoder
-) -> None:
-    profile = resolve_profile("test-shapes")
-    monkeypatch.setenv(EXPORT_ENV, "1")
-    assert export_state(profile, cache).startswith("present: text searches start without torch")
-    assert export_state(profile, tmp_path).startswith("not made yet")
-    monkeypatch.setenv(EXPORT_ENV, "0")
-    assert export_state(profile, tmp_path) == f"off ({EXPORT_ENV}=0); searches use torch"
-    onnx_file, _ = export_paths(tmp_path, profile.key)
-    onnx_file.parent.mkdir(parents=True)
-    failure_path(onnx_file).write_text("ExportError: an operator onnx lacks\ntraceback")
-    said = export_state(profile, tmp_path)
-    assert said == "failed (ExportError: an operator onnx lacks); searches use torch"
-    assert export_state(tiny_encoder.profile, tmp_path).startswith("none (a model with random")

@@ -147,7 +147,7 @@ def test_the_window_process_indexes_and_searches_without_importing_torch(tmp_pat
 
 def test_the_self_test_starts_no_text_export(monkeypatch: pytest.MonkeyPatch) -> None:
     """Its cache folder is deleted when it ends; an export would outlive it, for nothing."""
-    from photoclip.core.textexport import EXPORT_ENV
+    from photoclip.core.exports import EXPORT_ENV
     from photoclip.gui import selftest
 
     for name in ("PHOTOCLIP_DATA_DIR", "PHOTOCLIP_CACHE_DIR", "PHOTOCLIP_MODEL"):

@@ -166,16 +166,22 @@ print({"code": code, "gui": [m for m in ("PySide6", "photoclip.gui.app") if m in
 
 
 @pytest.mark.slow
-def test_the_frozen_apps_text_export_runs_without_the_window(tmp_path):
-    """The command textexport.start_export gives a frozen app, run through the launcher of
+def test_the_frozen_apps_export_runs_without_the_window(tmp_path):
+    """The command exports.start_export gives a frozen app, run through the launcher of
     the real window's entry point: the export is made, and no Qt is imported."""
+    import torch
+
+    from photoclip.core.device import DeviceProbe, save_probe
+    from photoclip.core.imageexport import export_paths as image_export_paths
     from photoclip.core.profiles import resolve_profile
     from photoclip.core.textexport import export_paths
 
     launcher = tmp_path / "launcher.py"
     launcher.write_text(bundle.launcher_source(bundle.gui_entry()))
     cache = tmp_path / "cache"
-    args = [internal.FLAG, "text-export", "test-shapes", str(cache)]
+    # (the probe of the model load that starts it: on the CPU, so the image tower too)
+    save_probe(DeviceProbe("auto", "cpu", torch.__version__, ("cpu",)), cache)
+    args = [internal.FLAG, "export", "test-shapes", str(cache)]
     done = subprocess.run(
         [sys.executable, "-c", AS_THE_APP, str(launcher), *args],
         capture_output=True,
@@ -184,4 +190,5 @@ def test_the_frozen_apps_text_export_runs_without_the_window(tmp_path):
         env={**os.environ, "QT_QPA_PLATFORM": "none"},  # a window that starts fails at once
     )
     assert done.stdout.strip().endswith("{'code': 0, 'gui': []}"), done.stderr[-2000:]
-    assert export_paths(cache, resolve_profile("test-shapes").key)[1].is_file()
+    key = resolve_profile("test-shapes").key
+    assert export_paths(cache, key)[1].is_file() and image_export_paths(cache, key)[1].is_file()
