@@ -3,7 +3,7 @@
     python tests/benchmarks/bench_whole_frame.py [--scenes 400] [--seed 20]
         [--coco ../shared/data/coco-mini] [--only crop,squash,...] [--no-quality]
         [--speed-photos 48] [--rounds 5] [--speed-arch ViT-B-32] [--no-speed]
-        [--weights candidate.safetensors]
+        [--weights candidate.safetensors] [--records rows.jsonl]
 
 Held-out scenes of our own making (tests/heldout.py `frame_scene`, not the training
 generator): 3:2, 2:3, 4:3, 16:9 and 1:1 canvases up to 1024 px with one or two tilted shapes
@@ -17,12 +17,28 @@ Each is embedded with the test-shapes model under every framing candidate:
   letterbox-black the same with open_clip's default fill (0);
   letterbox-photo the same, padded with the photo's own mean colour (PhotoClip's choice,
                   photoclip.core.embedding.Letterbox);
+  letterbox-edge  the letterbox with its bands filled by repeating the photo's edge pixels;
+  letterbox-reflect  ... by mirroring the photo across its edges;
   crops-mean      3 overlapping squares (both ends and the centre), their vectors averaged;
-  crops-best      the same 3 squares kept as 3 vectors, a photo scored by its best one.
+  crops-best      the same 3 squares kept as 3 vectors, a photo scored by its best one;
+  crops2-best     the 2 squares at the ends of the long side (together they cover a frame up
+                  to 2:1), 2 vectors, the best one scores (1 for a square photo);
+  letterbox+crop-best, letterbox+crops2-best: the letterbox's vector with the centre
+                  crop's, or with both end squares', the best one scores;
+  native          (a prototype) one vector of the whole frame at the crop's scale: the short
+                  side at the model's input side, the long one at the nearest whole number
+                  of 32-px cells (slightly squashed to fit), the position embeddings resized
+                  (bicubic) to that grid. One pass, but over more positions (4:3 with
+                  ViT-B-32: 7x9 patches instead of 7x7).
 
 Every "a photo of a {colour} {shape}" query ranks all scenes; R is the number of scenes
 holding that shape. Per relevant (scene, shape): its rank, and whether it is within the top R.
-Split by where the shape's centre lies: inside or outside the centre square.
+Split by where the shape's centre lies: inside or outside the centre square. `splits` says
+why a rate differs, inside and outside each: by canvas (aspect), background, the shape's
+radius in pixels of the letterboxed 64-px input (size), the gap between the shape and the
+frame's nearest edge over the short side (edge), and 1:1 or not by size; --records FILE
+appends one JSON line per relevant shape (candidate, where, size_px, gap, centre, frame,
+rank, hit) for any other cut.
 
 Speed: photos/s of the embedding pipeline (our draft decode + the candidate's transform +
 the model) on camera-size (4032x3024) JPEGs upscaled from coco-mini, candidates interleaved
