@@ -23,6 +23,7 @@ Each is embedded with the test-shapes model under every framing candidate:
   crops-best      the same 3 squares kept as 3 vectors, a photo scored by its best one;
   crops2-best     the 2 squares at the ends of the long side (together they cover a frame up
                   to 2:1), 2 vectors, the best one scores (1 for a square photo);
+  crops2-fair     the same, less the photo's mean gain of best over average (`fair_best`);
   letterbox+crop-best, letterbox+crops2-best: the letterbox's vector with the centre
                   crop's, or with both end squares', the best one scores;
   native          (a prototype) one vector of the whole frame at the crop's scale: the short
@@ -171,6 +172,7 @@ def _candidates(encoder: Any) -> dict[str, tuple[Transform, str | None]]:
         "crops-mean": (_views(crop, square_crops), "mean"),
         "crops-best": (_views(crop, square_crops), "best"),
         "crops2-best": (_views(crop, end_squares), "best"),
+        "crops2-fair": (_views(crop, end_squares), "fair"),
         "letterbox+crop-best": (_stacked([letterbox, crop]), "best"),
         "letterbox+crops2-best": (_stacked([letterbox, _views(crop, end_squares)]), "best"),
         "native": (_native_transform(cfg), "native"),
@@ -260,6 +262,15 @@ def _padded(cfg: dict[str, Any], mode: str) -> Transform:
         return normalise(functional.pad(small, padding, padding_mode=mode))
 
     return framed
+
+
+def fair_best(scores: np.ndarray) -> np.ndarray:
+    """(views, queries) -> the best view's score per query, less what taking the best of
+    several views adds on average over all queries: the maximum of two noisy scores is
+    higher than either, which would rank a wide photo (2 views) above a square one (1)
+    for any query at all."""
+    best = scores.max(axis=0)
+    return best - float((best - scores.mean(axis=0)).mean())
 
 
 def _views(crop: Transform, squares: Callable[[Image.Image], list[Image.Image]]) -> Transform:
@@ -352,8 +363,10 @@ def _scores(
             if crops == "mean":
                 mean = vectors.mean(axis=0)
                 rows.append((mean / np.linalg.norm(mean) @ texts.T)[None])
-            else:
+            elif crops == "best":
                 rows.append((vectors @ texts.T).max(axis=0)[None])
+            else:
+                rows.append(fair_best(vectors @ texts.T)[None])
     return np.concatenate(rows)
 
 
