@@ -30,7 +30,9 @@ Each is embedded with the test-shapes model under every framing candidate:
                   side at the model's input side, the long one at the nearest whole number
                   of 32-px cells (slightly squashed to fit), the position embeddings resized
                   (bicubic) to that grid. One pass, but over more positions (4:3 with
-                  ViT-B-32: 7x9 patches instead of 7x7).
+                  ViT-B-32: 7x9 patches instead of 7x7);
+  native-pad      the same, the frame fitted into the next whole number of cells and padded
+                  with its mean colour instead of squashed a little.
 
 Every "a photo of a {colour} {shape}" query ranks all scenes; R is the number of scenes
 holding that shape. Per relevant (scene, shape): its rank, and whether it is within the top R.
@@ -176,6 +178,7 @@ def _candidates(encoder: Any) -> dict[str, tuple[Transform, str | None]]:
         "letterbox+crop-best": (_stacked([letterbox, crop]), "best"),
         "letterbox+crops2-best": (_stacked([letterbox, _views(crop, end_squares)]), "best"),
         "native": (_native_transform(cfg), "native"),
+        "native-pad": (_native_transform(cfg, pad=True), "native"),
     }
 
 
@@ -185,27 +188,35 @@ def _candidates(encoder: Any) -> dict[str, tuple[Transform, str | None]]:
 CELL = 32
 
 
-def _native_transform(cfg: dict[str, Any]) -> Transform:
+def _native_transform(cfg: dict[str, Any], pad: bool = False) -> Transform:
     """The whole frame with its short side at the model's input side (the crop's scale) and
-    its long side at the nearest whole number of cells: a wider input, not a square one."""
+    its long side at the nearest whole number of cells: a wider input, not a square one.
+    Squashed a little to fit (up to 1/8 for 4:3), or with `pad`, fitted into the next whole
+    number of cells and padded with the photo's mean colour (shapes keep their proportions)."""
     import open_clip
+    from PIL import ImageStat
 
     side = cfg["size"] if isinstance(cfg["size"], int) else cfg["size"][0]
 
     def framed(image: Image.Image) -> Any:
-        size = native_size(image.size, side)
+        rgb = image.convert("RGB")
+        size = native_size(rgb.size, side, math.ceil if pad else round)
+        fill = tuple(round(v) for v in ImageStat.Stat(rgb).mean) if pad else 0
         return open_clip.image_transform(
             size, is_train=False, mean=cfg["mean"], std=cfg["std"],
-            interpolation=cfg["interpolation"], resize_mode="squash",
-        )(image)  # fmt: skip
+            interpolation=cfg["interpolation"], resize_mode="longest" if pad else "squash",
+            fill_color=fill,  # a colour: torchvision pads with one per channel
+        )(rgb)  # fmt: skip
 
     return framed
 
 
-def native_size(frame: tuple[int, int], side: int) -> tuple[int, int]:
+def native_size(
+    frame: tuple[int, int], side: int, fit: Callable[[float], int] = round
+) -> tuple[int, int]:
     """(height, width) of the native input of a (width, height) frame."""
     width, height = frame
-    long = max(side, round(side * max(frame) / min(frame) / CELL) * CELL)
+    long = max(side, fit(side * max(frame) / min(frame) / CELL) * CELL)
     return (side, long) if width >= height else (long, side)
 
 
