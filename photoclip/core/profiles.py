@@ -65,6 +65,26 @@ TEST_SHAPES_WEIGHTS = (
 #: vector per crop: 0.4 of the speed with ViT-B-32 (below the 0.6 bar for even an
 #: opt-in setting), and every reader of vectors (search, similar, duplicates, tagging)
 #: would have to treat a photo's several vectors as one.
+#:
+#: With run E (the committed weights, trained partly on letterboxed canvases) the letterbox
+#: is still the best one-pass framing, but outside reaches 0.83 of inside (0.468 / 0.389,
+#: seed 22; 0.90 on seed 20's 400 scenes). Not because of its bands (filled by repeating the
+#: photo's edges instead: the same figures) nor of edges cutting shapes (none are cut): it
+#: shows the frame smaller (a 16:9 photo at 56% of the crop's scale), and E never saw a
+#: shape that near a long canvas's end: its training keeps a shape's centre 0.15-0.2 of the
+#: length or more from it, and 78% of those outside lie within a sixth of it (the letterbox
+#: finds 0.38 of those, 0.50 further in; seeds 20 and 22 pooled, 1:1 left out). At the
+#: crop's scale the ends do much better: two end squares, 2 vectors, best one scores,
+#: 0.540 / 0.543 (the best of two also lifts every wide photo over square ones, whose shapes
+#: fall from 0.42 to 0.36; less that lift, 0.551 / 0.492); one wider input (position
+#: embeddings resized, a prototype in bench_whole_frame.py) 0.483 / 0.492, or 0.480 / 0.497
+#: padded to whole cells rather than squashed a little; but E, trained on the letterbox,
+#: tags shapes worse on it (bench_tag_quality.py --framing: shape precision 0.63-0.68
+#: against 0.70, purple left untagged 0.75-0.85 against 0.90). Both cost more than one
+#: square pass: with ViT-B-32 on 4032x3024 JPEGs (one thread, so that the shared machine's
+#: load does not blur it) 0.53x the crop's speed for the two squares, below even the bar of
+#: an opt-in setting (0.6x), and 0.82x for the wider input (7x9 patches for 4:3 instead of
+#: 7x7; 0.74x padded, 7x10), below the default's (0.95x); the letterbox runs at 0.99-1.02x.
 LETTERBOX = "letterbox"
 FRAMING = LETTERBOX
 #: The framing of vectors stored before issue 20; a profile with it keeps the old key.

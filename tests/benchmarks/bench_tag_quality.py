@@ -1,7 +1,7 @@
 """Tag quality on held-out scenes unlike the training generator (issue 14's acceptance).
 
     python tests/benchmarks/bench_tag_quality.py [--per-pair 4] [--photos 60] [--seed 12345]
-        [--weights candidate.safetensors]
+        [--weights candidate.safetensors] [--framing native]
 
 Scenes from tests/heldout.py (3:2, 2:3, 4:3, 1:1 canvases up to 1024 px, JPEG and PNG,
 tilted shapes, plain / gradient / noise backgrounds), plus shapes drawn on real photos and
@@ -49,15 +49,16 @@ def main() -> None:
     parser.add_argument(
         "--weights", type=Path, help="test-shapes with these weights (a training candidate)"
     )
+    parser.add_argument(
+        "--framing",
+        choices=("app", "native", "native-pad"),
+        default="app",
+        help="the app's framing, or bench_whole_frame.py's native prototype (issue 20)",
+    )
     args = parser.parse_args()
     scenes = _scenes(args)
     encoder = _encoder(args.weights)
-    vectors = np.concatenate(
-        [
-            encoder.encode_pil([s.image for s in scenes[i : i + 32]])
-            for i in range(0, len(scenes), 32)
-        ]
-    )
+    vectors = _vectors(encoder, [s.image for s in scenes], args.framing)
     truth = [(s.colour, s.shape) for s in scenes]
     with tempfile.TemporaryDirectory() as tmp:
         tagger, ids = _tagger(Path(tmp), encoder, vectors)
@@ -71,6 +72,20 @@ def main() -> None:
         )
     json.dump(result, sys.stdout, indent=2, default=lambda x: round(float(x), 4))
     sys.stdout.write("\n")
+
+
+def _vectors(encoder: Any, images: list[Image.Image], framing: str) -> np.ndarray:
+    if framing.startswith("native"):  # one wider input per photo, position embeddings resized
+        import open_clip
+
+        from tests.benchmarks.bench_whole_frame import _native_transform, encode_native
+
+        config = open_clip.get_model_preprocess_cfg(encoder.model)
+        framed = _native_transform(config, pad=framing == "native-pad")
+        return np.concatenate([encode_native(encoder, framed(i)[None]) for i in images])
+    return np.concatenate(
+        [encoder.encode_pil(images[i : i + 32]) for i in range(0, len(images), 32)]
+    )
 
 
 def _scenes(args: argparse.Namespace) -> list[heldout.HeldOutScene]:
