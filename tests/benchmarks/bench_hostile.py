@@ -1,7 +1,7 @@
 """A long fuzzing run: a large hostile library indexed in one run, with peak memory.
 
     PYTHONPATH=. python tests/benchmarks/bench_hostile.py [--model test-shapes] [--seed 16]
-        [--truncations 120] [--flips 80] [--big]
+        [--truncations 120] [--flips 80] [--big] [--onnx]
 
 Writes tests/hostile.py's library (--truncations cuts and --flips damaged copies of each
 of five formats, plus every odd mode, name and special file) into a temp folder and
@@ -13,6 +13,8 @@ Prints JSON: files by expectation, what indexing made of them (a good photo that
 bad one indexed, or a file with no row is a defect), the reasons, seconds, and peak RSS
 (resource.getrusage) after loading the model and after indexing: their difference is what
 the hostile files cost above the model (issue 16: ~1.5 GB at most for any single file).
+--onnx indexes through the image tower's ONNX export and the torch-free pixel transform
+(what `photoclip index` runs on the CPU once the export exists), made first in a child.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import os
 import random
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -87,7 +90,8 @@ def outcome(library: Library, root: Path, made: list[hostile.Hostile], base: Pat
         Path(r[0]): (r[1], r[2] or "")
         for r in library.catalog.read("SELECT path, status, failure FROM photos")
     }
-    defects, reasons = [], collections.Counter()
+    defects: list[dict[str, str]] = []
+    reasons: collections.Counter[str] = collections.Counter()
     for item in made:
         status, reason = rows.get(root / item.path.relative_to(base), ("missing", ""))
         ok = {"good": ("indexed",), "bad": ("failed",), "either": ("indexed", "failed")}
@@ -99,6 +103,30 @@ def outcome(library: Library, root: Path, made: list[hostile.Hostile], base: Pat
     return {"defects": defects, "extra_rows": extra, "reasons": dict(reasons.most_common())}
 
 
+def _torch_encoder(model: str) -> Any:
+    return load_encoder(resolve_profile(model), device="cpu")
+
+
+def _onnx_encoder(model: str, cache: Path) -> Any:
+    from photoclip.core.imageexport import open_image_export
+
+    # A model load keeps the device probe that says the model runs on the CPU (without
+    # it no image export is made: on a GPU indexing uses torch); then the export.
+    keep_probe = (
+        "from photoclip.core.embedding import load_encoder;"
+        "from pathlib import Path;"
+        "from photoclip.core.profiles import resolve_profile;"
+        f"load_encoder(resolve_profile({model!r}), cache=Path({str(cache / 'weights')!r}))"
+    )
+    subprocess.run([sys.executable, "-c", keep_probe], check=True, timeout=600)
+    command = [sys.executable, "-m", "photoclip.core.exports", model, str(cache)]
+    subprocess.run(command, check=True, timeout=600)
+    encoder = open_image_export(cache, resolve_profile(model), None)
+    if encoder is None:
+        raise SystemExit("the image export was not made; see the log above")
+    return encoder
+
+
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     os.environ["PHOTOCLIP_DATA_DIR"] = str(work / "data")
     os.environ["PHOTOCLIP_CACHE_DIR"] = str(work / "cache")
@@ -106,7 +134,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     # Made in a child process, so that this one's peak RSS is the model's and indexing's.
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         made = pool.apply(make_all, (base, args.seed, args.truncations, args.flips, args.big))
-    encoder = load_encoder(resolve_profile(args.model), device="cpu")
+    encoder = _onnx_encoder(args.model, work / "cache") if args.onnx else _torch_encoder(args.model)
     after_model = {"peak_rss_mb": peak_rss_mb(), "rss_mb": current_rss_mb()}
     root = base.resolve()
     with Library.open(Locations.from_environment()) as library:
@@ -119,6 +147,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         photos = library.catalog.counts().photos
     return {
         "model": args.model,
+        "encoder": "onnx" if args.onnx else "torch",
         "files": len(made),
         "by_expectation": dict(collections.Counter(h.expect for h in made)),
         "first_run": {k: v for k, v in first.as_json().items() if k != "failures"},
@@ -140,6 +169,7 @@ def main() -> None:
     parser.add_argument("--truncations", type=int, default=120)
     parser.add_argument("--flips", type=int, default=80)
     parser.add_argument("--big", action="store_true")
+    parser.add_argument("--onnx", action="store_true", help="index through the image export")
     work = Path(tempfile.mkdtemp(prefix="photoclip-hostile-"))
     try:
         print(json.dumps(run(parser.parse_args(), work), indent=1))
