@@ -8,6 +8,11 @@ calls `multiprocessing.freeze_support()` first), which runs `load_encoder` and a
 requests over a Pipe. This side imports neither torch nor open_clip: it sends decoded RGB
 pixels, and the child applies the model's own eval transform.
 
+Where the model would run on the CPU and both towers' ONNX exports exist (the worker makes
+them when idle: photoclip.core.exports), the child serves those instead and never imports
+torch either (`load_model_or_exports`): with ViT-B-32 that is about a third of the memory,
+as `photoclip index` found (issue 17).
+
 Errors raised in the child arrive as the same PhotoClip error types with the same messages.
 A child that dies, or does not answer in time, is a `ModelError`; the encoder is then dead
 (`alive` is False) and the worker starts another.
@@ -36,7 +41,7 @@ import numpy as np
 from PIL import Image
 
 from photoclip.core import errors
-from photoclip.core.embedding import LocalEncoder, load_encoder
+from photoclip.core.embedding import Encoder, ImageFirst, load_encoder
 from photoclip.core.errors import ModelError
 from photoclip.core.imageio import model_min_short
 from photoclip.core.logfile import start_log_file
@@ -60,8 +65,37 @@ _EXIT_SECONDS = 5.0
 CHUNKS = 4
 MIN_CHUNK = 4
 
-#: load(profile, device, cache, progress, threads) -> LocalEncoder, run in the child.
-Loader = Callable[..., LocalEncoder]
+#: load(profile, device, cache, progress, threads) -> Encoder, run in the child.
+Loader = Callable[..., Encoder]
+
+
+class ExportedTowers(ImageFirst):
+    """Both towers' ONNX exports, kept: what the child serves on the CPU once they exist."""
+
+    origin = "the ONNX exports of both towers"
+
+
+def load_model_or_exports(
+    profile: ModelProfile,
+    device: str | None = None,
+    cache: Path | None = None,
+    progress: Progress | None = None,
+    threads: int | None = None,
+) -> Encoder:
+    """The towers' exports where torch would run the model on the CPU too and both open
+    (each is checked against its kept vectors as it opens); else the model (`load_encoder`).
+    `cache` is the weights folder, inside the cache folder that holds the exports."""
+    from photoclip.core.device import known_cpu
+    from photoclip.core.imageexport import open_image_export
+    from photoclip.core.textexport import open_export
+
+    if cache is not None and known_cpu(device, cache.parent):
+        image = open_image_export(cache.parent, profile, threads)
+        text = open_export(cache.parent, profile.key) if image is not None else None
+        if image is not None and text is not None:
+            log.info("serving %s from its ONNX exports, without torch", profile.key)
+            return ExportedTowers(image, lambda: text)
+    return load_encoder(profile, device, cache, progress, threads)
 
 
 def start_encoder(
@@ -72,7 +106,7 @@ def start_encoder(
     threads: int | None = None,
     *,
     timeout: float = REQUEST_TIMEOUT,
-    load: Loader = load_encoder,
+    load: Loader = load_model_or_exports,
 ) -> RemoteEncoder:
     """`load_encoder` in a new child process; returns once the model is loaded there.
 
@@ -311,7 +345,7 @@ def serve(
     _answer(connection, sender, encoder)
 
 
-def _answer(connection: Connection, sender: _Sender, encoder: LocalEncoder) -> None:
+def _answer(connection: Connection, sender: _Sender, encoder: Encoder) -> None:
     while sender.open:
         try:
             method, args = connection.recv()
@@ -326,7 +360,7 @@ def _answer(connection: Connection, sender: _Sender, encoder: LocalEncoder) -> N
         sender.send(reply)
 
 
-def _encode_arrays(encoder: LocalEncoder, arrays: list[np.ndarray]) -> np.ndarray:
+def _encode_arrays(encoder: Encoder, arrays: list[np.ndarray]) -> np.ndarray:
     """The transform of the next chunk runs in a helper thread while the model infers this
     one: in this process, the indexer's decoding threads hide the transform the same way."""
     size = max(MIN_CHUNK, math.ceil(len(arrays) / CHUNKS))
@@ -342,14 +376,14 @@ def _encode_arrays(encoder: LocalEncoder, arrays: list[np.ndarray]) -> np.ndarra
     return np.concatenate(vectors)
 
 
-def _transformed(encoder: LocalEncoder, arrays: list[np.ndarray]) -> list[Any]:
+def _transformed(encoder: Encoder, arrays: list[np.ndarray]) -> list[Any]:
     return [encoder.prepare(Image.fromarray(array)) for array in arrays]
 
 
 _HANDLERS: dict[str, Callable[..., np.ndarray]] = {
     "encode_arrays": _encode_arrays,
-    "encode_texts": LocalEncoder.encode_texts,
-    "embed_prompts": LocalEncoder.embed_prompts,
+    "encode_texts": lambda encoder, texts: encoder.encode_texts(texts),
+    "embed_prompts": lambda encoder, names, templates: encoder.embed_prompts(names, templates),
 }
 
 

@@ -372,3 +372,66 @@ def test_stopping_the_worker_ends_its_model_process(
     assert running.wait_idle(120)
     running.stop(timeout=60)
     assert started and all(gone(encoder.pid) for encoder in started)
+
+
+# -- the child serves the towers' exports where they exist (issue 17) --------------------------
+
+
+@pytest.fixture(scope="module")
+def exported_cache(tmp_path_factory: pytest.TempPathFactory, local: LocalEncoder) -> Path:
+    """A cache folder with both exports of test-shapes and the probe of a CPU-only load."""
+    import torch
+
+    from photoclip.core.device import DeviceProbe, save_probe
+    from photoclip.core.imageexport import export_image
+    from photoclip.core.textexport import export_text
+
+    cache = tmp_path_factory.mktemp("cache")
+    export_text(local, cache)
+    export_image(local, cache)
+    save_probe(DeviceProbe("auto", "cpu", torch.__version__, ("cpu",)), cache)
+    return cache
+
+
+def start_with(cache: Path, **options: Any) -> RemoteEncoder:
+    return start_encoder(resolve_profile("test-shapes"), cache=cache / "weights", **options)
+
+
+def test_with_both_exports_the_child_serves_them_with_the_models_vectors(
+    exported_cache: Path, local: LocalEncoder
+) -> None:
+    from photoclip.core.encoderprocess import ExportedTowers
+
+    remote = start_with(exported_cache, threads=1)
+    try:
+        assert remote.origin == ExportedTowers.origin  # not the model: torch never loads
+        assert remote.model_key == local.model_key and remote.device == "cpu"
+        images = scene_images()
+        assert np.allclose(remote.encode_pil(images), local.encode_pil(images), atol=1e-4)
+        texts = ["a red circle", "a photo of a blue square."]
+        assert np.allclose(remote.encode_texts(texts), local.encode_texts(texts), atol=1e-4)
+        ensembled = remote.embed_prompts(["circle", "star"], TEMPLATES)
+        assert np.allclose(ensembled, local.embed_prompts(["circle", "star"], TEMPLATES), atol=1e-4)
+    finally:
+        remote.close()
+
+
+@pytest.mark.parametrize("missing", ["image", "text", "probe"])
+def test_without_an_export_or_a_cpu_probe_the_child_loads_the_model(
+    exported_cache: Path, tmp_path: Path, missing: str
+) -> None:
+    from photoclip.core.device import PROBE_FILE
+    from photoclip.core.exports import IMAGE_EXPORT, TEXT_EXPORT
+    from tests.core.exportfiles import copy_export
+
+    key = resolve_profile("test-shapes").key
+    for kind, name in ((IMAGE_EXPORT, "image"), (TEXT_EXPORT, "text")):
+        if name != missing:
+            copy_export(kind, exported_cache, tmp_path, key)
+    if missing != "probe":
+        (tmp_path / PROBE_FILE).write_bytes((exported_cache / PROBE_FILE).read_bytes())
+    remote = start_with(tmp_path, device=None, threads=1)
+    try:
+        assert "PhotoClip-TestShapes" in remote.origin  # open_clip's model, through torch
+    finally:
+        remote.close()
