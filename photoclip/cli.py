@@ -310,7 +310,7 @@ def run_watch(args: argparse.Namespace) -> int:
     profile = args.model or recorded_profile(locations) or settings.model
     worker = Worker(
         locations,
-        lambda name: _load_encoder(name, device, settings),
+        lambda name: _watch_encoder(name, device, settings),
         resolve_profile(profile).name,
         WorkerSettings(
             batch_size=settings.batch_size, max_pixels=settings.max_megapixels * 1_000_000
@@ -946,6 +946,18 @@ def _load_encoder(
     if profile not in _loaded_profiles:
         _loaded_profiles.append(profile)
     return encoder
+
+
+def _watch_encoder(profile_name: str | None, device: str | None, settings: Settings) -> Any:
+    """`watch`'s model, as the window's model process serves it: the towers' exports where
+    they serve (no torch; embedding.exported_towers), else the model with both towers."""
+    from photoclip.core.embedding import exported_towers
+    from photoclip.core.profiles import resolve_profile
+
+    cache = Locations.from_environment().cache
+    profile = resolve_profile(profile_name)
+    exported = exported_towers(profile, device, cache, settings.threads or None)
+    return exported or _load_encoder(profile_name, device, settings)
 
 
 def _image_first(profile_name: str | None, device: str | None, settings: Settings) -> Any:

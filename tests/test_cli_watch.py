@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from photoclip.core.catalog import Catalog
 from photoclip.core.errors import CatalogError
@@ -169,3 +171,32 @@ def test_search_asks_the_running_watch_and_survives_its_kill(tmp_path: Path) -> 
     local = imports_of("search", "a red photo", "--json")
     assert "torch" in local["loaded"]
     assert json.loads(local["stdout"]) == json.loads(served["stdout"])
+
+
+def test_watch_serves_the_towers_exports_where_they_exist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the window's model process: no torch model once both exports are there."""
+    import torch
+
+    from photoclip.cli import _watch_encoder
+    from photoclip.core.device import DeviceProbe, save_probe
+    from photoclip.core.embedding import ExportedTowers, LocalEncoder, load_encoder
+    from photoclip.core.exports import IMAGE_EXPORT
+    from photoclip.core.imageexport import export_image
+    from photoclip.core.profiles import resolve_profile
+    from photoclip.core.settings import Settings
+    from photoclip.core.textexport import export_text
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PHOTOCLIP_CACHE_DIR", str(cache))
+    model = load_encoder(resolve_profile("test-shapes"), device="cpu", keep_probe=False)
+    export_text(model, cache)
+    export_image(model, cache)
+    save_probe(DeviceProbe("auto", "cpu", torch.__version__, ("cpu",)), cache)
+    served = _watch_encoder("test-shapes", None, Settings())
+    assert isinstance(served, ExportedTowers)
+    with Image.open(make_photo(tmp_path / "one.jpg", pattern=3)) as photo:
+        assert np.allclose(served.encode_pil([photo]), model.encode_pil([photo]), atol=1e-4)
+    IMAGE_EXPORT.paths(cache, model.model_key)[1].unlink()  # no image export: the model
+    assert isinstance(_watch_encoder("test-shapes", None, Settings()), LocalEncoder)

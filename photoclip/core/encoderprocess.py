@@ -41,7 +41,7 @@ import numpy as np
 from PIL import Image
 
 from photoclip.core import errors
-from photoclip.core.embedding import Encoder, ImageFirst, load_encoder
+from photoclip.core.embedding import Encoder, exported_towers, load_encoder
 from photoclip.core.errors import ModelError
 from photoclip.core.imageio import model_min_short
 from photoclip.core.logfile import start_log_file
@@ -69,12 +69,6 @@ MIN_CHUNK = 4
 Loader = Callable[..., Encoder]
 
 
-class ExportedTowers(ImageFirst):
-    """Both towers' ONNX exports, kept: what the child serves on the CPU once they exist."""
-
-    origin = "the ONNX exports of both towers"
-
-
 def load_model_or_exports(
     profile: ModelProfile,
     device: str | None = None,
@@ -82,19 +76,13 @@ def load_model_or_exports(
     progress: Progress | None = None,
     threads: int | None = None,
 ) -> Encoder:
-    """The towers' exports where torch would run the model on the CPU too and both open
-    (each is checked against its kept vectors as it opens); else the model (`load_encoder`).
-    `cache` is the weights folder, inside the cache folder that holds the exports."""
-    from photoclip.core.device import known_cpu
-    from photoclip.core.imageexport import open_image_export
-    from photoclip.core.textexport import open_export
-
-    if cache is not None and known_cpu(device, cache.parent):
-        image = open_image_export(cache.parent, profile, threads)
-        text = open_export(cache.parent, profile.key) if image is not None else None
-        if image is not None and text is not None:
-            log.info("serving %s from its ONNX exports, without torch", profile.key)
-            return ExportedTowers(image, lambda: text)
+    """The towers' exports where they serve (`exported_towers`), else the model
+    (`load_encoder`). `cache` is the weights folder, inside the cache folder that holds the
+    exports."""
+    if cache is not None:
+        exported = exported_towers(profile, device, cache.parent, threads)
+        if exported is not None:
+            return exported
     return load_encoder(profile, device, cache, progress, threads)
 
 

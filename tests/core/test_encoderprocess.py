@@ -400,7 +400,7 @@ def start_with(cache: Path, **options: Any) -> RemoteEncoder:
 def test_with_both_exports_the_child_serves_them_with_the_models_vectors(
     exported_cache: Path, local: LocalEncoder
 ) -> None:
-    from photoclip.core.encoderprocess import ExportedTowers
+    from photoclip.core.embedding import ExportedTowers
 
     remote = start_with(exported_cache, threads=1)
     try:
