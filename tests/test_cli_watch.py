@@ -177,23 +177,16 @@ def test_watch_serves_the_towers_exports_where_they_exist(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """As the window's model process: no torch model once both exports are there."""
-    import torch
-
     from photoclip.cli import _watch_encoder
-    from photoclip.core.device import DeviceProbe, save_probe
     from photoclip.core.embedding import ExportedTowers, LocalEncoder, load_encoder
     from photoclip.core.exports import IMAGE_EXPORT
-    from photoclip.core.imageexport import export_image
     from photoclip.core.profiles import resolve_profile
     from photoclip.core.settings import Settings
-    from photoclip.core.textexport import export_text
+    from tests.core.exportfiles import both_exports_on_cpu
 
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("PHOTOCLIP_CACHE_DIR", str(cache))
     model = load_encoder(resolve_profile("test-shapes"), device="cpu", keep_probe=False)
-    export_text(model, cache)
-    export_image(model, cache)
-    save_probe(DeviceProbe("auto", "cpu", torch.__version__, ("cpu",)), cache)
+    cache = both_exports_on_cpu(model, tmp_path / "cache")
+    monkeypatch.setenv("PHOTOCLIP_CACHE_DIR", str(cache))
     served = _watch_encoder("test-shapes", None, Settings())
     assert isinstance(served, ExportedTowers)
     with Image.open(make_photo(tmp_path / "one.jpg", pattern=3)) as photo:

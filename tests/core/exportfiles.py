@@ -37,3 +37,18 @@ def edit(info: Path, **changes: Any) -> None:
 
 def negated_checks(info: Path) -> list[list[float]]:
     return [[-x for x in row] for row in json.loads(info.read_text())["checks"]]
+
+
+def both_exports_on_cpu(encoder: Any, cache: Path) -> Path:
+    """`cache` holding both towers' exports of `encoder`'s model and the device probe of a
+    CPU-only load: where the model is served from its exports (embedding.exported_towers)."""
+    import torch
+
+    from photoclip.core.device import DeviceProbe, save_probe
+    from photoclip.core.imageexport import export_image
+    from photoclip.core.textexport import export_text
+
+    export_text(encoder, cache)
+    export_image(encoder, cache)
+    save_probe(DeviceProbe("auto", "cpu", torch.__version__, ("cpu",)), cache)
+    return cache

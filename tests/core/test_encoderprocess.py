@@ -380,17 +380,9 @@ def test_stopping_the_worker_ends_its_model_process(
 @pytest.fixture(scope="module")
 def exported_cache(tmp_path_factory: pytest.TempPathFactory, local: LocalEncoder) -> Path:
     """A cache folder with both exports of test-shapes and the probe of a CPU-only load."""
-    import torch
+    from tests.core.exportfiles import both_exports_on_cpu
 
-    from photoclip.core.device import DeviceProbe, save_probe
-    from photoclip.core.imageexport import export_image
-    from photoclip.core.textexport import export_text
-
-    cache = tmp_path_factory.mktemp("cache")
-    export_text(local, cache)
-    export_image(local, cache)
-    save_probe(DeviceProbe("auto", "cpu", torch.__version__, ("cpu",)), cache)
-    return cache
+    return both_exports_on_cpu(local, tmp_path_factory.mktemp("cache"))
 
 
 def start_with(cache: Path, **options: Any) -> RemoteEncoder:
