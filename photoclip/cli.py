@@ -975,14 +975,12 @@ def _image_first(profile_name: str | None, device: str | None, settings: Setting
 def _image_export(profile_name: str | None, device: str | None, settings: Settings) -> Any:
     """The image tower's export (photoclip.core.imageexport), where torch would run the
     model on the CPU too; None where there is none, or a GPU would run it."""
-    from photoclip.core.device import known_cpu
-    from photoclip.core.imageexport import open_image_export
+    from photoclip.core.imageexport import image_export_on_cpu
     from photoclip.core.profiles import resolve_profile
 
     cache = Locations.from_environment().cache
-    if not known_cpu(device, cache):
-        return None
-    return open_image_export(cache, resolve_profile(profile_name), settings.threads or None)
+    profile = resolve_profile(profile_name)
+    return image_export_on_cpu(cache, profile, device, settings.threads or None)
 
 
 def _text_side(profile: Any, device: str | None, settings: Settings) -> Any:

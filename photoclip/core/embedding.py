@@ -459,13 +459,10 @@ def exported_towers(
     the CPU too and both open (each checked against its kept vectors as it opens); None
     where it would not, or either is missing or refused (the caller loads the model). About
     a third of the model's memory with ViT-B-32, and no torch to import."""
-    from photoclip.core.device import known_cpu
-    from photoclip.core.imageexport import open_image_export
+    from photoclip.core.imageexport import image_export_on_cpu
     from photoclip.core.textexport import open_export
 
-    if not known_cpu(device, cache):
-        return None
-    image = open_image_export(cache, profile, threads)
+    image = image_export_on_cpu(cache, profile, device, threads)
     text = open_export(cache, profile.key) if image is not None else None
     if image is None or text is None:
         return None

@@ -96,7 +96,8 @@ def start_encoder(
     timeout: float = REQUEST_TIMEOUT,
     load: Loader = load_model_or_exports,
 ) -> RemoteEncoder:
-    """`load_encoder` in a new child process; returns once the model is loaded there.
+    """`load` (by default the towers' exports where they serve, else `load_encoder`) in a
+    new child process; returns once the model is loaded there.
 
     `load` is what the child runs (a module-level function: it is pickled by name)."""
     context = multiprocessing.get_context("spawn")

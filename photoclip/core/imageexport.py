@@ -151,6 +151,17 @@ def open_image_export(
     return open_checked(IMAGE_EXPORT, cache, profile.key, opened)
 
 
+def image_export_on_cpu(
+    cache: Path, profile: ModelProfile, device: str | None, threads: int | None = None
+) -> OnnxImage | None:
+    """The image export where torch would run the model on the CPU too (device.known_cpu:
+    asked for, or the kept probe found it alone); None where a GPU would run it (faster
+    than the export), or there is no usable export."""
+    from photoclip.core.device import known_cpu
+
+    return open_image_export(cache, profile, threads) if known_cpu(device, cache) else None
+
+
 def _checked(
     profile: ModelProfile, onnx_file: Path, info: ImageExportInfo, threads: int | None
 ) -> OnnxImage:
