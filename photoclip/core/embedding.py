@@ -23,6 +23,7 @@ import numpy as np
 
 from photoclip.core.device import chosen, probe, save_probe
 from photoclip.core.errors import ModelError
+from photoclip.core.footprint import prepare_for_torch
 from photoclip.core.profiles import LETTERBOX, MODEL_CONFIG_DIR, ModelProfile
 from photoclip.core.texttower import TrimmedText
 from photoclip.core.towers import BOTH, IMAGE, TEXT
@@ -534,6 +535,7 @@ def load_encoder(
     check_requirements(profile)
     # Weights first, before torch is imported: offline without them is known in seconds.
     weights = None if profile.random_weights else ensure_weights(profile, cache or Path(), progress)
+    prepare_for_torch()
     import open_clip
     import torch
 

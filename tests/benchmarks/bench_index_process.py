@@ -2,9 +2,9 @@
 of `index` until its first photo is decoded (issue 17).
 
     python tests/benchmarks/bench_index_process.py [--photos 64] [--rounds 2]
-        [--baseline SRC] [--source ../shared/data/coco-mini/val2017]
+        [--baseline SRC] [--source ../shared/data/coco-mini/val2017] [--arch ViT-B-32]
 
-Makes N 4032x3024 JPEGs (bench_indexing.make_camera_photos) and a ViT-B-32 with random
+Makes N 4032x3024 JPEGs (bench_indexing.make_camera_photos) and a ViT-B-32 (--arch) with random
 weights saved to a safetensors file, loaded as a local checkpoint (`ViT-B-32:FILE`, the
 path of a file the user picked). Then, per round and per source tree (this one, and
 --baseline, another checkout's folder that holds `photoclip/`, interleaved):
@@ -146,6 +146,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--baseline", type=Path, help="a source tree to compare against")
     parser.add_argument("--skip", nargs="*", default=[], choices=["shapes"])
+    parser.add_argument("--arch", default="ViT-B-32", help="ViT-B-32-256: issue 17's model")
     parser.add_argument(
         "--source", type=Path, default=REPO.parent / "shared/data/coco-mini/val2017"
     )
@@ -156,9 +157,9 @@ def main() -> None:
         work = Path(temp)
         (work / "photos").mkdir()
         make_camera_photos(work / "photos", args.photos, args.source)
-        weights = work / "vit-b-32-random.safetensors"
-        make_weights(weights)
-        model = f"ViT-B-32:{weights}"
+        weights = work / f"{args.arch}-random.safetensors"
+        make_weights(weights, args.arch)
+        model = f"{args.arch}:{weights}"
         found: dict[str, list] = {name: [] for name in trees}
         shapes: dict[str, list] = {name: [] for name in trees}
         tag = 0
@@ -170,7 +171,7 @@ def main() -> None:
                     shapes[name].append(
                         {"tags": shapes_round(tree, env, work, work / "photos", tag)}
                     )
-    result: dict = {"photos": args.photos, "rounds": args.rounds}
+    result: dict = {"photos": args.photos, "rounds": args.rounds, "arch": args.arch}
     for name in trees:
         result[name] = medians(found[name])
         if shapes[name]:
