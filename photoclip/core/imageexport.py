@@ -41,6 +41,7 @@ from photoclip.core.exports import (
     described,
     draft_facts,
     open_checked,
+    release_weights,
     save_export,
     session,
     write_onnx,
@@ -189,9 +190,11 @@ def _open_clip_version() -> str:
 # -- making an export (torch) ------------------------------------------------------------------
 
 
-def export_image(encoder: LocalEncoder, cache: Path) -> ImageExportInfo:
+def export_image(encoder: LocalEncoder, cache: Path, *, last_use: bool = False) -> ImageExportInfo:
     """Export the encoder's image tower, check it and its pixels against torch, keep it;
-    ExportError if it cannot be exported or its vectors are not torch's."""
+    ExportError if it cannot be exported or its vectors are not torch's. `last_use`: the
+    encoder is not used after this, and its weights are freed before the check loads the
+    export's own copy."""
     check_exportable(encoder)
     config = pixel_config(encoder)
     info: ImageExportInfo = save_export(
@@ -199,7 +202,7 @@ def export_image(encoder: LocalEncoder, cache: Path) -> ImageExportInfo:
         cache,
         encoder.model_key,
         lambda draft: _write_onnx(encoder, draft),
-        lambda draft: _verified(draft, encoder, config),
+        lambda draft: _verified(draft, encoder, config, last_use),
     )
     log.info("exported the image tower of %s (cosine to torch >= %.6f)", info.model_key,
              info.min_cosine)  # fmt: skip
@@ -254,7 +257,9 @@ def _write_onnx(encoder: LocalEncoder, path: Path) -> None:
     write_onnx(graph, example.contiguous(), "pixels", {0: torch.export.Dim("batch")}, path)
 
 
-def _verified(path: Path, encoder: LocalEncoder, config: PixelConfig) -> ImageExportInfo:
+def _verified(
+    path: Path, encoder: LocalEncoder, config: PixelConfig, last_use: bool
+) -> ImageExportInfo:
     images = probe_images()
     theirs = [encoder.prepare(image) for image in images]
     ours = [PixelTransform(config)(image) for image in images]
@@ -267,6 +272,8 @@ def _verified(path: Path, encoder: LocalEncoder, config: PixelConfig) -> ImageEx
         open_clip_version=encoder.open_clip_version, pixels=asdict(config),
     )  # fmt: skip
     torchs = encoder.encode_prepared(theirs)
+    if last_use:
+        release_weights(encoder)
     onnx = OnnxImage(encoder.profile, session(path), draft).encode_prepared(ours)
     lowest = agreement(onnx, torchs)
     return replace(draft, min_cosine=lowest, checks=torchs[:CHECKS].tolist())

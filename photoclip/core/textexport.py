@@ -33,6 +33,7 @@ from photoclip.core.exports import (
     described,
     draft_facts,
     open_checked,
+    release_weights,
     save_export,
     session,
     write_onnx,
@@ -144,9 +145,10 @@ def _checked(onnx_file: Path, fields: dict[str, Any]) -> OnnxText:
 # -- making an export (torch) ------------------------------------------------------------------
 
 
-def export_text(encoder: LocalEncoder, cache: Path) -> ExportInfo:
+def export_text(encoder: LocalEncoder, cache: Path, *, last_use: bool = False) -> ExportInfo:
     """Export the encoder's text tower, check it against torch, keep it; ExportError if it
-    cannot be exported or its vectors are not torch's."""
+    cannot be exported or its vectors are not torch's. `last_use`: the encoder is not used
+    after this, and its weights are freed before the check loads the export's own copy."""
     from photoclip.core.texttower import causal_text_tower
 
     tower = causal_text_tower(encoder.model)
@@ -157,7 +159,7 @@ def export_text(encoder: LocalEncoder, cache: Path) -> ExportInfo:
         cache,
         encoder.model_key,
         lambda draft: _write_onnx(_graph(encoder.model, tower), encoder, draft, pool),
-        lambda draft: _verified(draft, pool, encoder),
+        lambda draft: _verified(draft, pool, encoder, last_use),
     )
     log.info("exported the text tower of %s (cosine to torch >= %.6f)", info.model_key,
              info.min_cosine)  # fmt: skip
@@ -233,13 +235,17 @@ def _trimmed(encoder: LocalEncoder, texts: Sequence[str], pool: tuple[str, Any])
     return tokens[:, : pooled_length(tokens, *pool)]
 
 
-def _verified(path: Path, pool: tuple[str, Any], encoder: LocalEncoder) -> ExportInfo:
+def _verified(
+    path: Path, pool: tuple[str, Any], encoder: LocalEncoder, last_use: bool
+) -> ExportInfo:
     draft = ExportInfo(
         **draft_facts(TEXT_EXPORT, encoder.model_key, path),
         context_length=encoder.tokenizer.context_length, pool_type=pool[0], eos_id=pool[1],
         dim=encoder.dim, logit_scale=encoder.logit_scale,
     )  # fmt: skip
-    text = OnnxText(session(path), draft)
-    lowest = agreement(text.encode_texts(PROBES), encoder.encode_texts(PROBES))
+    torchs = encoder.encode_texts(PROBES)
     checks = encoder.encode_texts(CHECKS).tolist()
+    if last_use:
+        release_weights(encoder)
+    lowest = agreement(OnnxText(session(path), draft).encode_texts(PROBES), torchs)
     return replace(draft, min_cosine=lowest, checks=checks)

@@ -174,3 +174,16 @@ def test_doctor_says_what_starts_without_torch(
 
 def _key() -> str:
     return resolve_profile("test-shapes").key
+
+
+@pytest.mark.parametrize("export", [export_text, export_image])
+def test_an_export_that_is_the_models_last_use_frees_its_weights(
+    export: Any, tmp_path: Path
+) -> None:
+    """The background export frees torch's copy of the weights before onnxruntime loads
+    its own: the export is still checked against torch's vectors."""
+    encoder = load_encoder(resolve_profile("test-shapes"), device="cpu")
+    info = export(encoder, tmp_path, last_use=True)
+    assert info.min_cosine >= exports.MIN_COSINE
+    weights = dict(encoder.model.named_parameters())
+    assert [name for name, value in weights.items() if not value.is_meta] == ["logit_scale"]
