@@ -7,7 +7,7 @@ Importing torch and open_clip and building the model cost a one-shot command sec
 most of its memory; onnxruntime with one tower's export needs neither. The exports are
 made in a background process (`start_export`), after a command that loaded the model with
 torch ends (the worker: once it is idle): exporting a ViT-B/32 tower takes 30 s or more
-and 2 GB at its peak, which must land neither on the command that asked nor on an
+and 1.8 GB at its peak, which must land neither on the command that asked nor on an
 indexing run's time and memory. A failed export costs nothing: without one, torch answers
 (and the failure is kept per tower, so it is not tried at every load).
 
