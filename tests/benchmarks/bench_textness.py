@@ -3,7 +3,7 @@
 each textness scale (indexed through the real path). Prints JSON. Run by hand:
 
     PYTHONPATH=. python tests/benchmarks/bench_textness.py [--each 12] [--distractors 24]
-        [--seeds 3] [--weights candidate.safetensors]
+        [--seeds 3] [--weights candidate.safetensors] [--direction recipe2] [--explain]
 
 --distractors adds other shapes, so "real circles fill the top 10" needs the model to know
 shapes, not only to push text away.
@@ -12,6 +12,14 @@ shapes, not only to push text away.
 folders of 12 shapes and 12 word-only images (the shape's own name in 8, another word in 4);
 "misplaced" counts word images still in the top 12 at -2, plus, where the word is the
 shape's name, those missing from the top 12 at +2 (0 is perfect; 12 folders x 12 at most).
+
+--direction picks how "steering" learns its directions (the "scales" rows always use the
+app's own path): recipe2 (textness.py), pair-gap (recipe 2 divided by the mean gap of its
+training pairs along it), mean-difference (mean of written - smudged over the training
+pairs, no classifier), text-side (the text tower's "a sign that says w"/"the word w" minus
+"a photo of a w"/"a w" over textness.py's words). --explain adds, for the seed-0 direction,
+each folder's mean projection of word and shape images, and how the training images read
+as shapes: why a model's word images do or do not move.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from photoclip.core import textness
 from photoclip.core.embedding import load_encoder
 from photoclip.core.indexing import Indexer
 from photoclip.core.library import Library
@@ -73,14 +82,86 @@ def ranks(searcher: Searcher, scale: float) -> dict[str, object]:
     }
 
 
-def steering(encoder: Any, seeds: int) -> list[dict[str, object]]:
+def steering(encoder: Any, seeds: int, how: str = "recipe2") -> list[dict[str, object]]:
     folders = [(shape, word, *_folder(seed, shape, word, encoder)) for seed, shape, word in FOLDERS]
     rows = []
     for seed in range(seeds):
-        direction = learn_direction(encoder, seed=seed).vector
+        direction = DIRECTIONS[how](encoder, seed)
         misplaced = [_misplaced(encoder, direction, *folder) for folder in folders]
         rows.append({"seed": seed, "misplaced": sum(misplaced), "per_folder": misplaced})
     return rows
+
+
+def _pairs(encoder: Any, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Embedded (smudged, written) training pairs of learn_direction, and its held-out mask."""
+    pairs = textness.SMALL_INPUT_PAIRS
+    smudged, written = textness.training_pairs(pairs, seed, max(64, max(encoder.input_size)))
+    held_out = textness._held_out_mask(pairs, seed)
+    return encoder.encode_pil(smudged), encoder.encode_pil(written), held_out
+
+
+def _recipe2(encoder: Any, seed: int) -> np.ndarray:
+    return learn_direction(encoder, seed=seed).vector
+
+
+def _pair_gap(encoder: Any, seed: int) -> np.ndarray:
+    """Scale 1 moves the query as far along the direction as writing words moves an image."""
+    vector = learn_direction(encoder, seed=seed).vector
+    smudged, written, held_out = _pairs(encoder, seed)
+    return vector / float(((written - smudged)[~held_out] @ vector).mean())
+
+
+def _mean_difference(encoder: Any, seed: int) -> np.ndarray:
+    smudged, written, held_out = _pairs(encoder, seed)
+    mean = (written - smudged)[~held_out].astype(np.float64).mean(axis=0)
+    return (mean / np.linalg.norm(mean)).astype(np.float32)
+
+
+def _text_side(encoder: Any, seed: int) -> np.ndarray:
+    """Seed-free: the same direction for every seed."""
+
+    def mean_of(templates: tuple[str, ...]) -> np.ndarray:
+        texts = [t.format(w) for t in templates for w in textness._WORDS]
+        vectors = encoder.encode_texts(texts).astype(np.float64)
+        return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).mean(axis=0)
+
+    written = mean_of(("a sign that says {}", "the word {}"))
+    difference = written - mean_of(("a photo of a {}", "a {}"))
+    return (difference / np.linalg.norm(difference)).astype(np.float32)
+
+
+DIRECTIONS = {
+    "recipe2": _recipe2,
+    "pair-gap": _pair_gap,
+    "mean-difference": _mean_difference,
+    "text-side": _text_side,
+}
+
+
+def explain(encoder: Any, how: str) -> dict[str, object]:
+    """Where word and shape images lie along the seed-0 direction, and how much the training
+    images (smudged and written) read as each shape (mean cosine with "a <shape>")."""
+    direction = DIRECTIONS[how](encoder, 0)
+    folders = []
+    for seed, shape, word in FOLDERS:
+        vectors, is_word = _folder(seed, shape, word, encoder)
+        along = vectors @ direction
+        folders.append({
+            "shape": shape, "word": word,
+            "word_projection": round(float(along[is_word].mean()), 3),
+            "shape_projection": round(float(along[~is_word].mean()), 3),
+            "word_sd": round(float(along[is_word].std()), 3),
+            "shape_sd": round(float(along[~is_word].std()), 3),
+        })  # fmt: skip
+    prompts = encoder.encode_texts([f"a {shape}" for shape in SHAPES])
+    prompts /= np.linalg.norm(prompts, axis=1, keepdims=True)
+    smudged, written, _ = _pairs(encoder, 0)
+    read_as = {}
+    for kind, images in (("smudged", smudged), ("written", written)):
+        cosines = (images @ prompts.T).mean(axis=0)
+        pairs = zip(SHAPES, cosines, strict=True)
+        read_as[kind] = {shape: round(float(cosine), 3) for shape, cosine in pairs}
+    return {"folders": folders, "training_images_read_as": read_as}
 
 
 def _folder(seed: int, shape: str, word: str, encoder: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -111,6 +192,8 @@ def main() -> None:
     parser.add_argument("--distractors", type=int, default=0)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--weights", type=Path, help="a candidate test-shapes checkpoint")
+    parser.add_argument("--direction", choices=sorted(DIRECTIONS), default="recipe2")
+    parser.add_argument("--explain", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(2)
     profile = resolve_profile("test-shapes")
@@ -136,8 +219,11 @@ def main() -> None:
         "word_images": args.each,
         "distractors": args.distractors,
         "scales": rows,
-        "steering": steering(encoder, args.seeds),
+        "steering_direction": args.direction,
+        "steering": steering(encoder, args.seeds, args.direction),
     }
+    if args.explain:
+        report["explain"] = explain(encoder, args.direction)
     print(json.dumps(report, indent=2))
 
 
