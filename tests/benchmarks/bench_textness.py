@@ -18,8 +18,11 @@ app's own path): recipe2 (textness.py), pair-gap (recipe 2 divided by the mean g
 training pairs along it), mean-difference (mean of written - smudged over the training
 pairs, no classifier), text-side (the text tower's "a sign that says w"/"the word w" minus
 "a photo of a w"/"a w" over textness.py's words). --explain adds, for the seed-0 direction,
-each folder's mean projection of word and shape images, and how the training images read
-as shapes: why a model's word images do or do not move.
+each folder's mean projection of word and shape images, how the training images read as
+shapes, and a bound fitted on the folders themselves (not a recipe): misplaced when each
+folder is steered by the mean word-minus-shape difference of the other folders, or of the
+folders of other shapes only. Low there means the embedding keeps "word, not the thing"
+on a line, and only the training pairs miss it.
 """
 
 from __future__ import annotations
@@ -161,7 +164,28 @@ def explain(encoder: Any, how: str) -> dict[str, object]:
         cosines = (images @ prompts.T).mean(axis=0)
         pairs = zip(SHAPES, cosines, strict=True)
         read_as[kind] = {shape: round(float(cosine), 3) for shape, cosine in pairs}
-    return {"folders": folders, "training_images_read_as": read_as}
+    return {
+        "folders": folders,
+        "training_images_read_as": read_as,
+        "word_minus_shape_bound": _folder_bound(encoder),
+    }
+
+
+def _folder_bound(encoder: Any) -> dict[str, int]:
+    folders = [(shape, word, *_folder(seed, shape, word, encoder)) for seed, shape, word in FOLDERS]
+    bound = {"other_folders": 0, "other_shapes_only": 0}
+    for number, folder in enumerate(folders):
+        for key, same_shape_too in (("other_folders", True), ("other_shapes_only", False)):
+            others = [
+                (vectors, is_word)
+                for index, (shape, _, vectors, is_word) in enumerate(folders)
+                if index != number and (same_shape_too or shape != folder[0])
+            ]
+            gaps = [v[w].mean(axis=0) - v[~w].mean(axis=0) for v, w in others]
+            direction = np.mean(gaps, axis=0)
+            unit = (direction / np.linalg.norm(direction)).astype(np.float32)
+            bound[key] += _misplaced(encoder, unit, *folder)
+    return bound
 
 
 def _folder(seed: int, shape: str, word: str, encoder: Any) -> tuple[np.ndarray, np.ndarray]:
