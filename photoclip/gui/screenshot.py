@@ -77,9 +77,7 @@ def _shoot(args: argparse.Namespace) -> None:
         wait_until(lambda: window.folders.rowCount() == 0 and _settled(), "the welcome page", 30)
         save("welcome")
         window.add_folders([args.folder.expanduser().resolve()])
-        wait_until(lambda: window.status.bar.isVisible(), "indexing to start", 120)
-        wait_until(lambda: window.status.bar.value() > 0, "progress", 300)
-        save("indexing")
+        _shoot_indexing(window, save, wait_until)
         wait_until(lambda: app.worker.wait_idle(0), "indexing to finish", 1800)
         if args.query:
             window.search.field.setText(args.query)
@@ -172,6 +170,21 @@ def _tagged_photos() -> set[int]:
 
     with Catalog.open(Locations.from_environment().catalog, readonly=True) as catalog:
         return {tag.photo_id for tag in TagStore(catalog).tags()}
+
+
+def _shoot_indexing(
+    window: Any, save: Callable[..., None], wait_until: Callable[..., None]
+) -> None:
+    """The status bar while indexing. A small folder can be indexed between two looks at
+    the window: its photos are then shown already, there is no progress to take, and the
+    flow goes on without this shot."""
+    bar = window.status.bar
+    wait_until(lambda: bar.isVisible() or window.results.rowCount() > 0, "indexing to start", 120)
+    wait_until(lambda: bar.value() > 0 or not bar.isVisible(), "progress", 300)
+    if bar.isVisible():
+        save("indexing")
+    else:
+        print("indexed before its progress could be shown: no indexing.png", file=sys.stderr)
 
 
 def _settled(seconds: float = 0.3) -> bool:
