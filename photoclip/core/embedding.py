@@ -23,7 +23,7 @@ import numpy as np
 
 from photoclip.core.device import chosen, probe, save_probe
 from photoclip.core.errors import ModelError
-from photoclip.core.footprint import prepare_for_torch
+from photoclip.core.footprint import skip_triton
 from photoclip.core.profiles import LETTERBOX, MODEL_CONFIG_DIR, ModelProfile
 from photoclip.core.texttower import TrimmedText
 from photoclip.core.towers import BOTH, IMAGE, TEXT
@@ -535,7 +535,7 @@ def load_encoder(
     check_requirements(profile)
     # Weights first, before torch is imported: offline without them is known in seconds.
     weights = None if profile.random_weights else ensure_weights(profile, cache or Path(), progress)
-    prepare_for_torch()
+    skip_triton()  # (photoclip.core.footprint: 70 MB a model process never uses)
     import open_clip
     import torch
 

@@ -19,14 +19,10 @@ from __future__ import annotations
 import sys
 
 
-def prepare_for_torch() -> None:
-    """Call before the first `import open_clip` of a process that builds a model
-    (load_encoder does); calling it again does nothing more."""
-    skip_triton()
-
-
 def skip_triton() -> None:
-    """Make `import triton` fail in this process, unless it has already been imported.
+    """Make `import triton` fail in this process, unless it has already been imported. Call
+    before the first `import open_clip` of a process that builds a model (load_encoder
+    does); calling it again does nothing more.
 
     open_clip imports torchvision.ops, which imports torch._dynamo, which loads triton when
     it is installed (the CUDA wheels of torch bring it): 70 MB of a shared library and

@@ -85,8 +85,13 @@ def ranks(searcher: Searcher, scale: float) -> dict[str, object]:
     }
 
 
+def _folders(encoder: Any) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+    """(shape, word, vectors, is_word) of every folder in FOLDERS."""
+    return [(shape, word, *_folder(seed, shape, word, encoder)) for seed, shape, word in FOLDERS]
+
+
 def steering(encoder: Any, seeds: int, how: str = "recipe2") -> list[dict[str, object]]:
-    folders = [(shape, word, *_folder(seed, shape, word, encoder)) for seed, shape, word in FOLDERS]
+    folders = _folders(encoder)
     rows = []
     for seed in range(seeds):
         direction = DIRECTIONS[how](encoder, seed)
@@ -145,9 +150,9 @@ def explain(encoder: Any, how: str) -> dict[str, object]:
     """Where word and shape images lie along the seed-0 direction, and how much the training
     images (smudged and written) read as each shape (mean cosine with "a <shape>")."""
     direction = DIRECTIONS[how](encoder, 0)
+    embedded = _folders(encoder)
     folders = []
-    for seed, shape, word in FOLDERS:
-        vectors, is_word = _folder(seed, shape, word, encoder)
+    for shape, word, vectors, is_word in embedded:
         along = vectors @ direction
         folders.append({
             "shape": shape, "word": word,
@@ -167,12 +172,13 @@ def explain(encoder: Any, how: str) -> dict[str, object]:
     return {
         "folders": folders,
         "training_images_read_as": read_as,
-        "word_minus_shape_bound": _folder_bound(encoder),
+        "word_minus_shape_bound": _folder_bound(encoder, embedded),
     }
 
 
-def _folder_bound(encoder: Any) -> dict[str, int]:
-    folders = [(shape, word, *_folder(seed, shape, word, encoder)) for seed, shape, word in FOLDERS]
+def _folder_bound(
+    encoder: Any, folders: list[tuple[str, str, np.ndarray, np.ndarray]]
+) -> dict[str, int]:
     bound = {"other_folders": 0, "other_shapes_only": 0}
     for number, folder in enumerate(folders):
         for key, same_shape_too in (("other_folders", True), ("other_shapes_only", False)):
