@@ -96,6 +96,19 @@ def test_training_scenes_vary_as_photos_do() -> None:
     assert any("busy" in captions[0] for captions in data.all_captions)
 
 
+def test_scenery_puts_shapes_on_photo_like_backdrops_at_its_share() -> None:
+    config = replace(VARIED, scenes=2000, scenery_share=0.3)
+    data = training.render_training_scenes(config, preprocess=lambda image: torch.zeros(1))
+    objects = [
+        captions[0]
+        for captions in data.all_captions
+        if not captions[0].startswith("the word ") and captions[0] != "a photo"
+    ]
+    share = np.mean(["busy scene" in caption for caption in objects])
+    # Of the scenes that are not busy already (busy_share of them).
+    assert abs(share - config.scenery_share * (1 - config.busy_share)) < 0.06
+
+
 def test_without_variation_the_training_scenes_are_the_plain_series(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
