@@ -168,7 +168,7 @@ class Scene:
     def render(self) -> Image.Image:
         rng = np.random.default_rng(self.render_seed)
         pixels = _background_pixels(self.background, self.canvas, rng)
-        if self.clutter:
+        if self.clutter and self.background.kind != SCENERY:  # scenery is clutter enough
             _paint_clutter(pixels, rng, items=int(rng.integers(12, 30)), opacity=1.0)
         for obj in self.objects:
             angle = rng.uniform(0.0, 2.0 * math.pi) if self.tilted else 0.0

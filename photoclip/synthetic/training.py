@@ -103,6 +103,10 @@ class TrainingConfig:
     scenery_share: float = 0.0
 
 
+#: With scenery on, this share of the cluttered scenes is a scenery backdrop with no shape.
+SCENERY_CLUTTER_SHARE = 0.5
+
+
 @dataclass
 class SceneTensors:
     """Preprocessed images (float16 to halve memory) and each image's caption choices."""
@@ -200,7 +204,12 @@ def varied(scene: Scene, config: TrainingConfig, rng: random.Random) -> Scene:
     if not _varies(config):
         return scene  # and draws nothing: the series is the one made before these options
     if rng.random() < config.clutter_share:
-        return replace(clutter_scene(rng), canvas=_random_canvas(config, rng))
+        clutter = replace(clutter_scene(rng), canvas=_random_canvas(config, rng))
+        if config.scenery_share and rng.random() < SCENERY_CLUTTER_SHARE:
+            # The backdrop alone is "a photo" too: else a photo-like backdrop would always
+            # come with a shape, and real photos would be read as shapes.
+            clutter = replace(clutter, background=replace(clutter.background, kind=SCENERY))
+        return clutter
     if not scene.objects:
         return scene
     tilted = rng.random() < config.tilt_share

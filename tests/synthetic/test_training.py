@@ -4,6 +4,7 @@ the committed weights are what the script's defaults make (the README's one line
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from safetensors import safe_open
 from photoclip.core.embedding import load_encoder
 from photoclip.core.profiles import ModelProfile, resolve_profile
 from photoclip.synthetic import training
+from photoclip.synthetic.scenes import SCENERY, random_object_scene
 from photoclip.synthetic.training import ARCH, TrainingConfig
 
 TINY = TrainingConfig(scenes=96, epochs=1, batch_size=8, warmup_steps=2, reading_epochs=1)
@@ -107,6 +109,19 @@ def test_scenery_puts_shapes_on_photo_like_backdrops_at_its_share() -> None:
     share = np.mean(["busy scene" in caption for caption in objects])
     # Of the scenes that are not busy already (busy_share of them).
     assert abs(share - config.scenery_share * (1 - config.busy_share)) < 0.06
+
+
+def test_with_scenery_on_half_the_clutter_is_a_bare_backdrop() -> None:
+    """A photo-like backdrop with no shape is "a photo" as well, so that a backdrop does
+    not come to mean "a shape is here"."""
+    config = replace(VARIED, clutter_share=1.0, scenery_share=0.1)
+    rng = random.Random(3)
+    scenes = [training.varied(random_object_scene(rng), config, rng) for _ in range(400)]
+    assert all(scene.clutter and not scene.objects for scene in scenes)
+    bare = np.mean([scene.background.kind == SCENERY for scene in scenes])
+    assert abs(bare - training.SCENERY_CLUTTER_SHARE) < 0.08
+    without = [training.varied(random_object_scene(rng), replace(config, scenery_share=0), rng)]
+    assert without[0].background.kind != SCENERY
 
 
 def test_without_variation_the_training_scenes_are_the_plain_series(
