@@ -4,7 +4,9 @@ noisy background, each with a structured description and several English caption
 Training also varies what a photo library holds and the test-folder defaults leave out:
 shapes tilted at any angle, canvases of other aspect ratios than 1:1 (`Scene.canvas`),
 "busy" backgrounds, and cluttered scenes of many blobs and lines that hold no single shape
-(`clutter_scene`), captioned only as "a photo", "a busy scene" and the like.
+(`clutter_scene`), captioned only as "a photo", "a busy scene" and the like. A "scenery"
+backdrop, photo-like at full contrast, is there for experiments (the committed weights do
+not use it: resources/models/README.md, runs H and I).
 
 A scene is a pure function of its seed, so tests regenerate exactly the images a folder
 holds, and training and held-out evaluation draw from disjoint seeds (`HELD_OUT_SEED`).
