@@ -31,6 +31,7 @@ from photoclip.core.profiles import FRAMING
 from photoclip.synthetic.scenes import (
     BUSY,
     HELD_OUT_SEED,
+    SCENERY,
     Scene,
     canvas_of,
     clutter_scene,
@@ -97,6 +98,13 @@ class TrainingConfig:
     #: and share of groups led by a cluttered scene of no shape ("a photo", "a busy scene"),
     #: so that a photo of no shape has somewhere to go but a shape's name.
     clutter_share: float = 0.06
+    #: share of the other object scenes on a full-contrast, photo-like backdrop (scenes.py's
+    #: SCENERY), like a shape on a real photo.
+    scenery_share: float = 0.0
+
+
+#: With scenery on, this share of the cluttered scenes is a scenery backdrop with no shape.
+SCENERY_CLUTTER_SHARE = 0.5
 
 
 @dataclass
@@ -124,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         canvas_share=args.canvas_share,
         busy_share=args.busy_share,
         clutter_share=args.clutter_share,
+        scenery_share=args.scenery_share,
     )
     started = time.monotonic()
     final_loss = train(config, args.out, report=_report)
@@ -195,19 +204,27 @@ def varied(scene: Scene, config: TrainingConfig, rng: random.Random) -> Scene:
     if not _varies(config):
         return scene  # and draws nothing: the series is the one made before these options
     if rng.random() < config.clutter_share:
-        return replace(clutter_scene(rng), canvas=_random_canvas(config, rng))
+        clutter = replace(clutter_scene(rng), canvas=_random_canvas(config, rng))
+        if config.scenery_share and rng.random() < SCENERY_CLUTTER_SHARE:
+            # The backdrop alone is "a photo" too: else a photo-like backdrop would always
+            # come with a shape, and real photos would be read as shapes.
+            clutter = replace(clutter, background=replace(clutter.background, kind=SCENERY))
+        return clutter
     if not scene.objects:
         return scene
     tilted = rng.random() < config.tilt_share
     canvas = _random_canvas(config, rng)
     if rng.random() < config.busy_share:
         scene = replace(scene, background=replace(scene.background, kind=BUSY))
+    # Drawn only when asked for, so that a share of 0 leaves the series as it was.
+    elif config.scenery_share and rng.random() < config.scenery_share:
+        scene = replace(scene, background=replace(scene.background, kind=SCENERY))
     return replace(scene, tilted=tilted, canvas=canvas)
 
 
 def _varies(config: TrainingConfig) -> bool:
     shares = (config.clutter_share, config.tilt_share, config.canvas_share, config.busy_share)
-    return any(shares)
+    return any((*shares, config.scenery_share))
 
 
 def _random_canvas(config: TrainingConfig, rng: random.Random) -> tuple[int, int]:
@@ -366,6 +383,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--canvas-share", type=float, default=defaults.canvas_share)
     parser.add_argument("--busy-share", type=float, default=defaults.busy_share)
     parser.add_argument("--clutter-share", type=float, default=defaults.clutter_share)
+    parser.add_argument("--scenery-share", type=float, default=defaults.scenery_share)
     return parser.parse_args(argv)
 
 

@@ -19,6 +19,7 @@ from photoclip.synthetic.scenes import (
     COLOURS,
     IMAGE_SIZE,
     POSITIONS,
+    SCENERY,
     SHAPES,
     SIZES,
     WORD_SHARE,
@@ -405,6 +406,33 @@ def test_a_busy_background_is_named_and_textured() -> None:
         )
         is None
     )
+
+
+def test_scenery_is_a_full_contrast_backdrop_behind_a_crisp_shape() -> None:
+    """Like a real photo behind a shape: two tones and many colours at full strength, not
+    the background's colour word; the shape on it is drawn exactly as on a plain one."""
+    plain = single_object_scene("red", "circle", background=Background("plain", "white"))
+    scenery = replace(plain, background=Background(SCENERY, "white"))
+    assert scenery.description == "a large red circle in the center of a busy scene"
+    assert "white" not in " ".join(scenery.captions())
+    backdrop = pixels(replace(scenery, objects=()))
+    assert backdrop.std(axis=(0, 1)).max() > 25  # full contrast, unlike a busy background
+    assert len(np.unique(backdrop.astype(np.uint8).reshape(-1, 3) // 32, axis=0)) >= 8
+    middle = pixels(scenery)[26:38, 26:38].reshape(-1, 3)  # inside the large circle
+    assert np.abs(middle - COLOURS["red"]).max() <= 12  # its shade jitter, nothing blurred in
+    assert figure_ground_swap(scenery) is None
+
+
+def test_scenery_keeps_its_backdrop_when_one_thing_changes() -> None:
+    """A group's members differ in one thing only, so the backdrop behind the shape is the
+    same pixels for a circle and its square counterpart."""
+    scene = replace(
+        single_object_scene("blue", "circle", render_seed=4),
+        background=Background(SCENERY, "white"),
+    )
+    square = replace(scene, objects=(replace(scene.objects[0], shape="square"),))
+    outside = ~(foreground(scene) | foreground(square))
+    assert np.array_equal(pixels(scene)[outside], pixels(square)[outside])
 
 
 def test_a_cluttered_scene_is_captioned_as_no_shape_colour_or_word() -> None:

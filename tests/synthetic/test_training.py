@@ -3,7 +3,9 @@ the committed weights are what the script's defaults make (the README's one line
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from safetensors import safe_open
 from photoclip.core.embedding import load_encoder
 from photoclip.core.profiles import ModelProfile, resolve_profile
 from photoclip.synthetic import training
+from photoclip.synthetic.scenes import BUSY, SCENERY, Scene, clutter_scene, random_object_scene
 from photoclip.synthetic.training import ARCH, TrainingConfig
 
 TINY = TrainingConfig(scenes=96, epochs=1, batch_size=8, warmup_steps=2, reading_epochs=1)
@@ -96,6 +99,32 @@ def test_training_scenes_vary_as_photos_do() -> None:
     assert any("busy" in captions[0] for captions in data.all_captions)
 
 
+def test_scenery_puts_shapes_on_photo_like_backdrops_at_its_share() -> None:
+    config = replace(VARIED, scenes=2000, scenery_share=0.3)
+    data = training.render_training_scenes(config, preprocess=lambda image: torch.zeros(1))
+    objects = [
+        captions[0]
+        for captions in data.all_captions
+        if not captions[0].startswith("the word ") and captions[0] != "a photo"
+    ]
+    share = np.mean(["busy scene" in caption for caption in objects])
+    # Of the scenes that are not busy already (busy_share of them).
+    assert abs(share - config.scenery_share * (1 - config.busy_share)) < 0.06
+
+
+def test_with_scenery_on_half_the_clutter_is_a_bare_backdrop() -> None:
+    """A photo-like backdrop with no shape is "a photo" as well, so that a backdrop does
+    not come to mean "a shape is here"."""
+    config = replace(VARIED, clutter_share=1.0, scenery_share=0.1)
+    rng = random.Random(3)
+    scenes = [training.varied(random_object_scene(rng), config, rng) for _ in range(400)]
+    assert all(scene.clutter and not scene.objects for scene in scenes)
+    bare = np.mean([scene.background.kind == SCENERY for scene in scenes])
+    assert abs(bare - training.SCENERY_CLUTTER_SHARE) < 0.08
+    without = [training.varied(random_object_scene(rng), replace(config, scenery_share=0), rng)]
+    assert without[0].background.kind != SCENERY
+
+
 def test_without_variation_the_training_scenes_are_the_plain_series(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -114,6 +143,12 @@ def test_without_variation_the_training_scenes_are_the_plain_series(
     assert all(image.shape == (64, 64, 3) for image in data.images)
 
 
+#: Options added after the committed weights were trained, with the value that draws nothing
+#: (the series the weights were trained on: test_scenery_off_leaves_run_e_series_as_it_was).
+#: A recording that predates an option is read with it at this value.
+OPTIONS_SINCE_THE_WEIGHTS = {"scenery_share": 0.0}
+
+
 @pytest.mark.parametrize("field", ["arch", "training_config"])
 def test_the_committed_weights_record_the_script_defaults(field: str) -> None:
     """A change of defaults without retraining (or the reverse) fails here."""
@@ -122,5 +157,37 @@ def test_the_committed_weights_record_the_script_defaults(field: str) -> None:
     with safe_open(str(weights), framework="pt") as file:
         metadata = file.metadata()
     expected = {"arch": ARCH, "training_config": asdict(TrainingConfig())}[field]
-    found = metadata["arch"] if field == "arch" else json.loads(metadata[field])
+    if field == "arch":
+        found = metadata["arch"]
+    else:
+        found = {**OPTIONS_SINCE_THE_WEIGHTS, **json.loads(metadata[field])}
     assert found == json.loads(json.dumps(expected))
+
+
+def test_scenery_off_leaves_run_e_series_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With scenery at its off value and E's other shares, the scenes are exactly those
+    drawn before the option existed (the RNG draws nothing for it)."""
+    config = replace(VARIED, scenes=400, **OPTIONS_SINCE_THE_WEIGHTS)
+
+    def record(image: Image.Image) -> torch.Tensor:  # canvases differ in size: a digest
+        digest = hashlib.sha256(repr(image.size).encode() + image.tobytes()).digest()
+        return torch.tensor(list(digest), dtype=torch.uint8)
+
+    data = training.render_training_scenes(config, preprocess=record)
+
+    def before_scenery(scene: Scene, config: TrainingConfig, rng: random.Random) -> Scene:
+        # `varied` as it was before scenery: the same draws in the same order.
+        if rng.random() < config.clutter_share:
+            return replace(clutter_scene(rng), canvas=training._random_canvas(config, rng))
+        if not scene.objects:
+            return scene
+        tilted = rng.random() < config.tilt_share
+        canvas = training._random_canvas(config, rng)
+        if rng.random() < config.busy_share:
+            scene = replace(scene, background=replace(scene.background, kind=BUSY))
+        return replace(scene, tilted=tilted, canvas=canvas)
+
+    monkeypatch.setattr(training, "varied", before_scenery)
+    before = training.render_training_scenes(config, preprocess=record)
+    assert data.captions == before.captions
+    assert torch.equal(data.images, before.images)
