@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
@@ -544,10 +544,7 @@ def _scenery(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     pixels[:horizon] = _muted_tone(rng)
     pixels[horizon:] = _muted_tone(rng)
     pixels += _smooth_noise(rng, width, height, std=25.0)
-    for _ in range(int(rng.integers(3, 9))):
-        mask = Image.new("L", (width, height), 0)
-        _draw_clutter_item(ImageDraw.Draw(mask), rng, width, height)
-        _paint(pixels, _coverage(mask), _muted_tone(rng))
+    _paint_items(pixels, rng, int(rng.integers(3, 9)), opacity=1.0, tone=_muted_tone)
     soft = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
     return np.asarray(soft.filter(ImageFilter.GaussianBlur(0.6)), dtype=np.float32).copy()
 
@@ -565,11 +562,26 @@ def _paint_clutter(
     random colours, overlapping: a busy picture with no single shape in it."""
     height, width = pixels.shape[:2]
     pixels += _smooth_noise(rng, width, height, std=40.0 * opacity)
+    _paint_items(pixels, rng, items, opacity, tone=_any_colour)
+
+
+def _paint_items(
+    pixels: np.ndarray,
+    rng: np.random.Generator,
+    items: int,
+    opacity: float,
+    tone: Callable[[np.random.Generator], np.ndarray],
+) -> None:
+    """`items` clutter items (`_draw_clutter_item`), each in a colour drawn by `tone`."""
+    height, width = pixels.shape[:2]
     for _ in range(items):
         mask = Image.new("L", (width, height), 0)
         _draw_clutter_item(ImageDraw.Draw(mask), rng, width, height)
-        colour = rng.uniform(0.0, 255.0, size=3).astype(np.float32)
-        _paint(pixels, _coverage(mask) * opacity, colour)
+        _paint(pixels, _coverage(mask) * opacity, tone(rng))
+
+
+def _any_colour(rng: np.random.Generator) -> np.ndarray:
+    return rng.uniform(0.0, 255.0, size=3).astype(np.float32)
 
 
 def _smooth_noise(rng: np.random.Generator, width: int, height: int, std: float) -> np.ndarray:

@@ -94,8 +94,9 @@ def _standard_sets(args: argparse.Namespace, encoder: Any) -> dict[str, Any]:
     """Each bar counted over the standard sets, and each figure's mean."""
     results = []
     for seed, per_pair, photos in STANDARD_SETS:
-        one = argparse.Namespace(**{**vars(args), "seed": seed, "per_pair": per_pair})
-        one.photos = photos
+        one = argparse.Namespace(
+            **vars(args) | {"seed": seed, "per_pair": per_pair, "photos": photos}
+        )
         results.append(_evaluate(one, encoder))
     bars = list(results[0]["bars_met"])
     figures = [r["ours"] for r in results]

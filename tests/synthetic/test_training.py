@@ -121,8 +121,8 @@ def test_with_scenery_on_half_the_clutter_is_a_bare_backdrop() -> None:
     assert all(scene.clutter and not scene.objects for scene in scenes)
     bare = np.mean([scene.background.kind == SCENERY for scene in scenes])
     assert abs(bare - training.SCENERY_CLUTTER_SHARE) < 0.08
-    without = [training.varied(random_object_scene(rng), replace(config, scenery_share=0), rng)]
-    assert without[0].background.kind != SCENERY
+    without = training.varied(random_object_scene(rng), replace(config, scenery_share=0), rng)
+    assert without.background.kind != SCENERY
 
 
 def test_without_variation_the_training_scenes_are_the_plain_series(
