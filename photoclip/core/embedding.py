@@ -92,6 +92,7 @@ class LocalEncoder:
     model: Any
     #: open_clip's eval transform: PIL image -> CHW float tensor.
     preprocess: Callable[[Image.Image], torch.Tensor]
+    #: open_clip's tokenizer of the model (None without a text tower)
     tokenizer: Any
     dim: int
     #: (height, width) the transform produces; the decoder never needs more pixels.
@@ -560,7 +561,8 @@ def load_encoder(
         ) from error
     model.eval()
     fused = IMAGE in towers and fuse_for_inference(model)
-    tokenizer = open_clip.get_tokenizer(arch)
+    # The tokenizer's vocabulary costs about 22 MB (ViT-B-32's): only a text tower needs it.
+    tokenizer = open_clip.get_tokenizer(arch) if TEXT in towers else None
     log.info("loaded %s%s", origin, " (fused, channels-last)" if fused else "")
     return LocalEncoder(
         profile=profile,

@@ -63,6 +63,7 @@ def test_image_tower_alone_gives_the_full_models_vectors(
     assert alone.logit_scale == pytest.approx(full.logit_scale)
     assert meta_towers(alone.model) == {TEXT}
     assert all(not p.is_meta for p in alone.model.visual.parameters())
+    assert alone.tokenizer is None and full.tokenizer is not None  # (its 22 MB vocabulary)
 
 
 def test_text_tower_alone_gives_the_full_models_vectors(
