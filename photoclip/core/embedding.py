@@ -24,7 +24,8 @@ import numpy as np
 from photoclip.core.device import chosen, probe, save_probe
 from photoclip.core.errors import ModelError
 from photoclip.core.footprint import skip_triton
-from photoclip.core.profiles import LETTERBOX, MODEL_CONFIG_DIR, ModelProfile
+from photoclip.core.pixels import encode_by_shape
+from photoclip.core.profiles import LETTERBOX, MODEL_CONFIG_DIR, NATIVE, ModelProfile
 from photoclip.core.texttower import TrimmedText
 from photoclip.core.towers import BOTH, IMAGE, TEXT
 from photoclip.core.weights import Progress, ensure_weights, pretrained_config
@@ -124,7 +125,7 @@ class LocalEncoder:
     def encode_prepared(self, prepared: Sequence[torch.Tensor]) -> np.ndarray:
         import torch
 
-        return self.encode_images(torch.stack(list(prepared)))
+        return encode_by_shape(prepared, lambda same: self.encode_images(torch.stack(same)))
 
     def encode_images(self, batch: torch.Tensor) -> np.ndarray:
         """Embed a batch of preprocessed images (N, C, H, W)."""
@@ -655,7 +656,8 @@ def _create_kwargs(profile: ModelProfile, weights: Path | None) -> dict:
 
 
 #: open_clip's resize mode of each framing (profiles.FRAMING says why letterbox).
-RESIZE_MODES = {"shortest": "shortest", "squash": "squash", LETTERBOX: "longest"}
+#: The native framing's transform is ours (photoclip.core.nativeframe), at open_clip's squash.
+RESIZE_MODES = {"shortest": "shortest", "squash": "squash", LETTERBOX: "longest", NATIVE: "squash"}
 
 
 def framed_transform(
@@ -663,12 +665,18 @@ def framed_transform(
 ) -> Callable[[Image.Image], torch.Tensor]:
     """The eval transform for `framing`: open_clip's own (`preprocess`), except that a
     letterbox is padded with each photo's own mean colour (open_clip pads with one fixed
-    colour, a band the model never saw in training)."""
-    if framing != LETTERBOX:
+    colour, a band the model never saw in training), and that the native framing sizes
+    each photo on its own (and has the model take such inputs: nativeframe.attach)."""
+    if framing not in (LETTERBOX, NATIVE):
         return preprocess
     import open_clip
 
-    return Letterbox(open_clip.get_model_preprocess_cfg(model))
+    config = open_clip.get_model_preprocess_cfg(model)
+    if framing == LETTERBOX:
+        return Letterbox(config)
+    from photoclip.core import nativeframe
+
+    return nativeframe.NativeFrame(config, nativeframe.attach(model))
 
 
 class Letterbox:

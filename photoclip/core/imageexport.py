@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from photoclip.core import pixels
 from photoclip.core.exports import (
     IMAGE_EXPORT,
     ExportError,
@@ -46,7 +47,7 @@ from photoclip.core.exports import (
     session,
     write_onnx,
 )
-from photoclip.core.pixels import MEAN_COLOUR, PixelConfig, PixelTransform
+from photoclip.core.pixels import MEAN_COLOUR, PixelConfig, PixelTransform, encode_by_shape
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -130,7 +131,10 @@ class OnnxImage:
         return self.transform(image)
 
     def encode_prepared(self, prepared: Sequence[np.ndarray]) -> np.ndarray:
-        (vectors,) = self.session.run(None, {"pixels": np.stack(list(prepared))})
+        return encode_by_shape(prepared, self._encode)
+
+    def _encode(self, same_shape: list[np.ndarray]) -> np.ndarray:
+        (vectors,) = self.session.run(None, {"pixels": np.stack(same_shape)})
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_pil(self, images: Sequence[Image.Image]) -> np.ndarray:
@@ -215,7 +219,7 @@ def pixel_config(encoder: LocalEncoder) -> PixelConfig:
     import open_clip
 
     from photoclip.core.embedding import RESIZE_MODES
-    from photoclip.core.profiles import LETTERBOX
+    from photoclip.core.profiles import LETTERBOX, NATIVE
 
     config = open_clip.get_model_preprocess_cfg(encoder.model)
     framing = encoder.profile.framing
@@ -225,8 +229,9 @@ def pixel_config(encoder: LocalEncoder) -> PixelConfig:
         mean=_three(config["mean"]),
         std=_three(config["std"]),
         interpolation=config.get("interpolation") or "bicubic",
-        resize_mode=RESIZE_MODES[framing],
+        resize_mode=pixels.NATIVE if framing == NATIVE else RESIZE_MODES[framing],
         fill=MEAN_COLOUR if framing == LETTERBOX else int(config.get("fill_color", 0)),
+        cell=getattr(encoder.preprocess, "cell", 0) if framing == NATIVE else 0,
     )
 
 
@@ -240,6 +245,8 @@ def _write_onnx(encoder: LocalEncoder, path: Path) -> None:
     import torch
     import torch.nn.functional as F
 
+    from photoclip.core.profiles import NATIVE
+
     visual = encoder.model.visual
 
     class ImageGraph(torch.nn.Module):
@@ -252,9 +259,13 @@ def _write_onnx(encoder: LocalEncoder, path: Path) -> None:
         def forward(self, pixels: torch.Tensor) -> torch.Tensor:
             return F.normalize(self.visual(pixels), dim=-1)
 
-    example = torch.stack([encoder.prepare(image) for image in probe_images()[:2]]).float()
+    # Two probes of one size (the native framing gives each proportion its own).
+    example = torch.stack([encoder.prepare(image) for image in probe_images()[:1] * 2]).float()
     graph = ImageGraph().eval()
-    write_onnx(graph, example.contiguous(), "pixels", {0: torch.export.Dim("batch")}, path)
+    dims = {0: torch.export.Dim("batch")}
+    if encoder.profile.framing == NATIVE:  # any height and width, in whole cells
+        dims.update({2: torch.export.Dim("height"), 3: torch.export.Dim("width")})
+    write_onnx(graph, example.contiguous(), "pixels", dims, path)
 
 
 def _verified(

@@ -8,19 +8,56 @@ same float32 arithmetic give the same pixels (the export checks it against open_
 transform when it is made, and a test on generated images of every shape).
 
 A letterbox is padded with each photo's own mean colour (`mean_colour`), as
-photoclip.core.embedding.Letterbox does for torch.
+photoclip.core.embedding.Letterbox does for torch. The native framing (`native_size`,
+photoclip.core.nativeframe for torch) squashes each photo to a size of its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageStat
 
 #: `PixelConfig.fill` of a letterbox padded with each photo's own mean colour
 MEAN_COLOUR = "mean"
+#: `PixelConfig.resize_mode` of the native framing (profiles.NATIVE): ours, not open_clip's
+NATIVE = "native"
+#: The native framing's widest input, in short sides: a panorama beyond it is squashed to it,
+#: so that one photo costs at most this many square inputs.
+NATIVE_MAX_RATIO = 3
 _RESAMPLING = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
+
+
+def native_size(frame: tuple[int, int], side: int, cell: int) -> tuple[int, int]:
+    """(height, width) of the native input of a (width, height) frame: its short side at the
+    model's input side (the centre crop's scale), its long side at the nearest whole number
+    of the model's cells (patches; a ResNet's last stride), so a 4:3 photo is squashed by at
+    most half a cell (64x96 for a 64-px model with 32-px cells), up to NATIVE_MAX_RATIO."""
+    width, height = frame
+    cells = round(side * max(frame) / max(min(frame), 1) / cell)
+    long = min(max(side, cells * cell), side * NATIVE_MAX_RATIO)
+    return (side, long) if width >= height else (long, side)
+
+
+def encode_by_shape(
+    prepared: Sequence[Any], encode: Callable[[list[Any]], np.ndarray]
+) -> np.ndarray:
+    """`encode` (a list of inputs of one shape -> one row each) over inputs of any shapes,
+    one call per shape, the rows in the inputs' order: natively framed photos of several
+    proportions are batched by size (one size only, as every other framing gives: one call)."""
+    shapes: dict[tuple[int, ...], list[int]] = {}
+    for index, item in enumerate(prepared):
+        shapes.setdefault(tuple(item.shape), []).append(index)
+    if len(shapes) == 1:
+        return encode(list(prepared))
+    rows: list[np.ndarray | None] = [None] * len(prepared)
+    for indices in shapes.values():
+        for index, row in zip(indices, encode([prepared[i] for i in indices]), strict=True):
+            rows[index] = row
+    return np.stack(rows)  # type: ignore[arg-type]
 
 
 def mean_colour(rgb: Image.Image) -> tuple[int, ...]:
@@ -39,14 +76,19 @@ class PixelConfig:
     std: tuple[float, ...]
     #: "bicubic" or "bilinear" (open_clip's "random" is bicubic at eval)
     interpolation: str
-    #: open_clip's resize mode: "shortest" (centre crop), "longest" (letterbox), "squash"
+    #: open_clip's resize mode: "shortest" (centre crop), "longest" (letterbox), "squash";
+    #: or NATIVE (ours: `native_size`, then squashed to it)
     resize_mode: str
     #: the letterbox's padding: MEAN_COLOUR, or one grey level for every photo
     fill: str | int = MEAN_COLOUR
+    #: the native framing's cell in pixels (0 for open_clip's modes)
+    cell: int = 0
 
     def __post_init__(self) -> None:
-        if self.resize_mode not in ("shortest", "longest", "squash"):
+        if self.resize_mode not in ("shortest", "longest", "squash", NATIVE):
             raise ValueError(f"unknown resize mode {self.resize_mode!r}")
+        if (self.resize_mode == NATIVE) != (self.cell > 0):
+            raise ValueError("the native framing, and only it, needs a cell size")
         object.__setattr__(self, "size", (int(self.size[0]), int(self.size[1])))
 
 
@@ -68,7 +110,9 @@ class PixelTransform:
     def _framed(self, rgb: Image.Image) -> Image.Image:
         height, width = self.config.size
         mode = self.config.resize_mode
-        if mode == "squash":
+        if mode == NATIVE:
+            height, width = native_size(rgb.size, height, self.config.cell)
+        if mode in ("squash", NATIVE):
             return rgb.resize((width, height), self._resample)
         if mode == "longest":
             resized = rgb.resize(_kept_ratio(rgb.size, self.config.size, 1.0)[::-1], self._resample)

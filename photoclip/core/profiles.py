@@ -87,6 +87,33 @@ TEST_SHAPES_WEIGHTS = (
 #: 7x7; 0.74x padded, 7x10), below the default's (0.95x); the letterbox runs at 0.99-1.02x.
 LETTERBOX = "letterbox"
 FRAMING = LETTERBOX
+#: The whole frame in its own proportions (not any built-in profile's, yet): the short side
+#: at the input side (the crop's scale), the long one at the nearest whole number of cells,
+#: the position embeddings resized to that grid (photoclip.core.pixels.native_size,
+#: photoclip.core.nativeframe). One vector per photo, so search, similar, duplicates,
+#: tagging and textness would stay as they are. Done for ModifiedResNet towers (an attention
+#: pool's position embeddings, the test-shapes model's), not for ViTs: a wider input is more
+#: patches (0.82x the letterbox's photos/s with ViT-B-32 on 4:3 camera JPEGs, below the
+#: 0.95x a default must keep), and how real CLIP weights take resized position embeddings
+#: on grids that are not square cannot be measured here (no weights can be downloaded).
+#:
+#: With run E it finds what the letterbox misses near a long frame's ends (at the crop's
+#: scale the ends are where E learned to look), bench_whole_frame.py, 800 scenes each,
+#: top-R found rate inside / outside the centre square (outside over inside):
+#:   seed 20   letterbox 0.482 / 0.425 (0.88)   native 0.463 / 0.496 (1.07)
+#:   seed 21   letterbox 0.489 / 0.428 (0.87)   native 0.488 / 0.487 (1.00)
+#:   seed 22   letterbox 0.468 / 0.389 (0.83)   native 0.483 / 0.492 (1.02)
+#: but E, trained on the letterbox, tags shapes worse with it. On the seven standard sets of
+#: bench_tag_quality.py --sets (bars met of 7, means; letterbox -> native) it gains colour
+#: precision 6 -> 7, coverage 5 -> 6, shape precision 1 (.821) -> 4 (.853) and photos
+#: without a shape (.856 -> .956), and loses shape recall (every shape >= 0.5: 5 -> 2,
+#: lowest .54 -> .45); on tests/core/test_tagging_heldout.py's scenes (plain backgrounds,
+#: 4 seeds) its shape precision falls below the bar: .83, .90, .81, .81 against .91, .89,
+#: .92, .88, and star and square recall with it. Two runs trained natively (E's recipe,
+#: `training --framing native`, seeds 0 and 1) each left one colour untagged (recall 0 on
+#: those scenes) and purple tagged. So test-shapes keeps the letterbox until a model
+#: trained for the native framing keeps the tag bars (models README).
+NATIVE = "native"
 #: The framing of vectors stored before issue 20; a profile with it keeps the old key.
 LEGACY_FRAMING = "shortest"
 

@@ -14,11 +14,12 @@ deterministic by seed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ import open_clip
 import torch
 
 from photoclip.core.embedding import framed_transform, register_model_configs
-from photoclip.core.profiles import FRAMING
+from photoclip.core.profiles import FRAMING, NATIVE
 from photoclip.synthetic.scenes import (
     BUSY,
     HELD_OUT_SEED,
@@ -101,6 +102,9 @@ class TrainingConfig:
     #: share of the other object scenes on a full-contrast, photo-like backdrop (scenes.py's
     #: SCENERY), like a shape on a real photo.
     scenery_share: float = 0.0
+    #: How canvases reach the model (profiles: FRAMING, the letterbox; or NATIVE, each in
+    #: its own proportions). Run E was trained letterboxed.
+    framing: str = FRAMING
 
 
 #: With scenery on, this share of the cluttered scenes is a scenery backdrop with no shape.
@@ -111,7 +115,9 @@ SCENERY_CLUTTER_SHARE = 0.5
 class SceneTensors:
     """Preprocessed images (float16 to halve memory) and each image's caption choices."""
 
-    images: torch.Tensor
+    #: one (N, 3, H, W) tensor, or one (3, H, W) tensor per scene where sizes differ (the
+    #: native framing)
+    images: torch.Tensor | list[torch.Tensor]
     captions: list[list[str]]
     all_captions: list[list[str]]
     #: Which scenes show a word and nothing else (the reading epochs' scenes).
@@ -133,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         busy_share=args.busy_share,
         clutter_share=args.clutter_share,
         scenery_share=args.scenery_share,
+        framing=args.framing,
     )
     started = time.monotonic()
     final_loss = train(config, args.out, report=_report)
@@ -148,7 +155,7 @@ def train(config: TrainingConfig, out: Path, report: Callable[[str], None]) -> f
     """Train from scratch, save to `out` and return the last epoch's mean loss."""
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    model, preprocess, tokenizer = _build_model()
+    model, preprocess, tokenizer = _build_model(config.framing)
     started = time.monotonic()
     data = render_training_scenes(config, preprocess)
     report(f"rendered {len(data.captions)} scenes in {time.monotonic() - started:.0f} s")
@@ -159,19 +166,20 @@ def train(config: TrainingConfig, out: Path, report: Callable[[str], None]) -> f
         elapsed = time.monotonic() - started
         what = "words only" if reading else "all scenes"
         report(f"epoch {epoch + 1} ({what}): loss {loss:.4f}, {elapsed:.0f} s")
-    save_weights(model, out, {"training_config": asdict(config), "final_loss": loss})
+    with _plain_pool(model):  # the checkpoint's names are open_clip's
+        save_weights(model, out, {"training_config": asdict(config), "final_loss": loss})
     return loss
 
 
-def _build_model() -> tuple[Any, Callable[..., torch.Tensor], Any]:
+def _build_model(framing: str = FRAMING) -> tuple[Any, Callable[..., torch.Tensor], Any]:
     register_model_configs()
     model, _, preprocess = open_clip.create_model_and_transforms(
         ARCH, pretrained=None, pretrained_text=False, output_dict=True
     )
     # Channels-last convolutions run about 1.3x faster on the CPU (oneDNN's own layout).
     model.visual.to(memory_format=torch.channels_last)
-    # The app's framing (a letterbox), so that training sees photos as the app shows them.
-    framed = framed_transform(model, FRAMING, preprocess)
+    # The app's framing, so that training sees photos as the app shows them.
+    framed = framed_transform(model, framing, preprocess)
     return model.train(), framed, open_clip.get_tokenizer(ARCH)
 
 
@@ -192,7 +200,9 @@ def render_training_scenes(config: TrainingConfig, preprocess: Callable[..., Any
         group = scene_group(varied(scene, config, group_rng), config, group_rng)
         scenes += group
         captions += [_telling_apart(member, group) for member in group]
-    images = torch.stack([preprocess(scene.render()).half() for scene in scenes])
+    tensors = [preprocess(scene.render()).half() for scene in scenes]
+    same = len({tensor.shape for tensor in tensors}) == 1
+    images = torch.stack(tensors) if same else tensors
     words_only = torch.tensor([scene.word is not None and not scene.objects for scene in scenes])
     return SceneTensors(images, captions, [scene.captions() for scene in scenes], words_only)
 
@@ -322,9 +332,9 @@ def _train_epoch(
     for start in range(0, len(order) - config.batch_size + 1, config.batch_size):
         batch = order[start : start + config.batch_size].tolist()
         texts = [_pick_caption(data, index, captions, config) for index in batch]
-        images = data.images[batch].float().contiguous(memory_format=torch.channels_last)
-        output = model(images, tokenizer(texts))
-        loss = loss_fn(output["image_features"], output["text_features"], output["logit_scale"])
+        features = _image_features(model, data.images, batch)
+        text_features = model.encode_text(tokenizer(texts), normalize=True)
+        loss = loss_fn(features, text_features, model.logit_scale.exp())
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -335,6 +345,44 @@ def _train_epoch(
     if not losses:
         raise ValueError(f"Fewer scenes than one batch of {config.batch_size}: nothing to learn.")
     return sum(losses) / len(losses)
+
+
+def _image_features(
+    model: Any, images: torch.Tensor | list[torch.Tensor], batch: list[int]
+) -> torch.Tensor:
+    """The batch's normalised image features, one model pass per input size."""
+    if isinstance(images, torch.Tensor):
+        return _encoded(model, images[batch])
+    sizes: dict[tuple[int, ...], list[int]] = {}
+    for position, index in enumerate(batch):
+        sizes.setdefault(tuple(images[index].shape), []).append(position)
+    positions = [p for members in sizes.values() for p in members]
+    parts = [_encoded(model, torch.stack([images[batch[p]] for p in m])) for m in sizes.values()]
+    order = torch.empty(len(batch), dtype=torch.long)
+    order[torch.tensor(positions)] = torch.arange(len(batch))
+    return torch.cat(parts)[order]
+
+
+def _encoded(model: Any, images: torch.Tensor) -> torch.Tensor:
+    pixels = images.float().contiguous(memory_format=torch.channels_last)
+    return model.encode_image(pixels, normalize=True)
+
+
+@contextlib.contextmanager
+def _plain_pool(model: Any) -> Iterator[None]:
+    """open_clip's own attention pool in place of the native framing's wrapper, whose
+    weights are the same tensors under longer names."""
+    from photoclip.core.nativeframe import NativePool
+
+    wrapper = getattr(model.visual, "attnpool", None)
+    if not isinstance(wrapper, NativePool):
+        yield
+        return
+    model.visual.attnpool = wrapper.pool
+    try:
+        yield
+    finally:
+        model.visual.attnpool = wrapper
 
 
 def _grouped_order(n_scenes: int, group_size: int, epoch: int) -> torch.Tensor:
@@ -384,6 +432,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--busy-share", type=float, default=defaults.busy_share)
     parser.add_argument("--clutter-share", type=float, default=defaults.clutter_share)
     parser.add_argument("--scenery-share", type=float, default=defaults.scenery_share)
+    parser.add_argument("--framing", choices=(FRAMING, NATIVE), default=defaults.framing)
     return parser.parse_args(argv)
 
 

@@ -56,13 +56,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--framing",
-        choices=("app", "native", "native-pad"),
+        choices=("app", "native"),
         default="app",
-        help="the app's framing, or bench_whole_frame.py's native prototype (issue 20)",
+        help="the app's framing of test-shapes (the letterbox), or the native one (issue 20)",
     )
     parser.add_argument("--sets", action="store_true", help="the seven standard sets")
     args = parser.parse_args()
-    encoder = _encoder(args.weights)
+    encoder = _encoder(args.weights, args.framing)
     result = _standard_sets(args, encoder) if args.sets else _evaluate(args, encoder)
     json.dump(result, sys.stdout, indent=2, default=lambda x: round(float(x), 4))
     sys.stdout.write("\n")
@@ -75,7 +75,7 @@ STANDARD_SETS = ((12345, 4, 60), (1, 4, 60), (2, 4, 60), (3, 4, 60), (4, 4, 60),
 
 def _evaluate(args: argparse.Namespace, encoder: Any) -> dict[str, Any]:
     scenes = _scenes(args)
-    vectors = _vectors(encoder, [s.image for s in scenes], args.framing)
+    vectors = _vectors(encoder, [s.image for s in scenes])
     truth = [(s.colour, s.shape) for s in scenes]
     with tempfile.TemporaryDirectory() as tmp:
         tagger, ids = _tagger(Path(tmp), encoder, vectors)
@@ -118,15 +118,7 @@ def _standard_sets(args: argparse.Namespace, encoder: Any) -> dict[str, Any]:
     }
 
 
-def _vectors(encoder: Any, images: list[Image.Image], framing: str) -> np.ndarray:
-    if framing.startswith("native"):  # one wider input per photo, position embeddings resized
-        import open_clip
-
-        from tests.benchmarks.bench_whole_frame import _native_transform, encode_native
-
-        config = open_clip.get_model_preprocess_cfg(encoder.model)
-        framed = _native_transform(config, pad=framing == "native-pad")
-        return np.concatenate([encode_native(encoder, framed(i)[None]) for i in images])
+def _vectors(encoder: Any, images: list[Image.Image]) -> np.ndarray:
     return np.concatenate(
         [encoder.encode_pil(images[i : i + 32]) for i in range(0, len(images), 32)]
     )
@@ -147,13 +139,15 @@ def _scenes(args: argparse.Namespace) -> list[heldout.HeldOutScene]:
     return scenes
 
 
-def _encoder(weights: Path | None = None) -> Any:
+def _encoder(weights: Path | None = None, framing: str = "app") -> Any:
     from dataclasses import replace
 
     from photoclip.core.embedding import load_encoder
-    from photoclip.core.profiles import resolve_profile
+    from photoclip.core.profiles import NATIVE, resolve_profile
 
     profile = resolve_profile("test-shapes")
+    if framing == "native":  # (profiles.NATIVE: measured, not the profile's yet)
+        profile = replace(profile, framing=NATIVE)
     if weights is not None:  # same profile (framing included), other weights
         profile = replace(profile, weights_file=weights.resolve())
     return load_encoder(profile, device="cpu")

@@ -26,13 +26,12 @@ Each is embedded with the test-shapes model under every framing candidate:
   crops2-fair     the same, less the photo's mean gain of best over average (`fair_best`);
   letterbox+crop-best, letterbox+crops2-best: the letterbox's vector with the centre
                   crop's, or with both end squares', the best one scores;
-  native          (a prototype) one vector of the whole frame at the crop's scale: the short
-                  side at the model's input side, the long one at the nearest whole number
-                  of 32-px cells (slightly squashed to fit), the position embeddings resized
-                  (bicubic) to that grid. One pass, but over more positions (4:3 with
-                  ViT-B-32: 7x9 patches instead of 7x7);
-  native-pad      the same, the frame fitted into the next whole number of cells and padded
-                  with its mean colour instead of squashed a little.
+  native          the app's framing of test-shapes (photoclip.core.nativeframe): one vector
+                  of the whole frame at the crop's scale: the short side at the model's
+                  input side, the long one at the nearest whole number of cells (slightly
+                  squashed to fit), the position embeddings resized (bicubic) to that grid.
+                  One pass, over more positions (4:3: 2x3 cells instead of 2x2). Towers
+                  without an attention pool (ViTs: --speed-arch ViT-B-32) leave it out.
 
 Every "a photo of a {colour} {shape}" query ranks all scenes; R is the number of scenes
 holding that shape. Per relevant (scene, shape): its rank, and whether it is within the top R.
@@ -56,7 +55,6 @@ Prints JSON.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import json
 import math
@@ -177,75 +175,18 @@ def _candidates(encoder: Any) -> dict[str, tuple[Transform, str | None]]:
         "crops2-fair": (_views(crop, end_squares), "fair"),
         "letterbox+crop-best": (_stacked([letterbox, crop]), "best"),
         "letterbox+crops2-best": (_stacked([letterbox, _views(crop, end_squares)]), "best"),
-        "native": (_native_transform(cfg), "native"),
-        "native-pad": (_native_transform(cfg, pad=True), "native"),
+        **_native(encoder, cfg),
     }
 
 
-# -- native: the whole frame at the crop's scale, one pass over more positions (a prototype) --
+def _native(encoder: Any, cfg: dict[str, Any]) -> dict[str, tuple[Transform, str | None]]:
+    from photoclip.core.errors import ModelError
+    from photoclip.core.nativeframe import NativeFrame, attach
 
-#: The stride of the model's last feature map (ViT-B-32's patch, ModifiedResNet's 32).
-CELL = 32
-
-
-def _native_transform(cfg: dict[str, Any], pad: bool = False) -> Transform:
-    """The whole frame with its short side at the model's input side (the crop's scale) and
-    its long side at the nearest whole number of cells: a wider input, not a square one.
-    Squashed a little to fit (up to 1/8 for 4:3), or with `pad`, fitted into the next whole
-    number of cells and padded with the photo's mean colour (shapes keep their proportions)."""
-    import open_clip
-    from PIL import ImageStat
-
-    side = cfg["size"] if isinstance(cfg["size"], int) else cfg["size"][0]
-
-    def framed(image: Image.Image) -> Any:
-        rgb = image.convert("RGB")
-        size = native_size(rgb.size, side, math.ceil if pad else round)
-        fill = tuple(round(v) for v in ImageStat.Stat(rgb).mean) if pad else 0
-        return open_clip.image_transform(
-            size, is_train=False, mean=cfg["mean"], std=cfg["std"],
-            interpolation=cfg["interpolation"], resize_mode="longest" if pad else "squash",
-            fill_color=fill,  # a colour: torchvision pads with one per channel
-        )(rgb)  # fmt: skip
-
-    return framed
-
-
-def native_size(
-    frame: tuple[int, int], side: int, fit: Callable[[float], int] = round
-) -> tuple[int, int]:
-    """(height, width) of the native input of a (width, height) frame."""
-    width, height = frame
-    long = max(side, fit(side * max(frame) / min(frame) / CELL) * CELL)
-    return (side, long) if width >= height else (long, side)
-
-
-@contextlib.contextmanager
-def native_positions(visual: Any, grid: tuple[int, int]) -> Any:
-    """The model's position embeddings resized (bicubic) to a `grid` of cells for as long as
-    the block runs: ViT's (visual) or a ModifiedResNet's attention pool's."""
-    import torch
-    import torch.nn.functional as F
-
-    owner = visual.attnpool if hasattr(visual, "attnpool") else visual
-    kept = owner.positional_embedding
-    first, cells = kept[:1], kept[1:]
-    side = round(cells.shape[0] ** 0.5)
-    square = cells.reshape(1, side, side, -1).permute(0, 3, 1, 2)
-    resized = F.interpolate(square, size=grid, mode="bicubic", align_corners=False)
-    flat = resized.permute(0, 2, 3, 1).reshape(grid[0] * grid[1], -1)
-    owner.positional_embedding = torch.nn.Parameter(torch.cat([first, flat]), requires_grad=False)
     try:
-        yield
-    finally:
-        owner.positional_embedding = kept
-
-
-def encode_native(encoder: Any, batch: Any) -> np.ndarray:
-    """Embed a batch of native inputs (all of one size)."""
-    grid = (batch.shape[-2] // CELL, batch.shape[-1] // CELL)
-    with native_positions(encoder.model.visual, grid):
-        return encoder.encode_images(batch)
+        return {"native": (NativeFrame(cfg, attach(encoder.model)), "native")}
+    except ModelError:  # a ViT: not done (profiles.NATIVE says why)
+        return {}
 
 
 def _padded(cfg: dict[str, Any], mode: str) -> Transform:
@@ -360,12 +301,12 @@ def _scores(
     """(scenes, queries) scores."""
     import torch
 
-    if crops == "native":  # one size per frame shape: one scene at a time
-        vectors = [encode_native(encoder, transform(s.image)[None]) for s in scenes]
-        return np.concatenate(vectors) @ texts.T
     rows = []
     for start in range(0, len(scenes), 32):
         views = [transform(s.image) for s in scenes[start : start + 32]]
+        if crops == "native":  # batched by size, as the app does
+            rows.append(encoder.encode_prepared(views) @ texts.T)
+            continue
         if crops is None:
             rows.append(encoder.encode_images(torch.stack(views)) @ texts.T)
             continue
@@ -549,8 +490,8 @@ def _rate(
             decode_photo(blob, encoder.input_size, transform).tensor
             for blob in blobs[first : first + 16]
         ]
-        if crops == "native":  # camera photos: one frame shape, one batch
-            encode_native(encoder, torch.stack(tensors))
+        if crops == "native":  # batched by size, as the app does
+            encoder.encode_prepared(tensors)
             continue
         batch = torch.cat(tensors) if crops is not None else torch.stack(tensors)
         encoder.encode_images(batch)

@@ -12,7 +12,7 @@ import random
 import numpy as np
 import pytest
 
-from photoclip.core.profiles import FRAMING, LEGACY_FRAMING
+from photoclip.core.profiles import LEGACY_FRAMING, LETTERBOX, NATIVE
 from tests import heldout
 
 pytestmark = pytest.mark.slow
@@ -67,7 +67,8 @@ def _pair(scene: heldout.FrameScene) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def rates(scenes: list[heldout.FrameScene]) -> dict[str, dict[str, float]]:
-    return {framing: found_rates(framing, scenes) for framing in (FRAMING, LEGACY_FRAMING)}
+    framings = (NATIVE, LETTERBOX, LEGACY_FRAMING)
+    return {framing: found_rates(framing, scenes) for framing in framings}
 
 
 def test_the_scenes_put_shapes_on_both_sides_of_the_centre_square(
@@ -77,20 +78,22 @@ def test_the_scenes_put_shapes_on_both_sides_of_the_centre_square(
     assert SCENES // 4 <= outside <= 3 * SCENES // 4
 
 
+@pytest.mark.parametrize("framing", [NATIVE, LETTERBOX])
 def test_shapes_near_the_edges_are_found_as_central_ones_are(
-    rates: dict[str, dict[str, float]],
+    rates: dict[str, dict[str, float]], framing: str
 ) -> None:
-    whole = rates[FRAMING]
-    # Measured (the seed above): whole frame (letterbox) inside 0.25, outside 0.43; the old
-    # centre crop inside 0.24, outside 0.14. The tiny model tells shapes apart loosely, so
-    # the rates are low for both; what matters is that the edges no longer lag the centre.
-    assert whole["outside"] >= 0.3
+    """Both whole-frame framings: the profiles' letterbox, and the native framing."""
+    whole = rates[framing]
+    # Measured (the seed above, run E): letterbox inside 0.53, outside 0.68; native 0.51
+    # and 0.70; the old centre crop 0.44 and 0.19. These scenes have one large shape each,
+    # easier than the benchmark's; what matters is that the edges no longer lag the centre.
+    assert whole["outside"] >= 0.5
     assert whole["outside"] >= 0.9 * whole["inside"]
 
 
 def test_the_old_centre_crop_misses_them(rates: dict[str, dict[str, float]]) -> None:
     """The same check fails with open_clip's default framing: the test can fail."""
-    cropped, whole = rates[LEGACY_FRAMING], rates[FRAMING]
-    assert cropped["outside"] < 0.3 and cropped["outside"] < 0.9 * cropped["inside"]
-    assert whole["outside"] >= cropped["outside"] + 0.15
+    cropped, whole = rates[LEGACY_FRAMING], rates[LETTERBOX]
+    assert cropped["outside"] < 0.5 and cropped["outside"] < 0.9 * cropped["inside"]
+    assert whole["outside"] >= cropped["outside"] + 0.3
     assert whole["inside"] >= cropped["inside"] - 0.05  # nothing lost in the centre

@@ -444,7 +444,7 @@ def test_draft_tensor_matches_the_full_decode(tmp_path: Path, big_jpeg: bytes, t
 
 
 @pytest.mark.parametrize("size", [(1600, 1200), (2560, 1440), (1000, 1500)])
-@pytest.mark.parametrize("framing", ["shortest", "squash", "letterbox"])
+@pytest.mark.parametrize("framing", ["shortest", "squash", "letterbox", "native"])
 def test_draft_tensor_matches_the_full_decode_in_every_framing(
     tmp_path: Path, size: tuple[int, int], framing: str
 ):
@@ -454,10 +454,14 @@ def test_draft_tensor_matches_the_full_decode_in_every_framing(
     import open_clip
 
     from photoclip.core.embedding import Letterbox
+    from photoclip.core.nativeframe import NativeFrame
+    from photoclip.core.pixels import native_size
 
     config = {"size": 32, "mean": None, "std": None, "interpolation": "bicubic"}
     if framing == "letterbox":
         transform: Callable = Letterbox(config)
+    elif framing == "native":
+        transform = NativeFrame(config, cell=8)
     else:
         transform = open_clip.image_transform(32, is_train=False, resize_mode=framing)
     path = tmp_path / "big.jpg"
@@ -466,7 +470,8 @@ def test_draft_tensor_matches_the_full_decode_in_every_framing(
 
     photo = read_photo(path, target=32, preprocess=transform)
 
-    assert photo.tensor.shape == (3, 32, 32)
+    expected = native_size(size, 32, 8) if framing == "native" else (32, 32)
+    assert photo.tensor.shape == (3, *expected)
     assert min(decode_image(path.read_bytes(), (64, 256)).image.size) < min(size)  # a draft
     cosine = float((photo.tensor.flatten() @ full.flatten()) / (photo.tensor.norm() * full.norm()))
     assert cosine > 0.999

@@ -11,6 +11,7 @@ from photoclip.core.profiles import (
     DEFAULT_PROFILE,
     FRAMING,
     LEGACY_FRAMING,
+    NATIVE,
     RANDOM_WEIGHTS_ENV,
     resolve_profile,
 )
@@ -42,6 +43,8 @@ def test_the_framing_is_part_of_the_vectors_identity() -> None:
     assert legacy.key == "ViT-B-32:datacomp_xl_s13b_b90k"
     assert profile.key == f"{legacy.key}+{FRAMING}"
     assert BUILTIN_PROFILES["test-shapes"].key.endswith(f"+{FRAMING}")
+    native = dataclasses.replace(profile, framing=NATIVE)
+    assert native.key == f"{legacy.key}+{NATIVE}"
 
 
 def test_a_bare_architecture_needs_the_random_weights_switch(

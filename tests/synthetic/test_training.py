@@ -16,7 +16,7 @@ from PIL import Image
 from safetensors import safe_open
 
 from photoclip.core.embedding import load_encoder
-from photoclip.core.profiles import ModelProfile, resolve_profile
+from photoclip.core.profiles import LETTERBOX, NATIVE, ModelProfile, resolve_profile
 from photoclip.synthetic import training
 from photoclip.synthetic.scenes import BUSY, SCENERY, Scene, clutter_scene, random_object_scene
 from photoclip.synthetic.training import ARCH, TrainingConfig
@@ -60,15 +60,46 @@ def test_reading_epochs_go_over_word_scenes_only() -> None:
         assert captions[0].startswith("the word ") == words_only
 
 
-def test_training_frames_images_as_the_app_does() -> None:
-    """A 16:9 image becomes the same tensor (letterbox bands included) in training as in
-    load_encoder, so the model learns on what it is shown at inference."""
-    _, preprocess, _ = training._build_model()
-    encoder = load_encoder(resolve_profile("test-shapes"), device="cpu")
+@pytest.mark.parametrize("framing", [LETTERBOX, NATIVE])
+def test_training_frames_images_as_the_app_does(framing: str) -> None:
+    """A 16:9 image becomes the same tensor (letterbox bands included, or its own
+    proportions) in training as in load_encoder, so the model learns on what it is shown."""
+    _, preprocess, _ = training._build_model(framing)
+    profile = replace(resolve_profile("test-shapes"), framing=framing)
+    encoder = load_encoder(profile, device="cpu")
     image = Image.new("RGB", (160, 90), (200, 40, 40))
     image.paste((20, 20, 220), (0, 0, 40, 90))
     assert torch.equal(preprocess(image), encoder.preprocess(image))
-    assert not torch.equal(preprocess(image)[:, 0], preprocess(image)[:, 32])  # a band
+    banded = not torch.equal(preprocess(image)[:, 0], preprocess(image)[:, 32])
+    assert banded == (framing == LETTERBOX)
+    assert tuple(preprocess(image).shape) == ((3, 64, 64) if banded else (3, 64, 128))
+
+
+def test_a_native_run_batches_by_size_and_saves_open_clips_names(tmp_path: Path) -> None:
+    """Natively framed canvases differ in size: each batch runs one pass per size, and the
+    checkpoint names the attention pool's weights as open_clip does (the product loads it)."""
+    config = replace(TINY, framing=NATIVE, canvas_share=0.5, reading_epochs=0)
+    out = tmp_path / "native.safetensors"
+    assert np.isfinite(training.train(config, out, report=lambda line: None))
+    with safe_open(str(out), framework="pt") as file:
+        names = set(file.keys())
+    assert "visual.attnpool.positional_embedding" in names
+    assert not any(".pool." in name for name in names)
+    profile = ModelProfile("tiny", ARCH, weights_file=out, framing=NATIVE)
+    encoder = load_encoder(profile, device="cpu")
+    assert encoder.encode_pil([Image.new("RGB", (160, 90), "red")]).shape == (1, encoder.dim)
+
+
+def test_image_features_of_several_sizes_are_each_one_s_own() -> None:
+    model, preprocess, _ = training._build_model(NATIVE)
+    model.eval()
+    sizes = [(160, 90), (64, 64), (90, 160), (160, 90), (120, 80)]
+    images = [preprocess(Image.new("RGB", size, (40 * n, 90, 200))) for n, size in enumerate(sizes)]
+    batch = [4, 0, 2, 1, 3]
+    with torch.no_grad():
+        together = training._image_features(model, images, batch)
+        alone = torch.cat([training._encoded(model, images[i][None]) for i in batch])
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-5)
 
 
 #: Photo-like variation at the shares of the README's runs "C" and "E" (the defaults), and none.
@@ -146,7 +177,7 @@ def test_without_variation_the_training_scenes_are_the_plain_series(
 #: Options added after the committed weights were trained, with the value that draws nothing
 #: (the series the weights were trained on: test_scenery_off_leaves_run_e_series_as_it_was).
 #: A recording that predates an option is read with it at this value.
-OPTIONS_SINCE_THE_WEIGHTS = {"scenery_share": 0.0}
+OPTIONS_SINCE_THE_WEIGHTS = {"scenery_share": 0.0, "framing": LETTERBOX}
 
 
 @pytest.mark.parametrize("field", ["arch", "training_config"])
