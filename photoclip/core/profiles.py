@@ -110,9 +110,9 @@ FRAMING = LETTERBOX
 #: lowest .54 -> .45); on tests/core/test_tagging_heldout.py's scenes (plain backgrounds,
 #: 4 seeds) its shape precision falls below the bar: .83, .90, .81, .81 against .91, .89,
 #: .92, .88, and star and square recall with it. Two runs trained natively (E's recipe,
-#: `training --framing native`, seeds 0 and 1) each left one colour untagged (recall 0 on
-#: those scenes) and purple tagged. So test-shapes keeps the letterbox until a model
-#: trained for the native framing keeps the tag bars (models README).
+#: `training --framing native`, seeds 0 and 1) each never tag one colour (orange, white;
+#: colour coverage .48 and .52 over the seven sets). So test-shapes keeps the letterbox
+#: until a model trained for the native framing keeps the tag bars (models README).
 NATIVE = "native"
 #: The framing of vectors stored before issue 20; a profile with it keeps the old key.
 LEGACY_FRAMING = "shortest"
