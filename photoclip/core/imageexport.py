@@ -231,8 +231,14 @@ def pixel_config(encoder: LocalEncoder) -> PixelConfig:
         interpolation=config.get("interpolation") or "bicubic",
         resize_mode=pixels.NATIVE if framing == NATIVE else RESIZE_MODES[framing],
         fill=MEAN_COLOUR if framing == LETTERBOX else int(config.get("fill_color", 0)),
-        cell=getattr(encoder.preprocess, "cell", 0) if framing == NATIVE else 0,
+        cell=_native_cell(encoder) if framing == NATIVE else 0,
     )
+
+
+def _native_cell(encoder: LocalEncoder) -> int:
+    from photoclip.core import nativeframe
+
+    return nativeframe.attach(encoder.model)  # (attached when the model was loaded)
 
 
 def _three(value: Any) -> tuple[float, ...]:
