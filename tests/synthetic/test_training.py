@@ -174,8 +174,9 @@ def test_without_variation_the_training_scenes_are_the_plain_series(
     assert all(image.shape == (64, 64, 3) for image in data.images)
 
 
-#: Options added after the committed weights were trained, with the value that draws nothing
-#: (the series the weights were trained on: test_scenery_off_leaves_run_e_series_as_it_was).
+#: Options added after the committed weights were trained, at the value that reproduces them:
+#: scenery off draws nothing (the series the weights were trained on:
+#: test_scenery_off_leaves_run_e_series_as_it_was), and run E was framed by the letterbox.
 #: A recording that predates an option is read with it at this value.
 OPTIONS_SINCE_THE_WEIGHTS = {"scenery_share": 0.0, "framing": LETTERBOX}
 
