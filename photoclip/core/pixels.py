@@ -42,19 +42,25 @@ def native_size(frame: tuple[int, int], side: int, cell: int) -> tuple[int, int]
     return (side, long) if width >= height else (long, side)
 
 
+def shape_groups(items: Sequence[Any]) -> list[list[int]]:
+    """The items' positions grouped by shape (arrays or tensors), each group in order."""
+    shapes: dict[tuple[int, ...], list[int]] = {}
+    for index, item in enumerate(items):
+        shapes.setdefault(tuple(item.shape), []).append(index)
+    return list(shapes.values())
+
+
 def encode_by_shape(
     prepared: Sequence[Any], encode: Callable[[list[Any]], np.ndarray]
 ) -> np.ndarray:
     """`encode` (a list of inputs of one shape -> one row each) over inputs of any shapes,
     one call per shape, the rows in the inputs' order: natively framed photos of several
     proportions are batched by size (one size only, as every other framing gives: one call)."""
-    shapes: dict[tuple[int, ...], list[int]] = {}
-    for index, item in enumerate(prepared):
-        shapes.setdefault(tuple(item.shape), []).append(index)
-    if len(shapes) == 1:
+    groups = shape_groups(prepared)
+    if len(groups) == 1:
         return encode(list(prepared))
     rows: list[np.ndarray | None] = [None] * len(prepared)
-    for indices in shapes.values():
+    for indices in groups:
         for index, row in zip(indices, encode([prepared[i] for i in indices]), strict=True):
             rows[index] = row
     return np.stack(rows)  # type: ignore[arg-type]

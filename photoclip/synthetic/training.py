@@ -28,6 +28,7 @@ import open_clip
 import torch
 
 from photoclip.core.embedding import framed_transform, register_model_configs
+from photoclip.core.pixels import shape_groups
 from photoclip.core.profiles import FRAMING, NATIVE
 from photoclip.synthetic.scenes import (
     BUSY,
@@ -353,11 +354,10 @@ def _image_features(
     """The batch's normalised image features, one model pass per input size."""
     if isinstance(images, torch.Tensor):
         return _encoded(model, images[batch])
-    sizes: dict[tuple[int, ...], list[int]] = {}
-    for position, index in enumerate(batch):
-        sizes.setdefault(tuple(images[index].shape), []).append(position)
-    positions = [p for members in sizes.values() for p in members]
-    parts = [_encoded(model, torch.stack([images[batch[p]] for p in m])) for m in sizes.values()]
+    members = [images[index] for index in batch]
+    groups = shape_groups(members)
+    positions = [p for group in groups for p in group]
+    parts = [_encoded(model, torch.stack([members[p] for p in group])) for group in groups]
     order = torch.empty(len(batch), dtype=torch.long)
     order[torch.tensor(positions)] = torch.arange(len(batch))
     return torch.cat(parts)[order]

@@ -184,7 +184,7 @@ def _native(encoder: Any, cfg: dict[str, Any]) -> dict[str, tuple[Transform, str
     from photoclip.core.nativeframe import NativeFrame, attach
 
     try:
-        return {"native": (NativeFrame(cfg, attach(encoder.model)), "native")}
+        return {"native": (NativeFrame(cfg, attach(encoder.model)), None)}
     except ModelError:  # a ViT: not done (profiles.NATIVE says why)
         return {}
 
@@ -299,16 +299,12 @@ def _scores(
     texts: np.ndarray,
 ) -> np.ndarray:
     """(scenes, queries) scores."""
-    import torch
 
     rows = []
     for start in range(0, len(scenes), 32):
         views = [transform(s.image) for s in scenes[start : start + 32]]
-        if crops == "native":  # batched by size, as the app does
+        if crops is None:  # one view each, batched by size as the app does (native)
             rows.append(encoder.encode_prepared(views) @ texts.T)
-            continue
-        if crops is None:
-            rows.append(encoder.encode_images(torch.stack(views)) @ texts.T)
             continue
         for view in views:
             vectors = encoder.encode_images(view)
@@ -490,11 +486,10 @@ def _rate(
             decode_photo(blob, encoder.input_size, transform).tensor
             for blob in blobs[first : first + 16]
         ]
-        if crops == "native":  # batched by size, as the app does
+        if crops is None:  # one view each, batched by size as the app does (native)
             encoder.encode_prepared(tensors)
-            continue
-        batch = torch.cat(tensors) if crops is not None else torch.stack(tensors)
-        encoder.encode_images(batch)
+        else:
+            encoder.encode_images(torch.cat(tensors))
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     return len(blobs) / wall, len(blobs) / cpu
 

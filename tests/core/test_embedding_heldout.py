@@ -94,6 +94,6 @@ def test_shapes_near_the_edges_are_found_as_central_ones_are(
 def test_the_old_centre_crop_misses_them(rates: dict[str, dict[str, float]]) -> None:
     """The same check fails with open_clip's default framing: the test can fail."""
     cropped, whole = rates[LEGACY_FRAMING], rates[LETTERBOX]
-    assert cropped["outside"] < 0.5 and cropped["outside"] < 0.9 * cropped["inside"]
+    assert cropped["outside"] < 0.3 and cropped["outside"] < 0.9 * cropped["inside"]
     assert whole["outside"] >= cropped["outside"] + 0.3
     assert whole["inside"] >= cropped["inside"] - 0.05  # nothing lost in the centre
