@@ -42,6 +42,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command is None:
         return _launch_app(["--self-test"] if args.self_test else [])
+    if argv is None and args.command != "watch":
+        # Run as the program, a command loads one model at most (`watch` follows a switch
+        # of models): it may leave out the libraries that model never uses.
+        from photoclip.core.footprint import one_model_per_process
+
+        one_model_per_process()
     try:
         return _guarded(args, _start_log_file())
     finally:

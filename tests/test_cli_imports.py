@@ -22,6 +22,8 @@ from tests.core.test_worker import eventually
 pytestmark = pytest.mark.slow
 
 HEAVY = ("torch", "open_clip")
+#: Libraries a command that loads test-shapes leaves out (photoclip.core.footprint)
+OPTIONAL = ("timm", "transformers")
 
 WRAPPER = f"""
 import json, runpy, sys
@@ -32,8 +34,10 @@ try:
 except SystemExit as exit:
     code = exit.code
 loaded = [name for name in {HEAVY!r} if name in sys.modules]
+optional = [name for name in {OPTIONAL!r} if sys.modules.get(name) is not None]
 numpy = "numpy" in sys.modules
-sys.stderr.write("\\n" + json.dumps({{"code": code, "loaded": loaded, "numpy": numpy}}) + "\\n")
+found = {{"code": code, "loaded": loaded, "optional": optional, "numpy": numpy}}
+sys.stderr.write("\\n" + json.dumps(found) + "\\n")
 """
 
 
@@ -111,7 +115,9 @@ def test_a_new_photo_builds_the_model(library: Path, tmp_path: Path) -> None:
     extra = tmp_path / "more"
     extra.mkdir()
     single_object_scene("yellow", "star").render().save(extra / "yellow-star.png")
-    assert "torch" in photoclip("index", str(extra))["loaded"]
+    run = photoclip("index", str(extra))
+    assert "torch" in run["loaded"]
+    assert run["optional"] == []  # test-shapes uses neither
 
 
 # -- cold search from the ONNX text export ---------------------------------------------------

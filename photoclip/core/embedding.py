@@ -21,11 +21,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from photoclip.core import footprint
 from photoclip.core.device import chosen, probe, save_probe
 from photoclip.core.errors import ModelError
-from photoclip.core.footprint import skip_triton
 from photoclip.core.pixels import encode_by_shape
-from photoclip.core.profiles import LETTERBOX, MODEL_CONFIG_DIR, NATIVE, ModelProfile
+from photoclip.core.profiles import (
+    LETTERBOX,
+    MODEL_CONFIG_DIR,
+    NATIVE,
+    ModelProfile,
+    architecture_config,
+)
 from photoclip.core.texttower import TrimmedText
 from photoclip.core.towers import BOTH, IMAGE, TEXT
 from photoclip.core.weights import Progress, ensure_weights, pretrained_config
@@ -211,31 +217,20 @@ def model_hint(profile: ModelProfile) -> ModelHint | None:
     architecture; None when there is none to read (an architecture known only from a
     weights file, one registered at run time)."""
     import importlib.metadata
-    import json
 
-    found = _config_file(profile.arch) if profile.arch else None
-    if found is None:
+    config = architecture_config(profile.arch) if profile.arch else None
+    if config is None:
         return None
     try:
-        config = json.loads(found.read_text(encoding="utf-8"))
         size = config["vision_cfg"]["image_size"]
         height, width = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
         version = importlib.metadata.version("open_clip_torch")
         return ModelHint((int(height), int(width)), int(config["embed_dim"]), version)
-    except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
-        log.info("no hint for %s from %s: %r", profile.arch, found, error)
+    except (ValueError, KeyError, TypeError, IndexError) as error:
+        log.info("no hint for %s from its config: %r", profile.arch, error)
         return None
     except importlib.metadata.PackageNotFoundError:
         return None
-
-
-def _config_file(arch: str) -> Path | None:
-    import importlib.util
-
-    spec = importlib.util.find_spec("open_clip")  # finds the package, imports nothing
-    folders = [MODEL_CONFIG_DIR]
-    folders += [Path(p) / "model_configs" for p in (spec and spec.submodule_search_locations) or []]
-    return next((f / f"{arch}.json" for f in folders if (f / f"{arch}.json").is_file()), None)
 
 
 @dataclass(frozen=True)
@@ -535,9 +530,9 @@ def load_encoder(
     from photoclip.core import towers as building
 
     check_requirements(profile)
+    _leave_out_unneeded_libraries(profile)
     # Weights first, before torch is imported: offline without them is known in seconds.
     weights = None if profile.random_weights else ensure_weights(profile, cache or Path(), progress)
-    skip_triton()  # (photoclip.core.footprint: 70 MB a model process never uses)
     import open_clip
     import torch
 
@@ -579,6 +574,23 @@ def load_encoder(
         channels_last=fused,
         towers=frozenset(towers),
     )
+
+
+def _leave_out_unneeded_libraries(profile: ModelProfile) -> None:
+    """Before open_clip is first imported: triton never, timm and transformers when a
+    process of one model does not need them (photoclip.core.footprint: 110 MB and a second
+    of start-up for ViT-B-32)."""
+    config = architecture_config(profile.arch) if profile.arch else None
+    missing = footprint.missing_for(config, profile.arch)
+    if missing:
+        raise ModelError(
+            f"The model '{profile.name}' needs {', '.join(sorted(missing))}, which this "
+            "process left out for the model it loaded first. Run the command again."
+        )
+    footprint.skip_triton()
+    left_out = footprint.skip_unneeded_libraries(config, profile.arch)
+    if left_out:
+        log.info("%s needs neither of %s: not imported", profile.arch, ", ".join(sorted(left_out)))
 
 
 def fuse_for_inference(model: Any) -> bool:

@@ -43,6 +43,7 @@ from PIL import Image
 from photoclip.core import errors
 from photoclip.core.embedding import Encoder, exported_towers, load_encoder
 from photoclip.core.errors import ModelError
+from photoclip.core.footprint import one_model_per_process
 from photoclip.core.imageio import model_min_short
 from photoclip.core.logfile import start_log_file
 from photoclip.core.profiles import ModelProfile
@@ -320,6 +321,7 @@ def serve(
     if cache is not None:  # the weights folder sits in the cache folder, beside the log
         start_log_file(cache.parent)
     sender = _Sender(connection)
+    one_model_per_process()  # a child serves one model: a switch starts another child
     try:
         encoder = load(profile, device, cache, sender.progress, threads)
     except Exception as error:

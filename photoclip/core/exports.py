@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from photoclip.core.device import last_device
+from photoclip.core.footprint import one_model_per_process
 from photoclip.core.internal import command_line
 from photoclip.core.towers import IMAGE, TEXT
 
@@ -461,4 +462,5 @@ def _exporter(kind: ExportKind) -> Callable[..., Any]:
 
 
 if __name__ == "__main__":
+    one_model_per_process()  # (photoclip.core.internal does the same in a frozen app)
     sys.exit(main())

@@ -39,5 +39,8 @@ def run_internal(argv: Sequence[str]) -> int | None:
         known = ", ".join(COMMANDS)
         print(f"photoclip: no internal command '{name}' (known: {known})", file=sys.stderr)
         return 2
+    from photoclip.core.footprint import one_model_per_process
+
+    one_model_per_process()  # each internal command is a process of its own, of one model
     main = importlib.import_module(COMMANDS[name]).main
     return int(main(list(argv[2:])) or 0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from photoclip.core.errors import ModelError
 
@@ -26,6 +27,26 @@ MODEL_CONFIG_DIR = Path(__file__).with_name("model_configs")
 TEST_SHAPES_WEIGHTS = (
     Path(__file__).resolve().parents[1] / "resources" / "models" / "test-shapes.safetensors"
 )
+
+
+def architecture_config(arch: str) -> dict[str, Any] | None:
+    """open_clip's (or PhotoClip's) JSON config of `arch`, read without importing open_clip;
+    None for an architecture known only at run time or from a weights file, or a config
+    that cannot be read."""
+    import importlib.util
+    import json
+
+    spec = importlib.util.find_spec("open_clip")  # finds the package, imports nothing
+    folders = [MODEL_CONFIG_DIR]
+    folders += [Path(p) / "model_configs" for p in (spec and spec.submodule_search_locations) or []]
+    found = next((f / f"{arch}.json" for f in folders if (f / f"{arch}.json").is_file()), None)
+    if found is None:
+        return None
+    try:
+        config = json.loads(found.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return config if isinstance(config, dict) else None
 
 
 #: How a photo's frame becomes the model's square input (issue 20). "shortest" is open_clip's

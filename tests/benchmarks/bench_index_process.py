@@ -50,7 +50,7 @@ def timed(*args, **kwargs):
     return result
 indexing.decode_photo = timed
 from photoclip.cli import main
-sys.exit(main(sys.argv[1:]))
+sys.exit(main())  # as the program does: main(argv) would be a caller inside a process
 """
 
 
