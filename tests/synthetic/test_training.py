@@ -75,6 +75,24 @@ def test_training_frames_images_as_the_app_does(framing: str) -> None:
     assert tuple(preprocess(image).shape) == ((3, 64, 64) if banded else (3, 64, 128))
 
 
+def test_a_run_can_go_on_from_a_checkpoint_and_records_it(
+    tiny_weights: tuple[Path, list[str], float], tmp_path: Path
+) -> None:
+    """With no epochs to run, going on from a checkpoint saves its weights unchanged; the
+    file says what it went on from (name, digest and that run's own config)."""
+    start, _, _ = tiny_weights
+    out = tmp_path / "again.safetensors"
+    config = replace(TINY, epochs=0, reading_epochs=0, start_from=str(start))
+    training.train(config, out, report=lambda line: None)
+    with safe_open(str(start), "pt") as before, safe_open(str(out), "pt") as after:
+        assert sorted(before.keys()) == sorted(after.keys())
+        for name in before.keys():  # noqa: SIM118 (safe_open is not a mapping)
+            assert torch.equal(before.get_tensor(name), after.get_tensor(name)), name
+        recorded = json.loads(after.metadata()["started_from"])
+    assert recorded["sha256"] == hashlib.sha256(start.read_bytes()).hexdigest()
+    assert recorded["training_config"] == json.loads(json.dumps(asdict(TINY)))
+
+
 def test_a_native_run_batches_by_size_and_saves_open_clips_names(tmp_path: Path) -> None:
     """Natively framed canvases differ in size: each batch runs one pass per size, and the
     checkpoint names the attention pool's weights as open_clip does (the product loads it)."""
@@ -177,8 +195,9 @@ def test_without_variation_the_training_scenes_are_the_plain_series(
 #: Options added after the committed weights were trained, at the value that reproduces them:
 #: scenery off draws nothing (the series the weights were trained on:
 #: test_scenery_off_leaves_run_e_series_as_it_was), and run E was framed by the letterbox.
-#: A recording that predates an option is read with it at this value.
-OPTIONS_SINCE_THE_WEIGHTS = {"scenery_share": 0.0, "framing": LETTERBOX}
+#: Run E started from random weights. A recording that predates an option is read with it
+#: at this value.
+OPTIONS_SINCE_THE_WEIGHTS = {"scenery_share": 0.0, "framing": LETTERBOX, "start_from": ""}
 
 
 @pytest.mark.parametrize("field", ["arch", "training_config"])
