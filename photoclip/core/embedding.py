@@ -590,7 +590,7 @@ def _leave_out_unneeded_libraries(profile: ModelProfile) -> None:
     footprint.skip_triton()
     left_out = footprint.skip_unneeded_libraries(config, profile.arch)
     if left_out:
-        log.info("%s needs neither of %s: not imported", profile.arch, ", ".join(sorted(left_out)))
+        log.info("%s does not use %s: not imported", profile.arch, " or ".join(sorted(left_out)))
 
 
 def fuse_for_inference(model: Any) -> bool:
