@@ -15,8 +15,8 @@ Each is embedded with the test-shapes model under every framing candidate:
   letterbox-mean  long side resized, padded to a square with the model's mean colour
                   (open_clip resize_mode 'longest', fill_color = the normalisation mean);
   letterbox-black the same with open_clip's default fill (0);
-  letterbox-photo the same, padded with the photo's own mean colour (PhotoClip's choice,
-                  photoclip.core.embedding.Letterbox);
+  letterbox-photo the same, padded with the photo's own mean colour (the framing of every
+                  profile but test-shapes, photoclip.core.embedding.Letterbox);
   letterbox-edge  the letterbox with its bands filled by repeating the photo's edge pixels;
   letterbox-reflect  ... by mirroring the photo across its edges;
   crops-mean      3 overlapping squares (both ends and the centre), their vectors averaged;

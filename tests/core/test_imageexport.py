@@ -21,7 +21,7 @@ from photoclip.core.imageexport import (
     export_paths,
     open_image_export,
 )
-from photoclip.core.profiles import NATIVE, resolve_profile
+from photoclip.core.profiles import LETTERBOX, NATIVE, resolve_profile
 from photoclip.core.towers import IMAGE
 from photoclip.synthetic.scenes import single_object_scene
 from tests.core.exportfiles import copy_export, edit, make_nan, negated_checks
@@ -101,23 +101,39 @@ def test_a_batch_of_one_and_of_many_agree(cache: Path) -> None:
 def test_the_check_at_export_is_recorded(cache: Path) -> None:
     info = json.loads(export_paths(cache, _key())[1].read_text())
     assert info["min_cosine"] >= MIN_COSINE and info["model_key"] == _key()
-    assert info["pixels"]["resize_mode"] == "longest" and info["pixels"]["fill"] == "mean"
+    # The test-shapes profile's framing: each photo in its own proportions, in 32-px cells.
+    assert info["pixels"]["resize_mode"] == "native" and info["pixels"]["cell"] == 32
 
 
-def test_a_natively_framed_model_exports_with_any_height_and_width(tmp_path: Path) -> None:
-    """profiles.NATIVE: one graph for every proportion (the position embeddings are resized
-    inside it), its pixels and vectors checked against torch like any export's."""
-    profile = dataclasses.replace(resolve_profile("test-shapes"), framing=NATIVE)
-    native = load_encoder(profile, device="cpu", towers=frozenset({IMAGE}))
-    info = export_image(native, tmp_path)
-    assert info.pixels["resize_mode"] == "native" and info.pixels["cell"] == 32
-    assert info.min_cosine >= MIN_COSINE
-    image = open_image_export(tmp_path, profile)
-    assert image is not None
+def test_a_natively_framed_model_exports_with_any_height_and_width(
+    shapes: LocalEncoder, cache: Path
+) -> None:
+    """profiles.NATIVE (the test-shapes profile's framing): one graph for every proportion
+    (the position embeddings are resized inside it)."""
+    assert resolve_profile("test-shapes").framing == NATIVE
+    image = _opened(cache)
     assert {tuple(image.prepare(photo).shape) for photo in photos()} == {
         (3, 64, 96), (3, 96, 64), (3, 64, 64), (3, 64, 192), (3, 128, 64)
     }  # fmt: skip
-    np.testing.assert_allclose(image.encode_pil(photos()), native.encode_pil(photos()), atol=1e-4)
+    np.testing.assert_allclose(image.encode_pil(photos()), shapes.encode_pil(photos()), atol=1e-4)
+
+
+def test_a_letterboxed_model_exports_its_square_padded_pixels(tmp_path: Path) -> None:
+    """profiles.LETTERBOX, every other profile's framing: the photo's mean colour pads each
+    photo to the model's square, and pixels and vectors are checked against torch's."""
+    profile = dataclasses.replace(resolve_profile("test-shapes"), framing=LETTERBOX)
+    letterboxed = load_encoder(profile, device="cpu", towers=frozenset({IMAGE}))
+    info = export_image(letterboxed, tmp_path)
+    assert info.pixels["resize_mode"] == "longest" and info.pixels["fill"] == "mean"
+    assert info.min_cosine >= MIN_COSINE
+    image = open_image_export(tmp_path, profile)
+    assert image is not None
+    for photo in photos():
+        pixels = image.prepare(photo)
+        assert pixels.shape == (3, 64, 64)
+        np.testing.assert_allclose(pixels, letterboxed.prepare(photo).numpy(), atol=1e-6)
+    found = image.encode_pil(photos())
+    assert cosines(found, letterboxed.encode_pil(photos())).min() >= MIN_COSINE
 
 
 def test_indexing_embeds_through_it_with_no_text_tower_built(cache: Path) -> None:

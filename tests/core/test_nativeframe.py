@@ -4,7 +4,6 @@ the test-shapes model's attention pool with its position embeddings resized."""
 from __future__ import annotations
 
 import copy
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -19,11 +18,12 @@ from photoclip.core.profiles import NATIVE
 
 @pytest.fixture(scope="module")
 def shapes_encoder() -> Any:
-    """The test-shapes model, framed natively (profiles.NATIVE: no built-in profile's yet)."""
+    """The test-shapes model, framed natively (its profile's framing)."""
     from photoclip.core.embedding import load_encoder
     from photoclip.core.profiles import resolve_profile
 
-    profile = dataclasses.replace(resolve_profile("test-shapes"), framing=NATIVE)
+    profile = resolve_profile("test-shapes")
+    assert profile.framing == NATIVE
     return load_encoder(profile, device="cpu")
 
 

@@ -42,7 +42,7 @@ def test_the_framing_is_part_of_the_vectors_identity() -> None:
     assert profile.framing == FRAMING != LEGACY_FRAMING
     assert legacy.key == "ViT-B-32:datacomp_xl_s13b_b90k"
     assert profile.key == f"{legacy.key}+{FRAMING}"
-    assert BUILTIN_PROFILES["test-shapes"].key.endswith(f"+{FRAMING}")
+    assert BUILTIN_PROFILES["test-shapes"].key.endswith(f"+{NATIVE}")  # its own framing
     native = dataclasses.replace(profile, framing=NATIVE)
     assert native.key == f"{legacy.key}+{NATIVE}"
 

@@ -1,5 +1,6 @@
 """The training script: a tiny run writes weights the product loads like any checkpoint, and
-the committed weights are what the script's defaults make (the README's one line)."""
+the committed weights are what the script's recipe makes (the defaults, then NATIVE_STAGE:
+the README's two lines)."""
 
 from __future__ import annotations
 
@@ -192,27 +193,41 @@ def test_without_variation_the_training_scenes_are_the_plain_series(
     assert all(image.shape == (64, 64, 3) for image in data.images)
 
 
-#: Options added after the committed weights were trained, at the value that reproduces them:
-#: scenery off draws nothing (the series the weights were trained on:
-#: test_scenery_off_leaves_run_e_series_as_it_was), and run E was framed by the letterbox.
-#: Run E started from random weights. A recording that predates an option is read with it
-#: at this value.
+#: Options added after run E was trained, at the value that reproduces it: scenery off draws
+#: nothing (the series E was trained on: test_scenery_off_leaves_run_e_series_as_it_was),
+#: E was framed by the letterbox and started from random weights. A recording that predates
+#: an option is read with it at this value.
 OPTIONS_SINCE_THE_WEIGHTS = {"scenery_share": 0.0, "framing": LETTERBOX, "start_from": ""}
+#: sha256 of run E's weights, which the committed ones went on from
+#: (`git show be4908a:photoclip/resources/models/test-shapes.safetensors`).
+RUN_E_SHA256 = "ddb6045008f46302a345b861a2cfd702324580005e4a9fbb4880e0b1ce290a7c"
 
 
-@pytest.mark.parametrize("field", ["arch", "training_config"])
-def test_the_committed_weights_record_the_script_defaults(field: str) -> None:
-    """A change of defaults without retraining (or the reverse) fails here."""
+def _committed_metadata() -> dict[str, str]:
     weights = resolve_profile("test-shapes").weights_file
     assert weights is not None
     with safe_open(str(weights), framework="pt") as file:
-        metadata = file.metadata()
-    expected = {"arch": ARCH, "training_config": asdict(TrainingConfig())}[field]
-    if field == "arch":
-        found = metadata["arch"]
-    else:
-        found = {**OPTIONS_SINCE_THE_WEIGHTS, **json.loads(metadata[field])}
-    assert found == json.loads(json.dumps(expected))
+        return dict(file.metadata())
+
+
+def _recorded(config: dict[str, object]) -> dict[str, object]:
+    """A recorded config as today's script reads it; where it started is checked by digest."""
+    return {**OPTIONS_SINCE_THE_WEIGHTS, **config, "start_from": ""}
+
+
+def test_the_committed_weights_record_the_script_recipe() -> None:
+    """A change of defaults or of the second stage without retraining (or the reverse) fails
+    here: run E is the defaults, and the committed weights went on from it by NATIVE_STAGE."""
+    metadata = _committed_metadata()
+    assert metadata["arch"] == ARCH
+    stage = json.loads(metadata["training_config"])
+    first = json.loads(metadata["started_from"])
+    expected = asdict(replace(TrainingConfig(), **training.NATIVE_STAGE))
+    assert _recorded(stage) == _recorded(json.loads(json.dumps(expected)))
+    assert stage["start_from"].endswith(first["file"])
+    assert _recorded(first["training_config"]) == json.loads(json.dumps(asdict(TrainingConfig())))
+    # Run E's own file (the committed weights before the second stage), by its digest.
+    assert first["sha256"] == RUN_E_SHA256 and first["final_loss"] == pytest.approx(1.0862, 1e-4)
 
 
 def test_scenery_off_leaves_run_e_series_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
