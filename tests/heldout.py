@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -47,6 +47,9 @@ class HeldOutScene:
     background: str
     #: "JPEG" or "PNG": the image went through that encoder and back.
     format: str
+    #: The shape's radius as a share of half the canvas's short side (0.2-0.7); None for
+    #: a photo without a shape.
+    size: float | None = None
 
 
 def shape_scene(
@@ -64,8 +67,8 @@ def shape_scene(
         canvas = photo.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
     else:
         canvas = _background(rng, kind, (width, height), COLOURS[colour])
-    _draw_shape(canvas, rng, shape, _shade(rng, colour))
-    return _encoded(rng, canvas, colour, shape, kind)
+    size = _draw_shape(canvas, rng, shape, _shade(rng, colour))
+    return replace(_encoded(rng, canvas, colour, shape, kind), size=size)
 
 
 def photo_scene(rng: random.Random, photo: Image.Image, max_side: int = 1024) -> HeldOutScene:
@@ -163,11 +166,13 @@ def _far_colour(
 
 def _draw_shape(
     canvas: Image.Image, rng: random.Random, shape: str, fill: tuple[int, int, int]
-) -> None:
+) -> float:
+    """Draws the shape and returns its radius as a share of half the short side."""
     # Inside the central square: CLIP's eval transform crops to it, and a shape cut off
     # there is not in the photo the model sees.
     half = min(canvas.size) / 2
-    radius = rng.uniform(0.2, 0.7) * half
+    share = rng.uniform(0.2, 0.7)
+    radius = share * half
     cx = canvas.width / 2 + rng.uniform(radius - half, half - radius)
     cy = canvas.height / 2 + rng.uniform(radius - half, half - radius)
     angle = rng.uniform(0, 2 * math.pi)
@@ -175,8 +180,9 @@ def _draw_shape(
     if shape == "circle":
         squash = rng.uniform(0.9, 1.0)  # a circle seen slightly off-axis
         draw.ellipse((cx - radius, cy - radius * squash, cx + radius, cy + radius * squash), fill)
-        return
+        return share
     draw.polygon(_outline(shape, cx, cy, radius, angle), fill=fill)
+    return share
 
 
 def _outline(

@@ -81,6 +81,12 @@ _COUNTERPART_WEIGHTS = {"shape": 4, "colour": 2, "size": 1, "position": 1}
 # Geometry in pixels of a 64-px image. The radius ranges of "small" and "large" never meet,
 # so the size word is always true of the pixels.
 _RADIUS = {"small": (5.0, 8.0), "large": (12.0, 15.0)}
+#: A close-up's large object, up to about 0.8 of half the short side: a shape that fills a
+#: photo. Run FE, never shown a shape beyond 15 px, read large stars (radius 0.5-0.7 of half
+#: the short side) as triangles or squares three times in four (models README).
+_CLOSE_UP_RADIUS = (15.0, 25.0)
+#: How far a unit outline reaches from its centre (a square's corner: 0.85 * sqrt 2).
+_OUTLINE_REACH = 1.21
 _CENTRE = {
     "left": (18, 32),
     "right": (46, 32),
@@ -164,6 +170,9 @@ class Scene:
     canvas: tuple[int, int] = (IMAGE_SIZE, IMAGE_SIZE)
     #: Shapes turned by a random angle (a tilted square is a diamond, still a square).
     tilted: bool = False
+    #: Large objects drawn larger, up to most of the frame (`_CLOSE_UP_RADIUS`), their
+    #: centres pulled in just enough to keep them whole. Small ones stay small.
+    close_up: bool = False
     #: Many random blobs and lines and no object: a stand-in for a photo of no shape.
     clutter: bool = False
 
@@ -174,7 +183,7 @@ class Scene:
             _paint_clutter(pixels, rng, items=int(rng.integers(12, 30)), opacity=1.0)
         for obj in self.objects:
             angle = rng.uniform(0.0, 2.0 * math.pi) if self.tilted else 0.0
-            mask = _shape_mask(obj, self.canvas, angle, rng)
+            mask = _shape_mask(obj, self.canvas, angle, rng, self.close_up)
             _paint(pixels, mask, _shade(obj.colour, rng))
         if self.word is not None:
             mask = _word_mask(self.word.text, self.canvas, rng)
@@ -625,14 +634,22 @@ def _paint(pixels: np.ndarray, mask: np.ndarray, colour: np.ndarray) -> None:
 
 
 def _shape_mask(
-    obj: SceneObject, canvas: tuple[int, int], angle: float, rng: np.random.Generator
+    obj: SceneObject,
+    canvas: tuple[int, int],
+    angle: float,
+    rng: np.random.Generator,
+    close_up: bool = False,
 ) -> np.ndarray:
     """Coverage in [0, 1] per pixel, drawn large and downsampled for anti-aliased edges."""
     width, height = canvas
     centre = np.array(_CENTRE[obj.position], dtype=np.float64) / IMAGE_SIZE * canvas
     centre += rng.integers(-_POSITION_JITTER, _POSITION_JITTER + 1, size=2)
-    radius = rng.uniform(*_RADIUS[obj.size])
+    close = close_up and obj.size == "large"
+    radius = rng.uniform(*(_CLOSE_UP_RADIUS if close else _RADIUS[obj.size]))
     centre += _spread_along_long_side(obj.position, canvas, rng)
+    if close:
+        reach = radius * _OUTLINE_REACH + 1.0  # and a pixel for the anti-aliased edge
+        centre = np.clip(centre, reach, np.array(canvas, dtype=np.float64) - reach)
     turn = np.array([[math.cos(angle), math.sin(angle)], [-math.sin(angle), math.cos(angle)]])
     points = (_UNIT_OUTLINES[obj.shape] @ turn * radius + centre) * _SUPERSAMPLE
     large = Image.new("L", (width * _SUPERSAMPLE, height * _SUPERSAMPLE), 0)

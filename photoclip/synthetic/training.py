@@ -106,6 +106,9 @@ class TrainingConfig:
     #: share of the other object scenes on a full-contrast, photo-like backdrop (scenes.py's
     #: SCENERY), like a shape on a real photo.
     scenery_share: float = 0.0
+    #: share of one-object scenes seen close up (`Scene.close_up`: a large shape up to most
+    #: of the frame, as photos show them; run FE misread large stars beyond its 15 px).
+    close_up_share: float = 0.0
     #: How canvases reach the model (profiles: FRAMING, the letterbox; or NATIVE, each in
     #: its own proportions). Run E was trained letterboxed; NATIVE_STAGE goes on natively.
     framing: str = FRAMING
@@ -152,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         busy_share=args.busy_share,
         clutter_share=args.clutter_share,
         scenery_share=args.scenery_share,
+        close_up_share=args.close_up_share,
         framing=args.framing,
         start_from=str(args.start_from or ""),
     )
@@ -252,12 +256,15 @@ def varied(scene: Scene, config: TrainingConfig, rng: random.Random) -> Scene:
     # Drawn only when asked for, so that a share of 0 leaves the series as it was.
     elif config.scenery_share and rng.random() < config.scenery_share:
         scene = replace(scene, background=replace(scene.background, kind=SCENERY))
+    # Two objects sit too close to grow; the draw is made only when asked for, as above.
+    if config.close_up_share and len(scene.objects) == 1:
+        scene = replace(scene, close_up=rng.random() < config.close_up_share)
     return replace(scene, tilted=tilted, canvas=canvas)
 
 
 def _varies(config: TrainingConfig) -> bool:
     shares = (config.clutter_share, config.tilt_share, config.canvas_share, config.busy_share)
-    return any((*shares, config.scenery_share))
+    return any((*shares, config.scenery_share, config.close_up_share))
 
 
 def _random_canvas(config: TrainingConfig, rng: random.Random) -> tuple[int, int]:
@@ -470,6 +477,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--busy-share", type=float, default=defaults.busy_share)
     parser.add_argument("--clutter-share", type=float, default=defaults.clutter_share)
     parser.add_argument("--scenery-share", type=float, default=defaults.scenery_share)
+    parser.add_argument("--close-up-share", type=float, default=defaults.close_up_share)
     parser.add_argument("--framing", choices=(FRAMING, NATIVE), default=defaults.framing)
     parser.add_argument(
         "--start-from", type=Path, help="go on training these weights (fine-tune) instead"

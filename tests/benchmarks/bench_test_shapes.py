@@ -7,7 +7,9 @@ Zero-shot top-1 accuracy with ensembled prompts (the acceptance tests' templates
     (1:1, upright: tests/synthetic/test_test_shapes_model.py's set), and the rank of the
     word "circle" for "a circle" among 50 circles and 50 other scenes (below 10 passes);
   - held-out scenes unlike the generator (tests/heldout.py: 3:2, 2:3, 4:3, 1:1 canvases
-    up to 1024 px, tilted shapes, JPEG/PNG), 4 per colour x shape.
+    up to 1024 px, tilted shapes, JPEG/PNG), --per-pair (4) per colour x shape, and their
+    shape top-1 per shape and size (radius as a share of half the short side: the
+    training scenes' large shapes stop at about 0.5, the held-out ones go on to 0.7).
 Embedded through load_encoder (the app's framing). Prints JSON.
 """
 
@@ -40,9 +42,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--weights", type=Path, help="test-shapes with these weights")
     parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--per-pair", type=int, default=4, help="held-out scenes per pair")
     args = parser.parse_args()
     encoder = _encoder(args.weights)
-    result = {"generated": _generated(encoder), "held_out": _held_out(encoder, args.seed)}
+    held_out = _held_out(encoder, args.seed, args.per_pair)
+    result = {"generated": _generated(encoder), "held_out": held_out}
     json.dump(result, sys.stdout, indent=2, default=lambda x: round(float(x), 4))
     sys.stdout.write("\n")
 
@@ -90,8 +94,8 @@ def _word_rank(encoder: Any) -> int:
     return int((scores > word).sum())
 
 
-def _held_out(encoder: Any, seed: int) -> dict[str, Any]:
-    scenes = heldout.scene_set(seed, per_pair=4)
+def _held_out(encoder: Any, seed: int, per_pair: int) -> dict[str, Any]:
+    scenes = heldout.scene_set(seed, per_pair=per_pair)
     images = np.concatenate(
         [
             encoder.encode_pil([s.image for s in scenes[i : i + 32]])
@@ -106,7 +110,32 @@ def _held_out(encoder: Any, seed: int) -> dict[str, Any]:
         "colour": _accuracy(
             encoder, images, list(heldout.COLOURS), COLOUR_TEMPLATES, [s.colour for s in scenes]
         ),
+        "shape_by_size": _shape_by_size(encoder, images, scenes),
     }
+
+
+#: Bands of a held-out shape's radius (share of half the short side).
+SIZE_BANDS = ((0.2, 0.35), (0.35, 0.5), (0.5, 0.7))
+
+
+def _shape_by_size(
+    encoder: Any, images: np.ndarray, scenes: list[heldout.HeldOutScene]
+) -> dict[str, dict[str, float]]:
+    """Shape top-1 for each size band and shape: where a model's sizes run out."""
+    classifier = encoder.embed_prompts(list(heldout.SHAPES), SHAPE_TEMPLATES)
+    predicted = np.array(heldout.SHAPES)[(images @ classifier.T).argmax(axis=1)]
+    result: dict[str, dict[str, float]] = {}
+    for low, high in SIZE_BANDS:
+        band = {}
+        for shape in heldout.SHAPES:
+            picked = [
+                i
+                for i, s in enumerate(scenes)
+                if s.shape == shape and s.size is not None and low <= s.size < high
+            ]
+            band[shape] = float(np.mean(predicted[picked] == shape)) if picked else float("nan")
+        result[f"{low}-{high}"] = band
+    return result
 
 
 if __name__ == "__main__":

@@ -215,6 +215,19 @@ def test_library_splits_are_made_only_where_the_scores_support_them() -> None:
     assert single_choice_split(scores, only_own) == -np.inf
 
 
+def test_one_photo_far_above_the_rest_does_not_split_a_labels_winners() -> None:
+    """An outlier is not a group: the other winners keep their tag (a split above them
+    would take the label from every photo but one)."""
+    rng = np.random.default_rng(1)
+    winners = np.concatenate([[0.78], rng.normal(0.21, 0.05, 27)])
+    scores = np.concatenate([winners, rng.normal(-0.18, 0.08, 190)])
+    won = np.arange(len(scores)) < len(winners)
+    assert single_choice_split(scores, won) < winners[1:].min()
+    pair = np.concatenate([[0.78, 0.76], winners[2:]])
+    scores[: len(pair)] = pair  # two such photos are a group: the split stands
+    assert pair[2:].max() < single_choice_split(scores, won) <= pair[:2].min()
+
+
 def test_calibration_is_stored_visible_and_a_user_threshold_wins(tmp_path: Path) -> None:
     tagger, ids, _ = _tagger(tmp_path, _photos({"red": 10, "blue": 10, "yellow": 10}))
     tagger.store.save_category(COLOURS)

@@ -386,6 +386,32 @@ def test_a_tilted_shape_turns_but_keeps_its_size_and_captions() -> None:
     assert len(rows) / ((np.ptp(rows) + 1) * (np.ptp(cols) + 1)) < 0.9
 
 
+@pytest.mark.parametrize("aspect", [(1, 1), *ASPECTS])
+@pytest.mark.parametrize("position", POSITIONS)
+def test_a_close_up_draws_a_large_shape_larger_and_whole(
+    aspect: tuple[int, int], position: str
+) -> None:
+    """Up to most of the frame but never cut off by its edge, under the same captions; a
+    small object stays as it was."""
+    canvas = canvas_of(aspect)
+    for seed in range(6):
+        large = replace(
+            single_object_scene("blue", "square", "large", position, render_seed=seed),
+            canvas=canvas,
+            tilted=True,
+        )
+        close = replace(large, close_up=True)
+        assert close.captions() == large.captions()
+        near = foreground(close)
+        assert near.sum() > 1.5 * foreground(large).sum()
+        # The outline stays inside: an edge pixel is at most touched by anti-aliasing.
+        inked = np.abs(pixels(close) - pixels(replace(close, objects=()))).max(axis=2)
+        edges = np.concatenate([inked[0], inked[-1], inked[:, 0], inked[:, -1]])
+        assert edges.max() < 0.25 * inked.max()
+        small = replace(large, objects=(replace(large.objects[0], size="small"),))
+        assert np.array_equal(pixels(replace(small, close_up=True)), pixels(small))
+
+
 def test_shape_siblings_share_canvas_and_tilt() -> None:
     """One group differs in one thing only, so its members keep the tilt and canvas."""
     scene = replace(random_object_scene(7), canvas=canvas_of((16, 9)), tilted=True)

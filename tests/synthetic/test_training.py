@@ -175,6 +175,21 @@ def test_with_scenery_on_half_the_clutter_is_a_bare_backdrop() -> None:
     assert without.background.kind != SCENERY
 
 
+def test_close_ups_come_at_their_share_on_one_object_scenes_only() -> None:
+    """Two objects on opposite sides have no room to grow."""
+    config = replace(VARIED, clutter_share=0.0, close_up_share=0.3)
+    rng = random.Random(5)
+    scenes = [
+        training.varied(random_object_scene(rng, rng.choice([1, 2])), config, rng)
+        for _ in range(1000)
+    ]
+    one = [scene.close_up for scene in scenes if len(scene.objects) == 1]
+    assert abs(np.mean(one) - config.close_up_share) < 0.05
+    assert not any(scene.close_up for scene in scenes if len(scene.objects) == 2)
+    plain = training.varied(random_object_scene(rng), replace(config, close_up_share=0), rng)
+    assert not plain.close_up
+
+
 def test_without_variation_the_training_scenes_are_the_plain_series(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -197,7 +212,12 @@ def test_without_variation_the_training_scenes_are_the_plain_series(
 #: nothing (the series E was trained on: test_scenery_off_leaves_run_e_series_as_it_was),
 #: E was framed by the letterbox and started from random weights. A recording that predates
 #: an option is read with it at this value.
-OPTIONS_SINCE_THE_WEIGHTS = {"scenery_share": 0.0, "framing": LETTERBOX, "start_from": ""}
+OPTIONS_SINCE_THE_WEIGHTS = {
+    "scenery_share": 0.0,
+    "close_up_share": 0.0,
+    "framing": LETTERBOX,
+    "start_from": "",
+}
 #: sha256 of run E's weights, which the committed ones went on from
 #: (`git show be4908a:photoclip/resources/models/test-shapes.safetensors`).
 RUN_E_SHA256 = "ddb6045008f46302a345b861a2cfd702324580005e4a9fbb4880e0b1ce290a7c"
