@@ -353,6 +353,11 @@ def test_canvas_of_keeps_the_short_side_and_the_aspect(aspect: tuple[int, int]) 
     assert abs(width / height - aspect[0] / aspect[1]) < 0.02
 
 
+def _tilted_large_square(position: str, canvas: tuple[int, int], seed: int) -> Scene:
+    scene = single_object_scene("blue", "square", "large", position, render_seed=seed)
+    return replace(scene, canvas=canvas, tilted=True)
+
+
 @pytest.mark.parametrize("aspect", ASPECTS)
 @pytest.mark.parametrize("position", POSITIONS)
 def test_on_any_canvas_an_object_is_where_its_caption_says(
@@ -361,11 +366,7 @@ def test_on_any_canvas_an_object_is_where_its_caption_says(
     """Of the whole canvas: "on the left" is left of its middle, "in the center" at it."""
     canvas = canvas_of(aspect)
     for seed in range(8):
-        scene = replace(
-            single_object_scene("blue", "square", "large", position, render_seed=seed),
-            canvas=canvas,
-            tilted=True,
-        )
+        scene = _tilted_large_square(position, canvas, seed)
         rows, cols = np.nonzero(foreground(scene))
         assert scene.render().size == canvas
         x, y = cols.mean() / canvas[0] - 0.5, rows.mean() / canvas[1] - 0.5
@@ -393,13 +394,8 @@ def test_a_close_up_draws_a_large_shape_larger_and_whole(
 ) -> None:
     """Up to most of the frame but never cut off by its edge, under the same captions; a
     small object stays as it was."""
-    canvas = canvas_of(aspect)
     for seed in range(6):
-        large = replace(
-            single_object_scene("blue", "square", "large", position, render_seed=seed),
-            canvas=canvas,
-            tilted=True,
-        )
+        large = _tilted_large_square(position, canvas_of(aspect), seed)
         close = replace(large, close_up=True)
         assert close.captions() == large.captions()
         near = foreground(close)
