@@ -64,9 +64,13 @@ def _encoder(weights: Path | None) -> Any:
 def _accuracy(
     encoder: Any, images: np.ndarray, names: list[str], templates: Any, truth: Any
 ) -> float:
+    return float(np.mean(_predicted(encoder, images, names, templates) == np.array(truth)))
+
+
+def _predicted(encoder: Any, images: np.ndarray, names: list[str], templates: Any) -> np.ndarray:
+    """Each image's most likely name (zero-shot, ensembled prompts)."""
     classifier = encoder.embed_prompts(names, templates)
-    predicted = np.array(names)[(images @ classifier.T).argmax(axis=1)]
-    return float(np.mean(predicted == np.array(truth)))
+    return np.array(names)[(images @ classifier.T).argmax(axis=1)]
 
 
 def _generated(encoder: Any) -> dict[str, Any]:
@@ -102,15 +106,14 @@ def _held_out(encoder: Any, seed: int, per_pair: int) -> dict[str, Any]:
             for i in range(0, len(scenes), 32)
         ]
     )
+    shapes = _predicted(encoder, images, list(heldout.SHAPES), SHAPE_TEMPLATES)
     return {
         "scenes": len(scenes),
-        "shape": _accuracy(
-            encoder, images, list(heldout.SHAPES), SHAPE_TEMPLATES, [s.shape for s in scenes]
-        ),
+        "shape": float(np.mean(shapes == np.array([s.shape for s in scenes]))),
         "colour": _accuracy(
             encoder, images, list(heldout.COLOURS), COLOUR_TEMPLATES, [s.colour for s in scenes]
         ),
-        "shape_by_size": _shape_by_size(encoder, images, scenes),
+        "shape_by_size": _shape_by_size(shapes, scenes),
     }
 
 
@@ -119,11 +122,10 @@ SIZE_BANDS = ((0.2, 0.35), (0.35, 0.5), (0.5, 0.7))
 
 
 def _shape_by_size(
-    encoder: Any, images: np.ndarray, scenes: list[heldout.HeldOutScene]
+    predicted: np.ndarray, scenes: list[heldout.HeldOutScene]
 ) -> dict[str, dict[str, float]]:
-    """Shape top-1 for each size band and shape: where a model's sizes run out."""
-    classifier = encoder.embed_prompts(list(heldout.SHAPES), SHAPE_TEMPLATES)
-    predicted = np.array(heldout.SHAPES)[(images @ classifier.T).argmax(axis=1)]
+    """Shape top-1 (`predicted`: each scene's most likely shape) for each size band and
+    shape: where a model's sizes run out."""
     result: dict[str, dict[str, float]] = {}
     for low, high in SIZE_BANDS:
         band = {}

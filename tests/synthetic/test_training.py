@@ -208,10 +208,11 @@ def test_without_variation_the_training_scenes_are_the_plain_series(
     assert all(image.shape == (64, 64, 3) for image in data.images)
 
 
-#: Options added after run E was trained, at the value that reproduces it: scenery off draws
-#: nothing (the series E was trained on: test_scenery_off_leaves_run_e_series_as_it_was),
-#: E was framed by the letterbox and started from random weights. A recording that predates
-#: an option is read with it at this value.
+#: Options added after run E was trained, at the value that reproduces it: scenery and
+#: close-ups off draw nothing (the series E was trained on:
+#: test_scenery_off_leaves_run_e_series_as_it_was), E was framed by the letterbox and
+#: started from random weights. A recording that predates an option is read with it at this
+#: value.
 OPTIONS_SINCE_THE_WEIGHTS = {
     "scenery_share": 0.0,
     "close_up_share": 0.0,
@@ -251,8 +252,8 @@ def test_the_committed_weights_record_the_script_recipe() -> None:
 
 
 def test_scenery_off_leaves_run_e_series_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With scenery at its off value and E's other shares, the scenes are exactly those
-    drawn before the option existed (the RNG draws nothing for it)."""
+    """With scenery and close-ups at their off values and E's other shares, the scenes are
+    exactly those drawn before the options existed (the RNG draws nothing for them)."""
     config = replace(VARIED, scenes=400, **OPTIONS_SINCE_THE_WEIGHTS)
 
     def record(image: Image.Image) -> torch.Tensor:  # canvases differ in size: a digest
