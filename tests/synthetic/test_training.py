@@ -1,6 +1,6 @@
 """The training script: a tiny run writes weights the product loads like any checkpoint, and
-the committed weights are what the script's recipe makes (the defaults, then NATIVE_STAGE:
-the README's two lines)."""
+the committed weights are what the script's recipe makes (the defaults, then NATIVE_STAGE at
+each of NATIVE_STAGE_SEEDS, averaged: the models README's lines)."""
 
 from __future__ import annotations
 
@@ -237,18 +237,24 @@ def _recorded(config: dict[str, object]) -> dict[str, object]:
 
 
 def test_the_committed_weights_record_the_script_recipe() -> None:
-    """A change of defaults or of the second stage without retraining (or the reverse) fails
-    here: run E is the defaults, and the committed weights went on from it by NATIVE_STAGE."""
+    """A change of defaults, of the second stage or of its seeds without retraining (or the
+    reverse) fails here: run E is the defaults, and the committed weights average runs that
+    went on from it by NATIVE_STAGE, one for each of NATIVE_STAGE_SEEDS."""
     metadata = _committed_metadata()
     assert metadata["arch"] == ARCH
-    stage = json.loads(metadata["training_config"])
-    first = json.loads(metadata["started_from"])
-    expected = asdict(replace(TrainingConfig(), **training.NATIVE_STAGE))
-    assert _recorded(stage) == _recorded(json.loads(json.dumps(expected)))
-    assert stage["start_from"].endswith(first["file"])
-    assert _recorded(first["training_config"]) == json.loads(json.dumps(asdict(TrainingConfig())))
-    # Run E's own file (the committed weights before the second stage), by its digest.
-    assert first["sha256"] == RUN_E_SHA256 and first["final_loss"] == pytest.approx(1.0862, 1e-4)
+    runs = json.loads(metadata["averaged"])
+    assert [run["training_config"]["seed"] for run in runs] == list(training.NATIVE_STAGE_SEEDS)
+    for run in runs:
+        stage, first = run["training_config"], run["started_from"]
+        expected = replace(TrainingConfig(), **training.NATIVE_STAGE, seed=stage["seed"])
+        assert _recorded(stage) == _recorded(json.loads(json.dumps(asdict(expected))))
+        assert stage["start_from"].endswith(first["file"])
+        assert _recorded(first["training_config"]) == json.loads(
+            json.dumps(asdict(TrainingConfig()))
+        )
+        # Run E's own file (the committed weights before the second stage), by its digest.
+        assert first["sha256"] == RUN_E_SHA256
+        assert first["final_loss"] == pytest.approx(1.0862, 1e-4)
 
 
 def test_scenery_off_leaves_run_e_series_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
