@@ -2,9 +2,9 @@
 (Wortsman et al. 2022, "Model soups: averaging weights of multiple fine-tuned models improves
 accuracy without increasing inference time").
 
-Runs fine-tuned from the same weights with different seeds stay in one basin of the loss, so
-their mean is a model too, one that keeps what every run learned and evens out what one
-seed's scene draws taught it alone (models README, "Averaging seeds"). It costs nothing at
+Runs fine-tuned from the same weights with different seeds tend to stay in one basin of the
+loss, so their mean is a model too, one that keeps what every run learned and evens out what
+one seed's scene draws taught it alone (models README, run FM). It costs nothing at
 inference: the result is one checkpoint of the same architecture.
 
     python -m photoclip.synthetic.averaging --out averaged.safetensors a.safetensors b.safetensors

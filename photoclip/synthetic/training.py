@@ -135,8 +135,8 @@ NATIVE_STAGE: dict[str, Any] = {
 }
 #: The stage's seeds whose runs the committed weights average (averaging.py). Which scenes
 #: a seed draws decides which colours and shapes its run reads best; the mean of two keeps
-#: the strengths of both (models README, "Averaging seeds": every bar on 12 of 15 sets,
-#: against 7 and 10 for the two runs alone).
+#: the strengths of both (models README, run FM: every bar on 12 of 15 sets, against 7 and
+#: 10 for the two runs alone).
 NATIVE_STAGE_SEEDS = (2, 5)
 
 #: With scenery on, this share of the cluttered scenes is a scenery backdrop with no shape.
