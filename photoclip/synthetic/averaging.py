@@ -44,17 +44,18 @@ def mean_weights(paths: Sequence[Path]) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
     first = load_file(str(paths[0]))
-    total = {name: _as_sum(tensor, len(paths)) for name, tensor in first.items()}
+    total = {name: _share_of_mean(tensor, len(paths)) for name, tensor in first.items()}
     for path in paths[1:]:
         weights = load_file(str(path))
         _check_same_tensors(first, weights, path)
         for name, tensor in weights.items():
             if tensor.is_floating_point():
-                total[name] += tensor.float() / len(paths)
+                total[name] += _share_of_mean(tensor, len(paths))
     return total
 
 
-def _as_sum(tensor: torch.Tensor, count: int) -> torch.Tensor:
+def _share_of_mean(tensor: torch.Tensor, count: int) -> torch.Tensor:
+    """A float tensor's share of the mean; an integer tensor as it is (kept, not summed)."""
     return tensor.float() / count if tensor.is_floating_point() else tensor
 
 
