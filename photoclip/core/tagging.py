@@ -51,7 +51,9 @@ the split of its winners leaves out: purple untagged falls from .60-1.00 to .17-
 Corrections are local. A confirmed tag stays, a rejected one never comes back, and photos
 that look like the corrected one (image cosine >= NEIGHBOUR_RADIUS) have the label's logit
 moved towards the verdict, most for the nearest; no threshold and no label vector changes,
-so the rest of the library keeps its tags. Each correction can be undone (`Tagger.undo`).
+so the rest of the library keeps its tags. A rejected label keeps its share of the photo's
+softmax (as "none of these"), so the photo goes untagged rather than to a label only its
+absence made likely. Each correction can be undone (`Tagger.undo`).
 """
 
 from __future__ import annotations
@@ -255,19 +257,30 @@ def probabilities(
 ) -> np.ndarray:
     """Photos (rows) by labels (columns): each label's probability from the softmax of
     `scale` x cosines, with `shift` added to the labels' logits (local corrections) and
-    `blocked` pairs out. Single-choice: over the category's labels (counter-labels too) and
+    `blocked` pairs at 0. Single-choice: over the category's labels (counter-labels too) and
     `background` (the cosines to BACKGROUND_PROMPTS), whose share ("none of these") is
     what the labels leave. Multi-label: each label against the counter-labels and
-    `background`."""
+    `background`.
+
+    A blocked pair (the user rejected it) still competes: the user took the tag away, not
+    what the photo looks like, so its share stays its own and becomes part of "none of
+    these". Handing it to the others instead gave a rejected red circle "green" at a cosine
+    of -0.02 with a sharper model (run FM), a label nothing in the photo supports."""
     logits = scale * scores.astype(np.float64)
     if shift is not None:
         logits = logits + shift
-    if blocked is not None and blocked.any():
-        logits = np.where(blocked, -np.inf, logits)
     rest = scale * background.astype(np.float64)
     if category.kind == SINGLE:
-        return _softmax(np.concatenate([logits, rest], axis=1))[:, : logits.shape[1]]
-    counter = _counters(category)
+        found = _softmax(np.concatenate([logits, rest], axis=1))[:, : logits.shape[1]]
+    else:
+        found = _against_rivals(logits, rest, _counters(category))
+    if blocked is not None and blocked.any():
+        found = np.where(blocked, 0.0, found)
+    return found
+
+
+def _against_rivals(logits: np.ndarray, rest: np.ndarray, counter: np.ndarray) -> np.ndarray:
+    """Multi-label: each label's softmax against the counter-labels and the background."""
     found = np.empty_like(logits)
     for j in range(logits.shape[1]):
         rivals = np.concatenate([logits[:, counter & (np.arange(len(counter)) != j)], rest], 1)

@@ -96,8 +96,8 @@ def test_decisions_on_held_out_scenes(tmp_path: Path, library: Any) -> None:
     photos = [shapes[k] is None for k, (_, s) in enumerate(truth) if s is None]
     # The bars, all met here with the committed weights (run FM, framed natively;
     # models README): coverage 0.98, lowest recall 0.75, purple 0.88, precision 0.94, shape
-    # precision 0.93, photos left without a shape 1.0. Run FE: 0.95, 0.75, 0.62, 0.92, 0.90,
-    # 1.0 (models README: FM's two runs alone, and other seeds). Run E letterboxed: 1.0,
+    # precision 0.92, photos left without a shape 1.0. Run FE: 0.95, 0.75, 0.62, 0.92, 0.90,
+    # 1.0 (models README: FM's runs alone, and other seeds). Run E letterboxed: 1.0,
     # 0.625, 1.0, 0.93, 0.91, 1.0; run E framed natively fails shape precision (0.83). (The
     # weights before run E, trained on upright shapes on square canvases only: 0.86, 0.625,
     # 0.875, 0.87, 0.62, 0.5.)
