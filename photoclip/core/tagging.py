@@ -70,7 +70,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from photoclip.core.catalog import Catalog
-from photoclip.core.categories import SINGLE, Category, default_categories
+from photoclip.core.categories import SINGLE, Category, Label, default_categories
 from photoclip.core.errors import KnownError
 from photoclip.core.tagstore import CONFIRMED, REJECTED, Calibration, TagRow, TagStore
 
@@ -395,7 +395,7 @@ def reasons(
         elif category.kind == SINGLE and j != best:
             said.append(f"not tagged: '{labels[best].name}' is more likely")
         elif category.kind == SINGLE and probs[j] < none_of_these(probs):
-            said.append("not tagged: 'none of these' is more likely")
+            said.append("not tagged: 'none of these' is more likely" + _removed(labels, verdicts))
         elif probs[j] < thresholds[j]:
             said.append("not tagged: its probability is below the threshold")
         elif category.kind == SINGLE and probs[j] - second < category.margin:
@@ -405,6 +405,14 @@ def reasons(
         else:
             said.append("tagged")
     return said
+
+
+def _removed(labels: Sequence[Label], verdicts: Sequence[str | None]) -> str:
+    """Why "none of these" holds so much where the user rejected a label: its share is
+    there (`probabilities`)."""
+    pairs = zip(labels, verdicts, strict=True)
+    names = [f"'{label.name}'" for label, verdict in pairs if verdict == REJECTED]
+    return f" (it holds what you removed: {', '.join(names)})" if names else ""
 
 
 def none_of_these(probs: np.ndarray) -> np.ndarray:

@@ -111,6 +111,25 @@ def test_single_choice_abstains_where_none_of_these_is_more_likely() -> None:
     assert said == ["not tagged: 'none of these' is more likely", "not tagged: 'a' is more likely"]
 
 
+def test_after_a_rejection_the_reason_says_none_of_these_holds_the_removed_label() -> None:
+    """A rejected label's share stays in the photo's softmax as "none of these": the reason
+    for the label left on top says so, rather than a bare 'none of these'."""
+    category = Category("C", (Label("red"), Label("green"), Label("blue")))
+    scores, background = np.array([[0.5, 0.0, -0.1]]), np.array([[0.1]])
+    rejected = np.array([[True, False, False]])
+    probs = probabilities(category, scores, background, 10.0, blocked=rejected)
+    thresholds = np.full(3, 0.5)
+    assert decide(category, probs, thresholds).rows.size == 0
+    said = reasons(
+        category, probs[0], thresholds, scores[0], np.full(3, -np.inf), [REJECTED, None, None]
+    )
+    assert said == [
+        "not tagged: you removed it",
+        "not tagged: 'none of these' is more likely (it holds what you removed: 'red')",
+        "not tagged: 'green' is more likely",
+    ]
+
+
 def test_multi_label_probabilities_set_each_label_against_counters_and_background() -> None:
     category = Category("C", (Label("a"), Label("b"), Label("neither", counter=True)), MULTI)
     scores, background = np.array([[0.5, 0.5, 0.2]]), np.array([[0.1]])
