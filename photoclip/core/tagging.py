@@ -53,7 +53,9 @@ that look like the corrected one (image cosine >= NEIGHBOUR_RADIUS) have the lab
 moved towards the verdict, most for the nearest; no threshold and no label vector changes,
 so the rest of the library keeps its tags. A rejected label keeps its share of the photo's
 softmax (as "none of these"), so the photo goes untagged rather than to a label only its
-absence made likely. Each correction can be undone (`Tagger.undo`).
+absence made likely; what a rejection takes from a similar photo goes to "none of these"
+too, never to another label ("not white" is no evidence of blue). Each correction can be
+undone (`Tagger.undo`).
 """
 
 from __future__ import annotations
@@ -265,17 +267,43 @@ def probabilities(
     A blocked pair (the user rejected it) still competes: the user took the tag away, not
     what the photo looks like, so its share stays its own and becomes part of "none of
     these". Handing it to the others instead gave a rejected red circle "green" at a cosine
-    of -0.02 with a sharper model (run FM), a label nothing in the photo supports."""
+    of -0.02 with a sharper model (run FM), a label nothing in the photo supports. For the
+    same reason a similar photo's rejection (a negative `shift`) lowers only its own label
+    in a single-choice category (`_pulled_down`)."""
     logits = scale * scores.astype(np.float64)
-    if shift is not None:
-        logits = logits + shift
     rest = scale * background.astype(np.float64)
     if category.kind == SINGLE:
-        found = _softmax(np.concatenate([logits, rest], axis=1))[:, : logits.shape[1]]
-    else:
-        found = _against_rivals(logits, rest, _counters(category))
+        pull = np.zeros(logits.shape) if shift is None else np.minimum(shift, 0.0)
+        if shift is not None:
+            logits = logits + np.maximum(shift, 0.0)
+        everything = np.concatenate([logits, rest], axis=1)
+        found = _pulled_down(_softmax(everything)[:, : logits.shape[1]], everything, pull)
+    else:  # each label has a softmax of its own: moving its logit moves it alone
+        found = _against_rivals(
+            logits if shift is None else logits + shift, rest, _counters(category)
+        )
     if blocked is not None and blocked.any():
         found = np.where(blocked, 0.0, found)
+    return found
+
+
+def _pulled_down(found: np.ndarray, everything: np.ndarray, pull: np.ndarray) -> np.ndarray:
+    """Single-choice probabilities `found` where labels' logits (the first columns of
+    `everything`, all logits) move down by `pull`: each such label's probability as if its
+    logit alone had moved, against all the rest, the share it loses going to "none of
+    these" rather than to the other labels. A rejection on a similar photo says what this
+    photo is probably not, never what it is: moving the logit inside the softmax handed the
+    share to the runner-up instead, and on held-out scenes (bench_tag_quality.py, set 55)
+    a purple triangle next to a blue one the user had said was not white became "blue"."""
+    rows = np.nonzero((pull < 0).any(axis=1))[0]
+    if not rows.size:
+        return found
+    found = found.copy()
+    near = everything[rows]
+    for j in np.nonzero((pull[rows] < 0).any(axis=0))[0].tolist():
+        own = near[:, j : j + 1] + pull[rows, j : j + 1]
+        against = np.concatenate([own, np.delete(near, j, axis=1)], axis=1)
+        found[rows, j] = _softmax(against)[:, 0]
     return found
 
 
@@ -761,7 +789,8 @@ class Tagger:
         sources: dict[tuple[str, str], str],
     ) -> Explanation:
         scores, background = self._cosines(category, vectors)
-        probs = self._probabilities(category, ids, vectors, scores, background)
+        blocked, shift = self._corrections(category, ids, vectors)
+        probs = probabilities(category, scores, background, self.logit_scale(), shift, blocked)
         thresholds, splits = self.thresholds(category), self.splits(category)
         rows = [
             LabelScore(
@@ -788,7 +817,7 @@ class Tagger:
             none = float(none_of_these(probs[0]))
         else:
             none = _background_probability(category, scores[0], background[0], scale)
-        notes = _silent_labels(category, thresholds)
+        notes = [*_silent_labels(category, thresholds), *_nearby(category, shift[0])]
         return Explanation(category.name, category.kind, category.margin, rows, none, scale, notes)
 
     def _verdicts(self, category: Category, ids: np.ndarray) -> list[str | None]:
@@ -1175,6 +1204,20 @@ def _silent_labels(category: Category, thresholds: np.ndarray) -> list[str]:
         for label, threshold in zip(category.labels, thresholds, strict=True)
         if not label.counter and not np.isfinite(threshold)
     ]
+
+
+def _nearby(category: Category, shift: np.ndarray) -> list[str]:
+    """What corrections of similar photos did to this photo's labels (`local_shift`)."""
+    notes = []
+    went = " (what it lost went to 'none of these')" if category.kind == SINGLE else ""
+    for label, moved in zip(category.labels, shift.tolist(), strict=True):
+        if moved < 0:
+            notes.append(
+                f"'{label.name}' is less likely here: you removed it from a similar photo{went}"
+            )
+        elif moved > 0:
+            notes.append(f"'{label.name}' is more likely here: you confirmed it on a similar photo")
+    return notes
 
 
 def _background_probability(

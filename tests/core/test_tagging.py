@@ -26,6 +26,7 @@ from photoclip.core.tagging import (
     BACKGROUND_PROMPTS,
     DEFAULT_TEMPLATES,
     DEFAULT_THRESHOLD,
+    NEIGHBOUR_PULL,
     ClipTexts,
     LazyClipTexts,
     Tagger,
@@ -94,6 +95,43 @@ def test_single_choice_probabilities_are_clips_softmax_over_labels_and_backgroun
     assert none_of_these(blocked)[0] == pytest.approx((e[0] + e[3:].sum()) / e.sum())
     shifted = probabilities(category, scores, background, 10.0, shift=np.array([[0, 2.0, 0]]))
     assert shifted[0, 1] == pytest.approx(np.exp(3) / (e.sum() - e[1] + np.exp(3)))
+    # A similar photo's rejection lowers its label as if its logit alone had moved, and
+    # what it loses is "none of these": the other labels keep their probabilities.
+    pulled = probabilities(category, scores, background, 10.0, shift=np.array([[-2.0, 0, 0]]))
+    assert pulled[0, 0] == pytest.approx(np.exp(1) / (e.sum() - e[0] + np.exp(1)))
+    assert pulled[0, 1:] == pytest.approx(probs[0, 1:])
+
+
+_PULLS = st.lists(st.floats(-1.0, 1.0, allow_nan=False), min_size=3, max_size=3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.tuples(_PULLS, _PULLS), min_size=1, max_size=6),
+    background=st.floats(-1.0, 1.0, allow_nan=False),
+    scale=st.sampled_from([10.0, 30.0, 100.0]),
+    threshold=st.floats(DEFAULT_THRESHOLD, 1.0),
+)
+def test_a_rejection_on_a_similar_photo_never_gives_a_photo_another_label(
+    rows: list[tuple[list[float], list[float]]], background: float, scale: float, threshold: float
+) -> None:
+    """'Not white' is no evidence of blue: a rejection's pull on a photo (any amount, on any
+    labels) lowers only the labels pulled, so the photo keeps its tag or loses it, never
+    gains one (at any threshold from the default; a margin is the user's own)."""
+    category = Category("C", (Label("a"), Label("b"), Label("c")))
+    scores = np.array([row[0] for row in rows])
+    pull = -NEIGHBOUR_PULL * np.abs(np.array([row[1] for row in rows]))
+    rest = np.full((len(rows), 1), background)
+    before = probabilities(category, scores, rest, scale)
+    after = probabilities(category, scores, rest, scale, shift=pull)
+    untouched = pull == 0
+    assert np.allclose(after[untouched], before[untouched])
+    assert (after <= before + 1e-12).all()
+    thresholds = np.full(3, threshold)
+    tagged = decide(category, before, thresholds)
+    kept = set(zip(tagged.rows.tolist(), tagged.labels.tolist(), strict=True))
+    now = decide(category, after, thresholds)
+    assert set(zip(now.rows.tolist(), now.labels.tolist(), strict=True)) <= kept
 
 
 def test_single_choice_abstains_where_none_of_these_is_more_likely() -> None:
@@ -382,6 +420,31 @@ def test_confirmed_tags_stay_rejected_never_return_and_similar_photos_follow(
     tagger.retag()
     sources = {t.photo_id: t.source for t in tagger.store.tags() if t.label == "red"}
     assert sources == {ids[0]: CONFIRMED}  # the confirmed tag survives any re-tag
+
+
+def test_a_rejection_sends_similar_photos_to_none_of_these_not_to_the_runner_up(
+    tmp_path: Path,
+) -> None:
+    """Olive photos sit between red and green, nearer red: zero-shot calls them red. The
+    user says one is not red: its look-alikes lose 'red' too, and do not become 'green'
+    (nobody said they were); each says why."""
+    olive = BASIS["red"] * 0.75 + BASIS["green"] * 0.6
+    rng = np.random.default_rng(3)
+    base = _photos({"red": 10, "green": 10, "blue": 10}, noise=0.1)
+    vectors = np.concatenate([base, olive + rng.normal(0, 0.01, (6, DIM))])
+    tagger, ids, _ = _tagger(tmp_path, vectors.astype(np.float32))
+    tagger.store.save_category(COLOURS)
+    tagger.retag()
+    assert _labels_of(tagger, ids)[30:] == ["red"] * 6
+    change = tagger.correct(ids[30], "Colour", "red", REJECTED)
+    assert _labels_of(tagger, ids) == _labels_of(tagger, ids)[:30] + [None] * 6
+    assert change.gained == {} and change.lost == {"red": 5}
+    notes = tagger.explain(ids[31])[0].notes
+    assert notes == [
+        "'red' is less likely here: you removed it from a similar photo"
+        " (what it lost went to 'none of these')"
+    ]
+    assert tagger.explain(ids[0])[0].notes == []  # a red photo, not like the olive ones
 
 
 def test_rejecting_one_photo_of_a_label_does_not_unlearn_the_label(tmp_path: Path) -> None:
