@@ -2,6 +2,7 @@
 
     python tests/benchmarks/bench_tag_quality.py [--per-pair 4] [--photos 60] [--seed 12345]
         [--weights candidate.safetensors] [--framing letterbox] [--sets | --fresh SEED ...]
+        [--truthful 20]
 
 Scenes from tests/heldout.py (3:2, 2:3, 4:3, 1:1 canvases up to 1024 px, JPEG and PNG,
 tilted shapes, plain / gradient / noise backgrounds), plus shapes drawn on real photos and
@@ -25,6 +26,11 @@ counted over them, for ours and for hindsight, and the mean of each figure. One 
 few: figures swing by a few points from one set to the next. --fresh does the same on sets
 of other seeds: the standard sets have been looked at while rules were chosen, so judge a
 rule on fresh ones too.
+
+--truthful N is the long version of tests/core/test_tagging_heldout.py's property test: on
+each set, N random sequences of up to five truthful corrections (confirm a right colour,
+reject a wrong one, confirm the colour of an untagged shape), each sequence undone before
+the next, counting the corrections after which accuracy fell.
 """
 
 from __future__ import annotations
@@ -75,6 +81,13 @@ def main() -> None:
         help="like --sets, on sets of these seeds (at --per-pair and --photos) instead: sets "
         "that no rule or training run was tuned on",
     )
+    parser.add_argument(
+        "--truthful",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also N random sequences of truthful corrections per set",
+    )
     args = parser.parse_args()
     encoder = _encoder(args.weights, args.framing)
     if args.fresh:
@@ -108,6 +121,10 @@ def _evaluate(args: argparse.Namespace, encoder: Any) -> dict[str, Any]:
         result["suggested_categories"] = _suggested(
             Path(tmp) / "suggested", encoder, vectors, truth
         )
+        if args.truthful:
+            (Path(tmp) / "truthful").mkdir()
+            again, ids = _tagger(Path(tmp) / "truthful", encoder, vectors)
+            result["truthful"] = _truthful(again, ids, truth, args.truthful, args.seed)
     return result
 
 
@@ -146,7 +163,7 @@ def _many_sets(
             {"ours": r["ours"], "bars_met": r["bars_met"], "hindsight": r["hindsight"]}
             for r in results
         ],
-    }
+    } | _truthful_totals([r["truthful"] for r in results if "truthful" in r])
 
 
 def _vectors(encoder: Any, images: list[Image.Image]) -> np.ndarray:
@@ -329,6 +346,54 @@ def _corrections(
         "accuracy_before": before,
         "accuracy_after_3_rejections_2_confirmations": _accuracy(final, truth),
     }
+
+
+def _truthful(
+    tagger: Tagger, ids: list[int], truth: list[tuple[str | None, str | None]], n: int, seed: int
+) -> dict[str, Any]:
+    """N random sequences of up to five truthful colour corrections, each undone after."""
+    rng = random.Random(seed)
+    corrections, fell, worst = 0, 0, 0.0
+    for _ in range(n):
+        colours, _ = _tags(tagger, ids)
+        accuracy, made = _accuracy(colours, truth), 0
+        for k in (rng.randrange(len(ids)) for _ in range(5)):
+            verdict, label = _truthful_verdict(colours[k], truth[k])
+            if verdict is None:
+                continue
+            tagger.correct(ids[k], "Colour", label, verdict)
+            made += 1
+            colours, _ = _tags(tagger, ids)
+            now = _accuracy(colours, truth)
+            fell, worst = fell + (now < accuracy), max(worst, accuracy - now)
+            accuracy = now
+        for _ in range(made):
+            tagger.undo()
+        corrections += made
+    return {"sequences": n, "corrections": corrections, "accuracy_fell": fell, "worst": worst}
+
+
+def _truthful_verdict(
+    label: str | None, truth: tuple[str | None, str | None]
+) -> tuple[str | None, str]:
+    """What a truthful user says of a scene's colour tag (None: nothing; real photos have
+    no colour to judge)."""
+    colour, shape = truth
+    if shape is None:
+        return None, ""
+    if label is not None:
+        return (CONFIRMED if label == colour else REJECTED), label
+    if colour in heldout.CATEGORY_COLOURS:
+        return CONFIRMED, str(colour)
+    return None, ""
+
+
+def _truthful_totals(found: list[dict[str, Any]]) -> dict[str, Any]:
+    if not found:
+        return {}
+    total = {key: sum(f[key] for f in found) for key in ("sequences", "corrections")}
+    fell = sum(f["accuracy_fell"] for f in found)
+    return {"truthful": total | {"accuracy_fell": fell, "worst": max(f["worst"] for f in found)}}
 
 
 def _bars(ours: dict[str, Any], corrections: dict[str, Any]) -> dict[str, bool]:
