@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from photoclip.core.tagstore import CONFIRMED, REJECTED
+
 #: Shades unlike the training ones (each channel jittered by up to _SHADE_JITTER).
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (205, 25, 35),
@@ -90,6 +92,17 @@ def scene_set(
     ):
         scenes.append(shape_scene(rng, colour, shape, max_side, BACKGROUNDS[i % 3]))
     return scenes
+
+
+def truthful_verdict(label: str | None, colour: str | None) -> tuple[str | None, str]:
+    """What a truthful user says about a scene's colour tag `label` when the scene's colour
+    is `colour`: confirm it or reject it, or confirm the right colour of an untagged shape
+    (None: nothing to say, e.g. an untagged purple shape)."""
+    if label is not None:
+        return (CONFIRMED if label == colour else REJECTED), label
+    if colour in CATEGORY_COLOURS:
+        return CONFIRMED, str(colour)
+    return None, ""
 
 
 def made_up_photo(rng: random.Random, size: tuple[int, int] = (320, 240)) -> Image.Image:

@@ -273,11 +273,12 @@ def probabilities(
     logits = scale * scores.astype(np.float64)
     rest = scale * background.astype(np.float64)
     if category.kind == SINGLE:
-        pull = np.zeros(logits.shape) if shift is None else np.minimum(shift, 0.0)
         if shift is not None:
             logits = logits + np.maximum(shift, 0.0)
         everything = np.concatenate([logits, rest], axis=1)
-        found = _pulled_down(_softmax(everything)[:, : logits.shape[1]], everything, pull)
+        found = _softmax(everything)[:, : logits.shape[1]]
+        if shift is not None:
+            found = _pulled_down(found, everything, np.minimum(shift, 0.0))
     else:  # each label has a softmax of its own: moving its logit moves it alone
         found = _against_rivals(
             logits if shift is None else logits + shift, rest, _counters(category)

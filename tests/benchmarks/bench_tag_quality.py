@@ -376,16 +376,9 @@ def _truthful(
 def _truthful_verdict(
     label: str | None, truth: tuple[str | None, str | None]
 ) -> tuple[str | None, str]:
-    """What a truthful user says of a scene's colour tag (None: nothing; real photos have
-    no colour to judge)."""
+    """`heldout.truthful_verdict` on shapes; real photos have no colour to judge."""
     colour, shape = truth
-    if shape is None:
-        return None, ""
-    if label is not None:
-        return (CONFIRMED if label == colour else REJECTED), label
-    if colour in heldout.CATEGORY_COLOURS:
-        return CONFIRMED, str(colour)
-    return None, ""
+    return heldout.truthful_verdict(label, colour) if shape is not None else (None, "")
 
 
 def _truthful_totals(found: list[dict[str, Any]]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from PIL import Image
 
 from photoclip.core.categories import Category, Label
 from photoclip.core.tagging import ClipTexts, Tagger
-from photoclip.core.tagstore import CONFIRMED, REJECTED
+from photoclip.core.tagstore import REJECTED
 from tests import heldout
 from tests.core.tagvectors import catalog_with_vectors
 
@@ -168,7 +168,7 @@ def test_truthful_corrections_never_lower_accuracy(library: Any, picks: list[int
         accuracy = _accuracy(labels, truth)
         for pick in picks:
             k = pick % len(ids)
-            verdict, label = _truthful(labels[k], truth[k][0])
+            verdict, label = heldout.truthful_verdict(labels[k], truth[k][0])
             if verdict is None:
                 continue
             tagger.correct(ids[k], "Colour", label, verdict)
@@ -177,12 +177,3 @@ def test_truthful_corrections_never_lower_accuracy(library: Any, picks: list[int
             assert now >= accuracy
             accuracy = now
         tagger.catalog.close()
-
-
-def _truthful(label: str | None, colour: str | None) -> tuple[str | None, str]:
-    """What a truthful user says about a photo's colour tag (None: nothing to say)."""
-    if label is not None:
-        return (CONFIRMED if label == colour else REJECTED), label
-    if colour in heldout.CATEGORY_COLOURS:
-        return CONFIRMED, str(colour)
-    return None, ""
