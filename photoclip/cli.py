@@ -484,13 +484,15 @@ def _changed_category(category: Any, args: argparse.Namespace) -> Any:
 
 
 def _print_categories(store: Any, library: Any, as_json: bool) -> None:
-    from photoclip.core.tagging import calibration_warnings
+    from photoclip.core.tagging import calibration_warnings, others_for
 
     record = library.active_model
     calibrated = store.calibration(record.key) if record else {}
     rows = [_category_json(c, calibrated) for c in store.categories()]
     for row, category in zip(rows, store.categories(), strict=True):
         row["warnings"] = calibration_warnings(category, calibrated)
+        found = others_for(category, record.key) if record else None
+        row["other_words"] = {found.kind: found.names} if found else {}
     if as_json:
         _print_json({"categories": rows})
         return
@@ -501,6 +503,8 @@ def _print_categories(store: Any, library: Any, as_json: bool) -> None:
             shown = "-" if threshold is None else f"{threshold:.3f} ({label['threshold_source']})"
             counter = "  [counter]" if label["counter"] else ""
             print(f"  {label['name']:<24} threshold {shown}{counter}")
+        for kind, names in row["other_words"].items():
+            print(f"  also compared with other {kind} (as 'none of these'): {', '.join(names)}")
         for warning in row["warnings"]:
             print(f"  warning: {warning}")
 

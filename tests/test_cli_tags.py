@@ -58,6 +58,13 @@ def test_categories_tag_search_correct_and_sort(scenes: Path, tmp_path: Path) ->
     names = [c["name"] for c in listed["categories"]]
     assert names == ["Colour"]  # nothing suggested was installed on the way
     assert [lab["name"] for lab in listed["categories"][-1]["labels"]] == ["red", "green", "blue"]
+    # the colours the demo model knows and the category lacks compete as "none of these"
+    others = ["black", "white", "yellow", "purple", "orange"]
+    assert listed["categories"][-1]["other_words"] == {"colours": others}
+    assert (
+        f"other colours (as 'none of these'): {', '.join(others)}"
+        in photoclip("tags", "list").stdout
+    )
 
     tagged = as_json("tag", "--category", "Colour")
     colours = _colour_tags(tagged)
@@ -77,6 +84,9 @@ def test_categories_tag_search_correct_and_sort(scenes: Path, tmp_path: Path) ->
     assert all("more likely" in s["reason"] for s in colour["scores"][1:])
     said = photoclip("tag", "--explain", str(scenes / "red-circle.png")).stdout
     assert "not tagged: 'red' is more likely" in said and "none of these" in said
+    purple = photoclip("tag", "--explain", str(scenes / "purple-circle.png")).stdout
+    assert "it looks more like 'purple', which is not one of its labels" in purple
+    assert "compared with other colours too, part of 'none of these': purple 0." in purple
 
     rejecting = as_json("tag", "--reject", str(scenes / "red-circle.png"), "Colour:red")
     rejected = _colour_tags(rejecting)

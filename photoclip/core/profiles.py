@@ -29,6 +29,23 @@ TEST_SHAPES_WEIGHTS = (
 )
 
 
+#: Every word the test-shapes architecture was trained on (its captions: photoclip/
+#: synthetic/scenes.py; a test checks). A model trained on a closed set of captions reads
+#: any other word as noise, so tagging lets only these words compete as "other words of a
+#: kind" (photoclip/core/vocabulary.py). Models trained on web captions have no such list.
+_TEST_SHAPES_WORDS = """
+    a an the of on in at with and that photo picture image something two
+    red orange yellow green blue purple white black
+    circle circles square squares triangle triangles star stars shape small large
+    left right top bottom center background gradient noisy
+    cat dog sun car tree house stop hello text word letters sign says reading written
+    busy scene many things cluttered lots colours
+"""
+CLOSED_VOCABULARIES: dict[str, frozenset[str]] = {
+    "PhotoClip-TestShapes": frozenset(_TEST_SHAPES_WORDS.split()),
+}
+
+
 def architecture_config(arch: str) -> dict[str, Any] | None:
     """open_clip's (or PhotoClip's) JSON config of `arch`, read without importing open_clip;
     None for an architecture known only at run time or from a weights file, or a config
@@ -367,3 +384,10 @@ def _file_fingerprint(path: Path) -> str:
         handle.seek(max(0, size - (1 << 20)))
         digest.update(handle.read(1 << 20))
     return digest.hexdigest()
+
+
+def closed_vocabulary(model_key: str) -> frozenset[str] | None:
+    """The only words the model of `model_key` knows, for a model trained on a closed set
+    of captions (None: an open vocabulary, as every CLIP trained on web captions has). A
+    key starts with its architecture (`ModelProfile.key`)."""
+    return CLOSED_VOCABULARIES.get(model_key.partition(":")[0])

@@ -11,8 +11,10 @@ product.
 Probabilities. A photo's cosines times the model's logit scale go through a softmax, as
 CLIP was trained, with BACKGROUND_PROMPTS ("a photo", "an image", "a picture") among the
 rivals as an implicit "none of these". Single-choice: over the category's labels
-(counter-labels included) and the background prompts; what the labels leave is "none of
-these". Multi-label: each label against the counter-labels and the background prompts.
+(counter-labels included), the background prompts and the other words of the labels' kind
+(`vocabulary.others`: a colour category without purple also meets "purple"); what the
+labels leave is "none of these". Multi-label: each label against the counter-labels and the
+background prompts.
 Measured (tests/benchmarks/bench_tag_quality.py, run E of the test-shapes model, seeds
 12345 and 1-5, and seed 7 at twice the size): with the background competing in
 single-choice categories, real photos left without a shape rose from 0.50-0.67 to
@@ -75,6 +77,7 @@ from photoclip.core.catalog import Catalog
 from photoclip.core.categories import SINGLE, Category, Label, default_categories
 from photoclip.core.errors import KnownError
 from photoclip.core.tagstore import CONFIRMED, REJECTED, Calibration, TagRow, TagStore
+from photoclip.core.vocabulary import Others, known_to, others
 
 if TYPE_CHECKING:
     from photoclip.core.embedding import Encoder
@@ -161,8 +164,8 @@ _UNDO_DEPTH = 50
 
 
 class TextVectors(Protocol):
-    """What the tagger needs of a model: its key, label vectors (rows, unit length) and
-    its logit scale."""
+    """What the tagger needs of a model: its key, label vectors (rows, unit length), its
+    logit scale, and which texts it can read."""
 
     @property
     def model_key(self) -> str: ...
@@ -173,6 +176,11 @@ class TextVectors(Protocol):
     def embed_labels(
         self, texts: Sequence[Sequence[str]], templates: Sequence[str]
     ) -> np.ndarray: ...
+
+    def knows(self, text: str) -> bool:
+        """Whether the model learned what `text` says (a model of a closed vocabulary
+        reads other words as noise)."""
+        ...
 
 
 class ClipTexts:
@@ -188,6 +196,9 @@ class ClipTexts:
     @property
     def logit_scale(self) -> float:
         return float(getattr(self.encoder, "logit_scale", FALLBACK_LOGIT_SCALE))
+
+    def knows(self, text: str) -> bool:
+        return _knows(self.model_key, text)
 
     def embed_labels(self, texts: Sequence[Sequence[str]], templates: Sequence[str]) -> np.ndarray:
         flat = [text for phrasings in texts for text in phrasings]
@@ -218,6 +229,9 @@ class LazyClipTexts:
     def logit_scale(self) -> float:
         return self._texts().logit_scale
 
+    def knows(self, text: str) -> bool:
+        return _knows(self._model_key, text)
+
     def embed_labels(self, texts: Sequence[Sequence[str]], templates: Sequence[str]) -> np.ndarray:
         return self._texts().embed_labels(texts, templates)
 
@@ -229,6 +243,17 @@ class LazyClipTexts:
                 f"vectors come from ({self._model_key}); index again with it."
             )
         return texts_of
+
+
+def others_for(category: Category, model_key: str) -> Others | None:
+    """The other words of `category`'s kind that compete with its labels under the model
+    of `model_key` (`Tagger.other_words`, without a text model at hand)."""
+    return others(category, known_to(model_key))
+
+
+def _knows(model_key: str, text: str) -> bool:
+    known = known_to(model_key)
+    return known is None or known(text)
 
 
 # -- prompts -------------------------------------------------------------------------------
@@ -402,10 +427,12 @@ def reasons(
     scores: np.ndarray,
     splits: np.ndarray,
     verdicts: Sequence[str | None],
+    looks_like: tuple[str, float] | None = None,
 ) -> list[str]:
     """Per label of one photo (a row of `decide`'s inputs), its decision in plain words:
     "tagged", or the first of `decide`'s conditions it fails. The user's own verdict on the
-    photo comes first, because it overrides the scores."""
+    photo comes first, because it overrides the scores. `looks_like`: the other word of the
+    category's kind (`vocabulary.others`) most likely for the photo, and its probability."""
     labels = category.labels
     best = int(np.argsort(-probs, kind="stable")[0]) if len(probs) else -1
     second = float(np.sort(probs)[-2]) if len(probs) > 1 else 0.0
@@ -424,7 +451,7 @@ def reasons(
         elif category.kind == SINGLE and j != best:
             said.append(f"not tagged: '{labels[best].name}' is more likely")
         elif category.kind == SINGLE and probs[j] < none_of_these(probs):
-            said.append("not tagged: 'none of these' is more likely" + _removed(labels, verdicts))
+            said.append(_none_of_these_reason(probs[j], labels, verdicts, looks_like))
         elif probs[j] < thresholds[j]:
             said.append("not tagged: its probability is below the threshold")
         elif category.kind == SINGLE and probs[j] - second < category.margin:
@@ -434,6 +461,17 @@ def reasons(
         else:
             said.append("tagged")
     return said
+
+
+def _none_of_these_reason(
+    probability: float,
+    labels: Sequence[Label],
+    verdicts: Sequence[str | None],
+    looks_like: tuple[str, float] | None,
+) -> str:
+    if looks_like is not None and looks_like[1] > probability:
+        return f"not tagged: it looks more like '{looks_like[0]}', which is not one of its labels"
+    return "not tagged: 'none of these' is more likely" + _removed(labels, verdicts)
 
 
 def _removed(labels: Sequence[Label], verdicts: Sequence[str | None]) -> str:
@@ -806,9 +844,9 @@ class Tagger:
             )
             for j, label in enumerate(category.labels)
         ]
-        said = reasons(
-            category, probs[0], thresholds, scores[0], splits, self._verdicts(category, ids)
-        )
+        looks_like, compared = self._looks_like(category, scores[0], background[0])
+        verdicts = self._verdicts(category, ids)
+        said = reasons(category, probs[0], thresholds, scores[0], splits, verdicts, looks_like)
         rows = [replace(row, reason=why) for row, why in zip(rows, said, strict=True)]
         rows.sort(key=lambda r: r.probability, reverse=True)
         scale = self.logit_scale()
@@ -818,8 +856,25 @@ class Tagger:
             none = float(none_of_these(probs[0]))
         else:
             none = _background_probability(category, scores[0], background[0], scale)
-        notes = [*_silent_labels(category, thresholds), *_nearby(category, shift[0])]
+        notes = [*_silent_labels(category, thresholds), *_nearby(category, shift[0]), *compared]
         return Explanation(category.name, category.kind, category.margin, rows, none, scale, notes)
+
+    def _looks_like(
+        self, category: Category, scores: np.ndarray, background: np.ndarray
+    ) -> tuple[tuple[str, float] | None, list[str]]:
+        """For one photo: the other word of the category's kind most likely for it (with its
+        probability), and a note of the words compared, most likely first."""
+        found = self.other_words(category)
+        if found is None:
+            return None, []
+        logits = self.logit_scale() * np.concatenate([scores, background]).astype(np.float64)
+        shares = _softmax(logits[None, :])[0, -len(found.words) :]
+        order = np.argsort(-shares, kind="stable")
+        listed = ", ".join(f"{found.words[k].name} {shares[k]:.3f}" for k in order[:5])
+        more = f" and {len(order) - 5} more" if len(order) > 5 else ""
+        note = f"compared with other {found.kind} too, part of 'none of these': {listed}{more}"
+        best = int(order[0])
+        return (found.words[best].name, float(shares[best])), [note]
 
     def _verdicts(self, category: Category, ids: np.ndarray) -> list[str | None]:
         """Per label, what the user said about this one photo (CONFIRMED, REJECTED or None)."""
@@ -927,8 +982,19 @@ class Tagger:
         templates = templates_for(category, self.templates)
         return self._embedded([label.texts for label in category.labels], templates)
 
-    def background_matrix(self) -> np.ndarray:
-        return self._embedded([(p,) for p in BACKGROUND_PROMPTS], BACKGROUND_TEMPLATES)
+    def background_matrix(self, category: Category | None = None) -> np.ndarray:
+        """One unit row per rival that stands for "none of these": the background prompts,
+        then (for `category`) the other words of its kind, prompted as its labels are."""
+        background = self._embedded([(p,) for p in BACKGROUND_PROMPTS], BACKGROUND_TEMPLATES)
+        if category is None or (found := self.other_words(category)) is None:
+            return background
+        words = self._embedded([w.texts for w in found.words], templates_for(category))
+        return np.concatenate([background, words])
+
+    def other_words(self, category: Category) -> Others | None:
+        """The other words of `category`'s kind that compete with its labels (those this
+        model knows, for a model of a closed vocabulary)."""
+        return others(category, self.texts.knows)
 
     def _embedded(self, texts: Sequence[Sequence[str]], templates: Sequence[str]) -> np.ndarray:
         prints = [fingerprint(t, templates) for t in texts]
@@ -955,9 +1021,10 @@ class Tagger:
         return category
 
     def _cosines(self, category: Category, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Photos by labels, and photos by background prompts."""
+        """Photos by labels, and photos by the rivals of "none of these" (the background
+        prompts, then the other words of the category's kind)."""
         return _scores(vectors, self.label_matrix(category)), _scores(
-            vectors, self.background_matrix()
+            vectors, self.background_matrix(category)
         )
 
     def _stale(self, category: Category, size: int) -> bool:
@@ -977,7 +1044,7 @@ class Tagger:
         scale = self.logit_scale()
         probs = probabilities(category, scores, background, scale)
         won = winners(category, scores, background)
-        matrices = (category, self.label_matrix(category), self.background_matrix(), scale)
+        matrices = (category, self.label_matrix(category), self.background_matrix(category), scale)
         noise = noise_levels(*matrices, NOISE_QUANTILE)
         floor = noise_levels(
             *matrices, NOISE_FLOOR if category.kind == SINGLE else MULTI_NOISE_FLOOR

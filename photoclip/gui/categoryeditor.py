@@ -8,7 +8,7 @@ of what it was made from, so a renamed category or label goes back as itself, re
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import Qt, Signal
@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from photoclip.core.categories import MULTI, SINGLE, Category, Label, name_problems
 from photoclip.core.tagging import DEFAULT_THRESHOLD, CategoryCheck
+from photoclip.core.vocabulary import others
 
 #: Names the editor suggests but never saves: a label or category must be named.
 PLACEHOLDERS = frozenset({"new label", "new category"})
@@ -201,6 +202,8 @@ class CategoryEditor(QDialog):
         self.drafts = [CategoryDraft.of(c) for c in categories]
         self.calibrated: dict[tuple[str, str], float] = {}
         self.checks: dict[str, CategoryCheck] = {}
+        #: which words the active model knows (None: any, as CLIP trained on web captions)
+        self.known: Callable[[str], bool] | None = None
         self._loading = False
         self._make_widgets()
         self._layout()
@@ -227,6 +230,9 @@ class CategoryEditor(QDialog):
         self.check_text = QLabel()
         self.check_text.setWordWrap(True)
         self.check_text.setTextFormat(Qt.TextFormat.PlainText)
+        self.others_text = QLabel()
+        self.others_text.setWordWrap(True)
+        self.others_text.setTextFormat(Qt.TextFormat.PlainText)
         self.label_list = QListWidget()
         self.add_label_button = QPushButton("Add label")
         self.remove_label_button = QPushButton("Remove")
@@ -268,6 +274,7 @@ class CategoryEditor(QDialog):
         form.addRow("Context:", self.context_edit)
         form.addRow("Margin:", self.margin_spin)
         form.addRow("In the library:", self.check_text)
+        form.addRow("Also compared with:", self.others_text)
         labels = QHBoxLayout()
         labels.addWidget(
             _column(self.label_list, self.add_label_button, self.remove_label_button), 1
@@ -387,6 +394,12 @@ class CategoryEditor(QDialog):
         self.calibrated = {(c.lower(), lab.lower()): t for (c, lab), t in thresholds.items()}
         self._on_label_selected(self.label_list.currentRow())
 
+    def set_known(self, known: Callable[[str], bool] | None) -> None:
+        """The words the active model knows, for the other words a category is compared
+        with (a model of a closed vocabulary, such as the demo's, knows few)."""
+        self.known = known
+        self._validate()
+
     def set_checks(self, checks: Sequence[CategoryCheck]) -> None:
         """What each stored category does to the library, shown with the category."""
         self.checks = {check.category.lower(): check for check in checks}
@@ -466,6 +479,9 @@ class CategoryEditor(QDialog):
         return problems(self.drafts)
 
     def _validate(self) -> bool:
+        """Say what stops a save (and, as the labels stand now, what else they compete
+        with): called after every edit."""
+        self.others_text.setText(others_text(self.current_category(), self.known))
         found = self.problems()
         self.message.setText("\n".join(found))
         self.save_button.setEnabled(not found)
@@ -484,6 +500,22 @@ def check_text(check: CategoryCheck) -> str:
     counts = ", ".join(f"{label} {n}" for label, n in check.counts.items())
     text = f"Tags {check.share:.0%} of {check.photos} photos: {counts or 'no labels'}"
     return "\n".join([text, *(f"Warning: {w}" for w in check.warnings)])
+
+
+def others_text(draft: CategoryDraft | None, known: Callable[[str], bool] | None) -> str:
+    """The other words of the category's kind that compete with its labels, as tagging
+    will use them (`vocabulary.others`)."""
+    if draft is None:
+        return ""
+    if draft.kind != SINGLE:
+        return "Nothing else: each label of a multi-label category is decided on its own."
+    found = others(draft.category(), known)
+    if found is None:
+        return "Only its labels and “none of these”."
+    return (
+        f"Other {found.kind}: {', '.join(found.names)}. A photo that looks more like one of "
+        "them than like any label gets no tag."
+    )
 
 
 def _threshold_hint(calibrated: float | None) -> str:

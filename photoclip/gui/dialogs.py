@@ -6,6 +6,7 @@ requests go to the worker as actions; the dialogs themselves (photoclip.gui.*) d
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,19 +34,22 @@ from photoclip.core.settings import Settings
 from photoclip.core.sorting import APPLIED, Plan, Sorter
 from photoclip.core.tagging import CategoryCheck, check_categories
 from photoclip.core.tagstore import TagStore
+from photoclip.core.vocabulary import known_to
 from photoclip.gui.thumbnails import read_scaled
 
 if TYPE_CHECKING:
     from photoclip.gui.mainwindow import MainWindow
 
 Thresholds = dict[tuple[str, str], float]
+TagSetup = tuple[list[Category], Thresholds, list[CategoryCheck], Callable[[str], bool] | None]
 #: the status bar's name for finding near-duplicates (on the read pool, not the worker)
 DUPLICATES = "Finding near-duplicates"
 
 
-def read_tag_setup(catalog: Catalog) -> tuple[list[Category], Thresholds, list[CategoryCheck]]:
-    """The categories, the threshold learned for each label by the active model, and what
-    each category does to the library (the figures of `photoclip tags check`)."""
+def read_tag_setup(catalog: Catalog) -> TagSetup:
+    """The categories, the threshold learned for each label by the active model, what
+    each category does to the library (the figures of `photoclip tags check`), and which
+    words the model knows (None: any; `vocabulary.known_to`)."""
     store = TagStore(catalog)
     categories = store.categories()
     key = catalog.active_model
@@ -56,7 +60,8 @@ def read_tag_setup(catalog: Catalog) -> tuple[list[Category], Thresholds, list[C
         for label in category.labels
         if label.id in calibrated
     }
-    return categories, thresholds, check_categories(catalog, key) if key else []
+    known = known_to(key) if key else None
+    return categories, thresholds, check_categories(catalog, key) if key else [], known
 
 
 def read_sort_setup(catalog: Catalog, locations: Any) -> tuple[list[Category], Plan | None]:
@@ -78,10 +83,11 @@ class Dialogs:
     def category_editor(self) -> None:
         from photoclip.gui.categoryeditor import CategoryEditor
 
-        def edit(setup: tuple[list[Category], Thresholds, list[CategoryCheck]]) -> None:
+        def edit(setup: TagSetup) -> None:
             editor = CategoryEditor(setup[0], self.window)
             editor.set_calibrated(setup[1])
             editor.set_checks(setup[2])
+            editor.set_known(setup[3])
             editor.saved.connect(lambda changed, removed: self._save(setup[0], changed, removed))
             editor.open()
 

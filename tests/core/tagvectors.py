@@ -56,6 +56,10 @@ class FakeTexts:
     def model_key(self) -> str:
         return self._key
 
+    def knows(self, text: str) -> bool:
+        """Only its own texts: every other word of a kind is unknown to it."""
+        return text in self.vectors
+
     def embed_labels(self, texts: Sequence[Sequence[str]], templates: Sequence[str]) -> np.ndarray:
         self.embedded += sum(len(t) for t in texts)
         rows = np.stack(

@@ -239,6 +239,40 @@ def test_tags_colours_and_abstains_on_colours_not_in_the_category(tmp_path: Path
     assert result.counts == {"red": 10, "green": 10, "blue": 10} and not result.warnings
 
 
+def test_a_photo_more_like_another_colour_than_any_label_gets_no_tag(tmp_path: Path) -> None:
+    """Bluish purple photos: among red, green and blue alone they are blue. The model knows
+    "purple", a colour the category lacks, so it competes as part of "none of these": they
+    get no tag, and the explanation names the colour they look more like. (Blue has the
+    user's own threshold, so no library split keeps them out: the other word does.)"""
+    rng = np.random.default_rng(5)
+    bluish_purple = BASIS["purple"] * 0.8 + BASIS["blue"] * 0.6
+    photos = _photos({"red": 10, "green": 10, "blue": 10})
+    vectors = np.concatenate([photos, bluish_purple + rng.normal(0, 0.02, (10, DIM))])
+    tagger, ids, _ = _tagger(tmp_path, vectors.astype(np.float32))
+    own = Category("Colour", (Label("red"), Label("green"), Label("blue", threshold=0.5)))
+    tagger.store.save_category(own)
+    tagger.retag()
+    assert _labels_of(tagger, ids) == ["red"] * 10 + ["green"] * 10 + ["blue"] * 10 + [None] * 10
+    [why] = tagger.explain(ids[30])
+    blue = next(s for s in why.scores if s.label == "blue")
+    assert blue.reason == "not tagged: it looks more like 'purple', which is not one of its labels"
+    [note] = why.notes  # each other colour's share, most likely first
+    prefix = "compared with other colours too, part of 'none of these': purple "
+    assert note.startswith(prefix) and note.endswith(", yellow 0.000")
+    assert 0.5 < float(note[len(prefix) :].split(",")[0]) <= why.background
+    assert why.background > 0.5 > blue.probability
+    # A model that never learned "purple" (a closed vocabulary) has only its labels: blue.
+    knows_no_purple = lambda text: text in BASIS and text != "purple"  # noqa: E731
+    tagger.texts.knows = knows_no_purple  # type: ignore[method-assign]
+    tagger.retag()
+    assert _labels_of(tagger, ids)[30:] == ["blue"] * 10
+    # Each label of a multi-label category asks "is it there?" on its own: no other words.
+    del tagger.texts.knows  # it knows "purple" again
+    tagger.store.save_category(Category("Tint", own.labels, MULTI))
+    tagger.retag(["Tint"])
+    assert _labels_of(tagger, ids, "Tint")[30:] == ["blue"] * 10
+
+
 def test_filter_ids_finds_photos_by_tag(tmp_path: Path) -> None:
     tagger, ids, _ = _tagger(tmp_path, _photos({"red": 3, "blue": 2}))
     tagger.store.save_category(COLOURS)
@@ -251,13 +285,14 @@ def test_label_vectors_are_cached_per_phrasing_and_templates(tmp_path: Path) -> 
     tagger, _, texts = _tagger(tmp_path, _photos({"red": 4, "blue": 4}))
     tagger.store.save_category(COLOURS)
     tagger.retag()
-    assert texts.embedded == 3 + 3  # the labels and the background prompts
+    # the labels, the background prompts, and the other colours the model knows
+    assert texts.embedded == 3 + 3 + len(["yellow", "purple"])
     tagger.retag()
-    assert texts.embedded == 6
+    assert texts.embedded == 8
     edited = COLOURS.with_labels((Label("red", ("crimson",)), Label("green"), Label("blue")))
     tagger.store.save_category(edited)
     tagger.retag()
-    assert texts.embedded == 6 + 2  # only the edited label, with both its phrasings
+    assert texts.embedded == 8 + 2  # only the edited label, with both its phrasings
 
 
 def test_library_splits_are_made_only_where_the_scores_support_them() -> None:
@@ -440,12 +475,12 @@ def test_a_rejection_sends_similar_photos_to_none_of_these_not_to_the_runner_up(
     change = tagger.correct(ids[30], "Colour", "red", REJECTED)
     assert _labels_of(tagger, ids) == before[:30] + [None] * 6
     assert change.gained == {} and change.lost == {"red": 5}
-    notes = tagger.explain(ids[31])[0].notes
-    assert notes == [
+    nearby = [n for n in tagger.explain(ids[31])[0].notes if "similar photo" in n]
+    assert nearby == [
         "'red' is less likely here: you removed it from a similar photo"
         " (what it lost went to 'none of these')"
     ]
-    assert tagger.explain(ids[0])[0].notes == []  # a red photo, not like the olive ones
+    assert not [n for n in tagger.explain(ids[0])[0].notes if "similar photo" in n]  # unlike
 
 
 def test_rejecting_one_photo_of_a_label_does_not_unlearn_the_label(tmp_path: Path) -> None:

@@ -95,9 +95,10 @@ def test_decisions_on_held_out_scenes(tmp_path: Path, library: Any) -> None:
     shape_precision = np.mean([shapes[k] == truth[k][1] for k in shaped])
     photos = [shapes[k] is None for k, (_, s) in enumerate(truth) if s is None]
     # The issue's bars, all met here with the committed weights (run FM, framed natively;
-    # models README): coverage 0.98, lowest recall 0.75, purple 0.88, precision 0.94, shape
-    # precision 0.92, photos left without a shape 1.0. Run FE: 0.95, 0.75, 0.62, 0.92, 0.90,
-    # 1.0 (models README: FM's runs alone, and other seeds). Run E letterboxed: 1.0,
+    # models README): coverage 0.99, lowest recall 0.75, purple 0.88, precision 0.93, shape
+    # precision 0.92, photos left without a shape 1.0 (with "purple" competing as another
+    # colour; before it did: 0.98, 0.75, 0.88, 0.94, 0.92, 1.0). Run FE: 0.95, 0.75, 0.62,
+    # 0.92, 0.90, 1.0 (models README: FM's runs alone, and other seeds). Run E letterboxed: 1.0,
     # 0.625, 1.0, 0.93, 0.91, 1.0; run E framed natively fails shape precision (0.83). (The
     # weights before run E, trained on upright shapes on square canvases only: 0.86, 0.625,
     # 0.875, 0.87, 0.62, 0.5.)
@@ -106,6 +107,23 @@ def test_decisions_on_held_out_scenes(tmp_path: Path, library: Any) -> None:
     assert np.mean([colours[k] == truth[k][0] for k in tagged]) >= 0.9
     assert shape_precision >= 0.85
     assert np.mean(photos) >= 0.7
+
+
+def test_purple_shapes_get_no_colour_because_they_look_like_purple(
+    tmp_path: Path, library: Any
+) -> None:
+    """The colour category lacks purple; the model knows the word, so it competes as part
+    of "none of these" (vocabulary.others), and a purple shape left untagged says so."""
+    encoder, vectors, truth = library
+    tagger, ids = _tagger(tmp_path, encoder, vectors)
+    colours = _labels(tagger, ids, "Colour")
+    purple = [k for k, (c, _) in enumerate(truth) if c == "purple"]
+    said = []
+    for k in purple:
+        [why] = [e for e in tagger.explain(ids[k]) if e.category == "Colour"]
+        top = next(s for s in why.scores if not s.counter)
+        said.append(colours[k] is None and "looks more like 'purple'" in top.reason)
+    assert np.mean(said) >= 0.6  # measured: 7 of 8 (the eighth reads as green, .54)
 
 
 def test_photos_without_a_shape_are_none_of_these_and_say_so(tmp_path: Path, library: Any) -> None:

@@ -8,7 +8,9 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from photoclip.core.categories import MULTI, Category, Label
+from photoclip.core.profiles import CLOSED_VOCABULARIES
 from photoclip.core.tagging import CategoryCheck
+from photoclip.core.vocabulary import closed
 from photoclip.gui.categoryeditor import CategoryEditor, tag_renames
 
 PETS = Category(
@@ -237,3 +239,21 @@ def test_tag_renames_match_a_new_category_that_takes_a_removed_ones_name() -> No
     assert tag_renames([old], [Category("Pets", (Label("cat"),))], ["Pets"]) == {
         ("Pets", "dog"): None
     }
+
+
+def test_it_shows_the_other_words_a_category_is_compared_with(qtbot: QtBot) -> None:
+    colours = Category("Colour", (Label("red"), Label("green"), Label("blue")))
+    editor = CategoryEditor([colours, SCENE])
+    qtbot.addWidget(editor)
+    editor.show()
+    assert editor.others_text.text().startswith("Other colours: black, white, yellow, brown")
+    editor.set_known(closed(CLOSED_VOCABULARIES["PhotoClip-TestShapes"]))  # the demo model
+    said = "Other colours: black, white, yellow, purple, orange. A photo that looks more like"
+    assert editor.others_text.text().startswith(said)
+    qtbot.mouseClick(editor.add_label_button, Qt.MouseButton.LeftButton)
+    qtbot.keyClicks(editor.label_name_edit, "purple")  # now a label: no longer another word
+    assert "purple" not in editor.others_text.text() and "orange" in editor.others_text.text()
+    editor.kind_combo.setCurrentIndex(1)  # multi-label: each label on its own
+    assert editor.others_text.text().startswith("Nothing else")
+    editor.select(1)
+    assert editor.others_text.text().startswith("Nothing else")
