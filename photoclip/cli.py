@@ -391,6 +391,12 @@ def _add_tags(commands: Any) -> None:
     edit.add_argument("--context", help='category: prompt context, e.g. "a type of pet"')
     edit.add_argument("--margin", type=_finite, help="single-choice lead over the runner-up")
     edit.add_argument("--kind", choices=("single", "multi"))
+    edit.add_argument(
+        "--other-words",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="category: also compete with other words of its labels' kind (on by default)",
+    )
     edit.add_argument("--phrasing", action="append", help="label: an alternative phrasing")
     edit.add_argument("--threshold", type=_finite, help="label: your own threshold")
     edit.add_argument("--auto-threshold", action="store_true", help="label: calibrated again")
@@ -479,7 +485,8 @@ def _changed_category(category: Any, args: argparse.Namespace) -> Any:
             auto_threshold=args.auto_threshold,
             counter=args.counter,
         )
-    changes = {"context": args.context, "margin": args.margin, "kind": args.kind}
+    changes = {"context": args.context, "margin": args.margin, "kind": args.kind,
+               "other_words": args.other_words}  # fmt: skip
     return replace(category, **{k: v for k, v in changes.items() if v is not None})
 
 

@@ -121,6 +121,11 @@ def test_categories_tag_search_correct_and_sort(scenes: Path, tmp_path: Path) ->
     photoclip("sort", "--undo")
     assert _hashes(scenes) == sources and not dest.exists()
 
+    [edited] = as_json("tags", "edit", "Colour", "--no-other-words")["categories"]
+    assert edited["other_words"] == {}  # turned off: only the labels and "a photo" compete
+    star = photoclip("tag", "--explain", str(scenes / "yellow-star.png")).stdout
+    assert "compared with other colours" not in star and "looks more like" not in star
+
 
 def test_tags_export_remove_import_round_trip(tmp_path: Path) -> None:
     photoclip("tags", "add", "Colour", "red", "blue", "--multi", "--no-retag")

@@ -177,6 +177,12 @@ MIGRATIONS: tuple[str, ...] = (
         data BLOB NOT NULL
     );
     """,
+    # 6 (issue 14): whether a single-choice category also meets the other words of its
+    # labels' kind as part of "none of these" (photoclip/core/vocabulary.py); on unless the
+    # user turns it off.
+    """
+    ALTER TABLE tag_categories ADD COLUMN other_words INTEGER NOT NULL DEFAULT 1;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

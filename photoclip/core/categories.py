@@ -2,8 +2,9 @@
 JSON. Pure data: the catalog stores them (tagstore.py), tagging.py scores them.
 
 A file holds `[[category]]` tables: `name`, `kind` ("single" or "multi"), optional
-`context` and `margin`, and `labels`, each a name or a table with `name`, `phrasings`,
-`counter` and `threshold`. photoclip/resources/categories.toml is the default set.
+`context`, `margin` and `other_words` (false: no other words of the labels' kind compete),
+and `labels`, each a name or a table with `name`, `phrasings`, `counter` and `threshold`.
+photoclip/resources/categories.toml is the default set.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ class Category:
     context: str = ""
     #: Single-choice: the best label must lead the runner-up by this much.
     margin: float = 0.0
+    #: Single-choice: also compete with the other words of the labels' kind ("purple" in
+    #: a colour category without it: photoclip/core/vocabulary.py).
+    other_words: bool = True
     id: int | None = field(default=None, compare=False)
 
     def label(self, name: str) -> Label | None:
@@ -123,7 +127,7 @@ def _category(table: Any, origin: str) -> Category:
     if not labels:
         raise CategoryFileError(f"Category '{name}' in {origin} has no labels.")
     context, margin = str(table.get("context", "")), float(table.get("margin", 0.0))
-    return Category(name, labels, kind, context, margin)
+    return Category(name, labels, kind, context, margin, bool(table.get("other_words", True)))
 
 
 def _label(item: Any, category: str, origin: str) -> Label:
@@ -161,6 +165,8 @@ def _category_table(category: Category) -> dict[str, Any]:
         table["context"] = category.context
     if category.margin:
         table["margin"] = category.margin
+    if not category.other_words:
+        table["other_words"] = False
     table["labels"] = [_label_item(label) for label in category.labels]
     return table
 

@@ -82,11 +82,12 @@ class TagStore:
 
     def categories(self) -> list[Category]:
         rows = self.catalog.read(
-            "SELECT id, name, kind, context, margin FROM tag_categories ORDER BY id"
+            "SELECT id, name, kind, context, margin, other_words FROM tag_categories ORDER BY id"
         )
         labels = self._labels()
         return [
-            Category(r[1], tuple(labels.get(r[0], [])), r[2], r[3], r[4], id=r[0]) for r in rows
+            Category(r[1], tuple(labels.get(r[0], [])), r[2], r[3], r[4], bool(r[5]), id=r[0])
+            for r in rows
         ]
 
     def category(self, name: str) -> Category | None:
@@ -128,19 +129,23 @@ class TagStore:
         return [by_id[i] for i in ids]
 
     def _save_category(self, db: sqlite3.Connection, category: Category, own: bool) -> int:
-        values = (category.name, category.kind, category.context, category.margin)
+        values = (
+            category.name, category.kind, category.context, category.margin,
+            int(category.other_words),
+        )  # fmt: skip
         if own:
             db.execute(
-                "UPDATE tag_categories SET name = ?, kind = ?, context = ?, margin = ? "
-                "WHERE id = ?",
+                "UPDATE tag_categories SET name = ?, kind = ?, context = ?, margin = ?, "
+                "other_words = ? WHERE id = ?",
                 (*values, category.id),
             )
             cat_id = int(category.id or 0)
         else:
             db.execute(
-                "INSERT INTO tag_categories(name, kind, context, margin) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, "
-                "context = excluded.context, margin = excluded.margin",
+                "INSERT INTO tag_categories(name, kind, context, margin, other_words) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, "
+                "context = excluded.context, margin = excluded.margin, "
+                "other_words = excluded.other_words",
                 values,
             )
             cat_id = db.execute(

@@ -88,8 +88,9 @@ def others(
 ) -> Others | None:
     """The words of `category`'s kind that none of its labels says (None: a multi-label
     category, or labels of no one kind). With `known`, only the words (and aliases) it
-    accepts: those a closed-vocabulary model learned."""
-    if category.kind != SINGLE:
+    accepts: those a closed-vocabulary model learned. None too where the user turned
+    them off (`Category.other_words`)."""
+    if category.kind != SINGLE or not category.other_words:
         return None
     said = {_plain(text) for label in category.labels for text in label.texts}
     labels = [{_plain(t) for t in label.texts} for label in category.labels if not label.counter]

@@ -64,6 +64,7 @@ class CategoryDraft:
     kind: str = SINGLE
     context: str = ""
     margin: float = 0.0
+    other_words: bool = True
     #: the stored category this was made from (None: a new one)
     id: int | None = None
 
@@ -71,13 +72,14 @@ class CategoryDraft:
     def of(cls, category: Category) -> CategoryDraft:
         labels = [LabelDraft.of(label) for label in category.labels]
         return cls(category.name, labels, category.kind, category.context, category.margin,
-                   category.id)  # fmt: skip
+                   category.other_words, category.id)  # fmt: skip
 
     def category(self) -> Category:
         labels = tuple(label.label() for label in self.labels)
         margin = self.margin if self.kind == SINGLE else 0.0
         context = self.context.strip()
-        return Category(self.name.strip(), labels, self.kind, context, margin, id=self.id)
+        return Category(self.name.strip(), labels, self.kind, context, margin,
+                        self.other_words, id=self.id)  # fmt: skip
 
 
 def problems(drafts: Sequence[CategoryDraft]) -> list[str]:
@@ -230,6 +232,11 @@ class CategoryEditor(QDialog):
         self.check_text = QLabel()
         self.check_text.setWordWrap(True)
         self.check_text.setTextFormat(Qt.TextFormat.PlainText)
+        self.other_words_check = QCheckBox("Compare with other words of the same kind")
+        self.other_words_check.setToolTip(
+            "Single-choice: other words of the labels' kind (another colour, another animal) "
+            "compete as part of “none of these”"
+        )
         self.others_text = QLabel()
         self.others_text.setWordWrap(True)
         self.others_text.setTextFormat(Qt.TextFormat.PlainText)
@@ -274,6 +281,7 @@ class CategoryEditor(QDialog):
         form.addRow("Context:", self.context_edit)
         form.addRow("Margin:", self.margin_spin)
         form.addRow("In the library:", self.check_text)
+        form.addRow("", self.other_words_check)
         form.addRow("Also compared with:", self.others_text)
         labels = QHBoxLayout()
         labels.addWidget(
@@ -310,6 +318,7 @@ class CategoryEditor(QDialog):
             edit.textEdited.connect(self._on_category_edited)
         self.kind_combo.currentIndexChanged.connect(self._on_category_edited)
         self.margin_spin.valueChanged.connect(self._on_category_edited)
+        self.other_words_check.toggled.connect(self._on_category_edited)
         self.label_name_edit.textEdited.connect(self._on_label_edited)
         self.phrasings_edit.textChanged.connect(self._on_label_edited)
         self.counter_check.toggled.connect(self._on_label_edited)
@@ -352,6 +361,7 @@ class CategoryEditor(QDialog):
         self.kind_combo.setCurrentIndex(0 if draft is None or draft.kind == SINGLE else 1)
         self.context_edit.setText(draft.context if draft else "")
         self.margin_spin.setValue(draft.margin if draft else 0.0)
+        self.other_words_check.setChecked(draft.other_words if draft else True)
         self._loading = False
         self.check_text.setText(self._check_text(draft))
         for widget in (self.name_edit, self.kind_combo, self.context_edit, self.label_list,
@@ -418,6 +428,7 @@ class CategoryEditor(QDialog):
     def _enable_margin(self) -> None:
         draft = self.current_category()
         self.margin_spin.setEnabled(draft is not None and draft.kind == SINGLE)
+        self.other_words_check.setEnabled(draft is not None and draft.kind == SINGLE)
 
     # -- editing -------------------------------------------------------------------------------
 
@@ -429,6 +440,7 @@ class CategoryEditor(QDialog):
         draft.kind = self.kind_combo.currentData()
         draft.context = self.context_edit.text()
         draft.margin = self.margin_spin.value()
+        draft.other_words = self.other_words_check.isChecked()
         self.category_list.currentItem().setText(_shown(draft.name))
         self._enable_margin()
         self._validate()
@@ -509,6 +521,8 @@ def others_text(draft: CategoryDraft | None, known: Callable[[str], bool] | None
         return ""
     if draft.kind != SINGLE:
         return "Nothing else: each label of a multi-label category is decided on its own."
+    if not draft.other_words:
+        return "Nothing else (turned off): only its labels and “none of these”."
     found = others(draft.category(), known)
     if found is None:
         return "Only its labels and “none of these”."

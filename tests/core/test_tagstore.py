@@ -144,3 +144,27 @@ def test_category_labels_are_one_category_s_tags_by_photo(store: TagStore) -> No
     store.replace_auto_tags([beach], [TagRow(3, beach, 0.9, 0.5)], None)
     assert store.category_labels(pets.id or 0) == {1: {"dog", "cat"}, 2: {"cat"}}
     assert store.category_labels(scene.id or 0) == {3: {"beach"}}
+
+
+def test_a_category_keeps_whether_other_words_compete(store: TagStore) -> None:
+    saved = store.save_category(replace(PETS, other_words=False))
+    assert not saved.other_words and not store.categories()[0].other_words
+    assert store.save_category(replace(saved, other_words=True)).other_words
+
+
+def test_categories_of_a_catalog_before_other_words_compare_with_them(tmp_path: Path) -> None:
+    """Migration 6: a category stored before (schema 5) meets other words, as new ones do."""
+    from photoclip.core.catalog import MIGRATIONS, Catalog
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        for migration in MIGRATIONS[:5]:
+            db.executescript(migration)
+        db.execute("INSERT INTO tag_categories(name, kind) VALUES ('Colour', 'single')")
+        db.execute("PRAGMA user_version = 5")
+    catalog = Catalog.open(path)
+    try:
+        [colour] = TagStore(catalog).categories()
+        assert colour.name == "Colour" and colour.other_words
+    finally:
+        catalog.close()

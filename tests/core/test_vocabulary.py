@@ -41,6 +41,7 @@ def test_a_label_said_by_any_phrasing_or_alias_or_counter_label_is_not_another_w
 
 def test_only_single_choice_categories_of_one_kind_get_other_words() -> None:
     assert others(Category("Tint", (Label("red"), Label("blue")), MULTI)) is None
+    assert others(Category("Colour", (Label("red"), Label("blue")), other_words=False)) is None
     assert others(_category("receipt", "screenshot")) is None  # of no kind we list
     assert others(_category("dog", "receipt", "screenshot")) is None  # one label of a kind
     assert others(_category("dog", "cat", "receipt", "screenshot")) is not None  # half

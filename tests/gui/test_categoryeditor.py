@@ -253,6 +253,14 @@ def test_it_shows_the_other_words_a_category_is_compared_with(qtbot: QtBot) -> N
     qtbot.mouseClick(editor.add_label_button, Qt.MouseButton.LeftButton)
     qtbot.keyClicks(editor.label_name_edit, "purple")  # now a label: no longer another word
     assert "purple" not in editor.others_text.text() and "orange" in editor.others_text.text()
+    editor.other_words_check.setChecked(False)  # the user turns them off
+    assert editor.others_text.text().startswith("Nothing else (turned off)")
+    changed, _ = _save(qtbot, editor)
+    assert [c.other_words for c in changed] == [False]
+    editor = CategoryEditor([*changed, SCENE])
+    qtbot.addWidget(editor)
+    editor.show()
+    assert not editor.other_words_check.isChecked() and editor.other_words_check.isEnabled()
     editor.kind_combo.setCurrentIndex(1)  # multi-label: each label on its own
     assert editor.others_text.text().startswith("Nothing else")
     editor.select(1)
