@@ -127,7 +127,12 @@ def _category(table: Any, origin: str) -> Category:
     if not labels:
         raise CategoryFileError(f"Category '{name}' in {origin} has no labels.")
     context, margin = str(table.get("context", "")), float(table.get("margin", 0.0))
-    return Category(name, labels, kind, context, margin, bool(table.get("other_words", True)))
+    other_words = table.get("other_words", True)
+    if not isinstance(other_words, bool):
+        raise CategoryFileError(
+            f"Category '{name}' in {origin}: other_words must be true or false."
+        )
+    return Category(name, labels, kind, context, margin, other_words)
 
 
 def _label(item: Any, category: str, origin: str) -> Label:

@@ -17,10 +17,12 @@ from hypothesis import strategies as st
 from photoclip.core.categories import (
     MULTI,
     Category,
+    CategoryFileError,
     Label,
     default_categories,
     dump_categories,
     load_categories,
+    parse_categories,
 )
 from photoclip.core.errors import KnownError
 from photoclip.core.tagging import (
@@ -541,6 +543,14 @@ def test_categories_round_trip_through_files_and_the_catalog(tmp_path: Path, suf
     for category in categories:
         store.save_category(category)
     assert store.categories() == categories
+
+
+def test_a_category_file_with_other_words_not_true_or_false_is_refused() -> None:
+    table = {"name": "Colour", "labels": ["red", "blue"], "other_words": "no"}
+    with pytest.raises(CategoryFileError, match="other_words must be true or false"):
+        parse_categories({"category": [table]})
+    table["other_words"] = False
+    assert not parse_categories({"category": [table]})[0].other_words
 
 
 # -- the test-shapes model on generated scenes -------------------------------------------------
