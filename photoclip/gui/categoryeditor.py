@@ -281,8 +281,8 @@ class CategoryEditor(QDialog):
         form.addRow("Context:", self.context_edit)
         form.addRow("Margin:", self.margin_spin)
         form.addRow("In the library:", self.check_text)
-        form.addRow("", self.other_words_check)
         form.addRow("Also compared with:", self.others_text)
+        form.addRow("", self.other_words_check)
         labels = QHBoxLayout()
         labels.addWidget(
             _column(self.label_list, self.add_label_button, self.remove_label_button), 1
