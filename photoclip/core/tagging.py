@@ -993,8 +993,10 @@ class Tagger:
 
     def other_words(self, category: Category) -> Others | None:
         """The other words of `category`'s kind that compete with its labels (those this
-        model knows, for a model of a closed vocabulary)."""
-        return others(category, self.texts.knows)
+        model knows, for a model of a closed vocabulary). Text models written before
+        `TextVectors.knows` still work: their model key says what they know."""
+        knows = getattr(self.texts, "knows", None)
+        return others(category, knows if knows is not None else known_to(self.model_key))
 
     def _embedded(self, texts: Sequence[Sequence[str]], templates: Sequence[str]) -> np.ndarray:
         prints = [fingerprint(t, templates) for t in texts]

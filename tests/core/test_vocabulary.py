@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -109,3 +110,22 @@ def test_other_words_and_the_labels_split_the_kind(chosen: set[str], strangers: 
         assert found is None
     else:
         assert found is not None and found.names == lacking
+
+
+def test_a_text_model_without_knows_is_judged_by_its_model_key(tmp_path: Path) -> None:
+    """A TextVectors written before `knows` (a harness of its own) still tags: the model
+    key says which words the model knows."""
+    from photoclip.core.tagging import Tagger
+    from tests.core.tagvectors import catalog_with_vectors
+
+    class OldTexts:
+        model_key = resolve_profile("test-shapes").key
+        logit_scale = 10.0
+
+        def embed_labels(self, texts: object, templates: object) -> None:
+            raise AssertionError("not needed here")
+
+    catalog, _ = catalog_with_vectors(tmp_path, np.eye(3, dtype=np.float32), OldTexts.model_key)
+    tagger = Tagger(catalog, OldTexts())  # type: ignore[arg-type]
+    found = tagger.other_words(_category("red", "green", "blue"))
+    assert found is not None and found.names == ["black", "white", "yellow", "purple", "orange"]
