@@ -8,7 +8,8 @@ Scenes from tests/heldout.py (3:2, 2:3, 4:3, 1:1 canvases up to 1024 px, JPEG an
 tilted shapes, plain / gradient / noise backgrounds), plus shapes drawn on real photos and
 real photos without shapes, both from ../shared/data/coco-mini (read at run time, never
 copied). Embedded with the test-shapes model, tagged through the real Tagger with a
-7-colour category (no purple) and a 4-shape category. Prints one JSON document:
+7-colour category (no purple) and a 4-shape category (with the other words of their kinds
+that the model knows: `other_words`). Prints one JSON document:
 the acceptance figures, the correction checks (one rejection of a wrong colour tag; 3
 truthful rejections + 2 confirmations), which of the issue's bars are met, and what the
 suggested categories (photoclip/resources/categories.toml, made for real CLIP models) do
@@ -113,6 +114,7 @@ def _evaluate(args: argparse.Namespace, encoder: Any) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         tagger, ids = _tagger(Path(tmp), encoder, vectors)
         result: dict[str, Any] = {"scenes": len(scenes), "logit_scale": tagger.logit_scale()}
+        result["other_words"] = _other_words(tagger)
         result["ours"] = _figures(_tags(tagger, ids), truth)
         result["hindsight"] = _hindsight(tagger, ids, vectors, truth)
         result["corrections"] = _corrections(tagger, ids, truth)
@@ -143,6 +145,7 @@ def _many_sets(
     figures = [r["ours"] for r in results]
     return {
         "sets": [{"seed": seed, "per_pair": pp} for seed, pp, _ in sets],
+        "other_words": results[0]["other_words"],
         "bars_met_of": len(results),
         "bars_met": {bar: sum(r["bars_met"][bar] for r in results) for bar in bars},
         "hindsight_bars_met": {
@@ -164,6 +167,12 @@ def _many_sets(
             for r in results
         ],
     } | _truthful_totals([r["truthful"] for r in results if "truthful" in r])
+
+
+def _other_words(tagger: Tagger) -> dict[str, list[str]]:
+    """Per category, the other words of its kind that compete as "none of these"."""
+    found = {c.name: tagger.other_words(c) for c in tagger.store.categories()}
+    return {name: others.names if others else [] for name, others in found.items()}
 
 
 def _vectors(encoder: Any, images: list[Image.Image]) -> np.ndarray:
