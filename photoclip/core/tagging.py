@@ -855,7 +855,7 @@ class Tagger:
         if category.kind == SINGLE and probs[0].any():
             none = float(none_of_these(probs[0]))
         else:
-            none = _background_probability(category, scores[0], background[0], scale)
+            none = float(_rival_shares(scores[0], background[0], scale).sum())
         notes = [*_silent_labels(category, thresholds), *_nearby(category, shift[0]), *compared]
         return Explanation(category.name, category.kind, category.margin, rows, none, scale, notes)
 
@@ -867,8 +867,7 @@ class Tagger:
         found = self.other_words(category)
         if found is None:
             return None, []
-        logits = self.logit_scale() * np.concatenate([scores, background]).astype(np.float64)
-        shares = _softmax(logits[None, :])[0, -len(found.words) :]
+        shares = _rival_shares(scores, background, self.logit_scale())[-len(found.words) :]
         order = np.argsort(-shares, kind="stable")
         listed = ", ".join(f"{found.words[k].name} {shares[k]:.3f}" for k in order[:5])
         more = f" and {len(order) - 5} more" if len(order) > 5 else ""
@@ -996,7 +995,9 @@ class Tagger:
         model knows, for a model of a closed vocabulary). Text models written before
         `TextVectors.knows` still work: their model key says what they know."""
         knows = getattr(self.texts, "knows", None)
-        return others(category, knows if knows is not None else known_to(self.model_key))
+        if knows is None:
+            return others_for(category, self.model_key)
+        return others(category, knows)
 
     def _embedded(self, texts: Sequence[Sequence[str]], templates: Sequence[str]) -> np.ndarray:
         prints = [fingerprint(t, templates) for t in texts]
@@ -1290,11 +1291,12 @@ def _nearby(category: Category, shift: np.ndarray) -> list[str]:
     return notes
 
 
-def _background_probability(
-    category: Category, scores: np.ndarray, background: np.ndarray, scale: float
-) -> float:
+def _rival_shares(scores: np.ndarray, background: np.ndarray, scale: float) -> np.ndarray:
+    """One photo's share of each rival of "none of these" (the background prompts, then the
+    other words of the kind) in the softmax over its labels and them, without corrections:
+    the photo's own evidence."""
     logits = scale * np.concatenate([scores, background]).astype(np.float64)
-    return float(_softmax(logits[None, :])[0, len(scores) :].sum())
+    return _softmax(logits[None, :])[0, len(scores) :]
 
 
 def _undo_photos(entry: dict[str, Any]) -> tuple[list[int], list[str | None]]:

@@ -122,9 +122,11 @@ def _plain(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+@functools.cache
 def known_to(model_key: str) -> Callable[[str], bool] | None:
     """`known` for the model of `model_key`: None (any word) unless its vocabulary is
-    closed (`profiles.closed_vocabulary`)."""
+    closed (`profiles.closed_vocabulary`). Cached: `TextVectors.knows` asks for each word
+    of each re-tag."""
     vocabulary = closed_vocabulary(model_key)
     return closed(vocabulary) if vocabulary is not None else None
 
