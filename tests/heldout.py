@@ -1,8 +1,9 @@
 """Held-out scenes for tagging quality, deliberately unlike the training generator
 (photoclip/synthetic/scenes.py: 64-px squares, upright shapes, fixed shades): canvases of
-3:2, 2:3, 4:3 and 1:1 up to 1024 px, shapes tilted at any angle and of any size, shades
-jittered, plain / gradient / noise backgrounds (or a real photo a caller passes in), saved
-as JPEG or PNG and read back. Purple shapes are the colour no 7-colour category has.
+3:2, 2:3, 4:3 and 1:1 up to 1024 px, shapes tilted at any angle and of any size (inside the
+central square, or anywhere in the frame), shades jittered, plain / gradient / noise
+backgrounds (or a real photo a caller passes in), saved as JPEG or PNG and read back. Purple
+shapes are the colour no 7-colour category has.
 
 Deterministic by seed; pure Pillow and numpy (no torch).
 """
@@ -35,6 +36,10 @@ CATEGORY_COLOURS = tuple(c for c in COLOURS if c != "purple")
 SHAPES = ("circle", "square", "triangle", "star")
 ASPECTS = ((3, 2), (2, 3), (4, 3), (1, 1))
 BACKGROUNDS = ("plain", "gradient", "noise")
+#: Where a shape may lie: inside the canvas's central square (CENTRE, what a centre crop
+#: keeps) or anywhere wholly inside the canvas (ANYWHERE: the app frames the whole photo,
+#: profiles.NATIVE, so a shape near a long canvas's end is in the photo the model sees).
+CENTRE, ANYWHERE = "centre", "anywhere"
 _SHADE_JITTER = 15
 #: Shapes whose colour would vanish into a plain background of a near shade are redrawn on
 #: one this far away (sum of absolute channel differences).
@@ -61,15 +66,17 @@ def shape_scene(
     max_side: int = 1024,
     background: str | None = None,
     photo: Image.Image | None = None,
+    placement: str = CENTRE,
 ) -> HeldOutScene:
-    """One tilted `shape` in `colour` on a random canvas; on `photo` (resized) when given."""
+    """One tilted `shape` in `colour` on a random canvas; on `photo` (resized) when given;
+    `placement`: CENTRE or ANYWHERE."""
     width, height = _canvas(rng, max_side)
     kind = "photo" if photo is not None else background or rng.choice(BACKGROUNDS)
     if photo is not None:
         canvas = photo.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
     else:
         canvas = _background(rng, kind, (width, height), COLOURS[colour])
-    size = _draw_shape(canvas, rng, shape, _shade(rng, colour))
+    size = _draw_shape(canvas, rng, shape, _shade(rng, colour), placement)
     return replace(_encoded(rng, canvas, colour, shape, kind), size=size)
 
 
@@ -82,7 +89,11 @@ def photo_scene(rng: random.Random, photo: Image.Image, max_side: int = 1024) ->
 
 
 def scene_set(
-    seed: int, per_pair: int = 1, max_side: int = 1024, colours: tuple[str, ...] = tuple(COLOURS)
+    seed: int,
+    per_pair: int = 1,
+    max_side: int = 1024,
+    colours: tuple[str, ...] = tuple(COLOURS),
+    placement: str = CENTRE,
 ) -> list[HeldOutScene]:
     """`per_pair` scenes of every colour x shape, backgrounds taking turns."""
     rng = random.Random(seed)
@@ -90,7 +101,8 @@ def scene_set(
     for i, (colour, shape, _) in enumerate(
         (c, s, k) for c in colours for s in SHAPES for k in range(per_pair)
     ):
-        scenes.append(shape_scene(rng, colour, shape, max_side, BACKGROUNDS[i % 3]))
+        background = BACKGROUNDS[i % 3]
+        scenes.append(shape_scene(rng, colour, shape, max_side, background, placement=placement))
     return scenes
 
 
@@ -178,16 +190,22 @@ def _far_colour(
 
 
 def _draw_shape(
-    canvas: Image.Image, rng: random.Random, shape: str, fill: tuple[int, int, int]
+    canvas: Image.Image,
+    rng: random.Random,
+    shape: str,
+    fill: tuple[int, int, int],
+    placement: str = CENTRE,
 ) -> float:
     """Draws the shape and returns its radius as a share of half the short side."""
-    # Inside the central square: CLIP's eval transform crops to it, and a shape cut off
-    # there is not in the photo the model sees.
     half = min(canvas.size) / 2
     share = rng.uniform(0.2, 0.7)
     radius = share * half
-    cx = canvas.width / 2 + rng.uniform(radius - half, half - radius)
-    cy = canvas.height / 2 + rng.uniform(radius - half, half - radius)
+    if placement == ANYWHERE:
+        cx = rng.uniform(radius, canvas.width - radius)
+        cy = rng.uniform(radius, canvas.height - radius)
+    else:  # inside the central square, what a centre crop keeps
+        cx = canvas.width / 2 + rng.uniform(radius - half, half - radius)
+        cy = canvas.height / 2 + rng.uniform(radius - half, half - radius)
     angle = rng.uniform(0, 2 * math.pi)
     draw = ImageDraw.Draw(canvas)
     if shape == "circle":

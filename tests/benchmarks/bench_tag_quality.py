@@ -2,14 +2,15 @@
 
     python tests/benchmarks/bench_tag_quality.py [--per-pair 4] [--photos 60] [--seed 12345]
         [--weights candidate.safetensors] [--framing letterbox] [--sets | --fresh SEED ...]
-        [--truthful 20]
+        [--truthful 20] [--anywhere]
 
 Scenes from tests/heldout.py (3:2, 2:3, 4:3, 1:1 canvases up to 1024 px, JPEG and PNG,
-tilted shapes, plain / gradient / noise backgrounds), plus shapes drawn on real photos and
-real photos without shapes, both from ../shared/data/coco-mini (read at run time, never
-copied). Embedded with the test-shapes model, tagged through the real Tagger with a
-7-colour category (no purple) and a 4-shape category (with the other words of their kinds
-that the model knows: `other_words`). Prints one JSON document:
+tilted shapes, plain / gradient / noise backgrounds; inside the central square, or with
+--anywhere anywhere in the frame), plus shapes drawn on real photos and real photos without
+shapes, both from ../shared/data/coco-mini (read at run time, never copied). Embedded with
+the test-shapes model, tagged through the real Tagger with a 7-colour category (no purple)
+and a 4-shape category (with the other words of their kinds that the model knows:
+`other_words`). Prints one JSON document:
 the acceptance figures, the correction checks (one rejection of a wrong colour tag; 3
 truthful rejections + 2 confirmations), which of the issue's bars are met, and what the
 suggested categories (photoclip/resources/categories.toml, made for real CLIP models) do
@@ -72,6 +73,14 @@ def main() -> None:
         choices=("app", "letterbox", "native"),
         default="app",
         help="the test-shapes profile's framing (native), or another one (issue 20)",
+    )
+    parser.add_argument(
+        "--anywhere",
+        action="store_const",
+        const=heldout.ANYWHERE,
+        default=heldout.CENTRE,
+        dest="placement",
+        help="shapes anywhere wholly inside the canvas, not only in its central square",
     )
     parser.add_argument("--sets", action="store_true", help="the seven standard sets")
     parser.add_argument(
@@ -183,13 +192,14 @@ def _vectors(encoder: Any, images: list[Image.Image]) -> np.ndarray:
 
 def _scenes(args: argparse.Namespace) -> list[heldout.HeldOutScene]:
     rng = random.Random(args.seed)
-    scenes = heldout.scene_set(args.seed, per_pair=args.per_pair)
+    scenes = heldout.scene_set(args.seed, per_pair=args.per_pair, placement=args.placement)
     files = [json.loads(line)["file"] for line in (args.coco / "manifest.jsonl").open()]
     rng.shuffle(files)
     pairs = [(c, s) for c in heldout.COLOURS for s in heldout.SHAPES]
     for i, (colour, shape) in enumerate(pairs):  # one of each on a real photo
         with Image.open(args.coco / files[i]) as photo:
-            scenes.append(heldout.shape_scene(rng, colour, shape, photo=photo))
+            scene = heldout.shape_scene(rng, colour, shape, photo=photo, placement=args.placement)
+            scenes.append(scene)
     for name in files[len(pairs) : len(pairs) + args.photos]:
         with Image.open(args.coco / name) as photo:
             scenes.append(heldout.photo_scene(rng, photo))

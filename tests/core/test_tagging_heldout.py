@@ -35,15 +35,20 @@ LOOK_ALIKES = 32
 COLOURS = heldout.CATEGORY_COLOURS
 
 
-@pytest.fixture(scope="module")
-def library() -> tuple[Any, np.ndarray, list[tuple[str | None, str | None]]]:
+@pytest.fixture(scope="module", params=[heldout.CENTRE, heldout.ANYWHERE])
+def library(
+    request: pytest.FixtureRequest,
+) -> tuple[Any, np.ndarray, list[tuple[str | None, str | None]]]:
     """The encoder, vectors and truths (colour, shape) of 2 scenes of every colour x shape
-    (purple included), 8 look-alikes of the first scenes and 8 made-up photos (no shape)."""
+    (purple included), 8 look-alikes of the first scenes and 8 made-up photos (no shape).
+    Shapes lie inside the central square, or anywhere in the frame: the app frames the
+    whole photo (profiles.NATIVE), and shapes near a long canvas's end are ones the
+    training scenes never had."""
     from photoclip.core.embedding import load_encoder
     from photoclip.core.profiles import resolve_profile
 
     encoder = load_encoder(resolve_profile("test-shapes"), device="cpu")
-    scenes = heldout.scene_set(SEED, per_pair=2, max_side=256)
+    scenes = heldout.scene_set(SEED, per_pair=2, max_side=256, placement=request.param)
     rng = random.Random(SEED)
     images = [s.image for s in scenes] + [_look_alike(s.image) for s in scenes[:LOOK_ALIKES]]
     truth = [(s.colour, s.shape) for s in scenes + scenes[:LOOK_ALIKES]]
@@ -94,10 +99,13 @@ def test_decisions_on_held_out_scenes(tmp_path: Path, library: Any) -> None:
     shaped = [k for k in range(len(ids)) if shapes[k]]
     shape_precision = np.mean([shapes[k] == truth[k][1] for k in shaped])
     photos = [shapes[k] is None for k, (_, s) in enumerate(truth) if s is None]
-    # The issue's bars, all met here with the committed weights (run FM, framed natively;
-    # models README): coverage 0.99, lowest recall 0.75, purple 0.88, precision 0.93, shape
-    # precision 0.92, photos left without a shape 1.0 (with "purple" competing as another
-    # colour; before it did: 0.98, 0.75, 0.88, 0.94, 0.92, 1.0). Run FE: 0.95, 0.75, 0.62,
+    # The issue's bars, all met here with the committed weights (run FM, framed natively; models
+    # README): coverage 0.99, lowest recall 0.75, purple 0.88, precision 0.93, shape precision
+    # 0.92, photos left without a shape 1.0 (with "purple" competing as another colour; before
+    # it did: 0.98, 0.75, 0.88, 0.94, 0.92, 1.0). Shapes anywhere: 0.99, 0.75, 0.88, 0.91, 0.96,
+    # 1.0 (at seeds 1-3, which the test does not use: precision 0.91, 0.93, 0.89, as 0.94, 0.95,
+    # 0.93 inside the central square; sets this small swing by a few points,
+    # bench_tag_quality.py --anywhere judges 23 sets of 220 photos). Run FE: 0.95, 0.75, 0.62,
     # 0.92, 0.90, 1.0 (models README: FM's runs alone, and other seeds). Run E letterboxed: 1.0,
     # 0.625, 1.0, 0.93, 0.91, 1.0; run E framed natively fails shape precision (0.83). (The
     # weights before run E, trained on upright shapes on square canvases only: 0.86, 0.625,
