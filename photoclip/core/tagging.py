@@ -987,7 +987,8 @@ class Tagger:
         background = self._embedded([(p,) for p in BACKGROUND_PROMPTS], BACKGROUND_TEMPLATES)
         if category is None or (found := self.other_words(category)) is None:
             return background
-        words = self._embedded([w.texts for w in found.words], templates_for(category))
+        templates = templates_for(category, self.templates)
+        words = self._embedded([w.texts for w in found.words], templates)
         return np.concatenate([background, words])
 
     def other_words(self, category: Category) -> Others | None:

@@ -298,6 +298,25 @@ def test_label_vectors_are_cached_per_phrasing_and_templates(tmp_path: Path) -> 
     assert texts.embedded == 8 + 2  # only the edited label, with both its phrasings
 
 
+def test_other_words_are_prompted_with_the_taggers_own_templates(tmp_path: Path) -> None:
+    """The other words of a kind compete with the labels, so they are phrased as the labels
+    are: a tagger given other templates uses them for both."""
+    catalog, _ = catalog_with_vectors(tmp_path, _photos({"red": 2, "blue": 2}))
+    texts = FakeTexts({**BASIS, **{p: BASIS["spare"] for p in BACKGROUND_PROMPTS}})
+    asked: dict[str, list[str]] = {}
+    embed = texts.embed_labels
+
+    def recording(phrasings: Sequence[Sequence[str]], templates: Sequence[str]) -> np.ndarray:
+        asked.update({t[0]: list(templates) for t in phrasings})
+        return embed(phrasings, templates)
+
+    texts.embed_labels = recording  # type: ignore[method-assign]
+    tagger = Tagger(catalog, texts, ("a drawing of a {}.",))
+    tagger.store.save_category(COLOURS)
+    tagger.retag()
+    assert asked["red"] == asked["purple"] == asked["yellow"] == ["a drawing of a {}."]
+
+
 def test_library_splits_are_made_only_where_the_scores_support_them() -> None:
     rng = np.random.default_rng(0)
     two = np.concatenate([rng.normal(0.1, 0.02, 900), rng.normal(0.5, 0.02, 100)])
