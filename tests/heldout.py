@@ -203,9 +203,11 @@ def _draw_shape(
     if placement == ANYWHERE:
         cx = rng.uniform(radius, canvas.width - radius)
         cy = rng.uniform(radius, canvas.height - radius)
-    else:  # inside the central square, what a centre crop keeps
+    elif placement == CENTRE:  # inside the central square, what a centre crop keeps
         cx = canvas.width / 2 + rng.uniform(radius - half, half - radius)
         cy = canvas.height / 2 + rng.uniform(radius - half, half - radius)
+    else:
+        raise ValueError(f"placement is {CENTRE!r} or {ANYWHERE!r}, not {placement!r}")
     angle = rng.uniform(0, 2 * math.pi)
     draw = ImageDraw.Draw(canvas)
     if shape == "circle":
