@@ -439,3 +439,15 @@ def test_past_the_exact_limit_layout_neighbours_come_from_a_graph() -> None:
     linked = {(int(a), int(b)) for a, b in layout_links(ids, layouts_)}
     assert {(i + 7, i + 407) for i in range(50)} <= linked
     assert not any(ids[-1] in pair for pair in linked)
+
+
+def test_the_layout_graph_links_the_same_photos_every_run() -> None:
+    """The same library gives the same duplicate candidates every time it is searched (a
+    graph built on several cores comes out different each time, even on two)."""
+    from photoclip.core.duplicates import layout_links
+
+    layouts_ = np.random.default_rng(4).uniform(0, 1, (2000, 48)).astype(np.float32)
+    layouts_ /= np.linalg.norm(layouts_, axis=1, keepdims=True)
+    ids = np.arange(len(layouts_)) + 7
+    runs = {frozenset(map(tuple, layout_links(ids, layouts_).tolist())) for _ in range(4)}
+    assert len(runs) == 1
