@@ -68,10 +68,12 @@ def _photos(counts: dict[str, int], seed: int = 0, noise: float = 0.15) -> np.nd
     return np.stack(rows) + rng.normal(0, spread, (len(rows), DIM)).astype(np.float32)
 
 
-def _tagger(tmp_path: Path, vectors: np.ndarray) -> tuple[Tagger, list[int], FakeTexts]:
+def _tagger(
+    tmp_path: Path, vectors: np.ndarray, templates: Sequence[str] = DEFAULT_TEMPLATES
+) -> tuple[Tagger, list[int], FakeTexts]:
     catalog, ids = catalog_with_vectors(tmp_path, vectors)
     texts = FakeTexts({**BASIS, **{p: BASIS["spare"] for p in BACKGROUND_PROMPTS}})
-    return Tagger(catalog, texts), ids, texts
+    return Tagger(catalog, texts, templates), ids, texts
 
 
 def _labels_of(tagger: Tagger, ids: list[int], category: str = "Colour") -> list[str | None]:
@@ -301,8 +303,7 @@ def test_label_vectors_are_cached_per_phrasing_and_templates(tmp_path: Path) -> 
 def test_other_words_are_prompted_with_the_taggers_own_templates(tmp_path: Path) -> None:
     """The other words of a kind compete with the labels, so they are phrased as the labels
     are: a tagger given other templates uses them for both."""
-    catalog, _ = catalog_with_vectors(tmp_path, _photos({"red": 2, "blue": 2}))
-    texts = FakeTexts({**BASIS, **{p: BASIS["spare"] for p in BACKGROUND_PROMPTS}})
+    tagger, _, texts = _tagger(tmp_path, _photos({"red": 2, "blue": 2}), ("a drawing of a {}.",))
     asked: dict[str, list[str]] = {}
     embed = texts.embed_labels
 
@@ -311,7 +312,6 @@ def test_other_words_are_prompted_with_the_taggers_own_templates(tmp_path: Path)
         return embed(phrasings, templates)
 
     texts.embed_labels = recording  # type: ignore[method-assign]
-    tagger = Tagger(catalog, texts, ("a drawing of a {}.",))
     tagger.store.save_category(COLOURS)
     tagger.retag()
     assert asked["red"] == asked["purple"] == asked["yellow"] == ["a drawing of a {}."]
