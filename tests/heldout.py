@@ -31,6 +31,35 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "white": (240, 240, 240),
     "purple": (130, 45, 170),
 }
+#: Other people's shades of the same eight names, for judging a model on colours it was
+#: not shown (bench_tag_quality.py --palette): COLOURS lie near the training shades
+#: (photoclip/synthetic/scenes.py), these do not. CSS's named colours; Google's Material
+#: Design 500s; X11's firebrick, forestgreen, royalblue, gold, darkorange and darkviolet
+#: with an off-black and whitesmoke; and the xkcd colour survey's commonest shade of each
+#: name.
+PALETTES: dict[str, dict[str, tuple[int, int, int]]] = {
+    "heldout": COLOURS,
+    "css": {
+        "red": (255, 0, 0), "green": (0, 128, 0), "blue": (0, 0, 255),
+        "yellow": (255, 255, 0), "orange": (255, 165, 0), "black": (0, 0, 0),
+        "white": (255, 255, 255), "purple": (128, 0, 128),
+    },
+    "material": {
+        "red": (244, 67, 54), "green": (76, 175, 80), "blue": (33, 150, 243),
+        "yellow": (255, 235, 59), "orange": (255, 152, 0), "black": (33, 33, 33),
+        "white": (250, 250, 250), "purple": (156, 39, 176),
+    },
+    "x11": {
+        "red": (178, 34, 34), "green": (34, 139, 34), "blue": (65, 105, 225),
+        "yellow": (255, 215, 0), "orange": (255, 140, 0), "black": (40, 40, 40),
+        "white": (245, 245, 245), "purple": (148, 0, 211),
+    },
+    "xkcd": {
+        "red": (229, 0, 0), "green": (21, 176, 26), "blue": (3, 67, 223),
+        "yellow": (255, 255, 20), "orange": (249, 115, 6), "black": (0, 0, 0),
+        "white": (255, 255, 255), "purple": (126, 30, 156),
+    },
+}  # fmt: skip
 #: The 7-colour category of the acceptance table: every colour but purple.
 CATEGORY_COLOURS = tuple(c for c in COLOURS if c != "purple")
 SHAPES = ("circle", "square", "triangle", "star")
@@ -67,16 +96,17 @@ def shape_scene(
     background: str | None = None,
     photo: Image.Image | None = None,
     placement: str = CENTRE,
+    palette: dict[str, tuple[int, int, int]] = COLOURS,
 ) -> HeldOutScene:
     """One tilted `shape` in `colour` on a random canvas; on `photo` (resized) when given;
-    `placement`: CENTRE or ANYWHERE."""
+    `placement`: CENTRE or ANYWHERE; `palette`: the shades of the colours' names."""
     width, height = _canvas(rng, max_side)
     kind = "photo" if photo is not None else background or rng.choice(BACKGROUNDS)
     if photo is not None:
         canvas = photo.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
     else:
-        canvas = _background(rng, kind, (width, height), COLOURS[colour])
-    size = _draw_shape(canvas, rng, shape, _shade(rng, colour), placement)
+        canvas = _background(rng, kind, (width, height), palette[colour])
+    size = _draw_shape(canvas, rng, shape, _shade(rng, palette[colour]), placement)
     return replace(_encoded(rng, canvas, colour, shape, kind), size=size)
 
 
@@ -94,6 +124,7 @@ def scene_set(
     max_side: int = 1024,
     colours: tuple[str, ...] = tuple(COLOURS),
     placement: str = CENTRE,
+    palette: dict[str, tuple[int, int, int]] = COLOURS,
 ) -> list[HeldOutScene]:
     """`per_pair` scenes of every colour x shape, backgrounds taking turns."""
     rng = random.Random(seed)
@@ -102,7 +133,10 @@ def scene_set(
         (c, s, k) for c in colours for s in SHAPES for k in range(per_pair)
     ):
         background = BACKGROUNDS[i % 3]
-        scenes.append(shape_scene(rng, colour, shape, max_side, background, placement=placement))
+        scene = shape_scene(
+            rng, colour, shape, max_side, background, placement=placement, palette=palette
+        )
+        scenes.append(scene)
     return scenes
 
 
@@ -149,8 +183,7 @@ def _canvas(rng: random.Random, max_side: int) -> tuple[int, int]:
     return max(8, round(aspect[0] * scale)), max(8, round(aspect[1] * scale))
 
 
-def _shade(rng: random.Random, colour: str) -> tuple[int, int, int]:
-    base = COLOURS[colour]
+def _shade(rng: random.Random, base: tuple[int, int, int]) -> tuple[int, int, int]:
     return tuple(min(255, max(0, c + rng.randint(-_SHADE_JITTER, _SHADE_JITTER))) for c in base)  # type: ignore[return-value]
 
 
@@ -306,7 +339,7 @@ def frame_scene(
     for colour, shape in pairs:
         where = _free_place(rng, canvas.size, placed)
         placed.append(PlacedShape(colour, shape, *where))
-        _draw_at(canvas, rng, shape, _shade(rng, colour), *where)
+        _draw_at(canvas, rng, shape, _shade(rng, COLOURS[colour]), *where)
     scene = _encoded(rng, canvas, None, None, background)
     return FrameScene(scene.image, tuple(placed), background, scene.format)
 

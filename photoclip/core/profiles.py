@@ -161,9 +161,11 @@ FRAMING = LETTERBOX
 #: 0.83), inside 0.45-0.46 (0.47-0.49; the centre crop before E 0.325). The same stage at
 #: seed 1 tags better still (every bar on 4 sets) but its textness steering fails
 #: tests/core/test_textness.py; FE's passes, though it misplaces more word images than E's
-#: (bench_textness.py: 3, 15, 12 against 2, 8, 7). The committed weights are now run FM,
-#: the same stage with close-ups at seeds 2, 3 and 5, averaged (training.NATIVE_STAGE_SEEDS),
-#: framed natively too: whole frame 1.06, 0.98, 0.99, inside 0.47-0.51.
+#: (bench_textness.py: 3, 15, 12 against 2, 8, 7). Run FM was the same stage with
+#: close-ups at seeds 2, 3 and 5, averaged (training.NATIVE_STAGE_SEEDS), framed natively
+#: too: whole frame 1.06, 0.98, 0.99, inside 0.47-0.51. The committed weights are now run
+#: FS, FM trained on natively with colours in any shade of their names
+#: (training.SHADE_STAGE): whole frame 1.05, 1.03, 1.00, inside 0.48-0.51.
 NATIVE = "native"
 #: The framing of vectors stored before issue 20; a profile with it keeps the old key.
 LEGACY_FRAMING = "shortest"

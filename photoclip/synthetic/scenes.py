@@ -6,7 +6,9 @@ shapes tilted at any angle, canvases of other aspect ratios than 1:1 (`Scene.can
 "busy" backgrounds, and cluttered scenes of many blobs and lines that hold no single shape
 (`clutter_scene`), captioned only as "a photo", "a busy scene" and the like. A "scenery"
 backdrop, photo-like at full contrast, is there for experiments (the committed weights do
-not use it: resources/models/README.md, runs H and I).
+not use it: resources/models/README.md, runs H and I). Colours are drawn near one shade of
+each name (`COLOURS`), or from the whole range of the name (`Scene.wide_shades`,
+`WIDE_SHADES`).
 
 A scene is a pure function of its seed, so tests regenerate exactly the images a folder
 holds, and training and held-out evaluation draw from disjoint seeds (`HELD_OUT_SEED`).
@@ -15,6 +17,7 @@ Pure Python, Pillow and numpy: importing this module never imports torch.
 
 from __future__ import annotations
 
+import colorsys
 import math
 import random
 import re
@@ -105,6 +108,22 @@ _POSITION_PHRASE = {
 _OPPOSITE_PAIRS = (("left", "right"), ("top", "bottom"))
 _POSITION_JITTER = 2
 _SHADE_JITTER = 12
+#: What each colour name covers as people use it, in (hue degrees, saturation, value)
+#: ranges: a `Scene.wide_shades` scene draws its colours from these, so that the model
+#: learns "orange" for the many oranges photos hold, not one RGB value and its neighbours
+#: (with the fixed shades alone, FM read CSS orange, 255 165 0, as yellow: models README).
+#: Neighbouring names keep a gap of hue between them (orange ends at 40, yellow starts at
+#: 48), so that no shade is drawn for two names.
+WIDE_SHADES: dict[str, tuple[tuple[float, float], tuple[float, float], tuple[float, float]]] = {
+    "red": ((-8.0, 6.0), (0.75, 1.0), (0.6, 1.0)),
+    "orange": ((22.0, 40.0), (0.8, 1.0), (0.85, 1.0)),
+    "yellow": ((48.0, 60.0), (0.75, 1.0), (0.85, 1.0)),
+    "green": ((95.0, 145.0), (0.55, 1.0), (0.45, 0.85)),
+    "blue": ((205.0, 240.0), (0.65, 1.0), (0.6, 1.0)),
+    "purple": ((270.0, 295.0), (0.6, 1.0), (0.45, 0.8)),
+    "black": ((0.0, 360.0), (0.0, 0.3), (0.0, 0.18)),
+    "white": ((0.0, 360.0), (0.0, 0.06), (0.92, 1.0)),
+}
 _NOISE_STD = 28.0
 #: Shapes are drawn this many times larger and downsampled, for smooth edges.
 _SUPERSAMPLE = 4
@@ -175,19 +194,23 @@ class Scene:
     close_up: bool = False
     #: Many random blobs and lines and no object: a stand-in for a photo of no shape.
     clutter: bool = False
+    #: Colours drawn from the whole range of their names (`WIDE_SHADES`) instead of near
+    #: one shade (`COLOURS`).
+    wide_shades: bool = False
 
     def render(self) -> Image.Image:
         rng = np.random.default_rng(self.render_seed)
-        pixels = _background_pixels(self.background, self.canvas, rng)
+        shade = _wide_shade if self.wide_shades else _shade
+        pixels = _background_pixels(self.background, self.canvas, rng, shade)
         if self.clutter and self.background.kind != SCENERY:  # scenery is clutter enough
             _paint_clutter(pixels, rng, items=int(rng.integers(12, 30)), opacity=1.0)
         for obj in self.objects:
             angle = rng.uniform(0.0, 2.0 * math.pi) if self.tilted else 0.0
             mask = _shape_mask(obj, self.canvas, angle, rng, self.close_up)
-            _paint(pixels, mask, _shade(obj.colour, rng))
+            _paint(pixels, mask, shade(obj.colour, rng))
         if self.word is not None:
             mask = _word_mask(self.word.text, self.canvas, rng)
-            _paint(pixels, mask, _shade(self.word.colour, rng))
+            _paint(pixels, mask, shade(self.word.colour, rng))
         return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
 
     def captions(self) -> list[str]:
@@ -513,11 +536,22 @@ def _shade(colour: str, rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.array(COLOURS[colour], dtype=np.float32) + jitter, 0, 255)
 
 
+def _wide_shade(colour: str, rng: np.random.Generator) -> np.ndarray:
+    """Any shade the colour's name covers (`WIDE_SHADES`), uniform in hue, saturation
+    and value."""
+    hue, saturation, value = (rng.uniform(low, high) for low, high in WIDE_SHADES[colour])
+    rgb = colorsys.hsv_to_rgb((hue % 360.0) / 360.0, saturation, value)
+    return np.array(rgb, dtype=np.float32) * 255.0
+
+
 def _background_pixels(
-    background: Background, canvas: tuple[int, int], rng: np.random.Generator
+    background: Background,
+    canvas: tuple[int, int],
+    rng: np.random.Generator,
+    shade: Callable[[str, np.random.Generator], np.ndarray] = _shade,
 ) -> np.ndarray:
     width, height = canvas
-    base = np.broadcast_to(_shade(background.colour, rng), (height, width, 3))
+    base = np.broadcast_to(shade(background.colour, rng), (height, width, 3))
     if background.kind == "gradient":
         return _gradient(base, rng)
     if background.kind == "noise":

@@ -2,20 +2,20 @@
 
     python tests/benchmarks/bench_tag_quality.py [--per-pair 4] [--photos 60] [--seed 12345]
         [--weights candidate.safetensors] [--framing letterbox] [--sets | --fresh SEED ...]
-        [--truthful 20] [--anywhere]
+        [--truthful 20] [--anywhere] [--palette css]
 
 Scenes from tests/heldout.py (3:2, 2:3, 4:3, 1:1 canvases up to 1024 px, JPEG and PNG,
 tilted shapes, plain / gradient / noise backgrounds; inside the central square, or with
---anywhere anywhere in the frame), plus shapes drawn on real photos and real photos without
-shapes, both from ../shared/data/coco-mini (read at run time, never copied). Embedded with
-the test-shapes model, tagged through the real Tagger with a 7-colour category (no purple)
-and a 4-shape category (with the other words of their kinds that the model knows:
-`other_words`). Prints one JSON document:
-the acceptance figures, the correction checks (one rejection of a wrong colour tag; 3
-truthful rejections + 2 confirmations), which of the issue's bars are met, and what the
-suggested categories (photoclip/resources/categories.toml, made for real CLIP models) do
-here: the share of all scenes and of the real photos each tags, and the warnings of
-`tags check`.
+--anywhere anywhere in the frame; in shades near the training ones, or with --palette in
+another palette's: CSS, Material, X11 or xkcd), plus shapes drawn on real photos and real
+photos without shapes, both from ../shared/data/coco-mini (read at run time, never
+copied). Embedded with the test-shapes model, tagged through the real Tagger with a
+7-colour category (no purple) and a 4-shape category (with the other words of their kinds
+that the model knows: `other_words`). Prints one JSON document: the acceptance figures,
+the correction checks (one rejection of a wrong colour tag; 3 truthful rejections + 2
+confirmations), which of the issue's bars are met, and what the suggested categories
+(photoclip/resources/categories.toml, made for real CLIP models) do here: the share of all
+scenes and of the real photos each tags, and the warnings of `tags check`.
 
 "Hindsight" is what thresholds picked knowing the answers reach through the same decision:
 one threshold per category, and one per label (fit to each set's own answers, so an
@@ -81,6 +81,13 @@ def main() -> None:
         default=heldout.CENTRE,
         dest="placement",
         help="shapes anywhere wholly inside the canvas, not only in its central square",
+    )
+    parser.add_argument(
+        "--palette",
+        choices=tuple(heldout.PALETTES),
+        default="heldout",
+        help="the shades the shapes are drawn in: heldout.COLOURS (near the training "
+        "shades) or another palette's shades of the same names",
     )
     parser.add_argument("--sets", action="store_true", help="the seven standard sets")
     parser.add_argument(
@@ -192,13 +199,18 @@ def _vectors(encoder: Any, images: list[Image.Image]) -> np.ndarray:
 
 def _scenes(args: argparse.Namespace) -> list[heldout.HeldOutScene]:
     rng = random.Random(args.seed)
-    scenes = heldout.scene_set(args.seed, per_pair=args.per_pair, placement=args.placement)
+    palette = heldout.PALETTES[args.palette]
+    scenes = heldout.scene_set(
+        args.seed, per_pair=args.per_pair, placement=args.placement, palette=palette
+    )
     files = [json.loads(line)["file"] for line in (args.coco / "manifest.jsonl").open()]
     rng.shuffle(files)
     pairs = [(c, s) for c in heldout.COLOURS for s in heldout.SHAPES]
     for i, (colour, shape) in enumerate(pairs):  # one of each on a real photo
         with Image.open(args.coco / files[i]) as photo:
-            scene = heldout.shape_scene(rng, colour, shape, photo=photo, placement=args.placement)
+            scene = heldout.shape_scene(
+                rng, colour, shape, photo=photo, placement=args.placement, palette=palette
+            )
             scenes.append(scene)
     for name in files[len(pairs) : len(pairs) + args.photos]:
         with Image.open(args.coco / name) as photo:

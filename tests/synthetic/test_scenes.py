@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import colorsys
 import subprocess
 import sys
 from collections import Counter
@@ -22,6 +23,7 @@ from photoclip.synthetic.scenes import (
     SCENERY,
     SHAPES,
     SIZES,
+    WIDE_SHADES,
     WORD_SHARE,
     WORDS,
     Background,
@@ -233,6 +235,46 @@ def test_object_is_drawn_in_its_colour(colour: str) -> None:
     scene = single_object_scene(colour, "circle")
     drawn = pixels(scene)[foreground(scene)]
     assert np.abs(drawn.mean(axis=0) - COLOURS[colour]).max() < 20
+
+
+def _hsv(rgb: np.ndarray) -> tuple[float, float, float]:
+    hue, saturation, value = colorsys.rgb_to_hsv(*(rgb / 255.0))
+    return hue * 360.0, saturation, value
+
+
+def _within(colour: str, rgb: np.ndarray, slack: float = 0.02) -> bool:
+    hue, saturation, value = _hsv(rgb)
+    (low, high), saturations, values = WIDE_SHADES[colour]
+    if not values[0] - slack <= value <= values[1] + slack:
+        return False
+    if colour == "black":  # hue and saturation mean little this dark (1, 2, 1 is black)
+        return True
+    hue_in = any(low - 1 <= h <= high + 1 for h in (hue, hue - 360.0))
+    return hue_in and saturations[0] - slack <= saturation <= saturations[1] + slack
+
+
+@pytest.mark.parametrize("colour", list(COLOURS))
+def test_wide_shades_span_the_colours_name_and_only_it(colour: str) -> None:
+    """A wide-shade scene paints its object in any shade its name covers: far more spread
+    than the fixed shade's jitter, and inside no other name's range."""
+    drawn, fixed = [], []
+    for seed in range(40):
+        scene = replace(single_object_scene(colour, "square", "large"), render_seed=seed)
+        mask = foreground(scene)  # the same shape either way: only the shades change
+        fixed.append(np.median(pixels(scene)[mask], axis=0))
+        drawn.append(np.median(pixels(replace(scene, wide_shades=True))[mask], axis=0))
+    for rgb in drawn:
+        assert _within(colour, rgb)
+        assert not any(_within(other, rgb, slack=0.0) for other in COLOURS if other != colour)
+    assert np.ptp(np.array(drawn), axis=0).max() > np.ptp(np.array(fixed), axis=0).max()
+
+
+def test_a_scene_keeps_its_fixed_shades_unless_asked() -> None:
+    scene = replace(single_object_scene("orange", "circle"), render_seed=3)
+    assert not scene.wide_shades
+    drawn = pixels(scene)[foreground(scene)].mean(axis=0)
+    assert np.abs(drawn - COLOURS["orange"]).max() < 20
+    assert not np.array_equal(pixels(replace(scene, wide_shades=True)), pixels(scene))
 
 
 def test_large_objects_cover_more_than_small_ones() -> None:

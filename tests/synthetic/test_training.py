@@ -1,6 +1,7 @@
 """The training script: a tiny run writes weights the product loads like any checkpoint, and
 the committed weights are what the script's recipe makes (the defaults, then NATIVE_STAGE at
-each of NATIVE_STAGE_SEEDS, averaged: the models README's lines)."""
+each of NATIVE_STAGE_SEEDS, averaged, then SHADE_STAGE at each of SHADE_STAGE_SEEDS,
+averaged: the models README's lines)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import random
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -190,6 +192,15 @@ def test_close_ups_come_at_their_share_on_one_object_scenes_only() -> None:
     assert not plain.close_up
 
 
+def test_wide_shades_come_at_their_share_on_object_scenes() -> None:
+    config = replace(VARIED, clutter_share=0.0, shade_share=0.4)
+    rng = random.Random(6)
+    scenes = [training.varied(random_object_scene(rng), config, rng) for _ in range(1000)]
+    assert abs(np.mean([scene.wide_shades for scene in scenes]) - config.shade_share) < 0.05
+    plain = training.varied(random_object_scene(rng), replace(config, shade_share=0), rng)
+    assert not plain.wide_shades
+
+
 def test_without_variation_the_training_scenes_are_the_plain_series(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -208,20 +219,24 @@ def test_without_variation_the_training_scenes_are_the_plain_series(
     assert all(image.shape == (64, 64, 3) for image in data.images)
 
 
-#: Options added after run E was trained, at the value that reproduces it: scenery and
-#: close-ups off draw nothing (the series E was trained on:
+#: Options added after run E was trained, at the value that reproduces it: scenery,
+#: close-ups and wide shades off draw nothing (the series E was trained on:
 #: test_scenery_off_leaves_run_e_series_as_it_was), E was framed by the letterbox and
 #: started from random weights. A recording that predates an option is read with it at this
 #: value.
 OPTIONS_SINCE_THE_WEIGHTS = {
     "scenery_share": 0.0,
     "close_up_share": 0.0,
+    "shade_share": 0.0,
     "framing": LETTERBOX,
     "start_from": "",
 }
 #: sha256 of run E's weights, which the committed ones went on from
 #: (`git show be4908a:photoclip/resources/models/test-shapes.safetensors`).
 RUN_E_SHA256 = "ddb6045008f46302a345b861a2cfd702324580005e4a9fbb4880e0b1ce290a7c"
+#: sha256 of run FM's weights, the second stage's average, which the third went on from
+#: (`git show c2edad4:photoclip/resources/models/test-shapes.safetensors`).
+RUN_FM_SHA256 = "e925e5a8a4454ad7e6765b37739514a5374fa0c3c1a88c66cf6a96f1f2e665ca"
 
 
 def _committed_metadata() -> dict[str, str]:
@@ -237,24 +252,38 @@ def _recorded(config: dict[str, object]) -> dict[str, object]:
 
 
 def test_the_committed_weights_record_the_script_recipe() -> None:
-    """A change of defaults, of the second stage or of its seeds without retraining (or the
-    reverse) fails here: run E is the defaults, and the committed weights average runs that
-    went on from it by NATIVE_STAGE, one for each of NATIVE_STAGE_SEEDS."""
+    """A change of defaults, of a stage or of its seeds without retraining (or the reverse)
+    fails here: run E is the defaults, run FM averages runs that went on from it by
+    NATIVE_STAGE, one for each of NATIVE_STAGE_SEEDS, and the committed weights average runs
+    that went on from FM by SHADE_STAGE, one for each of SHADE_STAGE_SEEDS."""
     metadata = _committed_metadata()
     assert metadata["arch"] == ARCH
-    runs = json.loads(metadata["averaged"])
-    assert [run["training_config"]["seed"] for run in runs] == list(training.NATIVE_STAGE_SEEDS)
-    for run in runs:
-        stage, first = run["training_config"], run["started_from"]
-        expected = replace(TrainingConfig(), **training.NATIVE_STAGE, seed=stage["seed"])
-        assert _recorded(stage) == _recorded(json.loads(json.dumps(asdict(expected))))
-        assert stage["start_from"].endswith(first["file"])
+    shade_runs = json.loads(metadata["averaged"])
+    _assert_stage(shade_runs, training.SHADE_STAGE, training.SHADE_STAGE_SEEDS)
+    assert {run["started_from"]["sha256"] for run in shade_runs} == {RUN_FM_SHA256}
+    native_runs = shade_runs[0]["started_from"]["averaged"]
+    _assert_stage(native_runs, training.NATIVE_STAGE, training.NATIVE_STAGE_SEEDS)
+    for run in native_runs:
+        first = run["started_from"]
         assert _recorded(first["training_config"]) == json.loads(
             json.dumps(asdict(TrainingConfig()))
         )
         # Run E's own file (the committed weights before the second stage), by its digest.
         assert first["sha256"] == RUN_E_SHA256
         assert first["final_loss"] == pytest.approx(1.0862, 1e-4)
+
+
+def _assert_stage(
+    runs: list[dict[str, Any]], stage: dict[str, Any], seeds: tuple[int, ...]
+) -> None:
+    """`runs` are one run of `stage` for each of `seeds`, each going on from the file its
+    provenance names."""
+    assert [run["training_config"]["seed"] for run in runs] == list(seeds)
+    for run in runs:
+        config = run["training_config"]
+        expected = replace(TrainingConfig(), **stage, seed=config["seed"])
+        assert _recorded(config) == _recorded(json.loads(json.dumps(asdict(expected))))
+        assert config["start_from"].endswith(run["started_from"]["file"])
 
 
 def test_scenery_off_leaves_run_e_series_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
