@@ -114,6 +114,8 @@ def main() -> None:
         result = _many_sets(args, encoder, STANDARD_SETS)
     else:
         result = _evaluate(args, encoder)
+    # What the scenes were drawn as, so that a saved result says which check it is.
+    result = {"placement": args.placement, "palette": args.palette} | result
     json.dump(result, sys.stdout, indent=2, default=lambda x: round(float(x), 4))
     sys.stdout.write("\n")
 
