@@ -548,7 +548,7 @@ def _background_pixels(
     background: Background,
     canvas: tuple[int, int],
     rng: np.random.Generator,
-    shade: Callable[[str, np.random.Generator], np.ndarray] = _shade,
+    shade: Callable[[str, np.random.Generator], np.ndarray],
 ) -> np.ndarray:
     width, height = canvas
     base = np.broadcast_to(shade(background.colour, rng), (height, width, 3))
